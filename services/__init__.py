@@ -1,0 +1,1 @@
+"""The three domain services: registry, eligibility, ranking."""

@@ -1,0 +1,30 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.registry.audit import service
+from services.registry.audit.schemas import AuditPage, EntityType
+from shared.auth import Role, require_roles
+from shared.db import SessionDep
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    summary="The audit log of writes, newest first",
+    dependencies=[require_roles(Role.CITY, Role.AUDITOR)],
+)
+async def read_audit_log(
+    session: SessionDep,
+    entity_type: EntityType | None = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> AuditPage:
+    return await service.read_page(
+        session, entity_type=entity_type, entity_id=entity_id, district_code=district_code, cursor=cursor, limit=limit
+    )

@@ -1,0 +1,29 @@
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+EntityType = Literal[
+    "enterprise", "enterprise_year", "cluster", "cluster_evaluation", "building", "building_year", "project"
+]
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    occurred_at: datetime
+    actor_role: str
+    actor_district: str | None
+    request_id: str | None
+    action: str
+    entity_type: str
+    entity_id: str
+    district_code: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

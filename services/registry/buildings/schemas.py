@@ -1,0 +1,42 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.identifiers import DistrictCode, Name, Uscc
+from shared.money import Yuan
+
+
+class BuildingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    district_code: DistrictCode
+    stars: int = Field(ge=1, le=5)
+    operator_uscc: Uscc
+
+
+class BuildingYearIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revenue_yuan: Yuan
+
+
+class BuildingYearOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    year: int
+    revenue_yuan: Yuan
+
+
+class BuildingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    district_code: str
+    stars: int
+    operator_uscc: str
+    years: list[BuildingYearOut]
+
+
+class BuildingPage(BaseModel):
+    items: list[BuildingOut]
+    next_cursor: str | None

@@ -1,0 +1,83 @@
+"""Star buildings (星级楼宇) and their yearly revenue, which decides M05."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.audit.service import Change, record
+from services.registry.buildings import repository
+from services.registry.buildings.models import Building, BuildingYear
+from services.registry.buildings.schemas import (
+    BuildingCreate,
+    BuildingOut,
+    BuildingPage,
+    BuildingYearIn,
+    BuildingYearOut,
+)
+from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
+from shared.auth import Principal
+from shared.errors import NotFound
+
+
+async def _load(session: AsyncSession, building_id: int, *, for_update: bool = False) -> Building:
+    building = await repository.get(session, building_id, for_update=for_update)
+    if building is None:
+        raise NotFound(f"No building with id {building_id}.")
+    return building
+
+
+async def create(session: AsyncSession, principal: Principal, data: BuildingCreate) -> BuildingOut:
+    ensure_writable(principal, data.district_code)
+    building = Building(**data.model_dump(), years=[])
+    repository.add(session, building)
+    await session.flush()
+    out = BuildingOut.model_validate(building)
+    await record(
+        session,
+        principal,
+        [Change("create", "building", str(building.id), building.district_code, None, out.model_dump(mode="json"))],
+    )
+    return out
+
+
+async def read(session: AsyncSession, principal: Principal, building_id: int) -> BuildingOut:
+    building = await _load(session, building_id)
+    ensure_readable(principal, building.district_code)
+    return BuildingOut.model_validate(building)
+
+
+async def list_page(
+    session: AsyncSession, principal: Principal, *, district_code: str | None, cursor: str | None, limit: int
+) -> BuildingPage:
+    rows = await repository.page(
+        session,
+        district_code=listing_district(principal, district_code),
+        after_id=cursor_key(cursor, int),
+        limit=limit + 1,
+    )
+    return BuildingPage(
+        items=[BuildingOut.model_validate(row) for row in rows[:limit]],
+        next_cursor=next_cursor(rows, limit, lambda row: row.id),
+    )
+
+
+async def put_year(
+    session: AsyncSession, principal: Principal, building_id: int, year: int, data: BuildingYearIn
+) -> tuple[BuildingYearOut, bool]:
+    building = await _load(session, building_id, for_update=True)
+    ensure_writable(principal, building.district_code)
+    existing = await repository.get_year(session, building_id, year)
+    before = BuildingYearOut.model_validate(existing).model_dump(mode="json") if existing else None
+    if existing is None:
+        existing = BuildingYear(building_id=building_id, year=year, revenue_yuan=data.revenue_yuan)
+        repository.add(session, existing)
+    else:
+        existing.revenue_yuan = data.revenue_yuan
+    await session.flush()
+    out = BuildingYearOut.model_validate(existing)
+    after = out.model_dump(mode="json")
+    if after != before:
+        await record(
+            session,
+            principal,
+            [Change("upsert", "building_year", f"{building_id}/{year}", building.district_code, before, after)],
+        )
+    return out, before is None

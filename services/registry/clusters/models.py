@@ -1,0 +1,39 @@
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.registry.db import Base, utcnow
+
+
+class Cluster(Base):
+    """A producer-service cluster (集聚区) and the body that manages it."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    manager_uscc: Mapped[str | None] = mapped_column(String(18))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    evaluations: Mapped[list["ClusterEvaluation"]] = relationship(order_by="ClusterEvaluation.year", lazy="raise")
+
+
+class ClusterEvaluation(Base):
+    """The yearly evaluation of a cluster: grade A–D, score, and the tier that sets the M03 amount."""
+
+    __tablename__ = "cluster_evaluations"
+    __table_args__ = (
+        CheckConstraint("grade IN ('A', 'B', 'C', 'D')", name="grade"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+        CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 9", name="tier_range"),
+    )
+
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    grade: Mapped[str] = mapped_column(String(1))
+    score: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    tier: Mapped[int | None] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

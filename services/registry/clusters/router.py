@@ -1,0 +1,48 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from services.registry.clusters import service
+from services.registry.clusters.schemas import ClusterCreate, ClusterOut, ClusterPage, Evaluation, EvaluationOut
+from shared.auth import KeyHolderDep
+from shared.db import SessionDep
+from shared.identifiers import DistrictCode, Year
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+
+router = APIRouter(prefix="/clusters", tags=["clusters"])
+ClusterId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("", response_model=ClusterOut, status_code=status.HTTP_201_CREATED, summary="Register a cluster (集聚区)")
+async def create_cluster(data: ClusterCreate, session: SessionDep, principal: KeyHolderDep) -> ClusterOut:
+    return await service.create(session, principal, data)
+
+
+@router.get("", response_model=ClusterPage, summary="Clusters with their evaluations")
+async def list_clusters(
+    session: SessionDep,
+    principal: KeyHolderDep,
+    district_code: DistrictCode | None = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> ClusterPage:
+    return await service.list_page(session, principal, district_code=district_code, cursor=cursor, limit=limit)
+
+
+@router.get("/{cluster_id}", response_model=ClusterOut, summary="One cluster with its evaluations")
+async def read_cluster(cluster_id: ClusterId, session: SessionDep, principal: KeyHolderDep) -> ClusterOut:
+    return await service.read(session, principal, cluster_id)
+
+
+@router.put("/{cluster_id}/evaluations/{year}", response_model=EvaluationOut, summary="Record the year's evaluation")
+async def put_evaluation(
+    cluster_id: ClusterId,
+    year: Year,
+    data: Evaluation,
+    session: SessionDep,
+    principal: KeyHolderDep,
+    response: Response,
+) -> EvaluationOut:
+    out, created = await service.put_evaluation(session, principal, cluster_id, year, data)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return out

@@ -1,0 +1,134 @@
+"""Every query on enterprises and their yearly figures."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.registry.db import utcnow
+from services.registry.enterprises.models import Enterprise, EnterpriseYear
+
+# Bound parameters per statement stay well under PostgreSQL's 32,767 and SQLite's limits.
+_CHUNK = 1_000
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def get(session: AsyncSession, uscc: str, *, for_update: bool = False) -> Enterprise | None:
+    query = select(Enterprise).where(Enterprise.uscc == uscc).options(selectinload(Enterprise.years))
+    if for_update:
+        query = query.with_for_update(of=Enterprise)
+    return (await session.scalars(query)).one_or_none()
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    district_code: str | None,
+    sector: str | None,
+    name_contains: str | None,
+    after_uscc: str | None,
+    limit: int,
+) -> Sequence[Enterprise]:
+    query = select(Enterprise).options(selectinload(Enterprise.years)).order_by(Enterprise.uscc).limit(limit)
+    if district_code is not None:
+        query = query.where(Enterprise.district_code == district_code)
+    if sector is not None:
+        query = query.where(Enterprise.sector == sector)
+    if name_contains:
+        escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Enterprise.name.ilike(f"%{escaped}%", escape="\\"))
+    if after_uscc is not None:
+        query = query.where(Enterprise.uscc > after_uscc)
+    return (await session.scalars(query)).all()
+
+
+def add(session: AsyncSession, enterprise: Enterprise) -> None:
+    session.add(enterprise)
+
+
+async def update_fields(session: AsyncSession, uscc: str, expected_version: int, values: dict[str, Any]) -> bool:
+    """Apply `values` and bump the version, only if the row still has `expected_version`."""
+    result = await session.execute(
+        update(Enterprise)
+        .where(Enterprise.uscc == uscc, Enterprise.version == expected_version)
+        .values(**values, version=Enterprise.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_year(session: AsyncSession, uscc: str, year: int) -> EnterpriseYear | None:
+    return await session.get(EnterpriseYear, (uscc, year))
+
+
+def add_year(session: AsyncSession, figures: EnterpriseYear) -> None:
+    session.add(figures)
+
+
+async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The enterprises among `usccs` that exist, locked against concurrent change until the import commits."""
+    found: dict[str, dict[str, Any]] = {}
+    columns = [
+        Enterprise.uscc,
+        Enterprise.name,
+        Enterprise.district_code,
+        Enterprise.sector,
+        Enterprise.established_on,
+        Enterprise.spun_off_from_manufacturer,
+        Enterprise.version,
+    ]
+    for chunk in _chunks(usccs):
+        rows = await session.execute(select(*columns).where(Enterprise.uscc.in_(chunk)).with_for_update())
+        for row in rows.mappings():
+            found[row["uscc"]] = dict(row)
+    return found
+
+
+async def existing_years_for_import(
+    session: AsyncSession, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    usccs = sorted({uscc for uscc, _ in keys})
+    wanted = set(keys)
+    columns = [
+        EnterpriseYear.uscc,
+        EnterpriseYear.year,
+        EnterpriseYear.revenue_yuan,
+        EnterpriseYear.employees,
+        EnterpriseYear.above_scale,
+        EnterpriseYear.top500_service,
+    ]
+    for chunk in _chunks(usccs):
+        rows = await session.execute(select(*columns).where(EnterpriseYear.uscc.in_(chunk)))
+        for row in rows.mappings():
+            key = (row["uscc"], row["year"])
+            if key in wanted:
+                found[key] = dict(row)
+    return found
+
+
+async def insert_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        await session.execute(insert(Enterprise), list(chunk))
+
+
+async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk update by primary key; each dict carries `uscc` and the new values (version included)."""
+    for chunk in _chunks(rows):
+        await session.execute(update(Enterprise), list(chunk))
+
+
+async def insert_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        await session.execute(insert(EnterpriseYear), list(chunk))
+
+
+async def update_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        await session.execute(update(EnterpriseYear), list(chunk))

@@ -1,0 +1,134 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from services.registry.enterprises import imports, service
+from services.registry.enterprises.schemas import (
+    EnterpriseCreate,
+    EnterpriseOut,
+    EnterprisePage,
+    EnterprisePatch,
+    ImportReport,
+    YearFigures,
+    YearFiguresOut,
+)
+from services.registry.idempotency.service import request_fingerprint, run_once
+from services.registry.settings import RegistrySettings
+from shared.auth import KeyHolderDep
+from shared.db import SessionDep
+from shared.errors import PayloadTooLarge
+from shared.identifiers import DistrictCode, SectorCode, Uscc, Year
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+
+router = APIRouter(prefix="/enterprises", tags=["enterprises"])
+
+ETAG_DESCRIPTION = "The enterprise's version; send it back in If-Match to change it safely."
+
+
+@router.post("", response_model=EnterpriseOut, status_code=status.HTTP_201_CREATED, summary="Register an enterprise")
+async def create_enterprise(
+    data: EnterpriseCreate, session: SessionDep, principal: KeyHolderDep, response: Response
+) -> EnterpriseOut:
+    created = await service.create(session, principal, data)
+    response.headers["ETag"] = service.etag(created.version)
+    response.headers["Location"] = f"/enterprises/{created.uscc}"
+    return created
+
+
+@router.get("", response_model=EnterprisePage, summary="Enterprises, filtered, in credit-code order")
+async def list_enterprises(
+    session: SessionDep,
+    principal: KeyHolderDep,
+    district_code: DistrictCode | None = None,
+    sector: SectorCode | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> EnterprisePage:
+    return await service.list_page(
+        session, principal, district_code=district_code, sector=sector, name_contains=q, cursor=cursor, limit=limit
+    )
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    summary="Create or update enterprises with yearly figures in bulk (CSV or JSON array)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        }
+    },
+)
+async def import_enterprises(
+    request: Request,
+    session: SessionDep,
+    principal: KeyHolderDep,
+    atomic: Annotated[bool, Query(description="Write nothing unless every row is valid")] = False,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JSONResponse:
+    settings: RegistrySettings = request.app.state.settings
+    body = await _read_limited(request, settings.import_max_bytes)
+    content_type = request.headers.get("content-type", "")
+
+    async def run() -> tuple[int, dict[str, object]]:
+        rows = imports.parse_body(content_type, body, settings.import_max_rows)
+        report = await service.import_rows(session, principal, rows, atomic=atomic)
+        return status.HTTP_200_OK, report.model_dump(mode="json")
+
+    fingerprint = request_fingerprint(content_type, str(atomic), body)
+    outcome = await run_once(session, principal, idempotency_key, fingerprint, run)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+@router.get("/{uscc}", response_model=EnterpriseOut, summary="One enterprise with its yearly figures")
+async def read_enterprise(
+    uscc: Uscc, session: SessionDep, principal: KeyHolderDep, response: Response
+) -> EnterpriseOut:
+    enterprise = await service.read(session, principal, uscc)
+    response.headers["ETag"] = service.etag(enterprise.version)
+    return enterprise
+
+
+@router.patch("/{uscc}", response_model=EnterpriseOut, summary="Change some fields; If-Match is honoured")
+async def update_enterprise(
+    uscc: Uscc,
+    patch: EnterprisePatch,
+    session: SessionDep,
+    principal: KeyHolderDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(description=ETAG_DESCRIPTION)] = None,
+) -> EnterpriseOut:
+    enterprise = await service.update(session, principal, uscc, patch, if_match)
+    response.headers["ETag"] = service.etag(enterprise.version)
+    return enterprise
+
+
+@router.put("/{uscc}/years/{year}", response_model=YearFiguresOut, summary="Create or replace one year's figures")
+async def put_year(
+    uscc: Uscc, year: Year, figures: YearFigures, session: SessionDep, principal: KeyHolderDep, response: Response
+) -> YearFiguresOut:
+    out, created, version = await service.put_year(session, principal, uscc, year, figures)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["ETag"] = service.etag(version)
+    return out
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"An import body may be at most {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"An import body may be at most {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,35 @@
+"""The registry service: `uvicorn --factory services.registry.main:create_app`."""
+
+from fastapi import FastAPI
+
+from services.registry.audit.router import router as audit_router
+from services.registry.buildings.router import router as buildings_router
+from services.registry.clusters.router import router as clusters_router
+from services.registry.enterprises.router import router as enterprises_router
+from services.registry.projects.router import router as projects_router
+from services.registry.reference.router import router as reference_router
+from services.registry.settings import RegistrySettings
+from services.registry.stats.router import router as stats_router
+from shared.app import create_service_app
+
+DESCRIPTION = """The system of record: the 38 districts, the 18 sectors, enterprises by unified social credit code
+with their yearly figures and above-size status, clusters and their grades, star buildings, and the projects,
+platforms and events that apply for money under 渝发改规范〔2024〕7号. Every write is audited."""
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings=settings or RegistrySettings(),
+        title="Registry",
+        version="1.0.0",
+        description=DESCRIPTION,
+        routers=[
+            reference_router,
+            enterprises_router,
+            clusters_router,
+            buildings_router,
+            projects_router,
+            stats_router,
+            audit_router,
+        ],
+    )

@@ -1,0 +1,27 @@
+"""Every model of the registry, so that Alembic sees one complete metadata."""
+
+from services.registry.audit.models import AuditEntry
+from services.registry.buildings.models import Building, BuildingYear
+from services.registry.clusters.models import Cluster, ClusterEvaluation
+from services.registry.db import Base
+from services.registry.enterprises.models import Enterprise, EnterpriseYear
+from services.registry.idempotency.models import IdempotentRequest
+from services.registry.projects.models import Project
+from services.registry.reference.models import District, Sector
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditEntry",
+    "Building",
+    "BuildingYear",
+    "Cluster",
+    "ClusterEvaluation",
+    "District",
+    "Enterprise",
+    "EnterpriseYear",
+    "IdempotentRequest",
+    "Project",
+    "Sector",
+    "metadata",
+]

@@ -1,0 +1,45 @@
+"""District scoping and paging rules every registry domain applies the same way."""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from shared.auth import Principal
+from shared.errors import Forbidden, InvalidInput
+from shared.pagination import decode_cursor, encode_cursor
+
+Row = TypeVar("Row")
+
+
+def ensure_writable(principal: Principal, district_code: str) -> None:
+    if not principal.may_write_district(district_code):
+        raise Forbidden(f"The {principal.label} principal may not write records of district {district_code}.")
+
+
+def ensure_readable(principal: Principal, district_code: str) -> None:
+    if not principal.may_read_district(district_code):
+        raise Forbidden(f"The {principal.label} principal may not read records of district {district_code}.")
+
+
+def listing_district(principal: Principal, requested: str | None) -> str | None:
+    """The district a listing is restricted to: the caller's own for a district principal."""
+    if principal.reads_everything:
+        return requested
+    if requested is not None and requested != principal.district_code:
+        raise Forbidden(f"The {principal.label} principal may not list records of district {requested}.")
+    return principal.district_code
+
+
+def cursor_key(cursor: str | None, kind: type) -> Any:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    if not isinstance(key, kind) or isinstance(key, bool):
+        raise InvalidInput(
+            "The cursor is not one this service issued.", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
+        )
+    return key
+
+
+def next_cursor(rows: Sequence[Row], limit: int, key: Callable[[Row], Any]) -> str | None:
+    """Rows were fetched with limit + 1: a surplus row means there is a next page."""
+    return encode_cursor(key(rows[limit - 1])) if len(rows) > limit else None

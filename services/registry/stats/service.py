@@ -1,0 +1,58 @@
+"""District statistics for 第（六）条: new, exited and net above-size enterprises, comparable revenue growth.
+
+Revenue growth follows the statisticians' comparable basis: only enterprises above size in both years count, so
+that enterprises entering or leaving the directory do not show up as growth or decline.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.stats import repository
+from services.registry.stats.schemas import DistrictStats, DistrictStatsReport
+from shared.reference import DISTRICTS
+
+GROWTH_PLACES = Decimal("0.000001")
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+async def district_stats(session: AsyncSession, year: int) -> DistrictStatsReport:
+    rows = {row["district_code"]: row for row in await repository.above_scale_by_district(session, year)}
+    districts: list[DistrictStats] = []
+    for district in DISTRICTS:
+        row = rows.get(district.code, {})
+        count = int(row.get("above_scale_count") or 0)
+        prior = int(row.get("prior_above_scale_count") or 0)
+        comparable_now = _money(row.get("comparable_revenue_yuan"))
+        comparable_before = _money(row.get("comparable_prior_revenue_yuan"))
+        growth = (
+            (comparable_now / comparable_before - 1).quantize(GROWTH_PLACES, rounding=ROUND_HALF_UP)
+            if comparable_before > 0
+            else None
+        )
+        districts.append(
+            DistrictStats(
+                district_code=district.code,
+                district_name=district.name,
+                above_scale_count=count,
+                prior_above_scale_count=prior,
+                new_above_scale_count=int(row.get("new_above_scale_count") or 0),
+                exited_count=int(row.get("exited_count") or 0),
+                net_increase=count - prior,
+                revenue_yuan=_money(row.get("revenue_yuan")),
+                comparable_count=int(row.get("comparable_count") or 0),
+                comparable_revenue_yuan=comparable_now,
+                comparable_prior_revenue_yuan=comparable_before,
+                revenue_growth=growth,
+            )
+        )
+    return DistrictStatsReport(
+        year=year,
+        base_year=year - 1,
+        enterprise_years_in_year=await repository.figures_count(session, year),
+        enterprise_years_in_base_year=await repository.figures_count(session, year - 1),
+        districts=districts,
+    )

@@ -1,0 +1,1 @@
+"""The project's common library: settings, database, errors, money, identifiers, auth, logging, health."""

@@ -1,0 +1,100 @@
+"""Reference data fixed by the policy: the 38 county-level divisions (GB/T 2260) and the 18 sectors."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+DistrictKind = Literal["district", "county", "autonomous_county"]
+
+
+@dataclass(frozen=True, slots=True)
+class District:
+    code: str
+    name: str
+    kind: DistrictKind
+
+
+@dataclass(frozen=True, slots=True)
+class Sector:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def _kind(code: str) -> DistrictKind:
+    if code.startswith("5001"):
+        return "district"
+    return "autonomous_county" if int(code) >= 500240 else "county"
+
+
+_DISTRICT_NAMES = {
+    "500101": "万州区",
+    "500102": "涪陵区",
+    "500103": "渝中区",
+    "500104": "大渡口区",
+    "500105": "江北区",
+    "500106": "沙坪坝区",
+    "500107": "九龙坡区",
+    "500108": "南岸区",
+    "500109": "北碚区",
+    "500110": "綦江区",
+    "500111": "大足区",
+    "500112": "渝北区",
+    "500113": "巴南区",
+    "500114": "黔江区",
+    "500115": "长寿区",
+    "500116": "江津区",
+    "500117": "合川区",
+    "500118": "永川区",
+    "500119": "南川区",
+    "500120": "璧山区",
+    "500151": "铜梁区",
+    "500152": "潼南区",
+    "500153": "荣昌区",
+    "500154": "开州区",
+    "500155": "梁平区",
+    "500156": "武隆区",
+    "500229": "城口县",
+    "500230": "丰都县",
+    "500231": "垫江县",
+    "500233": "忠县",
+    "500235": "云阳县",
+    "500236": "奉节县",
+    "500237": "巫山县",
+    "500238": "巫溪县",
+    "500240": "石柱土家族自治县",
+    "500241": "秀山土家族苗族自治县",
+    "500242": "酉阳土家族苗族自治县",
+    "500243": "彭水苗族土家族自治县",
+}
+
+DISTRICTS: tuple[District, ...] = tuple(
+    District(code=code, name=name, kind=_kind(code)) for code, name in _DISTRICT_NAMES.items()
+)
+DISTRICT_CODES: frozenset[str] = frozenset(_DISTRICT_NAMES)
+
+# 渝府发〔2024〕18号 第二至四部分.
+SECTORS: tuple[Sector, ...] = (
+    Sector("tech_rnd", "科技研发服务", "Technology R&D services"),
+    Sector("industrial_design", "工业设计", "Industrial design"),
+    Sector("testing_inspection", "检验检测", "Testing and inspection"),
+    Sector("smart_maintenance", "智能运维", "Intelligent operation and maintenance"),
+    Sector("low_carbon_environmental", "低碳环保服务", "Low-carbon and environmental services"),
+    Sector("engineering_technical", "工程技术服务", "Engineering and technical services"),
+    Sector("integrated_contracting", "总集成总承包", "General integration and general contracting"),
+    Sector("supply_chain", "供应链管理", "Supply chain management"),
+    Sector("industrial_ecommerce", "产业电商", "Industrial e-commerce"),
+    Sector("software_it", "软件信息服务", "Software and information services"),
+    Sector("data_resources", "数据资源服务", "Data resource services"),
+    Sector("producer_finance", "生产性金融", "Producer finance"),
+    Sector("modern_logistics", "现代物流", "Modern logistics"),
+    Sector("business_exhibitions", "商务会展", "Business services and exhibitions"),
+    Sector("human_resources", "人力资源服务", "Human resources services"),
+    Sector("producer_leasing", "生产性租赁", "Producer leasing"),
+    Sector("accounting_audit_tax", "会计审计税务", "Accounting, auditing and tax"),
+    Sector("legal_ip", "法律和知识产权", "Legal and intellectual property services"),
+)
+SECTOR_CODES: frozenset[str] = frozenset(sector.code for sector in SECTORS)
+
+# Years the registry accepts figures for.
+MIN_YEAR = 2000
+MAX_YEAR = 2100

@@ -1,0 +1,49 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+# Development only: the value a local `make run` and the tests use when none is configured.
+DEVELOPMENT_INTERNAL_SECRET = "development-internal-secret-do-not-use-in-production"  # noqa: S105
+
+
+class InternalAuthSettings(BaseSettings):
+    """The secret the gateway signs principals with; every service verifies with the same one."""
+
+    model_config = SettingsConfigDict(env_prefix="INTERNAL_", extra="ignore")
+
+    secret: str = ""
+    signature_max_age_seconds: int = Field(default=60, ge=1, le=3600)
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings class. Subclasses set `env_prefix` and `service_name`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+    log_level: str = "INFO"
+    internal: InternalAuthSettings = Field(default_factory=InternalAuthSettings)
+
+    @model_validator(mode="after")
+    def _defaults_for_development(self) -> "ServiceSettings":
+        if not self.internal.secret:
+            if self.environment == "production":
+                raise ValueError("INTERNAL_SECRET must be set in production")
+            self.internal.secret = DEVELOPMENT_INTERNAL_SECRET
+        if not self.database_url:
+            if self.environment == "production":
+                raise ValueError(f"the database URL must be set in production ({self.service_name})")
+            VAR_DIR.mkdir(exist_ok=True)
+            self.database_url = f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+        return self

@@ -1,0 +1,63 @@
+"""The audit log: every write with who, when, what, before and after; append-only; city and auditor only."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from tests.registry.factories import enterprise, year_figures
+from tests.support import AUDITOR, district
+
+
+async def test_writes_are_audited_with_before_and_after(city, client_for):
+    yuzhong = client_for(district("500103"))
+    body = enterprise()
+    await yuzhong.post("/enterprises", json=body, headers={"X-Request-ID": "req-create-1"})
+    await yuzhong.patch(f"/enterprises/{body['uscc']}", json={"name": "改后名称"})
+    await yuzhong.put(f"/enterprises/{body['uscc']}/years/2024", json=year_figures())
+    entries = (await client_for(AUDITOR).get("/audit")).json()["items"]
+    assert [(e["action"], e["entity_type"]) for e in entries] == [
+        ("upsert", "enterprise_year"),
+        ("update", "enterprise"),
+        ("create", "enterprise"),
+    ]
+    year_entry, update_entry, create_entry = entries
+    assert create_entry["before"] is None and create_entry["after"]["name"] == body["name"]
+    assert create_entry["request_id"] == "req-create-1"
+    assert (create_entry["actor_role"], create_entry["actor_district"]) == ("district", "500103")
+    assert update_entry["before"]["name"] == body["name"] and update_entry["after"]["name"] == "改后名称"
+    assert year_entry["entity_id"] == f"{body['uscc']}/2024" and year_entry["after"]["revenue_yuan"] == "25000000.00"
+    filtered = (await city.get("/audit", params={"entity_type": "enterprise", "entity_id": body["uscc"]})).json()
+    assert len(filtered["items"]) == 2
+
+
+async def test_failed_writes_leave_no_audit_entry(city):
+    await city.post("/enterprises", json={**enterprise(), "sector": "mining"})
+    body = enterprise()
+    await city.post("/enterprises", json=body)
+    await city.post("/enterprises", json=body)  # 409
+    assert len((await city.get("/audit")).json()["items"]) == 1
+
+
+async def test_audit_is_for_city_and_auditor_only(client_for):
+    assert (await client_for(district("500103")).get("/audit")).status_code == 403
+    assert (await client_for(None).get("/audit")).status_code == 401
+
+
+async def test_audit_pagination(city):
+    for _ in range(5):
+        await city.post("/enterprises", json=enterprise())
+    first = (await city.get("/audit", params={"limit": 3})).json()
+    second = (await city.get("/audit", params={"limit": 3, "cursor": first["next_cursor"]})).json()
+    ids = [e["id"] for e in first["items"] + second["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5 and second["next_cursor"] is None
+
+
+async def test_audit_log_refuses_update_and_delete(registry_app, registry_database, city):
+    if not registry_database.postgres:
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    await city.post("/enterprises", json=enterprise())
+    for statement in ("UPDATE audit_log SET actor_role = 'city'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with registry_app.state.engine.begin() as connection:
+                await connection.execute(text(statement))
+    assert len((await city.get("/audit")).json()["items"]) == 1

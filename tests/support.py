@@ -1,0 +1,131 @@
+"""Helpers the tests of every service share: databases, signed principals, ASGI clients."""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Generator, Iterable
+from pathlib import Path
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from shared.auth import Principal, Role, sign_principal
+from shared.migrations import upgrade
+from shared.settings import DEVELOPMENT_INTERNAL_SECRET, VAR_DIR
+
+TEST_SECRET = DEVELOPMENT_INTERNAL_SECRET
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+CITY = Principal(Role.CITY)
+AUDITOR = Principal(Role.AUDITOR)
+ANONYMOUS = Principal(Role.ANONYMOUS)
+SERVICE = Principal(Role.SERVICE)
+
+
+def district(code: str) -> Principal:
+    return Principal(Role.DISTRICT, code)
+
+
+def postgres_reachable() -> bool:
+    url = make_url(POSTGRES_ADMIN_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def use_postgres() -> bool:
+    if postgres_reachable():
+        return True
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise RuntimeError(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
+    return False
+
+
+class TestDatabase:
+    """A database made for one test run: created, migrated, dropped at the end."""
+
+    __test__ = False  # not a test class, whatever its name says
+
+    def __init__(self, service: str, service_dir: Path) -> None:
+        self.service = service
+        self.service_dir = service_dir
+        self.postgres = use_postgres()
+        suffix = uuid.uuid4().hex[:8]
+        if self.postgres:
+            self.name = f"test_{service}_{suffix}"
+            self.url = str(make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=self.name))
+        else:
+            VAR_DIR.mkdir(exist_ok=True)
+            self.path = VAR_DIR / f"test_{service}_{suffix}.db"
+            self.url = f"sqlite+aiosqlite:///{self.path}"
+
+    def _admin_execute(self, statement: str) -> None:
+        url = make_url(POSTGRES_ADMIN_URL)
+
+        async def run() -> None:
+            connection = await asyncpg.connect(
+                host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+            )
+            try:
+                await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+
+    def create(self) -> None:
+        if self.postgres:
+            self._admin_execute(f'CREATE DATABASE "{self.name}"')
+        upgrade(self.service_dir, self.url)
+
+    def drop(self) -> None:
+        if self.postgres:
+            self._admin_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        else:
+            for candidate in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                candidate.unlink(missing_ok=True)
+
+    def lifecycle(self) -> Generator["TestDatabase", None, None]:
+        self.create()
+        try:
+            yield self
+        finally:
+            self.drop()
+
+
+async def truncate(app: FastAPI, tables: Iterable[str]) -> None:
+    """Empty `tables` between tests (append-only triggers are bypassed for this session only)."""
+    names = list(tables)
+    async with app.state.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SET LOCAL session_replication_role = replica"))
+            await connection.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in names:
+                await connection.execute(text(f"DELETE FROM {name}"))
+
+
+class PrincipalAuth(httpx.Auth):
+    """Signs each request as the gateway would, for `principal`."""
+
+    def __init__(self, principal: Principal | None, secret: str = TEST_SECRET) -> None:
+        self.principal = principal
+        self.secret = secret
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.principal is not None:
+            target = request.url.raw_path.decode("latin-1")
+            request.headers.update(sign_principal(self.secret, request.method, target, self.principal))
+        yield request
+
+
+def asgi_client(app: FastAPI, principal: Principal | None, base_url: str = "http://testserver") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=base_url, auth=PrincipalAuth(principal), timeout=60
+    )

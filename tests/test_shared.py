@@ -1,0 +1,91 @@
+"""The common library: money, credit codes, principal signatures."""
+
+from decimal import Decimal
+
+import pytest
+
+from shared.auth import Principal, Role, sign_principal, verify_principal
+from shared.errors import Unauthorized
+from shared.money import format_yuan, parse_yuan, round_fen
+from shared.uscc import make_uscc, uscc_problem
+
+SECRET = "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("5000000", "5000000.00"), ("0.1", "0.10"), (12, "12.00"), (0.1, "0.10"), (1234.5, "1234.50"), (" 7.05 ", "7.05")],
+)
+def test_money_parses_exact_amounts(given, expected):
+    assert format_yuan(parse_yuan(given)) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("1.005", "at most two decimal places"),
+        (1.005, "cannot be represented exactly"),
+        (1e15 + 0.5, "cannot be represented exactly"),
+        ("-1", "must not be negative"),
+        ("abc", "not a decimal amount"),
+        ("NaN", "finite"),
+        (float("inf"), "finite"),
+        (True, "not a boolean"),
+        ("99999999999999999", "must not exceed"),
+    ],
+)
+def test_money_refuses_inexact_or_invalid_amounts(given, message):
+    with pytest.raises(ValueError, match=message):
+        parse_yuan(given)
+
+
+def test_rounding_is_half_up_to_the_fen():
+    # POLICY.md: ratios apply to the verified amount and round half-up to the fen.
+    assert round_fen(Decimal("0.005")) == Decimal("0.01")
+    assert round_fen(Decimal("2.675")) == Decimal("2.68")
+    assert round_fen(Decimal("2.665")) == Decimal("2.67")
+    assert round_fen(Decimal("-0.005")) == Decimal("-0.01")
+
+
+def test_credit_code_checksum_matches_gb_32100_examples():
+    # Published codes whose check characters were computed by the registration authorities.
+    assert uscc_problem("91350100M000100Y43") is None
+    assert uscc_problem("9144030071526726XG") is None
+    # The check character worked by hand for 91500000MA5U0000A: Σ(value × weight) mod 31 = 4, 31 − 4 = 27 → 'U'.
+    assert make_uscc("91500000MA5U0000A") == "91500000MA5U0000AU"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("91350100M000100Y4", "18 characters"),
+        ("91350100M000100Y44", "check character"),
+        ("91350100M000100I43", "alphabet"),
+        ("91350100m000100Y43", "alphabet"),
+    ],
+)
+def test_credit_code_problems_are_named(code, message):
+    problem = uscc_problem(code)
+    assert problem is not None and message in problem
+
+
+def test_signature_round_trip_and_tampering():
+    principal = Principal(Role.DISTRICT, "500103")
+    headers = {
+        k.lower(): v for k, v in sign_principal(SECRET, "POST", "/enterprises?atomic=true", principal, now=1000).items()
+    }
+    assert verify_principal(SECRET, 60, "POST", "/enterprises?atomic=true", headers, now=1030) == principal
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify_principal(SECRET, 60, "POST", "/enterprises?atomic=false", headers, now=1030)
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify_principal(SECRET, 60, "GET", "/enterprises?atomic=true", headers, now=1030)
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify_principal(
+            SECRET, 60, "POST", "/enterprises?atomic=true", {**headers, "x-principal-role": "city"}, now=1030
+        )
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify_principal("other", 60, "POST", "/enterprises?atomic=true", headers, now=1030)
+    with pytest.raises(Unauthorized, match="expired"):
+        verify_principal(SECRET, 60, "POST", "/enterprises?atomic=true", headers, now=1061)
+    with pytest.raises(Unauthorized, match="signed by the gateway"):
+        verify_principal(SECRET, 60, "POST", "/enterprises", {}, now=1000)
