@@ -1,17 +1,18 @@
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.models import AuditEntry
-
-_CHUNK = 2_000
+from shared import bulk
 
 
 async def add_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        await session.execute(insert(AuditEntry), list(rows[start : start + _CHUNK]))
+    if len(rows) == 1:
+        await session.execute(insert(AuditEntry), list(rows))
+    else:
+        await bulk.insert_rows(session, cast(Table, AuditEntry.__table__), rows)
 
 
 async def page(

@@ -1,14 +1,18 @@
 """Every query on enterprises and their yearly figures."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.registry.db import utcnow
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
+from shared import bulk
+
+ENTERPRISES = cast(Table, Enterprise.__table__)
+ENTERPRISE_YEARS = cast(Table, EnterpriseYear.__table__)
 
 # Bound parameters per statement stay well under PostgreSQL's 32,767 and SQLite's limits.
 _CHUNK = 1_000
@@ -72,7 +76,7 @@ def add_year(session: AsyncSession, figures: EnterpriseYear) -> None:
 
 
 async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The enterprises among `usccs` that exist, locked against concurrent change until the import commits."""
+    """The enterprises among `usccs` that exist, as plain values."""
     found: dict[str, dict[str, Any]] = {}
     columns = [
         Enterprise.uscc,
@@ -84,7 +88,7 @@ async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> di
         Enterprise.version,
     ]
     for chunk in _chunks(usccs):
-        rows = await session.execute(select(*columns).where(Enterprise.uscc.in_(chunk)).with_for_update())
+        rows = await session.execute(select(*columns).where(Enterprise.uscc.in_(chunk)))
         for row in rows.mappings():
             found[row["uscc"]] = dict(row)
     return found
@@ -114,21 +118,22 @@ async def existing_years_for_import(
 
 
 async def insert_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        await session.execute(insert(Enterprise), list(chunk))
+    await bulk.insert_rows(session, ENTERPRISES, rows)
 
 
-async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk update by primary key; each dict carries `uscc` and the new values (version included)."""
-    for chunk in _chunks(rows):
-        await session.execute(update(Enterprise), list(chunk))
+async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> bool:
+    """Write new values (and version) over existing enterprises, but only over the version the import read.
+
+    Returns False when some enterprise was changed by another request in the meantime.
+    """
+    guard = ENTERPRISES.c.version == bulk.excluded(ENTERPRISES, "version") - 1
+    written = await bulk.upsert_rows(session, ENTERPRISES, rows, key=["uscc"], guard=guard)
+    return written == len(rows)
 
 
 async def insert_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        await session.execute(insert(EnterpriseYear), list(chunk))
+    await bulk.insert_rows(session, ENTERPRISE_YEARS, rows)
 
 
 async def update_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        await session.execute(update(EnterpriseYear), list(chunk))
+    await bulk.upsert_rows(session, ENTERPRISE_YEARS, rows, key=["uscc", "year"])
