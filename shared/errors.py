@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.requestid import current_request_id
@@ -181,13 +182,29 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error", exc_info=exc)
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Checks in code come first; this is the database refusing a write that raced with another one.
+        logger.warning("integrity error", exc_info=exc)
         return problem_response(
             request,
-            status=500,
-            title="Internal Server Error",
-            slug="internal-error",
-            detail="An unexpected error occurred; quote the request id when reporting it.",
+            status=409,
+            title="Conflict",
+            slug="conflict",
+            detail="The write conflicts with data written at the same time; nothing was written. Retry the request.",
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("database unavailable", exc_info=exc)
+        return problem_response(
+            request,
+            status=503,
+            title="Service Unavailable",
+            slug="database-unavailable",
+            detail="The database is not reachable right now; nothing was written. Retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+    # Anything else is caught by shared.middleware.ServiceMiddleware and answered as a 500 problem.

@@ -1,0 +1,125 @@
+"""The application factory every service shares: error rendering and the unit of work."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from shared.app import create_service_app
+from shared.db import SessionDep
+from shared.errors import Conflict
+from shared.settings import VAR_DIR, ServiceSettings
+from tests.support import CITY, asgi_client
+
+router = APIRouter()
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("a bug")
+
+
+@router.get("/conflict")
+async def conflict() -> None:
+    raise Conflict("Already there.", subject="x")
+
+
+@router.post("/write-then-fail")
+async def write_then_fail(session: SessionDep) -> None:
+    await session.execute(text("INSERT INTO notes (body) VALUES ('written')"))
+    raise Conflict("refused after writing")
+
+
+@router.post("/write")
+async def write(session: SessionDep) -> dict[str, str]:
+    await session.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+    return {"status": "written"}
+
+
+@router.post("/duplicate")
+async def duplicate(session: SessionDep) -> dict[str, str]:
+    await session.execute(text("INSERT INTO notes (body) VALUES ('unique')"))
+    return {"status": "written"}
+
+
+@router.post("/fails-at-commit")
+async def fails_at_commit(session: SessionDep) -> dict[str, str]:
+    # A deferred foreign key is checked only at COMMIT, after the handler has returned.
+    await session.execute(text("INSERT INTO children (parent_id) VALUES (42)"))
+    return {"status": "written"}
+
+
+@router.get("/integrity")
+async def integrity() -> None:
+    raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+
+@pytest.fixture(scope="module")
+async def app() -> AsyncIterator[FastAPI]:
+    path = VAR_DIR / f"test_app_{uuid.uuid4().hex[:8]}.db"
+    settings = ServiceSettings(service_name="probe", database_url=f"sqlite+aiosqlite:///{path}", environment="test")
+    application = create_service_app(settings=settings, title="probe", version="0", description="", routers=[router])
+    async with application.router.lifespan_context(application):
+        async with application.state.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE notes (body TEXT UNIQUE)"))
+            await connection.execute(text("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
+            await connection.execute(
+                text("CREATE TABLE children (parent_id INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)")
+            )
+        yield application
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+async def notes(app: FastAPI) -> list[str]:
+    async with app.state.engine.connect() as connection:
+        return [row[0] for row in await connection.execute(text("SELECT body FROM notes ORDER BY body"))]
+
+
+async def test_a_bug_is_a_500_problem_with_the_request_id(app):
+    async with asgi_client(app, CITY) as client:
+        response = await client.get("/boom", headers={"X-Request-ID": "trace-me"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "trace-me"
+    body = response.json()
+    assert body["request_id"] == "trace-me" and "a bug" not in body["detail"]
+
+
+async def test_domain_errors_carry_status_and_extensions(app):
+    async with asgi_client(app, CITY) as client:
+        response = await client.get("/conflict")
+    assert response.status_code == 409
+    assert response.json() | {"request_id": None} == {
+        "type": "/problems/conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "Already there.",
+        "instance": "/conflict",
+        "request_id": None,
+        "subject": "x",
+    }
+
+
+async def test_the_unit_of_work_commits_on_success_and_rolls_back_on_error(app):
+    async with asgi_client(app, CITY) as client:
+        assert (await client.post("/write-then-fail")).status_code == 409
+        assert await notes(app) == []
+        assert (await client.post("/write")).status_code == 200
+        assert await notes(app) == ["kept"]
+        assert (await client.post("/duplicate")).status_code == 200
+        failed = await client.post("/duplicate")
+        assert failed.status_code == 409 and failed.json()["type"] == "/problems/conflict"
+        assert (await client.get("/integrity")).status_code == 409
+    assert await notes(app) == ["kept", "unique"]
+
+
+async def test_a_failed_commit_is_never_reported_as_success(app):
+    async with asgi_client(app, CITY) as client:
+        response = await client.post("/fails-at-commit")
+    assert response.status_code == 409
+    async with app.state.engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM children"))).scalar() == 0
