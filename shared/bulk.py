@@ -1,40 +1,45 @@
-"""Bulk writes for large imports, inside the session's transaction.
+"""Bulk reads and writes for large imports, inside the session's transaction.
 
-PostgreSQL gets COPY (an order of magnitude faster than multi-row INSERT); SQLite gets executemany. Upserts copy
-into a temporary table and merge with one INSERT … ON CONFLICT, guarded so a row changed concurrently is not
-overwritten silently.
+PostgreSQL gets COPY and array parameters (an order of magnitude faster than multi-row INSERT and IN lists);
+SQLite gets executemany and bounded IN lists. Updates go through a temporary staging table and one
+UPDATE … FROM, optionally guarded so that a row changed concurrently is not overwritten silently.
 """
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, insert, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Column, ColumnElement, MetaData, Table, any_, insert, literal, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_CHUNK = 1_000
+# SQLite binds at most 32,766 parameters per statement; keep IN lists and VALUES batches well below.
+_SQLITE_BATCH = 500
+
+Guard = Callable[[Table, Table], ColumnElement[bool]]
 
 
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _copy_value(table: Table, name: str, value: Any) -> Any:
-    if value is not None and isinstance(table.c[name].type, JSON):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+def batches(session: AsyncSession, values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """`values` in batches fit for one `member_of` clause: all at once on PostgreSQL."""
+    size = len(values) if _is_postgres(session) else _SQLITE_BATCH
+    for start in range(0, len(values), max(size, 1)):
+        yield values[start : start + size]
 
 
-async def _copy(session: AsyncSession, table_name: str, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    records = [tuple(_copy_value(table, name, row[name]) for name in columns) for row in rows]
-    await driver.copy_records_to_table(table_name, records=records, columns=columns)
+def member_of(session: AsyncSession, column: Column[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`, as one array parameter on PostgreSQL."""
+    if _is_postgres(session):
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -42,59 +47,67 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     if not rows:
         return
     if _is_postgres(session):
-        await _copy(session, table.name, table, rows)
+        columns = list(rows[0])
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        json_columns = [name for name in columns if isinstance(table.c[name].type, JSON)]
+        records = [
+            tuple(row[name] for name in columns)
+            if not json_columns
+            else tuple(
+                json.dumps(row[name], ensure_ascii=False)
+                if name in json_columns and row[name] is not None
+                else row[name]
+                for name in columns
+            )
+            for row in rows
+        ]
+        await driver.copy_records_to_table(table.name, records=records, columns=columns)
         return
-    for start in range(0, len(rows), _CHUNK):
-        await session.execute(insert(table), list(rows[start : start + _CHUNK]))
+    for start in range(0, len(rows), _SQLITE_BATCH):
+        await session.execute(insert(table), list(rows[start : start + _SQLITE_BATCH]))
 
 
-async def upsert_rows(
+async def update_rows(
     session: AsyncSession,
     table: Table,
     rows: Sequence[dict[str, Any]],
     *,
     key: Sequence[str],
-    guard: ColumnElement[bool] | None = None,
+    guard: Guard | None = None,
 ) -> int:
-    """Insert or update `rows` by `key`; with `guard` (an expression over `table` and `excluded`) an existing row
-    is updated only where the guard holds. Returns how many rows were written."""
+    """Write each row's values over the row of `table` with the same `key`, where `guard(table, staging)` holds.
+
+    Returns how many rows were updated.
+    """
     if not rows:
         return 0
     columns = list(rows[0])
-    updated = [name for name in columns if name not in key]
+    staging = Table(
+        f"staging_{table.name}_{uuid.uuid4().hex[:8]}",
+        MetaData(),
+        *(Column(name, table.c[name].type) for name in columns),
+        prefixes=["TEMPORARY"],
+    )
+    # Table and column names come from the metadata, never from the caller.
     if _is_postgres(session):
-        staging = f"staging_{table.name}_{uuid.uuid4().hex[:8]}"
         column_list = ", ".join(f'"{name}"' for name in columns)
-        await session.execute(
-            text(f'CREATE TEMPORARY TABLE "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+        create = (
+            f'CREATE TEMPORARY TABLE "{staging.name}" ON COMMIT DROP AS '  # noqa: S608
+            f'SELECT {column_list} FROM "{table.name}" WITH NO DATA'
         )
-        await _copy(session, staging, table, rows)
-        assignments = ", ".join(f'"{name}" = excluded."{name}"' for name in updated)
-        condition = ""
-        if guard is not None:
-            compiled = guard.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
-            condition = f" WHERE {compiled}"
-        # Table and column names come from the metadata, never from the caller.
-        merge = (
-            f'INSERT INTO "{table.name}" ({column_list}) SELECT {column_list} FROM "{staging}" '  # noqa: S608
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}{condition} RETURNING 1"
-        )
-        result = await session.execute(text(merge))
-        written = len(result.all())
-        await session.execute(text(f'DROP TABLE "{staging}"'))
-        return written
-    written = 0
-    for start in range(0, len(rows), _CHUNK):
-        values = sqlite.insert(table).values(list(rows[start : start + _CHUNK]))
-        statement = values.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: values.excluded[name] for name in updated},
-            where=guard,
-        ).returning(table.c[key[0]])
-        written += len((await session.execute(statement)).all())
-    return written
-
-
-def excluded(table: Table, name: str) -> ColumnElement[Any]:
-    """`excluded.<name>` for a guard expression, valid for both PostgreSQL and SQLite."""
-    return postgresql.insert(table).excluded[name]
+        await session.execute(text(create))
+    else:
+        await session.run_sync(lambda sync_session: staging.create(sync_session.connection()))
+    await insert_rows(session, staging, rows)
+    statement = (
+        update(table)
+        .values({name: staging.c[name] for name in columns if name not in key})
+        .where(*(table.c[name] == staging.c[name] for name in key))
+    )
+    if guard is not None:
+        statement = statement.where(guard(table, staging))
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    await session.execute(text(f'DROP TABLE "{staging.name}"'))
+    return int(result.rowcount)  # type: ignore[attr-defined]

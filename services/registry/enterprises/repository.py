@@ -1,6 +1,6 @@
 """Every query on enterprises and their yearly figures."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -13,14 +13,6 @@ from shared import bulk
 
 ENTERPRISES = cast(Table, Enterprise.__table__)
 ENTERPRISE_YEARS = cast(Table, EnterpriseYear.__table__)
-
-# Bound parameters per statement stay well under PostgreSQL's 32,767 and SQLite's limits.
-_CHUNK = 1_000
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def get(session: AsyncSession, uscc: str, *, for_update: bool = False) -> Enterprise | None:
@@ -77,7 +69,6 @@ def add_year(session: AsyncSession, figures: EnterpriseYear) -> None:
 
 async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The enterprises among `usccs` that exist, as plain values."""
-    found: dict[str, dict[str, Any]] = {}
     columns = [
         Enterprise.uscc,
         Enterprise.name,
@@ -87,19 +78,17 @@ async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> di
         Enterprise.spun_off_from_manufacturer,
         Enterprise.version,
     ]
-    for chunk in _chunks(usccs):
-        rows = await session.execute(select(*columns).where(Enterprise.uscc.in_(chunk)))
-        for row in rows.mappings():
-            found[row["uscc"]] = dict(row)
+    found: dict[str, dict[str, Any]] = {}
+    for batch in bulk.batches(session, usccs):
+        rows = await session.execute(select(*columns).where(bulk.member_of(session, ENTERPRISES.c.uscc, batch)))
+        found.update((row["uscc"], dict(row)) for row in rows.mappings())
     return found
 
 
 async def existing_years_for_import(
     session: AsyncSession, keys: Sequence[tuple[str, int]]
 ) -> dict[tuple[str, int], dict[str, Any]]:
-    found: dict[tuple[str, int], dict[str, Any]] = {}
-    usccs = sorted({uscc for uscc, _ in keys})
-    wanted = set(keys)
+    """The stored figures for the (uscc, year) pairs in `keys` that exist."""
     columns = [
         EnterpriseYear.uscc,
         EnterpriseYear.year,
@@ -108,12 +97,16 @@ async def existing_years_for_import(
         EnterpriseYear.above_scale,
         EnterpriseYear.top500_service,
     ]
-    for chunk in _chunks(usccs):
-        rows = await session.execute(select(*columns).where(EnterpriseYear.uscc.in_(chunk)))
-        for row in rows.mappings():
-            key = (row["uscc"], row["year"])
-            if key in wanted:
-                found[key] = dict(row)
+    wanted = set(keys)
+    years = sorted({year for _, year in keys})
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for batch in bulk.batches(session, sorted({uscc for uscc, _ in keys})):
+        query = select(*columns).where(
+            EnterpriseYear.year.in_(years), bulk.member_of(session, ENTERPRISE_YEARS.c.uscc, batch)
+        )
+        for row in (await session.execute(query)).mappings():
+            if (row["uscc"], row["year"]) in wanted:
+                found[(row["uscc"], row["year"])] = dict(row)
     return found
 
 
@@ -126,8 +119,9 @@ async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any
 
     Returns False when some enterprise was changed by another request in the meantime.
     """
-    guard = ENTERPRISES.c.version == bulk.excluded(ENTERPRISES, "version") - 1
-    written = await bulk.upsert_rows(session, ENTERPRISES, rows, key=["uscc"], guard=guard)
+    written = await bulk.update_rows(
+        session, ENTERPRISES, rows, key=["uscc"], guard=lambda table, new: table.c.version == new.c.version - 1
+    )
     return written == len(rows)
 
 
@@ -136,4 +130,4 @@ async def insert_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 
 async def update_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await bulk.upsert_rows(session, ENTERPRISE_YEARS, rows, key=["uscc", "year"])
+    await bulk.update_rows(session, ENTERPRISE_YEARS, rows, key=["uscc", "year"])
