@@ -1,0 +1,100 @@
+"""Calling another service of this system: signed as a service principal, explicit timeouts, retried reads.
+
+Only idempotent reads are retried (transport errors and 502/503/504, with exponential backoff). When the other
+service cannot be read the caller gets a 503 problem naming it.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from shared.auth import Principal, Role, sign_principal
+from shared.errors import ServiceUnavailable
+from shared.logging import get_logger
+
+logger = get_logger("shared.http")
+
+SERVICE_PRINCIPAL = Principal(Role.SERVICE)
+_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class UpstreamUnavailable(ServiceUnavailable):
+    """Another service of this system could not be read; rendered as a 503 problem."""
+
+
+def make_http_client(base_url: str, *, timeout_seconds: float, max_connections: int = 20) -> httpx.AsyncClient:
+    """One pooled client per upstream, made in the app's lifespan. No cookies are kept between calls."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        cookies=None,
+    )
+
+
+class ServiceClient:
+    """Signed GETs of JSON from one upstream service."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        upstream: str,
+        secret: str,
+        retries: int = 2,
+        backoff_seconds: float = 0.2,
+        principal: Principal = SERVICE_PRINCIPAL,
+    ) -> None:
+        self.http = http
+        self.upstream = upstream
+        self.secret = secret
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.principal = principal
+
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any | None:
+        """The JSON at `path`, or None on 404."""
+        clean = {key: value for key, value in (params or {}).items() if value is not None}
+        attempt = 0
+        while True:
+            request = self.http.build_request("GET", path, params=clean)
+            target = request.url.raw_path.decode("latin-1")
+            request.headers.update(sign_principal(self.secret, "GET", target, self.principal))
+            try:
+                response = await self.http.send(request)
+            except httpx.TransportError as exc:
+                problem = type(exc).__name__
+            else:
+                if response.status_code == httpx.codes.NOT_FOUND:
+                    return None
+                if response.is_success:
+                    return response.json()
+                problem = f"HTTP {response.status_code}"
+                if response.status_code not in _RETRY_STATUSES:
+                    break
+            if attempt >= self.retries:
+                break
+            await asyncio.sleep(self.backoff_seconds * 2**attempt)
+            attempt += 1
+        logger.warning("upstream read failed", upstream=self.upstream, path=path, problem=problem, attempts=attempt + 1)
+        raise UpstreamUnavailable(
+            f"The {self.upstream} service could not be read ({problem} on GET {path}); try again later.",
+            upstream=self.upstream,
+        )
+
+    async def pages(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[list[Any]]:
+        """Every page of a paginated list (`{items, next_cursor}`), following `next_cursor`."""
+        query: dict[str, str | int] = {**(params or {}), "limit": page_size}
+        while True:
+            page = await self.get(path, query)
+            if page is None:
+                raise UpstreamUnavailable(f"The {self.upstream} service has no list at {path}.", upstream=self.upstream)
+            yield page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+            query["cursor"] = cursor

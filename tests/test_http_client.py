@@ -1,0 +1,77 @@
+"""shared.http: signed reads between services, retries on idempotent reads only, 503 when an upstream is gone."""
+
+import socket
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.auth import verify_principal
+from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
+from tests.support import TEST_SECRET
+
+calls: list[str] = []
+upstream = FastAPI()
+
+
+@upstream.get("/things")
+async def things(request: Request) -> JSONResponse:
+    calls.append("things")
+    query = request.scope["query_string"].decode()
+    target = request.url.path + (f"?{query}" if query else "")
+    principal = verify_principal(TEST_SECRET, 60, "GET", target, dict(request.headers.items()))
+    cursor = request.query_params.get("cursor")
+    page = {"items": [1, 2], "next_cursor": "b"} if cursor is None else {"items": [3], "next_cursor": None}
+    return JSONResponse({**page, "role": str(principal.role)})
+
+
+@upstream.get("/flaky")
+async def flaky() -> JSONResponse:
+    calls.append("flaky")
+    return JSONResponse({"ok": True}) if calls.count("flaky") >= 3 else JSONResponse({}, status_code=503)
+
+
+@upstream.get("/broken")
+async def broken() -> JSONResponse:
+    calls.append("broken")
+    return JSONResponse({}, status_code=500)
+
+
+def client(retries: int = 2) -> ServiceClient:
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream), base_url="http://upstream")
+    return ServiceClient(http, upstream="upstream", secret=TEST_SECRET, retries=retries, backoff_seconds=0.001)
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    calls.clear()
+
+
+async def test_signed_paginated_reads():
+    pages = [page async for page in client().pages("/things", page_size=2)]
+    assert pages == [[1, 2], [3]]
+    assert (await client().get("/things"))["role"] == "service"
+
+
+async def test_missing_is_none_and_503_is_retried():
+    assert await client().get("/nowhere") is None
+    assert await client().get("/flaky") == {"ok": True}
+    assert calls.count("flaky") == 3
+
+
+async def test_a_500_is_not_retried_and_becomes_a_503_problem():
+    with pytest.raises(UpstreamUnavailable) as raised:
+        await client().get("/broken")
+    assert raised.value.status == 503 and "HTTP 500" in raised.value.detail
+    assert calls == ["broken"]
+
+
+async def test_an_upstream_that_is_down():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = make_http_client(f"http://127.0.0.1:{port}", timeout_seconds=1)
+    async with http:
+        with pytest.raises(UpstreamUnavailable, match="ConnectError"):
+            await ServiceClient(http, upstream="down", secret=TEST_SECRET, retries=1, backoff_seconds=0.001).get("/x")
