@@ -1,0 +1,24 @@
+# One image for the gateway and the three services; the command picks the component (see docker-compose.yml).
+# syntax=docker/dockerfile:1
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Runtime dependencies only, exactly as locked.
+COPY requirements.lock /tmp/requirements.lock
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock
+
+FROM python:3.11-slim AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --home-dir /app app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY shared ./shared
+COPY services ./services
+COPY gateway ./gateway
+COPY deploy/__init__.py deploy/migrate.py ./deploy/
+USER app
+EXPOSE 8000 8001 8002 8003
+CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]

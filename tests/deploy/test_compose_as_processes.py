@@ -1,0 +1,309 @@
+"""The compose wiring proven without Docker: the very commands and environment variables of docker-compose.yml,
+run as processes against the local PostgreSQL, with the databases and least-privilege roles made by the same
+init script the postgres container runs. Then a backup taken with the documented command is restored into an
+empty database and the registry reads back the same data.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from shared.auth import Principal, Role, sign_principal
+from shared.settings import PROJECT_ROOT
+from shared.uscc import make_uscc
+from tests.deploy.test_manifests import ENV_VALUES, compose_config
+from tests.support import POSTGRES_ADMIN_URL, use_postgres
+
+pytestmark = pytest.mark.e2e
+
+ORDER = ("registry", "eligibility", "ranking", "gateway")
+CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003}
+VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Localised:
+    """Rewrites container addresses into local ones: databases with a run prefix, services on free ports."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.ports = {name: free_port() for name in ORDER}
+        admin = make_url(POSTGRES_ADMIN_URL)
+        self.pg_host, self.pg_port = admin.host or "127.0.0.1", admin.port or 5432
+
+    def __call__(self, text: str, own_port: int | None = None) -> str:
+        text = re.sub(
+            r"postgresql\+asyncpg://(\w+):([^@]+)@postgres:5432/(\w+)",
+            lambda m: (
+                f"postgresql+asyncpg://{self.prefix}{m[1]}:{m[2]}@{self.pg_host}:{self.pg_port}/{self.prefix}{m[3]}"
+            ),
+            text,
+        )
+        for name, port in CONTAINER_PORTS.items():
+            text = text.replace(f"http://{name}:{port}", f"http://127.0.0.1:{self.ports[name]}")
+            text = text.replace(f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{own_port or port}/")
+        text = text.replace("redis://redis:6379/0", "redis://127.0.0.1:6379/0")
+        text = text.replace("--host 0.0.0.0", "--host 127.0.0.1")
+        return re.sub(r"--port \d+", f"--port {own_port}", text) if own_port else text
+
+
+def psql(sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
+    admin = make_url(POSTGRES_ADMIN_URL)
+    return subprocess.run(
+        [
+            "psql",
+            "-h",
+            admin.host or "127.0.0.1",
+            "-p",
+            str(admin.port or 5432),
+            "-U",
+            admin.username or "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class Stack:
+    def __init__(self, compose: dict[str, Any], localise: Localised, logs: Path) -> None:
+        self.compose = compose
+        self.localise = localise
+        self.logs = logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def environment(self, name: str) -> dict[str, str]:
+        service = self.compose["services"][name]
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("REGISTRY_", "GATEWAY_"))}
+        env.update({key: self.localise(str(value)) for key, value in service["environment"].items()})
+        if not redis_reachable():
+            env.pop("REDIS_URL", None)
+        env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+        return env
+
+    def start(self, name: str, *, port: int, env_overrides: dict[str, str] | None = None) -> None:
+        service = self.compose["services"][name]
+        assert service["command"][:2] == ["sh", "-c"]
+        command = self.localise(service["command"][2], own_port=port)
+        env = {**self.environment(name), **(env_overrides or {})}
+        log = (self.logs / f"{name}-{port}.log").open("wb")
+        self.processes.append(
+            subprocess.Popen(["sh", "-c", command], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        )
+        # The container's own healthcheck, pointed at the local port, decides when it is up.
+        check = [self.localise(part, own_port=port) for part in service["healthcheck"]["test"][1:]]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.processes[-1].poll() is not None:
+                raise AssertionError(f"{name} exited: {(self.logs / f'{name}-{port}.log').read_text()[-3000:]}")
+            if subprocess.run(check, env=env, capture_output=True, timeout=30, check=False).returncode == 0:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{name} did not become healthy: {(self.logs / f'{name}-{port}.log').read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    if not use_postgres():
+        pytest.skip("the compose wiring is proven against PostgreSQL")
+    workdir = tmp_path_factory.mktemp("compose-processes")
+    env_file = workdir / ".env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in ENV_VALUES.items()))
+    result = compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+    compose = yaml.safe_load(result.stdout)
+    localise = Localised(prefix=f"ci{uuid.uuid4().hex[:6]}_")
+    admin = make_url(POSTGRES_ADMIN_URL)
+    init = subprocess.run(
+        ["sh", str(PROJECT_ROOT / "deploy/postgres/init-databases.sh")],
+        env={
+            **os.environ,
+            **ENV_VALUES,
+            "DB_PREFIX": localise.prefix,
+            "PGHOST": admin.host or "127.0.0.1",
+            "PGPORT": str(admin.port or 5432),
+            "POSTGRES_USER": admin.username or "postgres",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    running = Stack(compose, localise, workdir)
+    try:
+        for name in ORDER:
+            running.start(name, port=localise.ports[name])
+        yield running
+    finally:
+        running.stop()
+        for name in (*ORDER, "restored"):
+            psql(f'DROP DATABASE IF EXISTS "{localise.prefix}{name}" WITH (FORCE)')
+        for name in ORDER:
+            psql(f'DROP ROLE IF EXISTS "{localise.prefix}{name}"')
+
+
+def signed(secret: str, method: str, url: str) -> dict[str, str]:
+    return sign_principal(secret, method, httpx.URL(url).raw_path.decode(), Principal(Role.CITY))
+
+
+def test_the_stack_serves_through_the_gateway(stack):
+    gateway = f"http://127.0.0.1:{stack.localise.ports['gateway']}"
+    ready = httpx.get(f"{gateway}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    created = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "gateway.keys", "create", "--role", "city", "--json"],
+        env=stack.environment("gateway"),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {
+        "uscc": "91500000MA5U0000AU",
+        "name": "重庆部署验证有限公司",
+        "district_code": "500103",
+        "sector": "software_it",
+        "established_on": "2020-01-01",
+    }
+    response = httpx.post(f"{gateway}/api/v1/registry/enterprises", json=body, headers=headers, timeout=10)
+    assert response.status_code == 201, response.text
+    read = httpx.get(f"{gateway}/api/v1/registry/enterprises/{body['uscc']}", headers=headers, timeout=10)
+    assert read.json()["name"] == body["name"]
+    assert httpx.get(f"{gateway}/api/v1/registry/enterprises", timeout=10).status_code == 401
+
+
+def test_each_role_reaches_only_its_own_database(stack):
+    prefix = stack.localise.prefix
+    admin = make_url(POSTGRES_ADMIN_URL)
+    attempt = subprocess.run(
+        [
+            "psql",
+            "-h",
+            admin.host or "127.0.0.1",
+            "-p",
+            str(admin.port or 5432),
+            "-U",
+            f"{prefix}registry",
+            "-d",
+            f"{prefix}gateway",
+            "-Atc",
+            "SELECT 1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert attempt.returncode != 0 and "permission denied" in attempt.stderr
+    flags = psql(f"SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{prefix}registry'")
+    assert flags.stdout.strip() == "f|f|f"
+
+
+def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, tmp_path):
+    """docs/operations.md: pg_dump --format=custom per database; pg_restore --no-owner --role=<service role>."""
+    prefix = stack.localise.prefix
+    secret = ENV_VALUES["INTERNAL_SECRET"]
+    registry = f"http://127.0.0.1:{stack.localise.ports['registry']}"
+    rows = [
+        {
+            "uscc": f"91500103{n:09d}",
+            "name": f"备份验证{n}",
+            "district_code": "500103",
+            "sector": "legal_ip",
+            "established_on": "2021-06-01",
+            "year": 2024,
+            "revenue_yuan": f"{n}000000.25",
+            "employees": n,
+            "above_scale": True,
+        }
+        for n in range(1, 6)
+    ]
+    for row in rows:
+        row["uscc"] = make_uscc(row["uscc"][:17])
+    url = f"{registry}/enterprises/import"
+    imported = httpx.post(url, json=rows, headers=signed(secret, "POST", url), timeout=30)
+    assert imported.status_code == 200 and imported.json()["created"] == 5
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    connection = ["-h", admin.host or "127.0.0.1", "-p", str(admin.port or 5432), "-U", admin.username or "postgres"]
+    dump = tmp_path / "registry.dump"
+    assert shutil.which("pg_dump") and shutil.which("pg_restore")
+    backup = subprocess.run(
+        ["pg_dump", *connection, "--format=custom", f"--file={dump}", f"{prefix}registry"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert backup.returncode == 0, backup.stderr
+    assert psql(f'CREATE DATABASE "{prefix}restored" OWNER "{prefix}registry"').returncode == 0
+    restore = subprocess.run(
+        ["pg_restore", *connection, "--no-owner", f"--role={prefix}registry", f"--dbname={prefix}restored", str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert restore.returncode == 0, restore.stderr
+
+    port = free_port()
+    restored_url = (
+        f"postgresql+asyncpg://{prefix}registry:x@{admin.host or '127.0.0.1'}:{admin.port or 5432}/{prefix}restored"
+    )
+    stack.start("registry", port=port, env_overrides={"REGISTRY_DATABASE_URL": restored_url})
+
+    def everything(base: str) -> list[dict[str, Any]]:
+        target = f"{base}/enterprises?limit=500"
+        return httpx.get(target, headers=signed(secret, "GET", target), timeout=30).json()["items"]
+
+    original, restored = everything(registry), everything(f"http://127.0.0.1:{port}")
+    assert len(restored) >= 5 and restored == original
+    audit = f"http://127.0.0.1:{port}/audit?limit=500"
+    assert len(httpx.get(audit, headers=signed(secret, "GET", audit), timeout=30).json()["items"]) >= 5

@@ -1,0 +1,159 @@
+"""The operator's files: docker-compose.yml checked by docker-compose itself, Kubernetes manifests by their schemas."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.settings import PROJECT_ROOT
+
+APP_SERVICES = ("registry", "eligibility", "ranking", "gateway")
+K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
+ENV_VALUES = {
+    "POSTGRES_PASSWORD": "pg-secret",
+    "REGISTRY_DB_PASSWORD": "r-secret",
+    "ELIGIBILITY_DB_PASSWORD": "e-secret",
+    "RANKING_DB_PASSWORD": "k-secret",
+    "GATEWAY_DB_PASSWORD": "g-secret",
+    "INTERNAL_SECRET": "internal-secret",
+}
+
+
+def compose_config(env_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is required (Debian package docker-compose; .ci/run installs it)"
+    return subprocess.run(
+        [binary, "--project-directory", str(PROJECT_ROOT), "--env-file", str(env_file), *extra, "config"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def env_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    path.write_text("".join(f"{key}={value}\n" for key, value in ENV_VALUES.items()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose(env_file) -> dict:
+    result = compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_env_example_names_every_variable_the_compose_file_requires():
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    for name in ENV_VALUES:
+        assert f"\n{name}=" in f"\n{example}"
+
+
+def test_a_missing_secret_is_refused(tmp_path):
+    partial = tmp_path / ".env"
+    partial.write_text("".join(f"{k}={v}\n" for k, v in ENV_VALUES.items() if k != "INTERNAL_SECRET"))
+    result = compose_config(partial)
+    assert result.returncode != 0 and "INTERNAL_SECRET" in result.stderr
+
+
+def test_only_the_gateway_publishes_a_port(compose):
+    published = {name for name, service in compose["services"].items() if service.get("ports")}
+    assert published == {"gateway"}
+    assert compose["services"]["gateway"]["ports"][0]["target"] == 8000
+
+
+def test_one_image_non_root_for_all_app_services(compose):
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("FROM ") == 2 and "AS build" in dockerfile and "USER app" in dockerfile
+    assert "requirements.lock" in dockerfile
+    images = {compose["services"][name]["image"] for name in APP_SERVICES}
+    assert images == {"cq-producer-services:latest"}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_migrates_then_serves_with_its_own_database(compose, name):
+    service = compose["services"][name]
+    command = " ".join(service["command"])
+    assert f"python -m deploy.migrate {name} && exec python -m uvicorn" in command
+    url = service["environment"][f"{name.upper()}_DATABASE_URL"]
+    assert url == f"postgresql+asyncpg://{name}:{ENV_VALUES[name.upper() + '_DB_PASSWORD']}@postgres:5432/{name}"
+    assert service["environment"]["INTERNAL_SECRET"] == ENV_VALUES["INTERNAL_SECRET"]
+    assert service["environment"][f"{name.upper()}_ENVIRONMENT"] == "production"
+    assert service["restart"] == "unless-stopped"
+    assert service["deploy"]["resources"]["limits"]["memory"]
+    assert service["healthcheck"]["test"]
+
+
+def test_every_container_has_a_healthcheck_and_waits_for_healthy_dependencies(compose):
+    for name, service in compose["services"].items():
+        assert "healthcheck" in service or name == "prometheus", name
+        for dependency in service.get("depends_on", {}).values():
+            assert dependency["condition"] == "service_healthy"
+    gateway_needs = set(compose["services"]["gateway"]["depends_on"])
+    assert gateway_needs == {"postgres", "redis", "registry", "eligibility", "ranking"}
+    assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_postgres_creates_one_database_and_role_per_service(compose):
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    # docker-compose 1.x prints volumes as "source:target:mode", the compose v2 CLI as mappings.
+    targets = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in postgres["volumes"]]
+    assert "/var/lib/postgresql/data" in targets
+    assert "/docker-entrypoint-initdb.d/10-init-databases.sh" in targets
+
+
+def test_prometheus_is_an_optional_profile(compose, env_file):
+    assert "prometheus" not in compose["services"] or compose["services"]["prometheus"].get("profiles") == [
+        "monitoring"
+    ]
+    result = compose_config(env_file, "--profile", "monitoring")
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["services"]["prometheus"]["profiles"] == ["monitoring"]
+
+
+def k8s_documents() -> list[tuple[str, dict]]:
+    documents = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        documents += [(path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("name", "document"), k8s_documents(), ids=lambda value: value if isinstance(value, str) else value["kind"]
+)
+def test_kubernetes_manifests_match_the_schemas(name, document):
+    kubernetes_validate.validate(document, "1.30", strict=True)
+
+
+def test_kubernetes_validation_catches_a_mistake():
+    deployment = next(doc for _, doc in k8s_documents() if doc["kind"] == "Deployment")
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.30", strict=True)
+
+
+def test_kubernetes_layout():
+    kinds: dict[str, set[str]] = {}
+    for _, document in k8s_documents():
+        kinds.setdefault(document["kind"], set()).add(document["metadata"]["name"])
+    assert kinds["Deployment"] == set(APP_SERVICES) == kinds["Service"]
+    assert kinds["HorizontalPodAutoscaler"] == {"gateway"}
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    assert "secret.example.yaml" not in kustomization["resources"]
+    for _, document in k8s_documents():
+        if document["kind"] == "Deployment":
+            pod = document["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            assert container["readinessProbe"] and container["livenessProbe"]
+            assert pod["initContainers"][0]["command"][:3] == ["python", "-m", "deploy.migrate"]
+            assert {"secretRef": {"name": "producer-services"}} in container["envFrom"]
