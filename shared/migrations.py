@@ -1,6 +1,7 @@
 """Alembic, one environment per service: the shared body of each service's env.py and a programmatic upgrade."""
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command, context
@@ -8,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.settings import ServiceSettings
 
 
 def alembic_config(service_dir: Path, database_url: str) -> Config:
@@ -22,10 +25,15 @@ def upgrade(service_dir: Path, database_url: str, revision: str = "head") -> Non
     command.upgrade(alembic_config(service_dir, database_url), revision)
 
 
-def run_env(target_metadata: MetaData) -> None:
-    """The body of a service's migrations/env.py."""
-    url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is set by shared.migrations.alembic_config"
+def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] | None = None) -> None:
+    """The body of a service's migrations/env.py.
+
+    The URL is the one `alembic_config` set, or, when alembic is run from the command line, the service's own
+    setting (`settings().database_url`).
+    """
+    url = context.config.get_main_option("sqlalchemy.url") or (settings().database_url if settings else None)
+    if not url:
+        raise RuntimeError("No database URL: set the service's <SERVICE>_DATABASE_URL")
 
     def configure(connection: Connection) -> None:
         context.configure(

@@ -1,4 +1,5 @@
 from services.registry.models import metadata
+from services.registry.settings import RegistrySettings
 from shared.migrations import run_env
 
-run_env(metadata)
+run_env(metadata, RegistrySettings)
