@@ -180,3 +180,22 @@ async def test_oversized_import_is_413(registry_app, city):
         settings.import_max_bytes = original
     assert response.status_code == 413
     assert (await city.get("/enterprises")).json()["items"] == []
+
+
+async def test_a_failure_in_the_middle_of_an_import_leaves_the_database_as_it_was(city, monkeypatch):
+    from services.registry.enterprises import repository
+
+    existing = enterprise(name="原名")
+    await city.post("/enterprises", json=existing)
+
+    async def someone_changed_it_meanwhile(session, rows):
+        return False
+
+    # New enterprises are written first; the guard on the existing one then finds it changed by another request.
+    monkeypatch.setattr(repository, "update_enterprises", someone_changed_it_meanwhile)
+    rows = [enterprise(), enterprise(), {**existing, "name": "改名"}]
+    response = await city.post("/enterprises/import", json=rows, params={"atomic": "true"})
+    assert response.status_code == 409
+    listed = (await city.get("/enterprises")).json()["items"]
+    assert [item["name"] for item in listed] == ["原名"]
+    assert len((await city.get("/audit")).json()["items"]) == 1
