@@ -64,3 +64,10 @@ Yuan = Annotated[
     PlainSerializer(format_yuan, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,16}\.\d{2}$", "examples": ["5000000.00"]}),
 ]
+
+# For values read back from the database, already exact: serialised like Yuan, without re-parsing.
+StoredYuan = Annotated[
+    Decimal,
+    PlainSerializer(format_yuan, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,16}\.\d{2}$", "examples": ["5000000.00"]}),
+]

@@ -15,4 +15,8 @@ CREATE DATABASE :"name" OWNER :"name";
 REVOKE ALL ON DATABASE :"name" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"name" TO :"name";
 SQL
+  # The service's schema objects live in `public`; its role owns that schema in its own database.
+  psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "$name" -v name="$name" <<'SQL'
+ALTER SCHEMA public OWNER TO :"name";
+SQL
 done

@@ -1,7 +1,7 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.identifiers import DistrictCode, Name, Uscc
-from shared.money import Yuan
+from shared.money import StoredYuan, Yuan
 
 
 class BuildingCreate(BaseModel):
@@ -23,7 +23,7 @@ class BuildingYearOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     year: int
-    revenue_yuan: Yuan
+    revenue_yuan: StoredYuan
 
 
 class BuildingOut(BaseModel):

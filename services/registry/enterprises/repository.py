@@ -22,6 +22,26 @@ async def get(session: AsyncSession, uscc: str, *, for_update: bool = False) -> 
     return (await session.scalars(query)).one_or_none()
 
 
+ENTERPRISE_COLUMNS = (
+    Enterprise.uscc,
+    Enterprise.name,
+    Enterprise.district_code,
+    Enterprise.sector,
+    Enterprise.established_on,
+    Enterprise.spun_off_from_manufacturer,
+    Enterprise.version,
+    Enterprise.created_at,
+    Enterprise.updated_at,
+)
+YEAR_COLUMNS = (
+    EnterpriseYear.year,
+    EnterpriseYear.revenue_yuan,
+    EnterpriseYear.employees,
+    EnterpriseYear.above_scale,
+    EnterpriseYear.top500_service,
+)
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -30,8 +50,9 @@ async def page(
     name_contains: str | None,
     after_uscc: str | None,
     limit: int,
-) -> Sequence[Enterprise]:
-    query = select(Enterprise).options(selectinload(Enterprise.years)).order_by(Enterprise.uscc).limit(limit)
+) -> list[dict[str, Any]]:
+    """A page of enterprises, each a dict with its `years`, read as plain rows (listings are read in bulk)."""
+    query = select(*ENTERPRISE_COLUMNS).order_by(Enterprise.uscc).limit(limit)
     if district_code is not None:
         query = query.where(Enterprise.district_code == district_code)
     if sector is not None:
@@ -41,7 +62,18 @@ async def page(
         query = query.where(Enterprise.name.ilike(f"%{escaped}%", escape="\\"))
     if after_uscc is not None:
         query = query.where(Enterprise.uscc > after_uscc)
-    return (await session.scalars(query)).all()
+    enterprises = [{**row, "years": []} for row in (await session.execute(query)).mappings()]
+    if enterprises:
+        by_uscc = {enterprise["uscc"]: enterprise for enterprise in enterprises}
+        years = (
+            select(EnterpriseYear.uscc, *YEAR_COLUMNS)
+            .where(bulk.member_of(session, ENTERPRISE_YEARS.c.uscc, list(by_uscc)))
+            .order_by(EnterpriseYear.uscc, EnterpriseYear.year)
+        )
+        for row in (await session.execute(years)).mappings():
+            figures = dict(row)
+            by_uscc[figures.pop("uscc")]["years"].append(figures)
+    return enterprises
 
 
 def add(session: AsyncSession, enterprise: Enterprise) -> None:

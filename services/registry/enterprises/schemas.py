@@ -4,7 +4,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.identifiers import DistrictCode, Name, SectorCode, Uscc, Year
-from shared.money import Yuan
+from shared.money import StoredYuan, Yuan
 
 Employees = Field(ge=0, le=10_000_000)
 EARLIEST_ESTABLISHMENT = date(1949, 10, 1)
@@ -25,7 +25,7 @@ class YearFiguresOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     year: int
-    revenue_yuan: Yuan
+    revenue_yuan: StoredYuan
     employees: int
     above_scale: bool
     top500_service: bool

@@ -95,8 +95,12 @@ async def list_page(
         after_uscc=after,
         limit=limit + 1,
     )
-    items = [EnterpriseOut.model_validate(row) for row in rows[:limit]]
-    return EnterprisePage(items=items, next_cursor=next_cursor(rows, limit, lambda row: row.uscc))
+    # Rows straight from the database are valid by construction; listings skip re-validating them.
+    items = [
+        EnterpriseOut.model_construct(**{**row, "years": [YearFiguresOut.model_construct(**y) for y in row["years"]]})
+        for row in rows[:limit]
+    ]
+    return EnterprisePage.model_construct(items=items, next_cursor=next_cursor(rows, limit, lambda row: row["uscc"]))
 
 
 async def update(

@@ -3,7 +3,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from shared.identifiers import DistrictCode, Name, Uscc, Year
-from shared.money import Yuan
+from shared.money import StoredYuan, Yuan
 
 ProjectKind = Literal["investment", "platform", "event"]
 # 第（二）条: the eight kinds of public service platform.
@@ -66,8 +66,8 @@ class ProjectOut(BaseModel):
     name: str
     year: int
     platform_domain: str | None
-    verified_investment_yuan: Yuan | None
-    actual_spend_yuan: Yuan | None
+    verified_investment_yuan: StoredYuan | None
+    actual_spend_yuan: StoredYuan | None
     special_major_approved: bool
 
 
