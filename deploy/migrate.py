@@ -1,4 +1,4 @@
-"""Migrate a component's database to the newest revision: `python -m deploy.migrate registry|eligibility|ranking|gateway`.
+"""Migrate a component's database to the newest revision: `python -m deploy.migrate registry [gateway …]`.
 
 The containers run this before they serve; `make run` does the same for every component present. The database
 URL is the component's own setting (`REGISTRY_DATABASE_URL`, …), SQLite under var/ when none is set.

@@ -95,6 +95,28 @@ SECTORS: tuple[Sector, ...] = (
 )
 SECTOR_CODES: frozenset[str] = frozenset(sector.code for sector in SECTORS)
 
+# 渝发改规范〔2024〕7号 第（二）条: the eight kinds of public service platform, with the term the text uses.
+PLATFORM_DOMAINS: dict[str, str] = {
+    "generic_technology_rnd": "共性技术研发",
+    "achievement_transfer": "成果转化",
+    "pilot_scale": "中试熟化",
+    "industrial_design": "工业设计",
+    "supply_chain": "供应链管理",
+    "ip_operation": "知识产权运营",
+    "brand_marketing": "品牌营销",
+    "testing_certification": "检验检测认证",
+}
+PlatformDomain = Literal[
+    "generic_technology_rnd",
+    "achievement_transfer",
+    "pilot_scale",
+    "industrial_design",
+    "supply_chain",
+    "ip_operation",
+    "brand_marketing",
+    "testing_certification",
+]
+
 # Years the registry accepts figures for.
 MIN_YEAR = 2000
 MAX_YEAR = 2100

@@ -3,20 +3,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from shared.identifiers import DistrictCode, Name, Uscc, Year
+from shared.reference import PlatformDomain
 from shared.money import StoredYuan, Yuan
 
 ProjectKind = Literal["investment", "platform", "event"]
-# 第（二）条: the eight kinds of public service platform.
-PlatformDomain = Literal[
-    "generic_technology_rnd",
-    "achievement_transfer",
-    "pilot_scale",
-    "industrial_design",
-    "supply_chain",
-    "ip_operation",
-    "brand_marketing",
-    "testing_certification",
-]
 
 
 class ProjectCreate(BaseModel):

@@ -1,0 +1,76 @@
+"""Coarse access rules at the gateway: which roles may call which routes at all.
+
+District scoping (a district key on another district's data) is decided by the services, which know whose
+record it is; the gateway only stops what no caller of a role may ever do, before it reaches a service.
+The first rule that matches (service, method, path below `/api/v1/<service>`) decides.
+"""
+
+import re
+from dataclasses import dataclass
+
+from shared.auth import Role
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALL_METHODS = SAFE_METHODS | WRITE_METHODS
+
+ANYONE = frozenset({Role.ANONYMOUS, Role.CITY, Role.DISTRICT, Role.AUDITOR})
+KEY_HOLDERS = frozenset({Role.CITY, Role.DISTRICT, Role.AUDITOR})
+WRITERS = frozenset({Role.CITY, Role.DISTRICT})
+CITY_ONLY = frozenset({Role.CITY})
+READERS_OF_EVERYTHING = frozenset({Role.CITY, Role.AUDITOR})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    service: str  # "*" for any
+    path: re.Pattern[str]
+    methods: frozenset[str]
+    roles: frozenset[Role]
+    why: str
+
+    def matches(self, service: str, method: str, path: str) -> bool:
+        return (
+            (self.service == "*" or self.service == service)
+            and method in self.methods
+            and self.path.fullmatch(path) is not None
+        )
+
+    @property
+    def public(self) -> bool:
+        return Role.ANONYMOUS in self.roles
+
+
+def _rule(service: str, path: str, methods: frozenset[str], roles: frozenset[Role], why: str) -> Rule:
+    return Rule(service, re.compile(path), methods, roles, why)
+
+
+RULES: tuple[Rule, ...] = (
+    _rule("registry", r"/audit/?", SAFE_METHODS, READERS_OF_EVERYTHING, "the audit log is for city and auditor"),
+    _rule("eligibility", r"/measures(/.*)?", SAFE_METHODS, ANYONE, "the measures catalogue is public"),
+    _rule("eligibility", r"/parameters(/.*)?", SAFE_METHODS, ANYONE, "the parameters are public"),
+    _rule("eligibility", r"/calculate(/batch)?/?", frozenset({"POST"}), ANYONE, "calculation is public"),
+    _rule("eligibility", r"/parameters(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city changes parameters"),
+    _rule("eligibility", r"/awards(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city grants and approves awards"),
+    _rule(
+        "eligibility",
+        r"/(screenings|simulations)/?",
+        frozenset({"POST"}),
+        KEY_HOLDERS,
+        "screening and simulation compute, they change no record",
+    ),
+    _rule("ranking", r"/rankings/[^/]+(/.*)?", SAFE_METHODS, ANYONE, "published rankings are public"),
+    _rule("ranking", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city makes methodologies and runs, and publishes"),
+    _rule("*", r"/.*", SAFE_METHODS, KEY_HOLDERS, "reading needs an API key"),
+    _rule("*", r"/.*", WRITE_METHODS, WRITERS, "the auditor role changes nothing"),
+)
+
+# Methods outside ALL_METHODS (TRACE, CONNECT, …) match no rule: the gateway answers 405 for them.
+
+
+def rule_for(service: str, method: str, path: str) -> Rule | None:
+    method = method.upper()
+    for rule in RULES:
+        if rule.matches(service, method, path):
+            return rule
+    return None

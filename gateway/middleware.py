@@ -1,0 +1,97 @@
+"""The gateway's outermost ASGI middleware: request id, access log, metrics, and the last-resort problem."""
+
+import time
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.metrics import GatewayMetrics
+from shared.errors import problem_response
+from shared.logging import get_logger
+from shared.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
+
+logger = get_logger("gateway.access")
+
+# Set in the scope by the proxy (the upstream's route template) or read from Starlette's matched route.
+ROUTE_KEY = "gateway.route"
+# Set in the scope by the proxy: the caller's role and key id, for the access log (never the key itself).
+CALLER_KEY = "gateway.caller"
+
+_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
+
+
+def route_label(scope: Scope) -> str:
+    label = scope.get(ROUTE_KEY)
+    if isinstance(label, str):
+        return label
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        candidate = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                candidate = value.decode("latin-1")
+                break
+        request_id = accept_or_make(candidate)
+        token = set_request_id(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        holder = {"status": 500, "started": False}
+        self.metrics.in_flight.inc()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                holder["status"] = message["status"]
+                holder["started"] = True
+                message["headers"] = [
+                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"],
+                    (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+                    *_SECURITY_HEADERS,
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # the last resort: never an HTML page or a bare 500
+            if holder["started"]:
+                logger.warning("response broken off", error=type(exc).__name__, detail=str(exc)[:200])
+                raise
+            logger.exception("unhandled error", exc_info=exc)
+            response = problem_response(
+                Request(scope),
+                status=500,
+                title="Internal Server Error",
+                slug="internal-error",
+                detail="An unexpected error occurred; quote the request id when reporting it.",
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.in_flight.dec()
+            route = route_label(scope)
+            status = int(holder["status"])
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            caller = scope.get(CALLER_KEY)
+            client = scope.get("client")
+            logger.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                caller=caller if isinstance(caller, str) else None,
+                client=client[0] if client else None,
+            )
+            reset_request_id(token)

@@ -1,0 +1,42 @@
+"""The gateway's own database: API keys, stored only as hashes."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import make_metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012 (SQLAlchemy API)
+
+
+class ApiKey(Base):
+    """One caller's key. `key_id` is public (it is part of the key); only the SHA-256 of the whole key is kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('city', 'district', 'auditor')", name="role"),
+        CheckConstraint(
+            "(role = 'district' AND district_code IS NOT NULL) OR (role <> 'district' AND district_code IS NULL)",
+            name="district_iff_district_role",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(24), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+metadata = Base.metadata

@@ -1,0 +1,435 @@
+"""The streaming reverse proxy: `/api/v1/<service>/<path>` onto the service, with the caller's principal signed.
+
+One pooled httpx.AsyncClient per upstream (made in the lifespan). Request and response bodies are streamed,
+hop-by-hop headers are dropped, `Forwarded`/`X-Forwarded-For` are set, the clients keep no cookies, timeouts
+are explicit, and only bodiless safe requests are retried (once, when the connection could not be used).
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from gateway.access import ALL_METHODS, SAFE_METHODS, rule_for
+from gateway.authn import KeyAuthenticator
+from gateway.metrics import GatewayMetrics
+from gateway.middleware import CALLER_KEY, ROUTE_KEY
+from gateway.openapi import SpecCache
+from gateway.ratelimit import RateLimiter, retry_after_header
+from gateway.settings import SERVICE_NAMES, GatewaySettings
+from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
+from shared.errors import problem_response
+from shared.logging import get_logger
+from shared.requestid import REQUEST_ID_HEADER, current_request_id
+
+logger = get_logger("gateway.proxy")
+
+API_PREFIX = "/api/v1"
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Request headers the gateway never passes on: its own concerns, or ones it sets itself.
+_REQUEST_DROP = HOP_BY_HOP | frozenset(
+    {
+        "host",
+        "authorization",
+        "expect",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        REQUEST_ID_HEADER.lower(),
+        *(name.lower() for name in PRINCIPAL_HEADERS),
+    }
+)
+# Response headers the gateway does not pass back: hop-by-hop, the upstream's banner, date (the gateway sets
+# its own) and request id.
+_RESPONSE_DROP = HOP_BY_HOP | frozenset({"server", "date", REQUEST_ID_HEADER.lower()})
+ANONYMOUS = Principal(Role.ANONYMOUS)
+
+
+class _NoCookies(CookieJar):
+    """The upstream clients are shared by every caller: they must never remember a cookie."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One service behind the gateway: a pooled httpx.AsyncClient (made in the lifespan) and its transport.
+
+    Proxied requests go straight to the client's transport, i.e. the same connection pool without the
+    client's per-request cookie, redirect and auth handling: nothing of one caller's exchange can leak into
+    another's. The client itself serves the gateway's own requests (readiness, OpenAPI documents).
+    """
+
+    name: str
+    base_url: httpx.URL
+    client: httpx.AsyncClient
+    transport: httpx.AsyncHTTPTransport
+    timeout: dict[str, float | None]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def make_upstream(name: str, base_url: str, settings: GatewaySettings) -> Upstream:
+    timeout = httpx.Timeout(
+        connect=settings.upstream_connect_timeout,
+        read=settings.upstream_read_timeout,
+        write=settings.upstream_write_timeout,
+        pool=settings.upstream_pool_timeout,
+    )
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_keepalive,
+            keepalive_expiry=30.0,
+        ),
+        retries=0,
+        trust_env=False,
+    )
+    client = httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport,
+        timeout=timeout,
+        cookies=_NoCookies(),
+        follow_redirects=False,
+        trust_env=False,
+    )
+    return Upstream(name, httpx.URL(base_url), client, transport, timeout.as_dict())
+
+
+@dataclass(slots=True)
+class GatewayState:
+    settings: GatewaySettings
+    upstreams: dict[str, Upstream]
+    authenticator: KeyAuthenticator
+    limiter: RateLimiter
+    metrics: GatewayMetrics
+    specs: SpecCache
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class _Refused(Exception):
+    """A problem the proxy answers itself."""
+
+    def __init__(self, status: int, title: str, slug: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.slug, self.detail, self.headers = status, title, slug, detail, headers
+
+
+def _not_found(detail: str) -> _Refused:
+    return _Refused(404, "Not Found", "not-found", detail)
+
+
+def _body_limit(settings: GatewaySettings, path: str) -> int:
+    return settings.max_import_body_bytes if path.rstrip("/").endswith("/import") else settings.max_body_bytes
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _authenticate(state: GatewayState, headers: dict[str, str], scope: Scope) -> Principal:
+    """The caller's principal, after taking a token from its bucket; a presented key that is not valid is a 401."""
+    settings = state.settings
+    address = _client_address(scope)
+    authorization = headers.get("authorization")
+    if authorization is None:
+        await _charge(
+            state,
+            f"ip:{address}",
+            settings.anonymous_rate_limit_per_second,
+            settings.anonymous_rate_limit_burst,
+            "anonymous",
+        )
+        return ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    record = await state.authenticator.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    if record is None:
+        # Guessing keys costs the caller's address its anonymous tokens.
+        await _charge(
+            state,
+            f"ip:{address}",
+            settings.anonymous_rate_limit_per_second,
+            settings.anonymous_rate_limit_burst,
+            "anonymous",
+        )
+        detail = (
+            "The API key is not valid or has been revoked."
+            if scheme.lower() == "bearer"
+            else "Send the API key as `Authorization: Bearer <key>`."
+        )
+        raise _Refused(
+            401, "Unauthorized", "unauthorized", detail, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
+    await _charge(state, f"key:{record.key_id}", settings.rate_limit_per_second, settings.rate_limit_burst, "key")
+    scope[CALLER_KEY] = f"{record.principal.label}/{record.key_id}"
+    return record.principal
+
+
+async def _charge(state: GatewayState, bucket: str, rate: float, burst: int, caller: str) -> None:
+    decision = await state.limiter.take(bucket, rate, burst)
+    if not decision.allowed:
+        state.metrics.rate_limited.labels(caller).inc()
+        raise _Refused(
+            429,
+            "Too Many Requests",
+            "rate-limited",
+            f"Too many requests; at most {burst} at once and {rate:g} per second. Retry after the time given.",
+            {"Retry-After": retry_after_header(decision.retry_after)},
+        )
+
+
+def _upstream_headers(
+    raw_headers: list[tuple[bytes, bytes]], scope: Scope, signed: dict[str, str]
+) -> list[tuple[str, str]]:
+    connection_tokens: set[str] = set()
+    prior_xff: list[str] = []
+    prior_forwarded: list[str] = []
+    for key, value in raw_headers:
+        name = key.decode("latin-1").lower()
+        if name == "connection":
+            connection_tokens.update(token.strip().lower() for token in value.decode("latin-1").split(","))
+        elif name == "x-forwarded-for":
+            prior_xff.append(value.decode("latin-1"))
+        elif name == "forwarded":
+            prior_forwarded.append(value.decode("latin-1"))
+    out: list[tuple[str, str]] = []
+    host = ""
+    for key, value in raw_headers:
+        name = key.decode("latin-1").lower()
+        if name == "host":
+            host = value.decode("latin-1")
+        if name in _REQUEST_DROP or name in connection_tokens:
+            continue
+        out.append((name, value.decode("latin-1")))
+    address = _client_address(scope)
+    scheme = str(scope.get("scheme", "http"))
+    node = f'"[{address}]"' if ":" in address else address
+    forwarded = f"for={node};proto={scheme}" + (f';host="{host}"' if host else "")
+    out.append(("forwarded", ", ".join([*prior_forwarded, forwarded])))
+    out.append(("x-forwarded-for", ", ".join([*prior_xff, address])))
+    out.append(("x-forwarded-proto", scheme))
+    if host:
+        out.append(("x-forwarded-host", host))
+    out.append((REQUEST_ID_HEADER.lower(), current_request_id() or ""))
+    out.extend((name.lower(), value) for name, value in signed.items())
+    return out
+
+
+async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone()
+        chunk: bytes = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise _BodyTooLarge()
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        await _proxy(state, scope, receive, send)
+    except _Refused as refusal:
+        response = problem_response(
+            Request(scope),
+            status=refusal.status,
+            title=refusal.title,
+            slug=refusal.slug,
+            detail=refusal.detail,
+            headers=refusal.headers,
+        )
+        await response(scope, receive, send)
+
+
+async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
+    settings = state.settings
+    method: str = scope["method"]
+    rest = scope["path"][len(API_PREFIX) :].lstrip("/")
+    service, _, below = rest.partition("/")
+    sub_path = "/" + below
+    if service not in SERVICE_NAMES:
+        scope[ROUTE_KEY] = f"{API_PREFIX}/{{service}}"
+        raise _not_found(
+            f"No service named {service!r}; the API has " + ", ".join(f"{API_PREFIX}/{n}" for n in SERVICE_NAMES) + "."
+        )
+    template = state.specs.template(service, sub_path)
+    scope[ROUTE_KEY] = f"{API_PREFIX}/{service}{template or '/{path}'}"
+
+    headers: dict[str, str] = {}
+    for key, value in scope["headers"]:
+        headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+
+    if method not in ALL_METHODS:
+        raise _Refused(
+            405, "Method Not Allowed", "method-not-allowed", f"Method {method} is not allowed on {scope['path']}."
+        )
+    limit = _body_limit(settings, sub_path)
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise _Refused(400, "Bad Request", "bad-request", "The Content-Length header is not a number.")
+        if int(length) > limit:
+            raise _Refused(
+                413,
+                "Content Too Large",
+                "payload-too-large",
+                f"The request body is {int(length)} bytes; at most {limit} are accepted here.",
+            )
+
+    principal = await _authenticate(state, headers, scope)
+    rule = rule_for(service, method, sub_path)
+    if rule is None:  # no rule covers a method in ALL_METHODS only if the table is incomplete
+        raise _Refused(
+            405, "Method Not Allowed", "method-not-allowed", f"Method {method} is not allowed on {scope['path']}."
+        )
+    if principal.role not in rule.roles:
+        if principal.role is Role.ANONYMOUS:
+            raise _Refused(
+                401,
+                "Unauthorized",
+                "unauthorized",
+                "An API key is required: send `Authorization: Bearer <key>`.",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        raise _Refused(403, "Forbidden", "forbidden", f"The {principal.role} role may not do this: {rule.why}.")
+
+    upstream = state.upstreams.get(service)
+    if upstream is None:
+        state.metrics.upstream_errors.labels(service, "not_deployed").inc()
+        raise _Refused(
+            503,
+            "Service Unavailable",
+            "service-unavailable",
+            f"The {service} service is not deployed behind this gateway.",
+        )
+    if template is None:
+        state.specs.warm(service)
+
+    query: bytes = scope["query_string"]
+    target = sub_path + (f"?{query.decode('latin-1')}" if query else "")
+    signed = sign_principal(settings.internal.secret, method, target, principal)
+    upstream_headers = _upstream_headers(scope["headers"], scope, signed)
+    has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+    raw_target = quote(sub_path, safe="/:@!$&'()*+,;=-._~").encode() + (b"?" + query if query else b"")
+    url = upstream.base_url.copy_with(raw_path=raw_target)
+
+    attempts = 2 if method in SAFE_METHODS and not has_body else 1
+    started = time.perf_counter()
+    response: httpx.Response | None = None
+    for attempt in range(attempts):
+        request = httpx.Request(
+            method,
+            url,
+            headers=upstream_headers,
+            content=_request_body(receive, limit) if has_body else None,
+            extensions={"timeout": upstream.timeout},
+        )
+        try:
+            response = await upstream.transport.handle_async_request(request)
+            break
+        except _BodyTooLarge:
+            raise _Refused(
+                413,
+                "Content Too Large",
+                "payload-too-large",
+                f"The request body is larger than the {limit} bytes accepted here.",
+            ) from None
+        except _ClientGone:
+            logger.info("client went away before its body was read", upstream=service)
+            return
+        except httpx.ConnectTimeout:
+            state.metrics.upstream_errors.labels(service, "connect_timeout").inc()
+            raise _Refused(
+                503,
+                "Service Unavailable",
+                "upstream-unavailable",
+                f"The {service} service did not accept a connection in time.",
+            ) from None
+        except httpx.TimeoutException as exc:
+            state.metrics.upstream_errors.labels(service, "timeout").inc()
+            logger.warning("upstream timeout", upstream=service, error=type(exc).__name__)
+            raise _Refused(
+                504,
+                "Gateway Timeout",
+                "upstream-timeout",
+                f"The {service} service did not answer within {settings.upstream_read_timeout:g} seconds.",
+            ) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.05)
+                continue
+            kind = "unreachable" if isinstance(exc, httpx.ConnectError) else "broken"
+            state.metrics.upstream_errors.labels(service, kind).inc()
+            logger.warning("upstream unreachable", upstream=service, error=type(exc).__name__)
+            raise _Refused(
+                503,
+                "Service Unavailable",
+                "upstream-unavailable",
+                f"The {service} service is not reachable; try again shortly.",
+            ) from None
+        except httpx.HTTPError as exc:
+            state.metrics.upstream_errors.labels(service, "error").inc()
+            logger.warning("upstream error", upstream=service, error=type(exc).__name__)
+            raise _Refused(502, "Bad Gateway", "bad-gateway", f"The {service} service gave no usable answer.") from None
+    assert response is not None
+    state.metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
+    try:
+        connection_tokens = {
+            token.strip().lower() for token in response.headers.get("connection", "").split(",") if token.strip()
+        }
+        response_headers = [
+            (key, value)
+            for key, value in response.headers.raw
+            if key.decode("latin-1").lower() not in _RESPONSE_DROP
+            and key.decode("latin-1").lower() not in connection_tokens
+        ]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response_headers})
+        try:
+            async for chunk in response.aiter_raw():
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError:
+            state.metrics.upstream_errors.labels(service, "broken_response").inc()
+            raise
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        await response.aclose()

@@ -1,0 +1,74 @@
+"""The gateway's settings: env prefix `GATEWAY_` (plus `REDIS_URL` and the shared `INTERNAL_` secret)."""
+
+import json
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+# The services the gateway knows, in the order of their default ports (8001, 8002, 8003).
+SERVICE_NAMES: tuple[str, ...] = ("registry", "eligibility", "ranking")
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    service_name: str = "gateway"
+
+    # Upstreams: base URL of each service; an empty value means "not deployed" (503 problem on its paths).
+    registry_url: str = "http://127.0.0.1:8001"
+    eligibility_url: str = "http://127.0.0.1:8002"
+    ranking_url: str = "http://127.0.0.1:8003"
+
+    # httpx timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`.
+    upstream_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    upstream_read_timeout: float = Field(default=30.0, gt=0, le=600)
+    upstream_write_timeout: float = Field(default=30.0, gt=0, le=600)
+    upstream_pool_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Connections per upstream pool, and how many of them are kept alive.
+    upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
+    upstream_max_keepalive: int = Field(default=50, ge=0, le=10_000)
+    # Readiness and OpenAPI fetches use this shorter timeout.
+    probe_timeout: float = Field(default=2.0, gt=0, le=60)
+
+    # Request bodies: the general limit, and the larger one for bulk imports (paths ending in /import).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    # Token buckets: per API key, and per client address for callers without a (valid) key.
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    anonymous_rate_limit_per_second: float = Field(default=20.0, gt=0)
+    anonymous_rate_limit_burst: int = Field(default=40, ge=1)
+    # Shared buckets for several gateway replicas; in-process buckets when empty.
+    redis_url: str = Field(default="", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"))
+
+    # Seconds a verified key stays cached in the process (a revocation takes effect within this time).
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Seconds the merged OpenAPI document is cached.
+    openapi_cache_seconds: float = Field(default=30.0, ge=0, le=86_400)
+
+    # Browser origins allowed by CORS (comma-separated or a JSON list); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("registry_url", "eligibility_url", "ranking_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    def upstream_urls(self) -> dict[str, str]:
+        """The deployed services and their base URLs."""
+        urls = {"registry": self.registry_url, "eligibility": self.eligibility_url, "ranking": self.ranking_url}
+        return {name: url for name, url in urls.items() if url}

@@ -1,0 +1,39 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.matches import service
+from services.eligibility.matches.schemas import MatchesOut
+from services.eligibility.parameters.service import today
+from shared.auth import KeyHolderDep
+from shared.errors import InvalidInput, field_error
+from shared.reference import MAX_YEAR, MIN_YEAR
+from shared.uscc import validate_uscc
+
+router = APIRouter(tags=["matches"])
+
+
+@router.get(
+    "/enterprises/{uscc}/matches",
+    response_model=MatchesOut,
+    summary="What one enterprise qualifies for, with amounts, and the measures without a formula that apply",
+)
+async def matches(
+    registry: RegistryDep,
+    parameters: ParametersDep,
+    principal: KeyHolderDep,
+    uscc: Annotated[str, Path(min_length=18, max_length=18, description="Unified social credit code")],
+    as_of: Annotated[date | None, Query(description="Default: today")] = None,
+    year: Annotated[
+        int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the figures (default: the year before as_of)")
+    ] = None,
+) -> MatchesOut:
+    try:
+        code = validate_uscc(uscc)
+    except ValueError as exc:
+        problem = field_error(["path", "uscc"], str(exc))
+        raise InvalidInput(f"{uscc!r} is not a valid credit code.", errors=[problem]) from None
+    day = as_of or today()
+    return await service.match(registry, parameters, principal, code, day, year if year is not None else day.year - 1)

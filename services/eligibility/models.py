@@ -1,0 +1,8 @@
+"""Every model of the eligibility service, so that Alembic sees one complete metadata."""
+
+from services.eligibility.db import Base
+from services.eligibility.parameters.models import ParameterAmendment
+
+metadata = Base.metadata
+
+__all__ = ["ParameterAmendment", "metadata"]

@@ -1,0 +1,89 @@
+"""The engine: checks the policy is in force on `as_of`, runs one measure's rule and returns the outcome."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.eligibility.parameters.definitions import JSONValue, ParameterSet, Params
+from services.eligibility.rules import m01, m02, m03, m05, m06, m07a, m07b, m13
+from services.eligibility.rules.base import ZERO, Evaluation, Reason, Rule, Step
+
+RULES: dict[str, Rule[Any]] = {
+    rule.measure_id: rule for rule in (m01.RULE, m02.RULE, m03.RULE, m05.RULE, m06.RULE, m07a.RULE, m07b.RULE, m13.RULE)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    measure_id: str
+    as_of: date
+    eligible: bool
+    amount: Decimal
+    reasons: Sequence[Reason]
+    trace: Sequence[Step]
+    parameters_used: Mapping[str, JSONValue]
+
+
+class FactsError(ValueError):
+    """The facts do not fit the measure; `errors` holds (location within the facts, message) pairs."""
+
+    def __init__(self, errors: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors))
+        self.errors = errors
+
+
+def parse_facts(measure_id: str, raw: Any) -> Any:
+    """Validate `raw` as the facts of `measure_id` (which must be a computable measure)."""
+    try:
+        facts = RULES[measure_id].parse(raw)
+    except ValidationError as exc:
+        raise FactsError(
+            [(tuple(err["loc"]), _message(err["msg"], err["type"])) for err in exc.errors(include_url=False)]
+        ) from None
+    return facts
+
+
+def _message(msg: str, kind: str) -> str:
+    if kind == "missing":
+        return "this fact is required"
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return "this fact is not one the measure reads"
+    return msg.removeprefix("Value error, ")
+
+
+def evaluate(
+    measure_id: str,
+    as_of: date,
+    facts: Any,
+    parameters: ParameterSet,
+    params: Params | None = None,
+    *,
+    traced: bool = True,
+) -> Outcome:
+    """Evaluate one measure. `params` (e.g. with a simulation's overrides) replaces the values in force."""
+    rule = RULES[measure_id]
+    policy = parameters.policy
+    if not policy.in_force(as_of):
+        reason = Reason(
+            "policy_not_in_force",
+            f"{policy.document} is not in force on {as_of}: it applies from {policy.effective_from} "
+            f"to {policy.effective_to}",
+        )
+        step = Step("policy in force on as_of", f"no: {as_of} is outside the validity", policy.citation)
+        return Outcome(measure_id, as_of, False, ZERO, [reason], [step], {})
+    ev = Evaluation(params if params is not None else parameters.at(as_of), traced)
+    if traced:
+        ev.step(
+            "policy in force on as_of",
+            f"yes: {as_of} is within {policy.effective_from} … {policy.effective_to}",
+            policy.citation,
+        )
+    amount = rule.evaluate(facts, ev)
+    if amount is None:
+        return Outcome(measure_id, as_of, False, ZERO, ev.reasons, ev.trace, ev.parameters_used)
+    ev.step("amount", amount, rule.citation)
+    return Outcome(measure_id, as_of, True, amount, (), ev.trace, ev.parameters_used)

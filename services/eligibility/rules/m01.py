@@ -1,0 +1,42 @@
+"""M01 — 第（一）条: one-off grant to a producer-service project, on its verified investment."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import StrictBool
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+from shared.money import Yuan
+
+CITATION = clause("一")
+
+
+@dataclass(slots=True)
+class M01Facts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    verified_investment_yuan: Yuan
+    special_major_approved: StrictBool
+
+
+def evaluate(facts: M01Facts, ev: Evaluation) -> Decimal | None:
+    investment = facts.verified_investment_yuan
+    ev.step("verified investment (经核定的投资金额)", investment, CITATION)
+    ev.step("special major project approved by the city government", facts.special_major_approved, CITATION)
+    if investment <= 0:
+        ev.refuse("no_verified_investment", "the project has no verified investment", CITATION)
+        return None
+    if facts.special_major_approved:
+        return ev.ratio_capped(
+            investment, "m01.special_major_ratio", "m01.special_major_cap_yuan", CITATION, "verified investment"
+        )
+    return ev.ratio_capped(investment, "m01.ratio", "m01.cap_yuan", CITATION, "verified investment")
+
+
+RULE = Rule(
+    measure_id="M01",
+    citation=CITATION,
+    facts_model=M01Facts,
+    parameters=("m01.ratio", "m01.cap_yuan", "m01.special_major_ratio", "m01.special_major_cap_yuan"),
+    evaluate=evaluate,
+)

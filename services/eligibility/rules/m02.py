@@ -1,0 +1,51 @@
+"""M02 — 第（二）条: one-off grant to a public service platform whose investment is above 5,000,000."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+from shared.money import Yuan
+from shared.reference import PLATFORM_DOMAINS, PlatformDomain
+
+CITATION = clause("二")
+
+# The listed domains, or "other" for a platform outside them (not eligible, with the reason).
+FactsDomain = Literal[PlatformDomain, "other"]
+
+
+@dataclass(slots=True)
+class M02Facts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    platform_domain: FactsDomain
+    verified_investment_yuan: Yuan
+
+
+def evaluate(facts: M02Facts, ev: Evaluation) -> Decimal | None:
+    domain = facts.platform_domain
+    ev.step("platform domain", f"{domain} ({PLATFORM_DOMAINS.get(domain, '其他')})", CITATION)
+    if domain not in PLATFORM_DOMAINS:
+        ev.refuse("platform_domain_not_listed", "the platform is not in a domain the clause lists", CITATION)
+        return None
+    investment = facts.verified_investment_yuan
+    ev.step("investment (投资额)", investment, CITATION)
+    threshold = ev.param("m02.min_investment_yuan")
+    if investment <= threshold:
+        ev.refuse(
+            "investment_not_above_threshold",
+            f"the investment {investment:.2f} is not above {threshold:.2f} (超过500万元 means strictly above)",
+            CITATION,
+        )
+        return None
+    ev.step("investment strictly above the threshold", f"{investment:.2f} > {threshold:.2f}", CITATION)
+    return ev.ratio_capped(investment, "m02.ratio", "m02.cap_yuan", CITATION, "investment")
+
+
+RULE = Rule(
+    measure_id="M02",
+    citation=CITATION,
+    facts_model=M02Facts,
+    parameters=("m02.min_investment_yuan", "m02.ratio", "m02.cap_yuan"),
+    evaluate=evaluate,
+)

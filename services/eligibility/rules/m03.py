@@ -1,0 +1,46 @@
+"""M03 — 第（三）条: yearly reward of a cluster (集聚区) graded A, by tier."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+
+CITATION = clause("三")
+
+
+@dataclass(slots=True)
+class M03Facts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    grade: Literal["A", "B", "C", "D"]
+    tier: Annotated[StrictInt, Field(ge=1, le=9)] | None = None
+
+
+def evaluate(facts: M03Facts, ev: Evaluation) -> Decimal | None:
+    ev.step("yearly evaluation grade", facts.grade, CITATION)
+    if facts.grade != "A":
+        ev.refuse("grade_not_a", f"the cluster is graded {facts.grade}; only grade A is rewarded", CITATION)
+        return None
+    ev.step("tier", "none" if facts.tier is None else facts.tier, CITATION)
+    tiers = ev.table("m03.tier_amounts_yuan")
+    if facts.tier is None:
+        ev.refuse("no_tier", "the evaluation assigns no tier, so no tier amount applies", CITATION)
+        return None
+    amount = tiers.get(str(facts.tier))
+    if amount is None:
+        ev.refuse("tier_without_amount", f"tier {facts.tier} has no amount in m03.tier_amounts_yuan", CITATION)
+        return None
+    ev.step(f"amount of tier {facts.tier}", amount, CITATION)
+    return amount
+
+
+RULE = Rule(
+    measure_id="M03",
+    citation=CITATION,
+    facts_model=M03Facts,
+    parameters=("m03.tier_amounts_yuan",),
+    evaluate=evaluate,
+)

@@ -1,0 +1,50 @@
+"""M05 — 第（五）条: yearly fixed reward of a star building's operator whose revenue grew fast."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+from shared.money import Yuan
+
+CITATION = clause("五")
+_SHOWN = Decimal("0.000001")
+
+
+@dataclass(slots=True)
+class M05Facts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    revenue_yuan: Yuan
+    prior_revenue_yuan: Yuan
+
+
+def evaluate(facts: M05Facts, ev: Evaluation) -> Decimal | None:
+    revenue, prior = facts.revenue_yuan, facts.prior_revenue_yuan
+    ev.step("yearly revenue", revenue, CITATION)
+    ev.step("prior year's revenue", prior, CITATION)
+    if prior <= 0:
+        ev.refuse("no_prior_revenue", "without prior-year revenue the growth rate is undefined", CITATION)
+        return None
+    growth = (revenue - prior) / prior
+    ev.step("growth = (revenue − prior) ÷ prior", growth.quantize(_SHOWN), CITATION)
+    amounts = ev.table("m05.tier_amounts_yuan")
+    tier1 = ev.param("m05.tier1_min_growth")
+    # Compared exactly, without the rounding of the division: revenue − prior ≥ threshold × prior.
+    if revenue - prior >= tier1 * prior:
+        ev.step("growth at or above m05.tier1_min_growth: tier 1", amounts["1"], CITATION)
+        return amounts["1"]
+    tier2 = ev.param("m05.tier2_min_growth")
+    if revenue - prior >= tier2 * prior:
+        ev.step("growth at or above m05.tier2_min_growth: tier 2", amounts["2"], CITATION)
+        return amounts["2"]
+    ev.refuse("growth_not_fast", f"growth {growth.quantize(_SHOWN)} is below {tier2}", CITATION)
+    return None
+
+
+RULE = Rule(
+    measure_id="M05",
+    citation=CITATION,
+    facts_model=M05Facts,
+    parameters=("m05.tier_amounts_yuan", "m05.tier1_min_growth", "m05.tier2_min_growth"),
+    evaluate=evaluate,
+)

@@ -1,0 +1,38 @@
+"""M06 — 第（六）条: yearly reward of a district by its rank in the composite evaluation (the ranking service)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+
+CITATION = clause("六")
+
+
+@dataclass(slots=True)
+class M06Facts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    rank: Annotated[StrictInt, Field(ge=1, le=38)]
+
+
+def evaluate(facts: M06Facts, ev: Evaluation) -> Decimal | None:
+    ev.step("rank in the yearly composite evaluation of the 38 districts", facts.rank, CITATION)
+    amounts = ev.table("m06.award_by_rank_yuan")
+    amount = amounts.get(str(facts.rank))
+    if amount is None:
+        ev.refuse("rank_not_rewarded", f"rank {facts.rank} is not among the ranks rewarded (1–10)", CITATION)
+        return None
+    ev.step(f"amount for rank {facts.rank}", amount, CITATION)
+    return amount
+
+
+RULE = Rule(
+    measure_id="M06",
+    citation=CITATION,
+    facts_model=M06Facts,
+    parameters=("m06.award_by_rank_yuan",),
+    evaluate=evaluate,
+)

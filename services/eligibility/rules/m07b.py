@@ -1,0 +1,47 @@
+"""M07b — 第（七）条: one-off reward of a producer-service enterprise spun off by a manufacturer (主辅分离)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import StrictBool
+
+from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+from shared.money import Yuan
+
+CITATION = clause("七")
+
+
+@dataclass(slots=True)
+class M07bFacts:
+    __pydantic_config__ = FACTS_CONFIG
+
+    spun_off_from_manufacturer: StrictBool
+    revenue_yuan: Yuan
+
+
+def evaluate(facts: M07bFacts, ev: Evaluation) -> Decimal | None:
+    ev.step("newly set up by a manufacturer spinning off the business", facts.spun_off_from_manufacturer, CITATION)
+    if not facts.spun_off_from_manufacturer:
+        ev.refuse("not_spun_off", "the enterprise was not set up by a manufacturer's spin-off", CITATION)
+        return None
+    ev.step("yearly operating revenue", facts.revenue_yuan, CITATION)
+    threshold = ev.param("m07b.min_revenue_yuan")
+    if facts.revenue_yuan < threshold:
+        ev.refuse(
+            "revenue_below_threshold",
+            f"the revenue {facts.revenue_yuan:.2f} does not reach {threshold:.2f} (2000万元以上)",
+            CITATION,
+        )
+        return None
+    amount = ev.param("m07b.award_yuan")
+    ev.step("one-off reward", amount, CITATION)
+    return amount
+
+
+RULE = Rule(
+    measure_id="M07b",
+    citation=CITATION,
+    facts_model=M07bFacts,
+    parameters=("m07b.min_revenue_yuan", "m07b.award_yuan"),
+    evaluate=evaluate,
+)

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.eligibility.parameters.definitions import DATA_FILE
+from shared.settings import ServiceSettings
+
+
+class EligibilitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ELIGIBILITY_", extra="ignore")
+
+    service_name: str = "eligibility"
+    # The registry this service reads (screening, matching, simulation).
+    registry_url: str = "http://127.0.0.1:8001"
+    registry_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    registry_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Retries of an idempotent read after a transport error or a 502/503/504, with exponential backoff.
+    registry_retries: int = Field(default=3, ge=0, le=10)
+    registry_retry_backoff_seconds: float = Field(default=0.2, ge=0, le=30)
+    registry_page_size: int = Field(default=500, ge=1, le=500)
+    # Paginated reads run per district, this many at once.
+    registry_concurrency: int = Field(default=8, ge=1, le=64)
+    # The parameter data file; amendments recorded through the API are layered on it.
+    parameters_file: Path = DATA_FILE
+    # How long a process trusts its copy of the amendments before reading them again (other workers write too).
+    parameters_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
+    batch_max_items: int = Field(default=10_000, ge=1, le=100_000)

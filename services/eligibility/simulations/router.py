@@ -1,0 +1,24 @@
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.simulations import service
+from services.eligibility.simulations.schemas import SimulationIn, SimulationOut
+from shared.auth import Principal, Role, require_roles
+
+router = APIRouter(tags=["simulations"])
+
+
+@router.post(
+    "/simulations",
+    response_model=SimulationOut,
+    summary="What-if: totals under the parameters in force and under overrides within the policy's bounds",
+)
+async def simulate(
+    registry: RegistryDep,
+    parameters: ParametersDep,
+    body: SimulationIn,
+    principal: Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)],
+) -> SimulationOut:
+    return await service.simulate(registry, parameters, principal, body)

@@ -1,0 +1,91 @@
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.eligibility.main import create_app as create_eligibility_app
+from services.eligibility.settings import EligibilitySettings
+from services.registry import SERVICE_DIR as REGISTRY_DIR
+from services.registry.main import create_app as create_registry_app
+from services.registry.settings import RegistrySettings
+from shared.auth import Principal
+from tests.support import CITY, TestDatabase, asgi_client, truncate
+
+REGISTRY_TABLES = (
+    "audit_log",
+    "idempotent_requests",
+    "enterprise_years",
+    "enterprises",
+    "cluster_evaluations",
+    "clusters",
+    "building_years",
+    "buildings",
+    "projects",
+)
+ELIGIBILITY_TABLES = ("parameter_amendments",)
+# Small pages, so that every screening in the tests follows the registry's cursors.
+PAGE_SIZE = 3
+
+
+def eligibility_settings(database_url: str, **overrides: object) -> EligibilitySettings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "environment": "test",
+        "registry_page_size": PAGE_SIZE,
+        "registry_retry_backoff_seconds": 0.01,
+        "registry_connect_timeout_seconds": 1,
+        **overrides,
+    }
+    return EligibilitySettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def registry_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("registry", REGISTRY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+def eligibility_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("eligibility", ELIGIBILITY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
+    app = create_registry_app(RegistrySettings(database_url=registry_database.url, environment="test"))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
+    app = create_eligibility_app(eligibility_settings(eligibility_database.url))
+    # The registry answers in-process: the real registry app behind httpx's ASGI transport.
+    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(autouse=True)
+async def _isolated(registry_app: FastAPI, eligibility_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await truncate(registry_app, REGISTRY_TABLES)
+    await truncate(eligibility_app, ELIGIBILITY_TABLES)
+    eligibility_app.state.parameter_store.invalidate()
+
+
+@pytest.fixture
+def client_for(eligibility_app: FastAPI):  # type: ignore[no-untyped-def]
+    """client_for(principal) → a client of the eligibility service signed for that principal (None: unsigned)."""
+
+    def make(principal: Principal | None) -> httpx.AsyncClient:
+        return asgi_client(eligibility_app, principal)
+
+    return make
+
+
+@pytest.fixture
+def registry(registry_app: FastAPI) -> httpx.AsyncClient:
+    """A city client of the registry, to record the subjects the tests screen."""
+    return asgi_client(registry_app, CITY)

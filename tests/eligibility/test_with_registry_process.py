@@ -1,0 +1,81 @@
+"""Screening against the registry running as a real uvicorn process on a free port, then with it stopped."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.eligibility.main import create_app
+from shared.settings import PROJECT_ROOT
+from tests.eligibility.conftest import eligibility_settings
+from tests.eligibility.scenario import TOTAL_2025, expected_eligible, seed
+from tests.support import CITY, TestDatabase, asgi_client
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def registry_process(registry_database: TestDatabase) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": registry_database.url,
+        "REGISTRY_ENVIRONMENT": "test",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "services.registry.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the registry process exited"
+            assert time.monotonic() < deadline, "the registry did not start within 30 s"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_screening_over_http_then_registry_stopped(registry_process, eligibility_database, registry):
+    url, process = registry_process
+    scenario = await seed(registry)  # written through the in-process registry app: the same database
+    app = create_app(eligibility_settings(eligibility_database.url, registry_url=url, registry_retries=1))
+    async with app.router.lifespan_context(app):
+        client = asgi_client(app, CITY)
+        response = await client.post("/screenings", json={"as_of": "2025-06-30", "year": 2025})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["totals"]["amount_yuan"] == str(TOTAL_2025)
+        found = {(e["measure_id"], e["subject_id"], e["district_code"], e["amount_yuan"]) for e in body["eligible"]}
+        assert found == expected_eligible(scenario)
+        matches = await client.get(f"/enterprises/{scenario.e1}/matches", params={"as_of": "2025-06-30", "year": 2025})
+        assert matches.status_code == 200 and matches.json()["total_amount_yuan"] == "13334597.92"
+
+        process.terminate()
+        process.wait(timeout=10)
+        down = await client.post("/screenings", json={"as_of": "2025-06-30", "year": 2025})
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/problem+json"
+        still = await client.post("/calculate", json={"measure_id": "M06", "as_of": "2025-06-30", "facts": {"rank": 1}})
+        assert still.status_code == 200 and still.json()["amount_yuan"] == "5000000.00"

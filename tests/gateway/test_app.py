@@ -1,0 +1,232 @@
+"""The gateway's own routes and cross-cutting behaviour: health, readiness, metrics, the merged OpenAPI document,
+the docs page, body limits, CORS, and problems for every error."""
+
+import httpx
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from openapi_spec_validator import validate
+
+from gateway import GATEWAY_DIR
+from gateway.main import DOCS_HTML
+from shared.migrations import alembic_config
+from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
+from tests.support import TestDatabase
+
+Gw = tuple[FastAPI, httpx.AsyncClient]
+
+
+def test_migrations_match_the_models(gateway_db: TestDatabase) -> None:
+    command.check(alembic_config(GATEWAY_DIR, gateway_db.url))
+
+
+async def test_healthz_and_readyz(gw: Gw) -> None:
+    _, client = gw
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "service": "gateway"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "rate_limit_store": "ok", "registry": "ok", "eligibility": "ok", "ranking": "ok"},
+    }
+
+
+async def test_readyz_is_a_503_problem_naming_what_is_down(
+    gateway_db: TestDatabase, echo: ServerThread, closed_port_url: str
+) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, eligibility_url=closed_port_url)
+    async with running_gateway(settings) as (_, client):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/problem+json"
+        checks = ready.json()["checks"]
+        assert checks["registry"] == "ok"
+        assert checks["eligibility"].startswith("unreachable: ConnectError")
+        assert "ranking" not in checks  # not deployed, so not waited for
+
+
+async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_port_url: str) -> None:
+    port = closed_port_url.rsplit(":", 1)[1]
+    settings = settings_for(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nothing", registry_url=echo.url)
+    async with running_gateway(settings) as (_, client):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("unreachable")
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_metrics_by_route_template_and_status(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    await app.state.gateway.specs.fetch("registry")  # the route templates come from the service's spec
+    for thing in (1, 2, 3):
+        await client.get(f"/api/v1/registry/things/{thing}", headers=bearer(key))
+    await client.get("/api/v1/registry/things/4")
+    await client.get("/nowhere")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'gateway_requests_total{method="GET",route="/api/v1/registry/things/{thing_id}",status="200"} 3.0' in text
+    assert 'gateway_requests_total{method="GET",route="/api/v1/registry/things/{thing_id}",status="401"} 1.0' in text
+    assert 'gateway_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert 'gateway_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/registry/things/' in text
+    assert "gateway_upstream_response_seconds_count" in text
+    assert "gateway_requests_in_flight" in text
+
+
+async def test_merged_openapi_document_is_valid_and_namespaced(gw: Gw) -> None:
+    _, client = gw
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    validate(spec)
+    assert spec["openapi"].startswith("3.1")
+    paths = spec["paths"]
+    for service in ("registry", "eligibility", "ranking"):
+        assert f"/api/v1/{service}/things" in paths
+        assert f"/api/v1/{service}/things/{{thing_id}}" in paths
+        prefix = service.capitalize()
+        assert f"{prefix}_Thing" in spec["components"]["schemas"]
+        body = paths[f"/api/v1/{service}/things"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{prefix}_Thing"}
+        assert paths[f"/api/v1/{service}/things"]["post"]["operationId"].startswith(f"{service}_")
+    assert "Thing" not in spec["components"]["schemas"]
+    assert "/healthz" in paths and "/readyz" in paths
+    assert "/api/v1/registry/healthz" not in paths
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key made by `python -m gateway.keys`.",
+    }
+    secured = paths["/api/v1/registry/things/{thing_id}"]["get"]
+    assert secured["security"] == [{"bearer": []}]
+    assert secured["x-roles"] == ["auditor", "city", "district"]
+    assert secured["responses"]["401"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "429" in secured["responses"] and "504" in secured["responses"]
+    writes = paths["/api/v1/ranking/things"]["post"]
+    assert writes["x-roles"] == ["city"]
+    assert "413" in writes["responses"]
+    assert paths["/healthz"]["get"]["security"] == []
+    operation_ids = [op["operationId"] for item in paths.values() for op in item.values() if "operationId" in op]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_openapi_leaves_out_a_service_that_is_down(
+    gateway_db: TestDatabase, echo: ServerThread, closed_port_url: str
+) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, ranking_url=closed_port_url)
+    async with running_gateway(settings) as (_, client):
+        spec = (await client.get("/openapi.json")).json()
+        validate(spec)
+        assert spec["x-unavailable-services"] == ["ranking"]
+        assert "/api/v1/registry/things" in spec["paths"]
+        assert not any(path.startswith("/api/v1/ranking") for path in spec["paths"])
+
+
+async def test_docs_page_and_its_assets_come_from_the_gateway(gw: Gw) -> None:
+    _, client = gw
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http://" not in DOCS_HTML and "https://" not in DOCS_HTML and "//" not in DOCS_HTML.replace("<!--", "")
+    for asset in ("docs/assets/swagger-ui.css", "docs/assets/swagger-ui-bundle.js", "docs/init.js"):
+        assert asset in page.text
+        served = await client.get("/" + asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 100
+    init = (await client.get("/docs/init.js")).text
+    assert 'url: "openapi.json"' in init and "validatorUrl: null" in init
+    assert (await client.get("/docs/assets/nothing.js")).status_code == 404
+
+
+async def test_body_limit_413_by_content_length_and_while_streaming(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, max_body_bytes=2048, max_import_body_bytes=8192)
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        declared = await client.post("/api/v1/registry/anything", content=b"x" * 3000, headers=bearer(key))
+        assert declared.status_code == 413
+        assert declared.headers["content-type"] == "application/problem+json"
+        assert "at most 2048" in declared.json()["detail"]
+
+        async def chunks():
+            for _ in range(10):
+                yield b"y" * 512
+
+        streamed = await client.post("/api/v1/registry/anything", content=chunks(), headers=bearer(key))
+        assert streamed.status_code == 413
+        assert streamed.json()["type"] == "/problems/payload-too-large"
+        # Imports have their own, larger limit.
+        imported = await client.post("/api/v1/registry/enterprises/import", content=b"z" * 6000, headers=bearer(key))
+        assert imported.status_code == 200
+        assert imported.json()["body_size"] == 6000
+        too_big = await client.post("/api/v1/registry/enterprises/import", content=b"z" * 9000, headers=bearer(key))
+        assert too_big.status_code == 413
+        # The limit is checked before the key: nothing is read from an anonymous flood either.
+        anonymous = await client.post("/api/v1/eligibility/calculate", content=b"x" * 3000)
+        assert anonymous.status_code == 413
+
+
+async def test_malformed_json_reaches_the_service_and_comes_back_as_its_problem(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.post(
+        "/api/v1/registry/things", content=b'{"name": ', headers={**bearer(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "/problems/malformed-json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nowhere", 404), ("POST", "/healthz", 405), ("GET", "/api/v1", 404), ("GET", "/api/v1/", 404)],
+)
+async def test_gateway_errors_are_problems(gw: Gw, method: str, path: str, status: int) -> None:
+    _, client = gw
+    response = await client.request(method, path, headers={"X-Request-ID": "err-1"})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == "err-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_cors_allow_list(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(gateway_db.url, eligibility_url=echo.url, cors_origins=["https://screens.cq.example"])
+    async with running_gateway(settings) as (_, client):
+        preflight = await client.options(
+            "/api/v1/eligibility/calculate",
+            headers={
+                "Origin": "https://screens.cq.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Authorization, Content-Type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://screens.cq.example"
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        simple = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://screens.cq.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://screens.cq.example"
+        assert "X-Request-ID" in simple.headers["access-control-expose-headers"]
+        other = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://evil.example"})
+        assert other.status_code == 200
+        assert "access-control-allow-origin" not in other.headers
+        refused = await client.options(
+            "/api/v1/eligibility/calculate",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert refused.status_code == 400
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "/problems/cors-refused"
+        assert refused.json()["instance"] == "/api/v1/eligibility/calculate"
+        assert refused.json()["request_id"] == refused.headers["x-request-id"]
+    # No origins configured: no CORS headers at all.
+    async with running_gateway(settings_for(gateway_db.url, eligibility_url=echo.url)) as (_, client):
+        plain = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://screens.cq.example"})
+        assert "access-control-allow-origin" not in plain.headers

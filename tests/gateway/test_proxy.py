@@ -1,0 +1,265 @@
+"""The streaming proxy against a real (threaded uvicorn) upstream that verifies the signature like a service."""
+
+import asyncio
+import hashlib
+import time
+
+import httpx
+from fastapi import FastAPI
+
+from tests.gateway.helpers import (
+    RawServer,
+    ServerThread,
+    bearer,
+    echo_app,
+    make_key,
+    running_gateway,
+    settings_for,
+)
+from tests.support import TestDatabase
+
+Gw = tuple[FastAPI, httpx.AsyncClient]
+
+
+def header_values(echoed: dict, name: str) -> list[str]:
+    return [value for key, value in echoed["headers"] if key == name]
+
+
+async def test_forwards_method_path_query_and_signed_principal(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "district", "500103")
+    response = await client.get(
+        "/api/v1/registry/things/42", params={"q": "渝中 区", "limit": "5"}, headers=bearer(key)
+    )
+    assert response.status_code == 200, response.text
+    echoed = response.json()
+    assert echoed["thing_id"] == 42
+    assert echoed["path"] == "/things/42"
+    assert echoed["query"] == "q=%E6%B8%9D%E4%B8%AD+%E5%8C%BA&limit=5"
+    # The upstream's ServiceMiddleware accepted the signature and saw the key's principal.
+    assert echoed["principal"] == {"role": "district", "district": "500103"}
+    # The caller's key never reaches a service.
+    assert header_values(echoed, "authorization") == []
+
+
+async def test_percent_encoded_path_is_signed_as_the_service_sees_it(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.get("/api/v1/registry/names/%E6%B8%9D%E4%B8%AD%20x", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == "/names/渝中 x"
+
+
+async def test_anonymous_caller_on_public_route_is_forwarded_as_anonymous(gw: Gw) -> None:
+    _, client = gw
+    response = await client.get("/api/v1/eligibility/measures")
+    assert response.status_code == 200, response.text
+    assert response.json()["principal"] == {"role": "anonymous", "district": None}
+    assert response.json()["path"] == "/measures"
+
+
+async def test_forged_principal_headers_from_the_caller_are_replaced(gw: Gw) -> None:
+    _, client = gw
+    response = await client.get(
+        "/api/v1/eligibility/measures",
+        headers={"X-Principal-Role": "city", "X-Principal-District": "", "X-Principal-Signature": "f" * 64},
+    )
+    assert response.status_code == 200
+    echoed = response.json()
+    assert echoed["principal"]["role"] == "anonymous"
+    assert header_values(echoed, "x-principal-role") == ["anonymous"]
+
+
+async def test_hop_by_hop_headers_are_dropped_both_ways_and_forwarding_headers_set(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.get(
+        "/api/v1/registry/anything",
+        headers={
+            **bearer(key),
+            "Connection": "keep-alive, x-drop-me",
+            "X-Drop-Me": "1",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "Proxy-Authorization": "Basic eA==",
+            "Upgrade": "websocket",
+            "X-Custom": "kept",
+            "X-Forwarded-For": "198.51.100.1",
+            "Forwarded": "for=198.51.100.1",
+        },
+    )
+    echoed = response.json()
+    names = {key for key, _ in echoed["headers"]}
+    for dropped in ("x-drop-me", "keep-alive", "te", "proxy-authorization", "upgrade"):
+        assert dropped not in names, dropped
+    assert header_values(echoed, "x-custom") == ["kept"]
+    # The caller's address is appended to what earlier proxies said.
+    assert header_values(echoed, "x-forwarded-for") == ["198.51.100.1, 203.0.113.7"]
+    assert header_values(echoed, "forwarded") == ['for=198.51.100.1, for=203.0.113.7;proto=http;host="gateway.test"']
+    assert header_values(echoed, "x-forwarded-proto") == ["http"]
+    assert header_values(echoed, "x-forwarded-host") == ["gateway.test"]
+
+    hop = await client.get("/api/v1/registry/hop", headers=bearer(key))
+    assert hop.status_code == 200
+    assert hop.headers.get("x-kept") == "yes"
+    assert "x-private" not in hop.headers  # named in the upstream's Connection header
+    assert "keep-alive" not in hop.headers
+    assert hop.headers.get("server") is None
+
+
+async def test_request_body_is_streamed_through_unchanged(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    payload = bytes(range(256)) * 2000  # 512,000 bytes, under the 1 MiB limit
+
+    async def chunks():
+        for start in range(0, len(payload), 65536):
+            yield payload[start : start + 65536]
+
+    response = await client.post("/api/v1/registry/upload", content=chunks(), headers=bearer(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["body_size"] == len(payload)
+    assert response.json()["body_sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+async def test_json_body_and_status_pass_through(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    created = await client.post("/api/v1/registry/things", json={"name": "x", "size": 3}, headers=bearer(key))
+    assert created.status_code == 201
+    assert created.json()["thing"] == {"name": "x", "size": 3}
+    invalid = await client.post("/api/v1/registry/things", json={"size": "big"}, headers=bearer(key))
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
+
+
+async def test_response_body_is_streamed(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.get("/api/v1/registry/stream", params={"chunks": 40, "size": 4096}, headers=bearer(key))
+    assert response.status_code == 200
+    assert len(response.content) == 40 * 4096
+    assert response.content[:4096] == b"A" * 4096
+
+
+async def test_no_cookie_jar_is_shared_between_callers(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    first = await client.get("/api/v1/registry/cookie", params={"value": "alice"}, headers=bearer(key))
+    assert "session=alice" in first.headers["set-cookie"]  # passed back to the caller who got it
+    client.cookies.clear()
+    second = await client.get("/api/v1/registry/cookie", headers=bearer(key))
+    assert second.json()["cookie_header"] is None  # the gateway's upstream client did not keep it
+    third = await client.get("/api/v1/registry/cookie", headers={**bearer(key), "Cookie": "mine=1"})
+    assert third.json()["cookie_header"] == "mine=1"  # a caller's own cookie header is passed on as sent
+
+
+async def test_request_id_is_accepted_forwarded_and_echoed(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.get("/api/v1/registry/anything", headers={**bearer(key), "X-Request-ID": "trace-123.a"})
+    assert response.headers["x-request-id"] == "trace-123.a"
+    assert header_values(response.json(), "x-request-id") == ["trace-123.a"]
+
+    made = await client.get("/api/v1/registry/anything", headers={**bearer(key), "X-Request-ID": "bad id\twith tab"})
+    assert made.headers["x-request-id"] != "bad id\twith tab"
+    assert len(made.headers["x-request-id"]) == 32
+    assert header_values(made.json(), "x-request-id") == [made.headers["x-request-id"]]
+
+    problem = await client.get("/api/v1/registry/anything", headers={"X-Request-ID": "trace-456"})
+    assert problem.status_code == 401
+    assert problem.json()["request_id"] == "trace-456"
+    assert problem.headers["x-request-id"] == "trace-456"
+
+
+async def test_unknown_service_and_undeployed_service(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, eligibility_url="", ranking_url="")
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        unknown = await client.get("/api/v1/payroll/people", headers=bearer(key))
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert "registry" in unknown.json()["detail"]
+        missing = await client.get("/api/v1/ranking/rankings/2025")
+        assert missing.status_code == 503
+        assert missing.json()["detail"] == "The ranking service is not deployed behind this gateway."
+        ok = await client.get("/api/v1/registry/anything", headers=bearer(key))
+        assert ok.status_code == 200
+
+
+async def test_upstream_down_gives_503_and_the_gateway_recovers_when_it_returns(
+    gateway_db: TestDatabase, closed_port_url: str
+) -> None:
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    settings = settings_for(gateway_db.url, registry_url=closed_port_url, eligibility_url="", ranking_url="")
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        started = time.monotonic()
+        down = await client.get("/api/v1/registry/anything", headers=bearer(key))
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/problem+json"
+        assert down.json()["type"] == "/problems/upstream-unavailable"
+        assert time.monotonic() - started < settings.upstream_connect_timeout + 1
+        server = ServerThread(echo_app(), port=port).start()
+        try:
+            back = await client.get("/api/v1/registry/anything", headers=bearer(key))
+            assert back.status_code == 200
+        finally:
+            server.stop()
+        metrics = (await client.get("/metrics")).text
+        assert 'gateway_upstream_errors_total{kind="unreachable",upstream="registry"} 1.0' in metrics
+
+
+async def test_hung_upstream_gives_504_within_the_read_timeout(gateway_db: TestDatabase) -> None:
+    hung = RawServer("hang").start()
+    try:
+        settings = settings_for(
+            gateway_db.url, registry_url=hung.url, eligibility_url="", ranking_url="", upstream_read_timeout=0.5
+        )
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            started = time.monotonic()
+            response = await client.get("/api/v1/registry/anything", headers=bearer(key))
+            elapsed = time.monotonic() - started
+            assert response.status_code == 504
+            assert response.json()["type"] == "/problems/upstream-timeout"
+            assert 0.4 < elapsed < 2.0
+    finally:
+        hung.stop()
+
+
+async def test_slow_but_answering_upstream_within_timeout_is_fine(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    response = await client.get("/api/v1/registry/slow", params={"seconds": 0.3}, headers=bearer(key))
+    assert response.status_code == 200
+    assert response.json() == {"slept": 0.3}
+
+
+async def test_only_safe_bodiless_requests_are_retried(gateway_db: TestDatabase) -> None:
+    hangup = RawServer("hangup").start()
+    try:
+        settings = settings_for(gateway_db.url, registry_url=hangup.url, eligibility_url="", ranking_url="")
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            await asyncio.sleep(0.3)  # the start-up fetch of the service's OpenAPI document is done
+            before = hangup.connections
+            get = await client.get("/api/v1/registry/anything", headers=bearer(key))
+            assert get.status_code == 503
+            await asyncio.sleep(0.2)
+            assert hangup.connections - before == 2  # tried, then retried once
+            post = await client.post("/api/v1/registry/anything", json={"a": 1}, headers=bearer(key))
+            assert post.status_code == 503
+            await asyncio.sleep(0.2)
+            assert hangup.connections - before == 3  # a POST is never sent twice
+    finally:
+        hangup.stop()
+
+
+async def test_concurrent_requests_share_the_pool(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    responses = await asyncio.gather(
+        *(client.get(f"/api/v1/registry/things/{n}", headers=bearer(key)) for n in range(40))
+    )
+    assert [r.json()["thing_id"] for r in responses] == list(range(40))

@@ -1,0 +1,110 @@
+"""Token buckets: the arithmetic, the Redis script shared by replicas, and 429 with Retry-After at the gateway."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter, retry_after_header
+from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
+from tests.support import TestDatabase
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def test_bucket_spends_its_burst_then_refills_at_the_rate() -> None:
+    limiter = MemoryRateLimiter()
+    decisions = [limiter.take_now("k", rate=2.0, burst=3, now=100.0) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    assert decisions[3].retry_after == pytest.approx(0.5)
+    assert not limiter.take_now("k", 2.0, 3, now=100.4).allowed
+    assert limiter.take_now("k", 2.0, 3, now=100.5).allowed
+    # A long pause refills to the burst, not beyond.
+    assert [limiter.take_now("k", 2.0, 3, now=200.0).allowed for _ in range(4)] == [True, True, True, False]
+    # Buckets are per caller.
+    assert limiter.take_now("other", 2.0, 3, now=200.0).allowed
+
+
+def test_retry_after_is_whole_seconds_at_least_one() -> None:
+    assert retry_after_header(0.01) == "1"
+    assert retry_after_header(1.2) == "2"
+    assert retry_after_header(3.0) == "3"
+
+
+async def test_redis_buckets_are_shared_between_replicas() -> None:
+    bucket = f"test:{uuid.uuid4().hex}"
+    first, second = RedisRateLimiter(REDIS_URL), RedisRateLimiter(REDIS_URL)
+    try:
+        results = []
+        for index in range(6):
+            limiter = first if index % 2 == 0 else second
+            results.append(await limiter.take(bucket, rate=0.5, burst=4))
+        assert [d.allowed for d in results] == [True, True, True, True, False, False]
+        assert 1.0 < results[4].retry_after <= 2.0
+        assert not first._failing and not second._failing
+        ttl = await first.redis.pttl(first.prefix + bucket)
+        assert 0 < ttl <= 9000  # the state expires once the bucket would be full again
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_redis_down_falls_back_to_limiting_in_process() -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0")
+    try:
+        decisions = [await limiter.take("k", rate=1.0, burst=2) for _ in range(3)]
+        assert [d.allowed for d in decisions] == [True, True, False]
+        assert limiter._failing
+    finally:
+        await limiter.close()
+
+
+async def test_gateway_answers_429_with_retry_after_per_key(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(
+        gateway_db.url,
+        registry_url=echo.url,
+        eligibility_url=echo.url,
+        rate_limit_per_second=1,
+        rate_limit_burst=5,
+        anonymous_rate_limit_per_second=1,
+        anonymous_rate_limit_burst=3,
+    )
+    async with running_gateway(settings) as (app, client):
+        busy, calm = await make_key(app, "city"), await make_key(app, "city")
+        statuses = [
+            (await client.get("/api/v1/registry/districts", headers=bearer(busy))).status_code for _ in range(7)
+        ]
+        assert statuses == [200] * 5 + [429] * 2
+        limited = await client.get("/api/v1/registry/districts", headers=bearer(busy))
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "1"
+        assert limited.headers["content-type"] == "application/problem+json"
+        assert limited.json()["type"] == "/problems/rate-limited"
+        # Another key has its own bucket.
+        assert (await client.get("/api/v1/registry/districts", headers=bearer(calm))).status_code == 200
+        await asyncio.sleep(1.05)
+        assert (await client.get("/api/v1/registry/districts", headers=bearer(busy))).status_code == 200
+
+        # Callers without a key share their address's bucket, and so do wrong keys.
+        anonymous = [(await client.get("/api/v1/eligibility/measures")).status_code for _ in range(3)]
+        assert anonymous == [200, 200, 200]
+        assert (await client.get("/api/v1/eligibility/measures", headers=bearer("wrong"))).status_code == 429
+        metrics = (await client.get("/metrics")).text
+        assert 'gateway_rate_limited_total{caller="key"} 3.0' in metrics
+        assert 'gateway_rate_limited_total{caller="anonymous"} 1.0' in metrics
+
+
+async def test_gateway_limits_through_redis(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(
+        gateway_db.url, registry_url=echo.url, redis_url=REDIS_URL, rate_limit_per_second=0.1, rate_limit_burst=3
+    )
+    # Two gateway replicas, one Redis: the key's three tokens are spent across both.
+    async with running_gateway(settings) as (app, first), running_gateway(settings) as (_, second):
+        key = await make_key(app, "city")
+        statuses = []
+        for client in (first, second, first, second):
+            statuses.append((await client.get("/api/v1/registry/districts", headers=bearer(key))).status_code)
+        assert statuses == [200, 200, 200, 429]
+        ready = await first.get("/readyz")
+        assert ready.json()["checks"]["rate_limit_store"] == "ok"
