@@ -85,8 +85,11 @@ async def test_json_import_creates_updates_and_leaves_unchanged(city):
         {**fresh, "year": 2024, "revenue_yuan": "30000000", "employees": 10, "above_scale": True},
         "not an object",
     ]
+    created_at = (await city.get(f"/enterprises/{existing['uscc']}")).json()["created_at"]
     report = (await city.post("/enterprises/import", json=rows)).json()
     assert (report["created"], report["updated"], report["unchanged"], report["years_written"]) == (1, 1, 1, 1)
+    changed = (await city.get(f"/enterprises/{existing['uscc']}")).json()
+    assert changed["created_at"] == created_at and changed["updated_at"] > created_at
     assert [item["row"] for item in report["rejected"]] == [4]
     assert (await city.get(f"/enterprises/{existing['uscc']}")).json()["name"] == "新名称"
     assert (await city.get(f"/enterprises/{existing['uscc']}")).headers["etag"] == '"2"'

@@ -317,9 +317,7 @@ async def import_rows(
             after = {**_enterprise_json(uscc, fields), "years": years_after}
             changes.append(Change("import", "enterprise", uscc, row.district_code, None, after))
         elif years_after or any(current[name] != fields[name] for name in ENTERPRISE_FIELDS):
-            changed_enterprises.append(
-                {"uscc": uscc, **fields, "version": current["version"] + 1, "created_at": now, "updated_at": now}
-            )
+            changed_enterprises.append({"uscc": uscc, **fields, "version": current["version"] + 1, "updated_at": now})
             before = {**_enterprise_json(uscc, current), "years": years_before}
             after = {**_enterprise_json(uscc, fields), "years": years_after}
             changes.append(Change("import", "enterprise", uscc, row.district_code, before, after))
