@@ -14,7 +14,9 @@ from shared.uscc import make_uscc
 from tests.support import CITY, TestDatabase, asgi_client
 
 ENTERPRISES = 100_000
-HEADER = "uscc,name,district_code,sector,established_on,spun_off_from_manufacturer,year,revenue_yuan,employees,above_scale"
+HEADER = (
+    "uscc,name,district_code,sector,established_on,spun_off_from_manufacturer,year,revenue_yuan,employees,above_scale"
+)
 
 
 def _csv(year: int, rng: random.Random) -> bytes:
@@ -25,7 +27,9 @@ def _csv(year: int, rng: random.Random) -> bytes:
         uscc = make_uscc(f"91{district}{serial:09d}")
         revenue = f"{rng.randint(1_000_000, 90_000_000)}.{rng.randint(0, 99):02d}"
         above = "true" if rng.random() < 0.6 else "false"
-        lines.append(f"{uscc},企业{serial},{district},{sector},2015-01-01,false,{year},{revenue},{rng.randint(5, 900)},{above}")
+        lines.append(
+            f"{uscc},企业{serial},{district},{sector},2015-01-01,false,{year},{revenue},{rng.randint(5, 900)},{above}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 

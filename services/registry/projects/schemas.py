@@ -3,8 +3,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from shared.identifiers import DistrictCode, Name, Uscc, Year
-from shared.reference import PlatformDomain
 from shared.money import StoredYuan, Yuan
+from shared.reference import PlatformDomain
 
 ProjectKind = Literal["investment", "platform", "event"]
 
