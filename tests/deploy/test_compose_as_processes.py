@@ -179,9 +179,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-        for name in (*ORDER, "restored"):
+        for name in (*ORDER, "r_registry"):
             psql(f'DROP DATABASE IF EXISTS "{localise.prefix}{name}" WITH (FORCE)')
-        for name in ORDER:
+        for name in (*ORDER, "r_registry"):
             psql(f'DROP ROLE IF EXISTS "{localise.prefix}{name}"')
 
 
@@ -283,9 +283,27 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
         check=False,
     )
     assert backup.returncode == 0, backup.stderr
-    assert psql(f'CREATE DATABASE "{prefix}restored" OWNER "{prefix}registry"').returncode == 0
+    # The empty server is prepared as a new deployment would be: by the init script, for the registry only.
+    fresh = f"{prefix}r_"
+    init = subprocess.run(
+        ["sh", str(PROJECT_ROOT / "deploy/postgres/init-databases.sh")],
+        env={
+            **os.environ,
+            **ENV_VALUES,
+            "COMPONENTS": "registry",
+            "DB_PREFIX": fresh,
+            "PGHOST": admin.host or "127.0.0.1",
+            "PGPORT": str(admin.port or 5432),
+            "POSTGRES_USER": admin.username or "postgres",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
     restore = subprocess.run(
-        ["pg_restore", *connection, "--no-owner", f"--role={prefix}registry", f"--dbname={prefix}restored", str(dump)],
+        ["pg_restore", *connection, "--no-owner", f"--role={fresh}registry", f"--dbname={fresh}registry", str(dump)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -295,7 +313,7 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
 
     port = free_port()
     restored_url = (
-        f"postgresql+asyncpg://{prefix}registry:x@{admin.host or '127.0.0.1'}:{admin.port or 5432}/{prefix}restored"
+        f"postgresql+asyncpg://{fresh}registry:x@{admin.host or '127.0.0.1'}:{admin.port or 5432}/{fresh}registry"
     )
     stack.start("registry", port=port, env_overrides={"REGISTRY_DATABASE_URL": restored_url})
 

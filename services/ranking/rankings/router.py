@@ -1,0 +1,53 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from services.ranking.dependencies import SettingsDep
+from services.ranking.rankings import exports, service
+from services.ranking.rankings.schemas import RankingHistory, RankingOut
+from shared.auth import PrincipalDep
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/rankings", tags=["published rankings"])
+YearPath = Annotated[int, Path(ge=1, le=9999, description="The year ranked")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/{year}", response_model=RankingOut, summary="The published ranking of a year (public)")
+async def read_ranking(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> RankingOut:
+    return await service.published(session, settings, year)
+
+
+@router.get(
+    "/{year}/history",
+    response_model=RankingHistory,
+    summary="Every publication of a year's ranking, superseded ones included, with what changed (public)",
+)
+async def read_history(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> RankingHistory:
+    return await service.history(session, settings, year)
+
+
+def _attachment(year: int, extension: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="ranking-{year}.{extension}"'}
+
+
+@router.get(
+    "/{year}/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    summary="The published ranking as CSV for the official notice: rank, district, score, award (public)",
+)
+async def export_csv(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> Response:
+    ranking = await service.published(session, settings, year)
+    return Response(exports.to_csv(ranking), media_type="text/csv; charset=utf-8", headers=_attachment(year, "csv"))
+
+
+@router.get(
+    "/{year}/export.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+    summary="The published ranking as an Excel workbook for the official notice (public)",
+)
+async def export_xlsx(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> Response:
+    ranking = await service.published(session, settings, year)
+    return Response(exports.to_xlsx(ranking), media_type=XLSX, headers=_attachment(year, "xlsx"))

@@ -1,0 +1,43 @@
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from services.ranking.runs.schemas import Change, MethodologyUsed, RowOut, RunStatus
+from services.ranking.timestamps import UtcDatetime
+from shared.money import Yuan
+
+
+class RankingOut(BaseModel):
+    year: int
+    run_id: int
+    methodology_version: str
+    methodology: MethodologyUsed
+    code_version: str
+    input_hash: str
+    as_of: date
+    published_at: UtcDatetime
+    published_by: str
+    publish_reason: str | None
+    supersedes_run_id: int | None
+    total_award_yuan: Yuan
+    rows: list[RowOut] = Field(description="In rank order")
+
+
+class HistoryItem(BaseModel):
+    run_id: int
+    status: RunStatus
+    methodology_version: str
+    input_hash: str
+    total_award_yuan: Yuan
+    published_at: UtcDatetime
+    published_by: str
+    publish_reason: str | None
+    supersedes_run_id: int | None
+    superseded_at: UtcDatetime | None
+    superseded_by_run_id: int | None
+    changes: list[Change] | None = Field(description="Against the run this one superseded (null for the first)")
+
+
+class RankingHistory(BaseModel):
+    year: int
+    items: list[HistoryItem] = Field(description="Every publication of the year, oldest first")

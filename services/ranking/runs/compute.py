@@ -1,0 +1,219 @@
+"""The ranking as a pure function of the registry's figures, the methodology and the award table.
+
+Decimal arithmetic throughout (one fixed context), so that the same inputs give the same digits on any machine.
+The steps are those of services/ranking/METHODOLOGY.md:
+
+1. indicators: new above-size count, net increase, comparable revenue growth (null growth counts as 0);
+2. minimum base: the growth of a district with fewer comparable enterprises than `min_base` is capped at the median
+   growth of the districts that meet it;
+3. optional winsorisation of each indicator to its [w, 1 − w] quantiles across the 38 districts;
+4. normalisation (min-max, z-score or rank) of each indicator across the districts;
+5. score = Σ weight × normalised value, rounded half-up to six places;
+6. order by score, then the tie-break keys, then district_code ascending: ranks 1 … 38, all distinct;
+7. awards from the table by rank, and each district's score margins to the award-tier boundaries.
+"""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from services.ranking.decimals import exact, six
+from services.ranking.upstream.schemas import AwardTable, DistrictStatsIn
+
+INDICATORS = ("new_count", "net_increase", "revenue_growth")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    version: str
+    weights: dict[str, Decimal]
+    normalisation: str
+    growth_basis: str
+    min_base: int
+    winsorise: Decimal | None
+    tie_break: tuple[str, ...]
+
+    def canonical(self) -> dict[str, Any]:
+        """The methodology as it enters a run's document and hash."""
+        return {
+            "version": self.version,
+            "weights": {name: f"{six(self.weights[name]):.6f}" for name in INDICATORS},
+            "normalisation": self.normalisation,
+            "growth_basis": self.growth_basis,
+            "min_base": self.min_base,
+            "winsorise": None if self.winsorise is None else f"{six(self.winsorise):.6f}",
+            "tie_break": list(self.tie_break),
+        }
+
+
+@dataclass(slots=True)
+class RankedDistrict:
+    district_code: str
+    district_name: str
+    new_count: int
+    exited_count: int
+    net_increase: int
+    revenue_yuan: Decimal
+    comparable_count: int
+    revenue_growth: Decimal | None
+    growth_used: Decimal
+    growth_capped: bool
+    indicators: dict[str, Decimal]
+    normalised: dict[str, Decimal]
+    contributions: dict[str, Decimal]
+    score: Decimal
+    rank: int = 0
+    award_yuan: Decimal = ZERO
+    lead_over_lower_tier: Decimal | None = None
+    gap_to_higher_tier: Decimal | None = None
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the bytes the input hash is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def input_hash(year: int, inputs: dict[str, Any], methodology: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json({"year": year, "inputs": inputs, "methodology": methodology})).hexdigest()
+
+
+def median(values: Sequence[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def quantile(ordered: Sequence[Decimal], fraction: Decimal) -> Decimal:
+    """Linear interpolation between order statistics (Hyndman–Fan type 7, numpy's default)."""
+    position = (len(ordered) - 1) * fraction
+    below = int(position)
+    if below + 1 >= len(ordered):
+        return ordered[-1]
+    return ordered[below] + (position - below) * (ordered[below + 1] - ordered[below])
+
+
+def winsorise(values: Sequence[Decimal], fraction: Decimal) -> list[Decimal]:
+    ordered = sorted(values)
+    low, high = quantile(ordered, fraction), quantile(ordered, ONE - fraction)
+    return [min(max(value, low), high) for value in values]
+
+
+def normalise(values: Sequence[Decimal], how: str) -> list[Decimal]:
+    """Each value on a common scale; a constant indicator (no spread) scores 0 everywhere."""
+    count = len(values)
+    if how == "min_max":
+        low, high = min(values), max(values)
+        spread = high - low
+        return [ZERO if spread == 0 else (value - low) / spread for value in values]
+    if how == "z_score":
+        mean = sum(values, ZERO) / count
+        variance = sum(((value - mean) ** 2 for value in values), ZERO) / count
+        deviation = variance.sqrt()
+        return [ZERO if deviation == 0 else (value - mean) / deviation for value in values]
+    if how == "rank":
+        # Average rank, ascending (ties share the mean of their positions), scaled to 0 … 1.
+        ordered = sorted(values)
+        first: dict[Decimal, int] = {}
+        last: dict[Decimal, int] = {}
+        for position, value in enumerate(ordered, start=1):
+            first.setdefault(value, position)
+            last[value] = position
+        if count == 1:
+            return [ZERO]
+        return [(Decimal(first[value] + last[value]) / 2 - 1) / (count - 1) for value in values]
+    raise ValueError(f"unknown normalisation {how!r}")
+
+
+def prepared_indicators(
+    rows: Sequence[DistrictStatsIn], method: Method
+) -> tuple[list[Decimal], list[bool], dict[str, list[Decimal]]]:
+    """Growth used per district (after the minimum base), whether it was capped, and the indicators to normalise."""
+    growth = [row.revenue_growth if row.revenue_growth is not None else ZERO for row in rows]
+    meeting = [g for g, row in zip(growth, rows, strict=True) if row.comparable_count >= method.min_base]
+    cap = median(meeting) if meeting else ZERO
+    capped = [row.comparable_count < method.min_base and g > cap for g, row in zip(growth, rows, strict=True)]
+    growth_used = [
+        min(g, cap) if row.comparable_count < method.min_base else g for g, row in zip(growth, rows, strict=True)
+    ]
+    indicators = {
+        "new_count": [Decimal(row.new_above_scale_count) for row in rows],
+        "net_increase": [Decimal(row.net_increase) for row in rows],
+        "revenue_growth": growth_used,
+    }
+    if method.winsorise is not None:
+        indicators = {name: winsorise(values, method.winsorise) for name, values in indicators.items()}
+    return growth_used, capped, indicators
+
+
+def tie_value(district: RankedDistrict, key: str) -> Decimal:
+    if key == "revenue_growth":
+        return district.growth_used
+    if key == "net_increase":
+        return Decimal(district.net_increase)
+    if key == "new_count":
+        return Decimal(district.new_count)
+    if key == "revenue_yuan":
+        return district.revenue_yuan
+    raise ValueError(f"unknown tie-break key {key!r}")
+
+
+def order_key(district: RankedDistrict, tie_break: Sequence[str]) -> tuple[Any, ...]:
+    return (-district.score, *(-tie_value(district, key) for key in tie_break), district.district_code)
+
+
+def tier_bounds(award: AwardTable, count: int) -> list[tuple[int, int]]:
+    """(first rank, last rank) of each award tier, best first; ranks with the same award form one tier."""
+    tiers: list[tuple[int, int]] = []
+    start = 1
+    for rank in range(1, count + 1):
+        if rank == count or award.award(rank) != award.award(rank + 1):
+            tiers.append((start, rank))
+            start = rank + 1
+    return tiers
+
+
+def rank_districts(rows: Sequence[DistrictStatsIn], method: Method, award: AwardTable) -> list[RankedDistrict]:
+    with exact():
+        growth_used, capped, indicators = prepared_indicators(rows, method)
+        normalised = {name: normalise(values, method.normalisation) for name, values in indicators.items()}
+        ranked: list[RankedDistrict] = []
+        for index, row in enumerate(rows):
+            norm = {name: normalised[name][index] for name in INDICATORS}
+            contributions = {name: method.weights[name] * norm[name] for name in INDICATORS}
+            ranked.append(
+                RankedDistrict(
+                    district_code=row.district_code,
+                    district_name=row.district_name,
+                    new_count=row.new_above_scale_count,
+                    exited_count=row.exited_count,
+                    net_increase=row.net_increase,
+                    revenue_yuan=row.revenue_yuan,
+                    comparable_count=row.comparable_count,
+                    revenue_growth=row.revenue_growth,
+                    growth_used=growth_used[index],
+                    growth_capped=capped[index],
+                    indicators={name: indicators[name][index] for name in INDICATORS},
+                    normalised=norm,
+                    contributions=contributions,
+                    score=six(sum(contributions.values(), ZERO)),
+                )
+            )
+        ranked.sort(key=lambda district: order_key(district, method.tie_break))
+        for position, district in enumerate(ranked, start=1):
+            district.rank = position
+            district.award_yuan = award.award(position)
+        count = len(ranked)
+        for first, last in tier_bounds(award, count):
+            for district in ranked[first - 1 : last]:
+                if district.award_yuan > 0 and last < count:
+                    district.lead_over_lower_tier = district.score - ranked[last].score
+                if first > 1:
+                    district.gap_to_higher_tier = ranked[first - 2].score - district.score
+    return ranked

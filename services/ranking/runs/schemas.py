@@ -1,0 +1,146 @@
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.ranking.decimals import Six
+from services.ranking.methodologies.schemas import TIE_BREAK_RULE, GrowthBasis, Normalisation, TieBreakKey, WeightsOut
+from services.ranking.timestamps import UtcDatetime
+from shared.money import Yuan
+
+RunStatus = Literal["draft", "published", "superseded"]
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: int = Field(description="The year ranked; its figures are compared with the year before", examples=[2025])
+    methodology_version: str | None = Field(
+        default=None, max_length=32, description="Leave out for the current default version"
+    )
+    as_of: date | None = Field(default=None, description="The date the award table is read for (default: today)")
+
+
+class IndicatorValues(BaseModel):
+    new_count: Six
+    net_increase: Six
+    revenue_growth: Six
+
+
+class RowOut(BaseModel):
+    district_code: str
+    district_name: str
+    new_count: int = Field(description="New above-size enterprises (raw)")
+    exited_count: int
+    net_increase: int = Field(description="Net increase of above-size enterprises (raw)")
+    revenue_yuan: Yuan
+    comparable_count: int = Field(description="Enterprises above size in both years (the growth base)")
+    revenue_growth: Six | None = Field(description="Comparable revenue growth as the registry reported it")
+    growth_used: Six = Field(description="The growth that counts: null as 0, capped below the minimum base")
+    growth_capped: bool = Field(description="The minimum-base cap lowered this district's growth")
+    indicators: IndicatorValues = Field(description="The values normalised (after winsorisation, if any)")
+    normalised: IndicatorValues
+    contributions: IndicatorValues = Field(description="weight × normalised value")
+    score: Six
+    rank: int
+    award_yuan: Yuan
+    lead_over_lower_tier: Six | None = Field(
+        description="Score above the best district of the next lower award tier (null without an award)"
+    )
+    gap_to_higher_tier: Six | None = Field(
+        description="Score below the last district of the next higher tier (null in the top tier)"
+    )
+
+
+class QualityFailure(BaseModel):
+    check: Literal["base_year_figures", "net_increase"]
+    district_code: str | None
+    msg: str
+
+
+class Quality(BaseModel):
+    passed: bool
+    failures: list[QualityFailure]
+
+
+class MethodologyUsed(BaseModel):
+    version: str
+    weights: WeightsOut
+    normalisation: Normalisation
+    growth_basis: GrowthBasis
+    min_base: int
+    winsorise: Six | None
+    tie_break: list[TieBreakKey]
+    tie_break_rule: str = TIE_BREAK_RULE
+
+
+class Change(BaseModel):
+    district_code: str
+    district_name: str
+    previous_rank: int
+    rank: int
+    previous_award_yuan: Yuan
+    award_yuan: Yuan
+
+
+class RunOut(BaseModel):
+    run_id: int
+    year: int
+    status: RunStatus
+    as_of: date
+    methodology_version: str
+    methodology: MethodologyUsed
+    code_version: str
+    input_hash: str = Field(description="sha256 of the canonical JSON of {year, inputs, methodology}")
+    inputs: dict[str, Any] = Field(description="The registry's statistics and the award table, as used")
+    quality: Quality
+    total_award_yuan: Yuan
+    rows: list[RowOut]
+    created_at: UtcDatetime
+    created_by: str
+    published_at: UtcDatetime | None
+    published_by: str | None
+    publish_reason: str | None
+    supersedes_run_id: int | None
+    superseded_at: UtcDatetime | None
+    superseded_by_run_id: int | None
+    changes: list[Change] | None = Field(description="Against the run this one superseded when published")
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        default=None, description="Required when the year already has a published ranking"
+    )
+
+
+class PublishOut(BaseModel):
+    run_id: int
+    year: int
+    status: RunStatus
+    published_at: UtcDatetime
+    published_by: str
+    publish_reason: str | None
+    supersedes_run_id: int | None
+    changes: list[Change] = Field(description="Districts whose rank or award differs from the superseded run")
+
+
+class RunSummary(BaseModel):
+    run_id: int
+    year: int
+    status: RunStatus
+    as_of: date
+    methodology_version: str
+    code_version: str
+    input_hash: str
+    quality_passed: bool
+    total_award_yuan: Yuan
+    created_at: UtcDatetime
+    created_by: str
+    published_at: UtcDatetime | None
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary] = Field(description="Newest first")
+    next_cursor: str | None

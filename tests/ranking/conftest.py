@@ -1,0 +1,128 @@
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.eligibility.main import create_app as create_eligibility_app
+from services.eligibility.settings import EligibilitySettings
+from services.ranking import SERVICE_DIR as RANKING_DIR
+from services.ranking.main import create_app as create_ranking_app
+from services.ranking.settings import RankingSettings
+from services.registry import SERVICE_DIR as REGISTRY_DIR
+from services.registry.main import create_app as create_registry_app
+from services.registry.settings import RegistrySettings
+from shared.auth import Principal
+from tests.support import CITY, TestDatabase, asgi_client, truncate
+
+REGISTRY_TABLES = (
+    "audit_log",
+    "idempotent_requests",
+    "enterprise_years",
+    "enterprises",
+    "cluster_evaluations",
+    "clusters",
+    "building_years",
+    "buildings",
+    "projects",
+)
+DEFAULT_VERSION = "2024.1"
+
+
+def ranking_settings(database_url: str, **overrides: object) -> RankingSettings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "environment": "test",
+        "upstream_retry_backoff_seconds": 0.01,
+        **overrides,
+    }
+    return RankingSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def registry_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("registry", REGISTRY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+def eligibility_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("eligibility", ELIGIBILITY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+def ranking_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("ranking", RANKING_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
+    app = create_registry_app(RegistrySettings(database_url=registry_database.url, environment="test"))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
+    app = create_eligibility_app(EligibilitySettings(database_url=eligibility_database.url, environment="test"))
+    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def ranking_app(
+    ranking_database: TestDatabase, registry_app: FastAPI, eligibility_app: FastAPI
+) -> AsyncIterator[FastAPI]:
+    app = create_ranking_app(ranking_settings(ranking_database.url))
+    # Both upstreams answer in-process: the real registry and eligibility apps behind httpx's ASGI transport.
+    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
+    app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def reset_ranking(app: FastAPI) -> None:
+    """Back to the migrated state: no runs, only the seeded default methodology."""
+    await truncate(app, ("runs",))
+    async with app.state.engine.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM methodologies WHERE version <> :default"), {"default": DEFAULT_VERSION}
+        )
+        await connection.execute(
+            text("UPDATE methodologies SET is_default = TRUE WHERE version = :default"), {"default": DEFAULT_VERSION}
+        )
+
+
+@pytest.fixture(autouse=True)
+async def _isolated(registry_app: FastAPI, ranking_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await truncate(registry_app, REGISTRY_TABLES)
+    await reset_ranking(ranking_app)
+
+
+@pytest.fixture
+def client_for(ranking_app: FastAPI):  # type: ignore[no-untyped-def]
+    """client_for(principal) → a client of the ranking service signed for that principal (None: unsigned)."""
+
+    def make(principal: Principal | None) -> httpx.AsyncClient:
+        return asgi_client(ranking_app, principal)
+
+    return make
+
+
+@pytest.fixture
+def city(client_for) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    return client_for(CITY)
+
+
+@pytest.fixture
+def registry(registry_app: FastAPI) -> httpx.AsyncClient:
+    """A city client of the registry, to record the figures the tests rank."""
+    return asgi_client(registry_app, CITY)
+
+
+async def count_rows(app: FastAPI, table: str) -> int:
+    async with app.state.engine.connect() as connection:
+        return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())

@@ -1,0 +1,49 @@
+"""What every request to the ranking service gets: signatures, problems, probes, migrations."""
+
+import time
+
+from alembic import command
+
+from services.ranking import SERVICE_DIR
+from shared.auth import Principal, Role, sign_principal
+from shared.migrations import alembic_config
+from tests.support import TEST_SECRET, TestDatabase
+
+
+async def test_unsigned_and_forged_requests_are_refused(client_for):
+    client = client_for(None)
+    response = await client.post("/runs", json={"year": 2025})
+    assert response.status_code == 401 and response.headers["content-type"] == "application/problem+json"
+    forged = sign_principal("not-the-secret", "GET", "/rankings/2025", Principal(Role.CITY))
+    assert (await client.get("/rankings/2025", headers=forged)).status_code == 401
+    stale = sign_principal(TEST_SECRET, "GET", "/methodologies", Principal(Role.CITY), now=time.time() - 3600)
+    assert (await client.get("/methodologies", headers=stale)).status_code == 401
+
+
+async def test_probes_answer_without_a_signature(client_for):
+    client = client_for(None)
+    assert (await client.get("/healthz")).json() == {"status": "ok", "service": "ranking"}
+    assert (await client.get("/readyz")).json()["status"] == "ready"
+
+
+async def test_malformed_json_and_unknown_routes_are_problems(city):
+    response = await city.post("/runs", content=b'{"year": ', headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["type"] == "/problems/malformed-json"
+    assert (await city.get("/nothing")).status_code == 404
+    assert (await city.delete("/methodologies")).status_code == 405
+
+
+def test_models_and_migrations_do_not_drift(ranking_database):
+    command.check(alembic_config(SERVICE_DIR, ranking_database.url))
+
+
+def test_migrations_are_reversible():
+    database = TestDatabase("ranking_reversible", SERVICE_DIR)
+    database.create()
+    try:
+        config = alembic_config(SERVICE_DIR, database.url)
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+        command.check(config)
+    finally:
+        database.drop()

@@ -1,0 +1,82 @@
+"""A run against the registry running as a real uvicorn process on a free port, then with it stopped."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.ranking.main import create_app
+from shared.settings import PROJECT_ROOT
+from tests.ranking.conftest import ranking_settings
+from tests.ranking.scenario import EXPECTED, seed
+from tests.support import CITY, TestDatabase, asgi_client
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def registry_process(registry_database: TestDatabase) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": registry_database.url,
+        "REGISTRY_ENVIRONMENT": "test",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "services.registry.main:create_app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the registry process exited"
+            assert time.monotonic() < deadline, "the registry did not start within 30 s"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_a_run_over_http_then_registry_stopped(
+    registry_process, ranking_database, eligibility_app, registry, city
+):
+    url, process = registry_process
+    await seed(registry)  # written through the in-process registry app: the same database
+    in_process = (await city.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})).json()
+    app = create_app(ranking_settings(ranking_database.url, registry_url=url, upstream_retries=1))
+    app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
+    async with app.router.lifespan_context(app):
+        client = asgi_client(app, CITY)
+        response = await client.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert {row["district_code"]: (row["score"], row["rank"]) for row in body["rows"]} == EXPECTED
+        assert body["input_hash"] == in_process["input_hash"]
+
+        process.terminate()
+        process.wait(timeout=10)
+        down = await client.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})
+        assert down.status_code == 503 and down.headers["content-type"] == "application/problem+json"
+        assert "registry" in down.json()["detail"]
+        # What is stored keeps answering without the registry.
+        assert (await client.get(f"/runs/{body['run_id']}")).json()["rows"] == body["rows"]
