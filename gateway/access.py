@@ -60,6 +60,7 @@ RULES: tuple[Rule, ...] = (
         "screening and simulation compute, they change no record",
     ),
     _rule("ranking", r"/rankings/[^/]+(/.*)?", SAFE_METHODS, ANYONE, "published rankings are public"),
+    _rule("ranking", r"/methodologies(/.*)?", SAFE_METHODS, ANYONE, "the method is published before the data"),
     _rule("ranking", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city makes methodologies and runs, and publishes"),
     _rule("*", r"/.*", SAFE_METHODS, KEY_HOLDERS, "reading needs an API key"),
     _rule("*", r"/.*", WRITE_METHODS, WRITERS, "the auditor role changes nothing"),

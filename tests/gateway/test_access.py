@@ -42,7 +42,7 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/eligibility/enterprises/91500103MA5U000000/matches", (401, OK, OK, OK)),
     ("GET", "/api/v1/ranking/rankings/2025", (OK, OK, OK, OK)),
     ("GET", "/api/v1/ranking/rankings/2025/export.csv", (OK, OK, OK, OK)),
-    ("GET", "/api/v1/ranking/methodologies", (401, OK, OK, OK)),
+    ("GET", "/api/v1/ranking/methodologies", (OK, OK, OK, OK)),
     ("POST", "/api/v1/ranking/methodologies", (401, OK, 403, 403)),
     ("POST", "/api/v1/ranking/runs", (401, OK, 403, 403)),
     ("GET", "/api/v1/ranking/runs/3", (401, OK, OK, OK)),
