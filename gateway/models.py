@@ -1,20 +1,16 @@
 """The gateway's own database: API keys, stored only as hashes."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, String
+from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.db import TYPE_ANNOTATION_MAP, make_metadata, utcnow
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata()
-    type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012 (SQLAlchemy API)
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class ApiKey(Base):

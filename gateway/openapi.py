@@ -17,6 +17,7 @@ import httpx
 
 from gateway.access import rule_for
 from shared.auth import Principal, Role, sign_principal
+from shared.errors import PROBLEM_SCHEMA
 from shared.logging import get_logger
 
 logger = get_logger("gateway.openapi")
@@ -26,31 +27,6 @@ SERVICE_PRINCIPAL = Principal(Role.SERVICE)
 # A service that could not be fetched is tried again after this many seconds at the earliest.
 RETRY_SECONDS = 5.0
 _PARAMETER = re.compile(r"\{[^/{}]+\}")
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Problem",
-    "description": "RFC 9457 problem details, as every error of this API is answered.",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string", "examples": ["/problems/not-found"]},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "request_id": {"type": ["string", "null"]},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                    "msg": {"type": "string"},
-                },
-            },
-        },
-    },
-}
 
 _GATEWAY_RESPONSES = {
     "401": "No API key, or one that is not valid or has been revoked.",

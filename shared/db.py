@@ -1,10 +1,13 @@
 """Database: engines, the naming convention, and the request's session as its unit of work."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import JSON, DateTime, Dialect, MetaData, Numeric, TypeDecorator, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -19,6 +22,28 @@ NAMING_CONVENTION = {
 
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """`timestamp with time zone`, always read back aware: SQLite keeps no zone, and every value written is UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+MoneyColumn = Numeric(18, 2, asdecimal=True)
+JSONColumn = JSON().with_variant(JSONB(), "postgresql")
+# Every service's declarative base maps Python types with this (`type_annotation_map`).
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UtcDateTime(), Decimal: MoneyColumn}
 
 
 def is_sqlite(url: str) -> bool:

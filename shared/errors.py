@@ -78,6 +78,33 @@ class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service Unavailable", "service-unavailable"
 
 
+# The JSON schema of every error body, for the OpenAPI documents.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details, as every error of this API is answered.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/not-found"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
 def field_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
     return {"loc": list(loc), "msg": msg}
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import repository
-from gateway.models import ApiKey, utcnow
+from gateway.models import ApiKey
 from shared.auth import Principal, Role
+from shared.db import utcnow
 from shared.reference import DISTRICT_CODES
 
 KEY_PREFIX = "cqk"

@@ -1,10 +1,10 @@
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.ranking.decimals import Six
-from services.ranking.timestamps import UtcDatetime
 
 Normalisation = Literal["min_max", "z_score", "rank"]
 GrowthBasis = Literal["comparable"]
@@ -93,7 +93,7 @@ class MethodologyOut(BaseModel):
     tie_break_rule: str = TIE_BREAK_RULE
     description: str
     is_default: bool
-    created_at: UtcDatetime
+    created_at: datetime
     created_by: str
 
 

@@ -1,9 +1,8 @@
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
 from services.ranking.runs.schemas import Change, MethodologyUsed, RowOut, RunStatus
-from services.ranking.timestamps import UtcDatetime
 from shared.money import Yuan
 
 
@@ -15,7 +14,7 @@ class RankingOut(BaseModel):
     code_version: str
     input_hash: str
     as_of: date
-    published_at: UtcDatetime
+    published_at: datetime
     published_by: str
     publish_reason: str | None
     supersedes_run_id: int | None
@@ -29,11 +28,11 @@ class HistoryItem(BaseModel):
     methodology_version: str
     input_hash: str
     total_award_yuan: Yuan
-    published_at: UtcDatetime
+    published_at: datetime
     published_by: str
     publish_reason: str | None
     supersedes_run_id: int | None
-    superseded_at: UtcDatetime | None
+    superseded_at: datetime | None
     superseded_by_run_id: int | None
     changes: list[Change] | None = Field(description="Against the run this one superseded (null for the first)")
 

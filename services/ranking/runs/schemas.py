@@ -1,11 +1,10 @@
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.ranking.decimals import Six
 from services.ranking.methodologies.schemas import TIE_BREAK_RULE, GrowthBasis, Normalisation, TieBreakKey, WeightsOut
-from services.ranking.timestamps import UtcDatetime
 from shared.money import Yuan
 
 RunStatus = Literal["draft", "published", "superseded"]
@@ -96,13 +95,13 @@ class RunOut(BaseModel):
     quality: Quality
     total_award_yuan: Yuan
     rows: list[RowOut]
-    created_at: UtcDatetime
+    created_at: datetime
     created_by: str
-    published_at: UtcDatetime | None
+    published_at: datetime | None
     published_by: str | None
     publish_reason: str | None
     supersedes_run_id: int | None
-    superseded_at: UtcDatetime | None
+    superseded_at: datetime | None
     superseded_by_run_id: int | None
     changes: list[Change] | None = Field(description="Against the run this one superseded when published")
 
@@ -119,7 +118,7 @@ class PublishOut(BaseModel):
     run_id: int
     year: int
     status: RunStatus
-    published_at: UtcDatetime
+    published_at: datetime
     published_by: str
     publish_reason: str | None
     supersedes_run_id: int | None
@@ -136,9 +135,9 @@ class RunSummary(BaseModel):
     input_hash: str
     quality_passed: bool
     total_award_yuan: Yuan
-    created_at: UtcDatetime
+    created_at: datetime
     created_by: str
-    published_at: UtcDatetime | None
+    published_at: datetime | None
 
 
 class RunPage(BaseModel):
