@@ -1,22 +1,12 @@
-"""The eligibility service's declarative base and column types."""
+"""The eligibility service's declarative base; column types and the clock come from shared.db."""
 
-from datetime import UTC, datetime
-from decimal import Decimal
-
-from sqlalchemy import JSON, DateTime, Numeric
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
-from shared.db import make_metadata
+from shared.db import TYPE_ANNOTATION_MAP, JSONColumn, MoneyColumn, make_metadata, utcnow
 
-MoneyColumn = Numeric(18, 2, asdecimal=True)
-JSONColumn = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Base", "JSONColumn", "MoneyColumn", "utcnow"]
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata()
-    type_annotation_map = {datetime: DateTime(timezone=True), Decimal: MoneyColumn}  # noqa: RUF012
+    type_annotation_map = TYPE_ANNOTATION_MAP
