@@ -1,13 +1,15 @@
 """Domain errors and the one handler that renders every error as RFC 9457 problem+json."""
 
+import json
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.requestid import current_request_id
@@ -132,7 +134,18 @@ def problem_response(
         body["errors"] = errors
     if extensions:
         body.update(extensions)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return SafeJSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that can always be sent: a string a caller sent may hold an unpaired surrogate, which UTF-8 cannot
+    carry; such a document is written with ASCII escapes instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 _STATUS_SLUGS = {
@@ -147,14 +160,28 @@ _STATUS_SLUGS = {
 }
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """`value` with what PostgreSQL text and JSON cannot hold (NUL, unpaired surrogates) replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
 def clean_message(msg: str) -> str:
     """Pydantic prefixes our validators' messages with "Value error, "; the caller needs only the message."""
-    return msg.removeprefix("Value error, ")
+    return storable_text(msg.removeprefix("Value error, "))
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Only loc and msg: pydantic's `input`/`ctx` may hold values that are not JSON (Decimal, bytes).
-    return [{"loc": list(err.get("loc", ())), "msg": clean_message(str(err.get("msg", "")))} for err in exc.errors()]
+    return [
+        {
+            "loc": [storable_text(part) if isinstance(part, str) else part for part in err.get("loc", ())],
+            "msg": clean_message(str(err.get("msg", ""))),
+        }
+        for err in exc.errors()
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -219,6 +246,18 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Conflict",
             slug="conflict",
             detail="The write conflicts with data written at the same time; nothing was written. Retry the request.",
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Validation comes first; this is the database refusing a value no validator caught.
+        logger.warning("data error", exc_info=exc)
+        return problem_response(
+            request,
+            status=422,
+            title="Unprocessable Content",
+            slug="invalid-input",
+            detail="A value could not be stored as sent (for example a NUL character); nothing was written.",
         )
 
     @app.exception_handler(OperationalError)

@@ -1,5 +1,6 @@
-"""Validated identifier types for request models: credit codes, district and sector codes, years."""
+"""Validated identifier types for request models: credit codes, district and sector codes, years, names."""
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -20,6 +21,12 @@ def _known_sector(code: str) -> str:
     return code
 
 
+def _printable(text: str) -> str:
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        raise ValueError("text may not contain control characters or unpaired surrogates")
+    return text
+
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
@@ -33,4 +40,6 @@ Uscc = Annotated[
 DistrictCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_district), Field(examples=["500103"])]
 SectorCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_sector), Field(examples=["software_it"])]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+]

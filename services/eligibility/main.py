@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.eligibility.awards.ranking import ranking_client
+from services.eligibility.awards.router import router as awards_router
 from services.eligibility.calculations.router import router as calculations_router
 from services.eligibility.matches.router import router as matches_router
 from services.eligibility.measures.router import router as measures_router
@@ -86,6 +88,7 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
             screenings_router,
             matches_router,
             simulations_router,
+            awards_router,
         ],
-        lifespan_hooks=[parameter_store, registry_client],
+        lifespan_hooks=[parameter_store, registry_client, ranking_client],
     )

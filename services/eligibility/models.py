@@ -1,8 +1,9 @@
 """Every model of the eligibility service, so that Alembic sees one complete metadata."""
 
+from services.eligibility.awards.models import Award, AwardEvent
 from services.eligibility.db import Base
 from services.eligibility.parameters.models import ParameterAmendment
 
 metadata = Base.metadata
 
-__all__ = ["ParameterAmendment", "metadata"]
+__all__ = ["Award", "AwardEvent", "ParameterAmendment", "metadata"]

@@ -24,7 +24,7 @@ REGISTRY_TABLES = (
     "buildings",
     "projects",
 )
-ELIGIBILITY_TABLES = ("parameter_amendments",)
+ELIGIBILITY_TABLES = ("parameter_amendments", "award_events", "awards")
 # Small pages, so that every screening in the tests follows the registry's cursors.
 PAGE_SIZE = 3
 

@@ -202,3 +202,24 @@ async def test_a_failure_in_the_middle_of_an_import_leaves_the_database_as_it_wa
     listed = (await city.get("/enterprises")).json()["items"]
     assert [item["name"] for item in listed] == ["原名"]
     assert len((await city.get("/audit")).json()["items"]) == 1
+
+
+async def test_unstorable_characters_are_refused_by_name_not_by_a_500(city):
+    # JSON may carry escapes that UTF-8 and PostgreSQL cannot hold: an unpaired surrogate, a NUL.
+    body = b'[{"\\ud800": 1, "uscc": "x\\u0000"}, ' + (
+        b'{"uscc": "91500103000000001Q", "name": "bad\\u0000name", "district_code": "500103", '
+        b'"sector": "legal_ip", "established_on": "2020-01-01"}]'
+    )
+    headers = {"content-type": "application/json", "Idempotency-Key": "odd-characters"}
+    response = await city.post("/enterprises/import", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    rejected = response.json()["rejected"]
+    assert [item["row"] for item in rejected] == [1, 2]
+    assert "unicode" in rejected[0]["errors"][0]["msg"]
+    assert rejected[1]["errors"][0]["loc"] == ["name"]
+    again = await city.post("/enterprises/import", content=body, headers=headers)
+    assert again.json() == response.json() and again.headers["idempotent-replayed"] == "true"
+    single = await city.post(
+        "/enterprises", content=b'{"\\udfff": 1}', headers={"content-type": "application/json"}
+    )
+    assert single.status_code == 422 and single.json()["errors"]

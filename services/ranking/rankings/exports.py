@@ -9,6 +9,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
 from services.ranking.rankings.schemas import RankingOut
+from shared.spreadsheets import xlsx_row
 
 HEADER = ("rank", "district_code", "district_name", "score", "award_yuan")
 HEADER_ZH = ("名次", "区县代码", "区县", "综合得分", "奖励金额（元）")
@@ -55,7 +56,7 @@ def to_xlsx(ranking: RankingOut) -> bytes:
         ("published_at", ranking.published_at.isoformat()),
         ("published_by", ranking.published_by),
     ):
-        provenance.append([label, value])
+        provenance.append(xlsx_row([label, value]))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 
 from services.registry.enterprises import imports, service
 from services.registry.enterprises.schemas import (
@@ -17,7 +16,7 @@ from services.registry.idempotency.service import request_fingerprint, run_once
 from services.registry.settings import RegistrySettings
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
-from shared.errors import PayloadTooLarge
+from shared.errors import PayloadTooLarge, SafeJSONResponse
 from shared.identifiers import DistrictCode, SectorCode, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
@@ -71,7 +70,7 @@ async def import_enterprises(
     principal: KeyHolderDep,
     atomic: Annotated[bool, Query(description="Write nothing unless every row is valid")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> JSONResponse:
+) -> SafeJSONResponse:
     settings: RegistrySettings = request.app.state.settings
     body = await _read_limited(request, settings.import_max_bytes)
     content_type = request.headers.get("content-type", "")
@@ -84,7 +83,7 @@ async def import_enterprises(
     fingerprint = request_fingerprint(content_type, str(atomic), body)
     outcome = await run_once(session, principal, idempotency_key, fingerprint, run)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return SafeJSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
 @router.get("/{uscc}", response_model=EnterpriseOut, summary="One enterprise with its yearly figures")

@@ -26,7 +26,7 @@ from services.registry.enterprises.schemas import (
 )
 from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
 from shared.auth import Principal
-from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, clean_message
+from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, clean_message, storable_text
 
 ENTERPRISE_FIELDS = ("name", "district_code", "sector", "established_on", "spun_off_from_manufacturer")
 YEAR_FIELDS = ("revenue_yuan", "employees", "above_scale", "top500_service")
@@ -187,7 +187,7 @@ class _Plan:
 
 def _row_errors(exc: ValidationError) -> list[RowError]:
     return [
-        RowError(loc=[str(part) for part in err["loc"]] or ["row"], msg=clean_message(err["msg"]))
+        RowError(loc=[storable_text(str(part)) for part in err["loc"]] or ["row"], msg=clean_message(err["msg"]))
         for err in exc.errors()
     ]
 
@@ -199,7 +199,7 @@ def _validate_rows(raw_rows: Sequence[Any], rejected: list[RejectedRow]) -> list
             valid.append((number, ImportRow.model_validate(raw)))
         except ValidationError as exc:
             candidate = raw.get("uscc") if isinstance(raw, dict) else None
-            uscc = candidate if isinstance(candidate, str) else None
+            uscc = storable_text(candidate[:32]) if isinstance(candidate, str) else None
             rejected.append(RejectedRow(row=number, uscc=uscc, errors=_row_errors(exc)))
     return valid
 

@@ -1,0 +1,185 @@
+"""Awards as files for the official documents: CSV (UTF-8 with BOM, for spreadsheet programs) and XLSX."""
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+# openpyxl ships no type information (no stubs are pinned in this project).
+from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.styles import Font  # type: ignore[import-untyped]
+
+from services.eligibility.awards.entitlement import DISTRICT_NAMES
+from services.eligibility.awards.models import Award
+from services.eligibility.awards.schemas import AwardFilters
+from services.eligibility.measures.catalogue import MEASURES_BY_ID
+from services.eligibility.rules.base import DOCUMENT, ZERO
+from shared.spreadsheets import xlsx_row
+
+HEADER = (
+    "no",
+    "award_id",
+    "policy",
+    "measure_id",
+    "citation",
+    "subject_type",
+    "subject_id",
+    "subject_name",
+    "recipient",
+    "year",
+    "district_code",
+    "district_name",
+    "amount_yuan",
+    "payable_yuan",
+    "tops_up_award_id",
+    "status",
+    "standing",
+    "publicised_on",
+    "notice_ends_on",
+    "paid_on",
+)
+HEADER_ZH = (
+    "序号",
+    "奖励编号",
+    "政策文件",
+    "措施",
+    "依据条款",
+    "支持对象类型",
+    "支持对象编号",
+    "支持对象名称",
+    "受奖单位",
+    "年度",
+    "区县代码",
+    "区县",
+    "核定金额（元）",
+    "本次拨付（元）",
+    "补差所涉奖励",
+    "状态",
+    "有效",
+    "公示日期",
+    "公示截止",
+    "拨付日期",
+)
+TITLE = "重庆市现代生产性服务业扶持资金奖励名单（就高不重复）"
+STATUS_ZH = {
+    "proposed": "拟奖励",
+    "approved": "已审核",
+    "publicised": "公示中",
+    "paid": "已拨付",
+    "rejected": "不予奖励",
+    "withdrawn": "已撤回",
+    "superseded": "已被更高奖励替代",
+}
+MONEY_COLUMNS = (13, 14)
+
+
+def citation(award: Award) -> str:
+    measure = MEASURES_BY_ID.get(award.measure_id) if award.policy == DOCUMENT else None
+    return measure.citation if measure is not None else f"{award.policy} {award.measure_id}"
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def to_csv(awards: Sequence[Award]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for number, award in enumerate(awards, start=1):
+        writer.writerow(
+            (
+                number,
+                award.id,
+                award.policy,
+                award.measure_id,
+                citation(award),
+                award.subject_type,
+                award.subject_id,
+                award.subject_name or "",
+                award.recipient or "",
+                award.year if award.year is not None else "",
+                award.district_code,
+                DISTRICT_NAMES.get(award.district_code, ""),
+                f"{award.amount_yuan:.2f}",
+                f"{award.payable_yuan:.2f}",
+                award.tops_up_award_id if award.tops_up_award_id is not None else "",
+                award.status,
+                "true" if award.is_standing else "false",
+                _day(award.publicised_on),
+                _day(award.notice_ends_on),
+                _day(award.paid_on),
+            )
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(awards: Sequence[Award], filters: AwardFilters, generated_at: datetime) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "awards"
+    sheet.append([TITLE])
+    sheet["A1"].font = Font(bold=True)
+    sheet.append(list(HEADER_ZH))
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    amount_total = payable_total = ZERO
+    for number, award in enumerate(awards, start=1):
+        amount_total += award.amount_yuan
+        payable_total += award.payable_yuan
+        sheet.append(
+            xlsx_row(
+                [
+                    number,
+                    award.id,
+                    award.policy,
+                    award.measure_id,
+                    citation(award),
+                    award.subject_type,
+                    award.subject_id,
+                    award.subject_name,
+                    award.recipient,
+                    award.year,
+                    award.district_code,
+                    DISTRICT_NAMES.get(award.district_code),
+                    Decimal(award.amount_yuan),
+                    Decimal(award.payable_yuan),
+                    award.tops_up_award_id,
+                    STATUS_ZH[award.status],
+                    "是" if award.is_standing else "否",
+                    award.publicised_on,
+                    award.notice_ends_on,
+                    award.paid_on,
+                ]
+            )
+        )
+        _money_format(sheet, sheet.max_row)
+    total_row: list[object] = [None] * len(HEADER_ZH)
+    total_row[11] = f"合计（{len(awards)}项）"
+    total_row[12] = amount_total
+    total_row[13] = payable_total
+    sheet.append(total_row)
+    _money_format(sheet, sheet.max_row)
+    for column, width in zip(
+        "ABCDEFGHIJKLMNOPQRST",
+        (6, 10, 24, 8, 30, 12, 22, 28, 22, 8, 10, 14, 18, 18, 12, 16, 6, 12, 12, 12),
+        strict=True,
+    ):
+        sheet.column_dimensions[column].width = width
+
+    selection = workbook.create_sheet("selection")
+    selection.append(["generated_at", generated_at.isoformat()])
+    for name in AwardFilters.__dataclass_fields__:
+        value = getattr(filters, name)
+        selection.append(xlsx_row([name, "" if value is None else str(value)]))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _money_format(sheet: Any, row: int) -> None:
+    for column in MONEY_COLUMNS:
+        sheet.cell(row=row, column=column).number_format = "#,##0.00"

@@ -1,0 +1,156 @@
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from services.eligibility.awards import exports, service
+from services.eligibility.awards.ranking import RankingDep
+from services.eligibility.awards.schemas import (
+    AwardDetail,
+    AwardFilters,
+    AwardIn,
+    AwardPage,
+    GroupKey,
+    Status,
+    SubjectType,
+    SummaryOut,
+    TransitionIn,
+)
+from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.settings import EligibilitySettings
+from shared.auth import Principal, Role, require_roles
+from shared.db import SessionDep
+from shared.identifiers import DistrictCode, Year
+from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+
+router = APIRouter(prefix="/awards", tags=["awards"])
+
+CityDep = Annotated[Principal, require_roles(Role.CITY)]
+ReaderDep = Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)]
+AwardIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def award_filters(
+    subject_type: SubjectType | None = None,
+    subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    district_code: DistrictCode | None = None,
+    measure_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    status: Status | None = None,
+    year: Year | None = None,
+    policy: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    standing: Annotated[bool | None, Query(description="Only the awards that stand (true) or not (false)")] = None,
+) -> AwardFilters:
+    return AwardFilters(
+        subject_type=subject_type,
+        subject_id=subject_id.strip().upper() if subject_type == "enterprise" and subject_id else subject_id,
+        district_code=district_code,
+        measure_id=measure_id,
+        status=status,
+        year=year,
+        policy=policy,
+        standing=standing,
+    )
+
+
+FiltersDep = Annotated[AwardFilters, Depends(award_filters)]
+
+
+async def get_settings(request: Request) -> EligibilitySettings:
+    settings: EligibilitySettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[EligibilitySettings, Depends(get_settings)]
+
+
+@router.post(
+    "",
+    response_model=AwardDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Propose an award (city); 就高不重复: a higher one supersedes or tops up, a lower or equal one is a 409",
+)
+async def propose(
+    session: SessionDep,
+    registry: RegistryDep,
+    ranking: RankingDep,
+    parameters: ParametersDep,
+    body: AwardIn,
+    principal: CityDep,
+) -> AwardDetail:
+    return await service.propose(session, registry, ranking, parameters, principal, body)
+
+
+@router.get("", response_model=AwardPage, summary="Awards, newest first (a district key: its own district's)")
+async def list_awards(
+    session: SessionDep,
+    principal: ReaderDep,
+    filters: FiltersDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> AwardPage:
+    return await service.list_page(session, principal, filters, cursor, limit)
+
+
+@router.get(
+    "/summary",
+    response_model=SummaryOut,
+    summary="Budget view: count, Σ amount and Σ payable by measure, year, district and status",
+)
+async def summary(
+    session: SessionDep,
+    principal: ReaderDep,
+    filters: FiltersDep,
+    group_by: Annotated[
+        list[GroupKey] | None,
+        Query(description="Repeat to group by several; default measure_id, year, district_code, status"),
+    ] = None,
+) -> SummaryOut:
+    keys: list[GroupKey] = group_by if group_by is not None else ["measure_id", "year", "district_code", "status"]
+    return await service.summary(session, principal, filters, keys)
+
+
+def _attachment(extension: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="awards.{extension}"'}
+
+
+@router.get(
+    "/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    summary="The awards the filters select as CSV for the official documents",
+)
+async def export_csv(session: SessionDep, principal: ReaderDep, filters: FiltersDep, settings: SettingsDep) -> Response:
+    awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
+    return Response(exports.to_csv(awards), media_type="text/csv; charset=utf-8", headers=_attachment("csv"))
+
+
+@router.get(
+    "/export.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+    summary="The awards the filters select as an Excel workbook, with totals, for the official documents",
+)
+async def export_xlsx(
+    session: SessionDep, principal: ReaderDep, filters: FiltersDep, settings: SettingsDep
+) -> Response:
+    awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
+    selected = service.scoped(principal, filters)
+    body = exports.to_xlsx(awards, selected, datetime.now(UTC))
+    return Response(body, media_type=XLSX, headers=_attachment("xlsx"))
+
+
+@router.get("/{award_id}", response_model=AwardDetail, summary="One award with its calculation and history")
+async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardIdPath) -> AwardDetail:
+    return await service.read(session, principal, award_id)
+
+
+@router.post(
+    "/{award_id}/transitions",
+    response_model=AwardDetail,
+    summary="approve → publicise (公示) → pay; object within the notice window; reject or withdraw (city)",
+)
+async def transition(
+    session: SessionDep, principal: CityDep, award_id: AwardIdPath, body: TransitionIn, settings: SettingsDep
+) -> AwardDetail:
+    return await service.transition(session, principal, award_id, body, settings.award_notice_working_days)

@@ -1,0 +1,474 @@
+"""The award ledger's logic: 就高不重复 under a per-key lock, the checks against the rules, the workflow."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility.awards import repository
+from services.eligibility.awards.entitlement import DISTRICT_NAMES, Entitlement, assess
+from services.eligibility.awards.models import Award, AwardEvent
+from services.eligibility.awards.ranking import RankingClient
+from services.eligibility.awards.schemas import (
+    AwardDetail,
+    AwardEventOut,
+    AwardFilters,
+    AwardIn,
+    AwardOut,
+    AwardPage,
+    GroupKey,
+    SummaryGroup,
+    SummaryOut,
+    SummaryTotals,
+    TransitionIn,
+)
+from services.eligibility.awards.workflow import STEPS, add_working_days, allowed_actions
+from services.eligibility.measures.catalogue import MEASURES_BY_ID
+from services.eligibility.parameters.definitions import ParameterSet
+from services.eligibility.parameters.service import today
+from services.eligibility.registry_client.client import RegistryClient
+from services.eligibility.rules.base import DOCUMENT, ZERO
+from services.eligibility.rules.engine import RULES
+from services.eligibility.screenings.service import scope_district
+from shared.auth import Principal
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from shared.pagination import decode_cursor, encode_cursor
+from shared.reference import DISTRICT_CODES
+from shared.requestid import current_request_id
+from shared.uscc import uscc_problem
+
+_NUMERIC_ID = re.compile(r"[1-9][0-9]{0,9}")
+_MAX_ID = 2**31 - 1
+# The measures whose facts come from an enterprise's figures of one year, chosen with `facts_year`.
+FACTS_YEAR_MEASURES = ("M07a", "M07b")
+
+
+def _yuan(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# ---- reading ---------------------------------------------------------------------------------------------------
+
+
+def award_out(award: Award) -> AwardOut:
+    return AwardOut.model_validate({**_columns(award), "allowed_actions": allowed_actions(award.status)})
+
+
+def _columns(award: Award) -> dict[str, Any]:
+    return {name: getattr(award, name) for name in AwardOut.model_fields if name != "allowed_actions"}
+
+
+async def detail(session: AsyncSession, award: Award, events: Sequence[AwardEvent] | None = None) -> AwardDetail:
+    """The award with its calculation and history (`events`, when the caller has just written all of them)."""
+    if events is None:
+        events = await repository.events(session, award.id)
+    return AwardDetail.model_validate(
+        {
+            **_columns(award),
+            "allowed_actions": allowed_actions(award.status),
+            "calculation": award.calculation,
+            "events": [AwardEventOut.model_validate(event) for event in events],
+        }
+    )
+
+
+def scoped(principal: Principal, filters: AwardFilters) -> AwardFilters:
+    """A district reads only its own district's awards (asking for another is a 403)."""
+    return replace(filters, district_code=scope_district(principal, filters.district_code))
+
+
+async def read(session: AsyncSession, principal: Principal, award_id: int) -> AwardDetail:
+    award = await repository.get(session, award_id)
+    if award is None:
+        raise NotFound(f"There is no award {award_id}.")
+    if not principal.may_read_district(award.district_code):
+        raise Forbidden(f"Award {award_id} belongs to district {award.district_code}; this key reads its own only.")
+    return await detail(session, award)
+
+
+async def list_page(
+    session: AsyncSession, principal: Principal, filters: AwardFilters, cursor: str | None, limit: int
+) -> AwardPage:
+    before_id: int | None = None
+    if cursor is not None:
+        decoded = decode_cursor(cursor)
+        if not isinstance(decoded, int) or isinstance(decoded, bool):
+            raise InvalidInput(
+                "The cursor is not one this service issued.",
+                errors=[field_error(["query", "cursor"], "invalid cursor")],
+            )
+        before_id = decoded
+    rows = await repository.page(session, scoped(principal, filters), before_id, limit + 1)
+    items = [award_out(award) for award in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return AwardPage(items=items, next_cursor=next_cursor)
+
+
+async def summary(
+    session: AsyncSession, principal: Principal, filters: AwardFilters, group_by: Sequence[GroupKey]
+) -> SummaryOut:
+    keys = list(dict.fromkeys(group_by))
+    rows = await repository.totals(session, scoped(principal, filters), keys)
+    groups = [
+        SummaryGroup.model_validate({**values, "count": count, "amount_yuan": amount, "payable_yuan": payable})
+        for values, count, amount, payable in rows
+    ]
+    return SummaryOut(
+        group_by=keys,
+        groups=groups,
+        totals=SummaryTotals(
+            count=sum(group.count for group in groups),
+            amount_yuan=sum((group.amount_yuan for group in groups), ZERO),
+            payable_yuan=sum((group.payable_yuan for group in groups), ZERO),
+        ),
+    )
+
+
+async def export_rows(
+    session: AsyncSession, principal: Principal, filters: AwardFilters, max_rows: int
+) -> Sequence[Award]:
+    selected = scoped(principal, filters)
+    total = await repository.count(session, selected)
+    if total > max_rows:
+        raise InvalidInput(
+            f"The filters select {total} awards; an export holds at most {max_rows}. Narrow the filters.",
+            errors=[field_error(["query"], f"{total} awards selected, at most {max_rows} per export")],
+        )
+    return await repository.every(session, selected, max_rows)
+
+
+# ---- proposing -------------------------------------------------------------------------------------------------
+
+
+def _subject_problem(subject_type: str, subject_id: str) -> str | None:
+    if subject_type in ("project", "cluster", "building"):
+        if _NUMERIC_ID.fullmatch(subject_id) is None or int(subject_id) > _MAX_ID:
+            return f"a {subject_type} is named by its registry id, a whole number from 1 (e.g. 42), not {subject_id!r}"
+        return None
+    if subject_type == "enterprise":
+        problem = uscc_problem(subject_id)
+        return None if problem is None else f"an enterprise is named by its credit code: {problem}"
+    if subject_id not in DISTRICT_CODES:
+        return f"{subject_id!r} is not one of the 38 district codes of Chongqing (GB/T 2260)"
+    return None
+
+
+def _check_request(body: AwardIn) -> tuple[AwardIn, bool]:
+    """The request with its subject in canonical form, and whether the rules cap the amount; or a 422 problem."""
+    errors: list[dict[str, Any]] = []
+
+    def refuse(field: str, msg: str) -> None:
+        errors.append(field_error(["body", field], msg))
+
+    subject_id = body.subject_id.upper() if body.subject_type == "enterprise" else body.subject_id
+    problem = _subject_problem(body.subject_type, subject_id)
+    if problem is not None:
+        refuse("subject_id", problem)
+    computable = False
+    if body.policy == DOCUMENT:
+        measure = MEASURES_BY_ID.get(body.measure_id)
+        if measure is None:
+            refuse("measure_id", f"{body.measure_id!r} is not a measure of {DOCUMENT} (GET /measures)")
+        else:
+            computable = measure.id in RULES
+            if measure.subject_type is not None and body.subject_type != measure.subject_type:
+                refuse(
+                    "subject_type", f"{measure.id} is awarded to a {measure.subject_type}, not a {body.subject_type}"
+                )
+            if measure.frequency == "yearly" and body.year is None:
+                refuse("year", f"{measure.id} is yearly: give the year it rewards")
+            if measure.frequency in ("one_off", "per_event") and body.year is not None:
+                refuse("year", f"{measure.id} is granted once per subject: leave the year out")
+            if body.facts_year is not None and measure.id not in FACTS_YEAR_MEASURES:
+                refuse("facts_year", f"only {' and '.join(FACTS_YEAR_MEASURES)} read a year of figures")
+    elif body.facts_year is not None:
+        refuse("facts_year", f"only {' and '.join(FACTS_YEAR_MEASURES)} of {DOCUMENT} read a year of figures")
+    district_code = body.district_code
+    if body.subject_type == "district" and problem is None:
+        if district_code is not None and district_code != subject_id:
+            refuse("district_code", f"a district's award belongs to the district itself ({subject_id})")
+        district_code = subject_id
+    elif not computable and district_code is None:
+        refuse("district_code", "required: the registry is not read for this award, so name the subject's district")
+    if errors:
+        raise InvalidInput("The award is refused: see `errors`.", errors=errors)
+    return body.model_copy(update={"subject_id": subject_id, "district_code": district_code}), computable
+
+
+def stacking_key(subject_type: str, subject_id: str, year: int | None) -> str:
+    return f"{subject_type}:{subject_id}" + (f":{year}" if year is not None else "")
+
+
+def _check_amount(body: AwardIn, entitlement: Entitlement) -> None:
+    if body.district_code is not None and body.district_code != entitlement.district_code:
+        raise InvalidInput(
+            f"{body.subject_id} is of district {entitlement.district_code} in the registry.",
+            errors=[field_error(["body", "district_code"], f"the registry says {entitlement.district_code}")],
+        )
+    if body.amount_yuan > entitlement.maximum:
+        calculation = entitlement.calculation
+        reasons = "; ".join(reason["message"] for reason in calculation["reasons"])
+        because = f"not eligible: {reasons}" if reasons else f"the rules give {_yuan(entitlement.maximum)}"
+        raise InvalidInput(
+            f"{_yuan(body.amount_yuan)} yuan is more than {body.measure_id} allows {body.subject_id} on "
+            f"{calculation['as_of']}: at most {_yuan(entitlement.maximum)} ({because}).",
+            errors=[field_error(["body", "amount_yuan"], f"at most {_yuan(entitlement.maximum)} ({because})")],
+            maximum_yuan=_yuan(entitlement.maximum),
+            calculation=calculation,
+        )
+
+
+def _event(
+    award_id: int, event: str, from_status: str | None, to_status: str, on: date, reason: str | None, who: Principal
+) -> AwardEvent:
+    return AwardEvent(
+        award_id=award_id,
+        event=event,
+        from_status=from_status,
+        to_status=to_status,
+        effective_on=on,
+        reason=reason,
+        actor_role=str(who.role),
+        actor_district=who.district_code,
+        request_id=current_request_id(),
+    )
+
+
+def _describe(award: Award) -> str:
+    return f"award {award.id} of {_yuan(award.amount_yuan)} yuan under {award.policy}"
+
+
+def _standing_json(award: Award) -> dict[str, Any]:
+    return {
+        "id": award.id,
+        "measure_id": award.measure_id,
+        "policy": award.policy,
+        "amount_yuan": _yuan(award.amount_yuan),
+        "payable_yuan": _yuan(award.payable_yuan),
+        "status": award.status,
+    }
+
+
+async def propose(
+    session: AsyncSession,
+    registry: RegistryClient,
+    ranking: RankingClient,
+    parameters: ParameterSet,
+    principal: Principal,
+    body: AwardIn,
+) -> AwardDetail:
+    body, computable = _check_request(body)
+    as_of = body.as_of or today()
+    entitlement: Entitlement | None = None
+    if computable:
+        # Read the registry (and the ranking) before taking the key's lock, so that the lock is held briefly.
+        entitlement = await assess(
+            registry,
+            ranking,
+            parameters,
+            measure_id=body.measure_id,
+            subject_type=body.subject_type,
+            subject_id=body.subject_id,
+            year=body.year,
+            facts_year=body.facts_year,
+            as_of=as_of,
+        )
+        _check_amount(body, entitlement)
+    district_code = entitlement.district_code if entitlement else body.district_code
+    assert district_code is not None
+    key = stacking_key(body.subject_type, body.subject_id, body.year)
+
+    await repository.lock_key(session, key)
+    current = await repository.standing(session, key)
+    award = Award(
+        policy=body.policy,
+        measure_id=body.measure_id,
+        subject_type=body.subject_type,
+        subject_id=body.subject_id,
+        subject_name=entitlement.subject_name if entitlement else body.subject_name or _district_name(body),
+        recipient=entitlement.recipient if entitlement else None,
+        year=body.year,
+        stacking_key=key,
+        district_code=district_code,
+        amount_yuan=body.amount_yuan,
+        payable_yuan=body.amount_yuan,
+        status="proposed",
+        is_standing=True,
+        calculation=entitlement.calculation if entitlement else None,
+        created_by=principal.label,
+    )
+    ledger_note: str | None = None
+    previous_status: str | None = None
+    on = today()
+    if current is not None:
+        if body.amount_yuan <= current.amount_yuan:
+            raise Conflict(
+                f"就高不重复: {_describe(current)} ({current.status}) stands for {key}; an award of "
+                f"{_yuan(body.amount_yuan)} yuan is not higher, so it is refused and nothing was written.",
+                standing_award=_standing_json(current),
+            )
+        previous_status = current.status
+        current.is_standing = False
+        if current.status == "paid":
+            # The paid award keeps its status; the new one pays the difference, so the total paid is the highest.
+            paid: Award | None = current
+            ledger_note = f"tops up paid {_describe(current)}: pays the difference"
+        else:
+            # Superseding a top-up: the new award tops up the same paid award.
+            paid = await repository.get(session, current.tops_up_award_id) if current.tops_up_award_id else None
+            current.status = "superseded"
+            ledger_note = f"supersedes {_describe(current)} ({previous_status})"
+            if paid is not None:
+                ledger_note += f"; tops up paid {_describe(paid)}: pays the difference"
+        if paid is not None:
+            award.tops_up_award_id = paid.id
+            award.payable_yuan = body.amount_yuan - paid.amount_yuan
+        # The old award stops standing before the new one is written: the unique index sees one at a time.
+        await repository.flush(session)
+    try:
+        await repository.add(session, award)
+    except IntegrityError as exc:
+        # Only if the lock were bypassed: the database still holds one standing award per key.
+        if "stacking_key" not in str(exc.orig):
+            raise
+        raise Conflict(
+            f"就高不重复: another award was made to stand for {key} at the same time; nothing was written. "
+            "Read the standing award and retry if this one is higher."
+        ) from None
+    reason = "; ".join(part for part in (body.reason, ledger_note) if part) or None
+    proposed = _event(award.id, "propose", None, "proposed", on, reason, principal)
+    await repository.add_event(session, proposed)
+    if current is not None and previous_status is not None:
+        if current.status == "superseded":
+            current.superseded_by_id = award.id
+            event = _event(
+                current.id,
+                "supersede",
+                previous_status,
+                "superseded",
+                on,
+                f"superseded by {_describe(award)} (就高不重复)",
+                principal,
+            )
+        else:
+            event = _event(
+                current.id,
+                "top_up",
+                "paid",
+                "paid",
+                on,
+                f"topped up by {_describe(award)}, which pays the difference of {_yuan(award.payable_yuan)} yuan "
+                "(就高不重复); this award no longer stands",
+                principal,
+            )
+        await repository.add_event(session, event)
+    # A new award's history is the one event just written.
+    return await detail(session, award, [proposed])
+
+
+def _district_name(body: AwardIn) -> str | None:
+    return DISTRICT_NAMES.get(body.subject_id) if body.subject_type == "district" else None
+
+
+# ---- the workflow ----------------------------------------------------------------------------------------------
+
+
+def _illegal(award: Award, action: str) -> Conflict:
+    allowed = allowed_actions(award.status)
+    return Conflict(
+        f"Award {award.id} is {award.status}: {action} is not allowed from it; "
+        f"allowed: {', '.join(allowed) if allowed else 'nothing (the award is closed)'}. Nothing was written.",
+        award_id=award.id,
+        current_status=award.status,
+        allowed_actions=allowed,
+    )
+
+
+async def transition(
+    session: AsyncSession, principal: Principal, award_id: int, body: TransitionIn, notice_working_days: int
+) -> AwardDetail:
+    key = await repository.stacking_key_of(session, award_id)
+    if key is None:
+        raise NotFound(f"There is no award {award_id}.")
+    # The same lock as proposals: a payment, a rejection and a new award of the same subject never interleave.
+    await repository.lock_key(session, key)
+    award = await repository.get(session, award_id, fresh=True)
+    assert award is not None
+    step = STEPS[body.action]
+    if award.status not in step.sources:
+        raise _illegal(award, body.action)
+    if step.reason_required and body.reason is None:
+        raise InvalidInput(
+            f"To {body.action} an award, say why.",
+            errors=[field_error(["body", "reason"], f"required to {body.action}")],
+        )
+    on = body.on or today()
+    if on > today():
+        raise InvalidInput(
+            "A step takes effect today or on a day past, not in the future.",
+            errors=[field_error(["body", "on"], f"{on} is after today ({today()})")],
+        )
+    from_status = award.status
+    resumes: Award | None = None
+    if body.action == "publicise":
+        award.publicised_on = on
+        award.notice_ends_on = add_working_days(on, notice_working_days)
+    elif body.action == "object":
+        assert award.publicised_on is not None and award.notice_ends_on is not None
+        if on < award.publicised_on:
+            raise InvalidInput(
+                f"The notice of award {award.id} began on {award.publicised_on}.",
+                errors=[field_error(["body", "on"], f"before the notice began ({award.publicised_on})")],
+            )
+        if on > award.notice_ends_on:
+            raise Conflict(
+                f"The notice window of award {award.id} closed on {award.notice_ends_on}: an objection on {on} is "
+                "outside it. Nothing was written.",
+                award_id=award.id,
+                current_status=award.status,
+                notice_ends_on=award.notice_ends_on.isoformat(),
+            )
+        award.publicised_on = None
+        award.notice_ends_on = None
+    elif body.action == "pay":
+        assert award.notice_ends_on is not None
+        if on <= award.notice_ends_on:
+            raise Conflict(
+                f"Award {award.id} is in its notice window until {award.notice_ends_on} (公示期): it can be paid "
+                "from the next day. Nothing was written.",
+                award_id=award.id,
+                current_status=award.status,
+                notice_ends_on=award.notice_ends_on.isoformat(),
+            )
+        award.paid_on = on
+    elif body.action in ("reject", "withdraw"):
+        award.is_standing = False
+        if award.tops_up_award_id is not None:
+            # A top-up that fails leaves the paid award it topped up standing again.
+            resumes = await repository.get(session, award.tops_up_award_id, fresh=True)
+    award.status = step.target
+    await repository.flush(session)
+    await repository.add_event(
+        session, _event(award.id, body.action, from_status, award.status, on, body.reason, principal)
+    )
+    if resumes is not None:
+        resumes.is_standing = True
+        await repository.flush(session)
+        await repository.add_event(
+            session,
+            _event(
+                resumes.id,
+                "resume",
+                resumes.status,
+                resumes.status,
+                on,
+                f"stands again: its top-up, award {award.id}, was {award.status}",
+                principal,
+            ),
+        )
+    return await detail(session, award)

@@ -1,0 +1,207 @@
+"""Award ledger figures: award creation throughput under 16 concurrent writers on distinct subjects.
+
+Two kinds of award, measured separately, each POST /awards through the eligibility app's ASGI interface (signed
+principal, validation, the key's advisory lock, the standing read, the insert and its event, the commit):
+- recorded without the registry: awards of another city policy and of measures without a formula;
+- computable (M01 on investment projects): each one also reads its project from the registry over HTTP (a uvicorn
+  process on a scratch database, as in the eligibility bench) and runs the rules with their trace.
+A third figure has the 16 writers contend for one subject with rising amounts: every award supersedes the last.
+"""
+
+import asyncio
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.eligibility.main import create_app
+from services.eligibility.settings import EligibilitySettings
+from services.registry import SERVICE_DIR as REGISTRY_DIR
+from services.registry.models import Project
+from shared.reference import DISTRICTS
+from shared.uscc import make_uscc
+from tests.bench.eligibility import start_registry
+from tests.support import CITY, TestDatabase, asgi_client
+
+WRITERS = 16
+RECORDED = 4_000
+COMPUTABLE = 2_000
+CONTENDED = 800
+OTHER_POLICY = "渝经信发〔2023〕12号"
+# （一）10% × 12,345,678.95 = 1,234,567.895 → 1,234,567.90
+INVESTMENT = Decimal("12345678.95")
+M01_MAX = "1234567.90"
+
+
+def _codes() -> list[str]:
+    return [district.code for district in DISTRICTS]
+
+
+async def fill_projects(url: str, count: int) -> None:
+    codes = _codes()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": index + 1,
+            "kind": "investment",
+            "owner_uscc": make_uscc(f"91{codes[index % len(codes)]}{index:09d}"),
+            "district_code": codes[index % len(codes)],
+            "name": f"基准项目{index}",
+            "year": 2025,
+            "platform_domain": None,
+            "verified_investment_yuan": INVESTMENT,
+            "actual_spend_yuan": None,
+            "special_major_approved": False,
+            "created_at": now,
+        }
+        for index in range(count)
+    ]
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(Project.__table__), rows)  # type: ignore[arg-type]
+            if connection.dialect.name == "postgresql":
+                await connection.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))"
+                )
+                await connection.exec_driver_sql("ANALYZE projects")
+    finally:
+        await engine.dispose()
+
+
+async def concurrent_posts(app: Any, bodies: list[dict[str, Any]], accept: Callable[[int], bool]) -> dict[str, Any]:
+    """POST every body, WRITERS at a time (each writer its own client, taking the next body when free)."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def writer() -> None:
+        async with asgi_client(app, CITY) as client:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                response = await client.post("/awards", json=body)
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                assert accept(response.status_code), response.text[:500]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(WRITERS)))
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "awards": len(bodies),
+        "writers": WRITERS,
+        "seconds": round(elapsed, 3),
+        "awards_per_second": round(len(bodies) / elapsed),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 2),
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+    }
+
+
+def recorded_bodies() -> list[dict[str, Any]]:
+    """Distinct subjects: enterprises under another policy, and （八）finance support (no formula) for districts."""
+    codes = _codes()
+    bodies: list[dict[str, Any]] = []
+    for index in range(RECORDED):
+        code = codes[index % len(codes)]
+        if index % 2:
+            bodies.append(
+                {
+                    "policy": OTHER_POLICY,
+                    "measure_id": "第五条",
+                    "subject_type": "enterprise",
+                    "subject_id": make_uscc(f"92{code}{index:09d}"),
+                    "amount_yuan": f"{100_000 + index}.00",
+                    "district_code": code,
+                }
+            )
+        else:
+            bodies.append(
+                {
+                    "measure_id": "M08",
+                    "subject_type": "enterprise",
+                    "subject_id": make_uscc(f"93{code}{index:09d}"),
+                    "amount_yuan": f"{50_000 + index}.00",
+                    "district_code": code,
+                }
+            )
+    return bodies
+
+
+async def run() -> dict[str, Any]:
+    registry_db = TestDatabase("bench_registry", REGISTRY_DIR)
+    eligibility_db = TestDatabase("bench_eligibility", ELIGIBILITY_DIR)
+    # Creating and migrating run their own event loops, so they go to a thread.
+    await asyncio.to_thread(registry_db.create)
+    await asyncio.to_thread(eligibility_db.create)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        await fill_projects(registry_db.url, COMPUTABLE)
+        process, registry_url = await asyncio.to_thread(start_registry, registry_db.url, 1)
+        settings = EligibilitySettings(
+            database_url=eligibility_db.url,
+            environment="test",
+            registry_url=registry_url,
+            log_level="WARNING",
+            database_pool_size=WRITERS,
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            # Warm up the pools and the code paths, on subjects the figures do not use.
+            await concurrent_posts(
+                app,
+                [{**body, "subject_id": make_uscc(f"94{body['district_code']}{i:09d}")} for i, body in enumerate(recorded_bodies()[:200])],
+                lambda status: status == 201,
+            )  # fmt: skip
+            recorded = await concurrent_posts(app, recorded_bodies(), lambda status: status == 201)
+            computable = await concurrent_posts(
+                app,
+                [
+                    {"measure_id": "M01", "subject_type": "project", "subject_id": str(i + 1), "amount_yuan": M01_MAX}
+                    for i in range(COMPUTABLE)
+                ],
+                lambda status: status == 201,
+            )
+            # One subject, rising amounts sent 16 at a time: a higher award supersedes, one overtaken is refused.
+            contended = await concurrent_posts(
+                app,
+                [other_policy_district(f"{1_000_000 + index}.00") for index in range(CONTENDED)],
+                lambda status: status in (201, 409),
+            )
+        return {
+            "database": "postgresql" if eligibility_db.postgres else "sqlite",
+            "recorded_without_registry": recorded,
+            "computable_with_registry_check": {**computable, "registry": "uvicorn process, 1 worker"},
+            "one_subject_contended": contended,
+        }
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+        await asyncio.to_thread(registry_db.drop)
+        await asyncio.to_thread(eligibility_db.drop)
+
+
+def other_policy_district(amount: str) -> dict[str, Any]:
+    return {
+        "policy": OTHER_POLICY,
+        "measure_id": "第九条",
+        "subject_type": "district",
+        "subject_id": "500103",
+        "year": 2025,
+        "amount_yuan": amount,
+    }

@@ -1,0 +1,37 @@
+"""Fuzzing the merged OpenAPI document through the gateway with a city key (schemathesis, bounded for CI):
+no answer is a 5xx, every answer has a documented content type and matches its documented schema."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES_PER_OPERATION = 8
+CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+
+
+def test_no_operation_answers_a_server_error_or_breaks_its_schema(stack: Stack, tmp_path: Path):
+    schemathesis = Path(sys.executable).with_name("st")
+    result = subprocess.run(
+        [
+            str(schemathesis), "run", f"{stack.gateway}/openapi.json",
+            "--header", f"Authorization: Bearer {stack.keys['city']}",
+            "--checks", CHECKS,
+            "--max-examples", str(EXAMPLES_PER_OPERATION),
+            "--phases", "examples,fuzzing",
+            "--workers", "2",
+            "--seed", "20241119",
+            "--suppress-health-check", "all",
+            "--report", "junit", "--report-dir", str(tmp_path),
+        ],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    summary = result.stdout[-6000:]
+    assert result.returncode == 0, summary
+    print(summary[-800:])
+    assert " passed" in summary and "failure" not in summary.split("SUMMARY")[-1].lower(), summary
