@@ -698,4 +698,6 @@ async def test_exports_survive_control_characters_a_caller_sent(city):
     response = await city.get("/awards/export.xlsx", params={"subject_id": "\b\x1fx"})
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(response.content))
-    assert ["subject_id", "\ufffd\ufffdx"] in [[cell.value for cell in row] for row in workbook["selection"].iter_rows()]
+    assert ["subject_id", "\ufffd\ufffdx"] in [
+        [cell.value for cell in row] for row in workbook["selection"].iter_rows()
+    ]

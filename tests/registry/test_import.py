@@ -219,7 +219,5 @@ async def test_unstorable_characters_are_refused_by_name_not_by_a_500(city):
     assert rejected[1]["errors"][0]["loc"] == ["name"]
     again = await city.post("/enterprises/import", content=body, headers=headers)
     assert again.json() == response.json() and again.headers["idempotent-replayed"] == "true"
-    single = await city.post(
-        "/enterprises", content=b'{"\\udfff": 1}', headers={"content-type": "application/json"}
-    )
+    single = await city.post("/enterprises", content=b'{"\\udfff": 1}', headers={"content-type": "application/json"})
     assert single.status_code == 422 and single.json()["errors"]
