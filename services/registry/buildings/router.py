@@ -42,7 +42,12 @@ async def read_building(building_id: BuildingId, session: SessionDep, principal:
     return await service.read(session, principal, building_id)
 
 
-@router.put("/{building_id}/years/{year}", response_model=BuildingYearOut, summary="Record the year's revenue")
+@router.put(
+    "/{building_id}/years/{year}",
+    response_model=BuildingYearOut,
+    summary="Record the year's revenue",
+    responses={201: {"model": BuildingYearOut, "description": "Created: the year had no record yet"}},
+)
 async def put_building_year(
     building_id: BuildingId,
     year: Year,

@@ -34,7 +34,12 @@ async def read_cluster(cluster_id: ClusterId, session: SessionDep, principal: Ke
     return await service.read(session, principal, cluster_id)
 
 
-@router.put("/{cluster_id}/evaluations/{year}", response_model=EvaluationOut, summary="Record the year's evaluation")
+@router.put(
+    "/{cluster_id}/evaluations/{year}",
+    response_model=EvaluationOut,
+    summary="Record the year's evaluation",
+    responses={201: {"model": EvaluationOut, "description": "Created: the year had no record yet"}},
+)
 async def put_evaluation(
     cluster_id: ClusterId,
     year: Year,

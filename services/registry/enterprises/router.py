@@ -109,7 +109,12 @@ async def update_enterprise(
     return enterprise
 
 
-@router.put("/{uscc}/years/{year}", response_model=YearFiguresOut, summary="Create or replace one year's figures")
+@router.put(
+    "/{uscc}/years/{year}",
+    response_model=YearFiguresOut,
+    summary="Create or replace one year's figures",
+    responses={201: {"model": YearFiguresOut, "description": "Created: the year had no record yet"}},
+)
 async def put_year(
     uscc: Uscc, year: Year, figures: YearFigures, session: SessionDep, principal: KeyHolderDep, response: Response
 ) -> YearFiguresOut:
