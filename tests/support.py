@@ -3,8 +3,12 @@
 import asyncio
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from shared.auth import Principal, Role, sign_principal
 from shared.migrations import upgrade
-from shared.settings import DEVELOPMENT_INTERNAL_SECRET, VAR_DIR
+from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT, VAR_DIR
 
 TEST_SECRET = DEVELOPMENT_INTERNAL_SECRET
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -26,8 +30,56 @@ ANONYMOUS = Principal(Role.ANONYMOUS)
 SERVICE = Principal(Role.SERVICE)
 
 
+# The registry's tables a test may write; emptied after each test that uses the registry.
+REGISTRY_TABLES = (
+    "audit_log",
+    "idempotent_requests",
+    "enterprise_years",
+    "enterprises",
+    "cluster_evaluations",
+    "clusters",
+    "building_years",
+    "buildings",
+    "projects",
+)
+
+
 def district(code: str) -> Principal:
     return Principal(Role.DISTRICT, code)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_process(
+    factory: str, env: dict[str, str], *, startup_seconds: float = 30
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`factory` (e.g. services.registry.main:create_app) served by a real uvicorn process on a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, f"{factory} exited"
+            assert time.monotonic() < deadline, f"{factory} did not start within {startup_seconds} s"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def postgres_reachable() -> bool:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from shared.reference import DISTRICT_CODES, SECTOR_CODES
 from shared.reference import PLATFORM_DOMAINS as DOMAINS
 from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
-from tests.support import ANONYMOUS, CITY, TEST_SECRET, TestDatabase, asgi_client
+from tests.support import ANONYMOUS, CITY, TEST_SECRET, TestDatabase, asgi_client, free_port
 
 CALCULATE_REQUESTS = 2_000
 BATCH_SIZE = 10_000
@@ -208,14 +207,8 @@ async def fill_registry(url: str) -> float:
     return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_registry(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ENVIRONMENT": "test", "REGISTRY_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "services.registry.main:create_app",

@@ -25,19 +25,13 @@ from shared.auth import Principal, Role, sign_principal
 from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
 from tests.deploy.test_manifests import ENV_VALUES, compose_config
-from tests.support import POSTGRES_ADMIN_URL, use_postgres
+from tests.support import POSTGRES_ADMIN_URL, free_port, use_postgres
 
 pytestmark = pytest.mark.e2e
 
 ORDER = ("registry", "eligibility", "ranking", "gateway")
 CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003}
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def redis_reachable() -> bool:

@@ -18,8 +18,7 @@ from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
 from shared.settings import PROJECT_ROOT
-from tests.gateway.helpers import free_port
-from tests.support import TestDatabase
+from tests.support import TestDatabase, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 READ_TIMEOUT_SECONDS = 2.0

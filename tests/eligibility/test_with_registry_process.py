@@ -1,60 +1,13 @@
 """Screening against the registry running as a real uvicorn process on a free port, then with it stopped."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
 from services.eligibility.main import create_app
-from shared.settings import PROJECT_ROOT
 from tests.eligibility.conftest import eligibility_settings
 from tests.eligibility.scenario import TOTAL_2025, expected_eligible, seed
-from tests.support import CITY, TestDatabase, asgi_client
+from tests.support import CITY, asgi_client
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def registry_process(registry_database: TestDatabase) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": registry_database.url,
-        "REGISTRY_ENVIRONMENT": "test",
-        "REGISTRY_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "services.registry.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the registry process exited"
-            assert time.monotonic() < deadline, "the registry did not start within 30 s"
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_screening_over_http_then_registry_stopped(registry_process, eligibility_database, registry):

@@ -5,7 +5,7 @@ import hashlib
 import socket
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing, suppress
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
@@ -21,13 +21,7 @@ from gateway.settings import GatewaySettings
 from shared.db import make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.middleware import ServiceMiddleware
-from tests.support import TEST_SECRET
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import TEST_SECRET, free_port
 
 
 class Thing(BaseModel):

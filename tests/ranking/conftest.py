@@ -5,29 +5,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
 from services.eligibility.main import create_app as create_eligibility_app
 from services.eligibility.settings import EligibilitySettings
 from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
-from services.registry import SERVICE_DIR as REGISTRY_DIR
-from services.registry.main import create_app as create_registry_app
-from services.registry.settings import RegistrySettings
 from shared.auth import Principal
-from tests.support import CITY, TestDatabase, asgi_client, truncate
+from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
-REGISTRY_TABLES = (
-    "audit_log",
-    "idempotent_requests",
-    "enterprise_years",
-    "enterprises",
-    "cluster_evaluations",
-    "clusters",
-    "building_years",
-    "buildings",
-    "projects",
-)
 DEFAULT_VERSION = "2024.1"
 
 
@@ -42,25 +27,8 @@ def ranking_settings(database_url: str, **overrides: object) -> RankingSettings:
 
 
 @pytest.fixture(scope="session")
-def registry_database() -> Iterator[TestDatabase]:
-    yield from TestDatabase("registry", REGISTRY_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
-def eligibility_database() -> Iterator[TestDatabase]:
-    yield from TestDatabase("eligibility", ELIGIBILITY_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
 def ranking_database() -> Iterator[TestDatabase]:
     yield from TestDatabase("ranking", RANKING_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
-async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
-    app = create_registry_app(RegistrySettings(database_url=registry_database.url, environment="test"))
-    async with app.router.lifespan_context(app):
-        yield app
 
 
 @pytest.fixture(scope="session")

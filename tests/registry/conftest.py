@@ -1,38 +1,11 @@
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.registry import SERVICE_DIR
-from services.registry.main import create_app
-from services.registry.settings import RegistrySettings
 from shared.auth import Principal
-from tests.support import CITY, TestDatabase, asgi_client, truncate
-
-REGISTRY_TABLES = (
-    "audit_log",
-    "idempotent_requests",
-    "enterprise_years",
-    "enterprises",
-    "cluster_evaluations",
-    "clusters",
-    "building_years",
-    "buildings",
-    "projects",
-)
-
-
-@pytest.fixture(scope="session")
-def registry_database() -> Iterator[TestDatabase]:
-    yield from TestDatabase("registry", SERVICE_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
-async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
-    app = create_app(RegistrySettings(database_url=registry_database.url, environment="test"))
-    async with app.router.lifespan_context(app):
-        yield app
+from tests.support import CITY, REGISTRY_TABLES, asgi_client, truncate
 
 
 @pytest.fixture(autouse=True)

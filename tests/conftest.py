@@ -1,0 +1,41 @@
+"""Fixtures every test package shares: the registry and eligibility databases and a running registry app."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from fastapi import FastAPI
+
+from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.registry import SERVICE_DIR as REGISTRY_DIR
+from services.registry.main import create_app as create_registry_app
+from services.registry.settings import RegistrySettings
+from tests.support import TestDatabase, uvicorn_process
+
+
+@pytest.fixture(scope="session")
+def registry_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("registry", REGISTRY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+def eligibility_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("eligibility", ELIGIBILITY_DIR).lifecycle()
+
+
+@pytest.fixture(scope="session")
+async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
+    app = create_registry_app(RegistrySettings(database_url=registry_database.url, environment="test"))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def registry_process(registry_database: TestDatabase):  # type: ignore[no-untyped-def]
+    """The registry as a real uvicorn process on the same database: (url, process)."""
+    env = {
+        "REGISTRY_DATABASE_URL": registry_database.url,
+        "REGISTRY_ENVIRONMENT": "test",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+    with uvicorn_process("services.registry.main:create_app", env) as running:
+        yield running
