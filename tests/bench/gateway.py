@@ -22,8 +22,7 @@ from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
 from shared.auth import Principal, Role, sign_principal
 from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT
-from tests.gateway.helpers import free_port
-from tests.support import TestDatabase
+from tests.support import TestDatabase, free_port
 
 LATENCY_REQUESTS = 600
 WARMUP_REQUESTS = 100

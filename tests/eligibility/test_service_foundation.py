@@ -1,26 +1,6 @@
 """The eligibility service's own foundations: migrations, probes, request ids, the parameter store."""
 
-from alembic import command
-
-from services.eligibility import SERVICE_DIR
-from shared.migrations import alembic_config
-from tests.support import ANONYMOUS, CITY, TestDatabase
-
-
-def test_models_and_migrations_do_not_drift(eligibility_database):
-    command.check(alembic_config(SERVICE_DIR, eligibility_database.url))
-
-
-def test_migrations_are_reversible():
-    database = TestDatabase("eligibility_reversible", SERVICE_DIR)
-    database.create()
-    try:
-        config = alembic_config(SERVICE_DIR, database.url)
-        command.downgrade(config, "base")
-        command.upgrade(config, "head")
-        command.check(config)
-    finally:
-        database.drop()
+from tests.support import ANONYMOUS, CITY
 
 
 async def test_probes_answer_without_a_signature(client_for):

@@ -3,21 +3,14 @@ the docs page, body limits, CORS, and problems for every error."""
 
 import httpx
 import pytest
-from alembic import command
 from fastapi import FastAPI
 from openapi_spec_validator import validate
 
-from gateway import GATEWAY_DIR
 from gateway.main import DOCS_HTML
-from shared.migrations import alembic_config
 from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
 
 Gw = tuple[FastAPI, httpx.AsyncClient]
-
-
-def test_migrations_match_the_models(gateway_db: TestDatabase) -> None:
-    command.check(alembic_config(GATEWAY_DIR, gateway_db.url))
 
 
 async def test_healthz_and_readyz(gw: Gw) -> None:

@@ -2,12 +2,8 @@
 
 import time
 
-from alembic import command
-
-from services.ranking import SERVICE_DIR
 from shared.auth import Principal, Role, sign_principal
-from shared.migrations import alembic_config
-from tests.support import TEST_SECRET, TestDatabase
+from tests.support import TEST_SECRET
 
 
 async def test_unsigned_and_forged_requests_are_refused(client_for):
@@ -31,19 +27,3 @@ async def test_malformed_json_and_unknown_routes_are_problems(city):
     assert response.status_code == 400 and response.json()["type"] == "/problems/malformed-json"
     assert (await city.get("/nothing")).status_code == 404
     assert (await city.delete("/methodologies")).status_code == 405
-
-
-def test_models_and_migrations_do_not_drift(ranking_database):
-    command.check(alembic_config(SERVICE_DIR, ranking_database.url))
-
-
-def test_migrations_are_reversible():
-    database = TestDatabase("ranking_reversible", SERVICE_DIR)
-    database.create()
-    try:
-        config = alembic_config(SERVICE_DIR, database.url)
-        command.downgrade(config, "base")
-        command.upgrade(config, "head")
-        command.check(config)
-    finally:
-        database.drop()

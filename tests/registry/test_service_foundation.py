@@ -3,13 +3,10 @@
 import time
 
 import pytest
-from alembic import command
 
-from services.registry import SERVICE_DIR
 from shared.auth import Principal, Role, sign_principal
-from shared.migrations import alembic_config
 from tests.registry.factories import enterprise
-from tests.support import TEST_SECRET, TestDatabase
+from tests.support import TEST_SECRET
 
 
 async def test_unsigned_request_is_refused_and_nothing_written(client_for, city):
@@ -76,23 +73,6 @@ async def test_reference_data(city):
     sectors = (await city.get("/sectors")).json()
     assert len(sectors) == 18
     assert {"code": "supply_chain", "name_zh": "供应链管理", "name_en": "Supply chain management"} in sectors
-
-
-def test_models_and_migrations_do_not_drift(registry_database):
-    # Raises if autogenerate would produce any operation against the migrated database.
-    command.check(alembic_config(SERVICE_DIR, registry_database.url))
-
-
-def test_migrations_are_reversible():
-    database = TestDatabase("registry_reversible", SERVICE_DIR)
-    database.create()
-    try:
-        config = alembic_config(SERVICE_DIR, database.url)
-        command.downgrade(config, "base")
-        command.upgrade(config, "head")
-        command.check(config)
-    finally:
-        database.drop()
 
 
 @pytest.mark.parametrize("path", ["/enterprises", "/clusters", "/buildings", "/projects", "/audit"])
