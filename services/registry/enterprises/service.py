@@ -95,12 +95,10 @@ async def list_page(
         after_uscc=after,
         limit=limit + 1,
     )
-    # Rows straight from the database are valid by construction; listings skip re-validating them.
-    items = [
-        EnterpriseOut.model_construct(**{**row, "years": [YearFiguresOut.model_construct(**y) for y in row["years"]]})
-        for row in rows[:limit]
-    ]
-    return EnterprisePage.model_construct(items=items, next_cursor=next_cursor(rows, limit, lambda row: row["uscc"]))
+    # One validation of the whole page runs in pydantic's core, far faster than a model per row.
+    return EnterprisePage.model_validate(
+        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["uscc"])}
+    )
 
 
 async def update(
