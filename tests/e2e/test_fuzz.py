@@ -31,7 +31,7 @@ def test_no_operation_answers_a_server_error_or_breaks_its_schema(stack: Stack, 
             "--phases",
             "examples,fuzzing",
             "--workers",
-            "2",
+            "1",
             "--seed",
             "20241119",
             "--suppress-health-check",
@@ -45,6 +45,7 @@ def test_no_operation_answers_a_server_error_or_breaks_its_schema(stack: Stack, 
         text=True,
         timeout=600,
         check=False,
+        cwd=tmp_path,
     )
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary
