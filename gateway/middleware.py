@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import GatewayMetrics
-from shared.errors import problem_response
+from shared.errors import last_resort_response
 from shared.logging import get_logger
 from shared.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
 
@@ -67,15 +67,7 @@ class GatewayMiddleware:
             if holder["started"]:
                 logger.warning("response broken off", error=type(exc).__name__, detail=str(exc)[:200])
                 raise
-            logger.exception("unhandled error", exc_info=exc)
-            response = problem_response(
-                Request(scope),
-                status=500,
-                title="Internal Server Error",
-                slug="internal-error",
-                detail="An unexpected error occurred; quote the request id when reporting it.",
-            )
-            await response(scope, receive, send_with_id)
+            await last_resort_response(Request(scope), exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.in_flight.dec()

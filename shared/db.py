@@ -5,11 +5,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, Numeric, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.errors import DatabaseUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,8 +73,25 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    parsed = make_url(url)
+    _, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+
+    async def connect() -> Any:
+        # asyncpg raises the socket's own error when the server is down (SQLAlchemy does not wrap it): make it the
+        # 503 it is, not a 500.
+        try:
+            return await asyncpg.connect(**connect_kwargs)
+        except (OSError, TimeoutError) as error:
+            raise DatabaseUnavailable() from error
+
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        async_creator=connect,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.requestid import current_request_id
@@ -78,6 +78,33 @@ class InvalidInput(ProblemError):
 
 class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service Unavailable", "service-unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database refused or lost the connection (down, restarting, shutting down): nothing was committed."""
+
+    slug = "database-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is not reachable right now; nothing was written. Retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+
+# SQLSTATE classes of a lost or refused connection: 08 (connection exception) and 57P (the server shutting down,
+# crashed, or still starting up).
+_CONNECTION_SQLSTATES = ("08", "57P")
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether `exc` is the database being unreachable (rather than refusing what was asked of it)."""
+    if isinstance(exc, DatabaseUnavailable | OperationalError | InterfaceError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+    return bool(exc.connection_invalidated) or str(sqlstate).startswith(_CONNECTION_SQLSTATES)
 
 
 # The JSON schema of every error body, for the OpenAPI documents.
@@ -260,17 +287,35 @@ def install_error_handlers(app: FastAPI) -> None:
             detail="A value could not be stored as sent (for example a NUL character); nothing was written.",
         )
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Integrity and data errors have their own handlers; of the rest, a lost database is a 503, others a bug.
+        if not database_away(exc):
+            raise exc
         logger.error("database unavailable", exc_info=exc)
-        return problem_response(
-            request,
-            status=503,
-            title="Service Unavailable",
-            slug="database-unavailable",
-            detail="The database is not reachable right now; nothing was written. Retry shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return await _problem(request, DatabaseUnavailable())
 
-    # Anything else is caught by shared.middleware.ServiceMiddleware and answered as a 500 problem.
+    # Anything else reaches last_resort_response, in shared.middleware.ServiceMiddleware: a 500 problem.
+
+
+def last_resort_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took (raised in middleware, or re-raised): never an HTML page or a bare
+    500. The database being away is still a 503; a problem raised outside the routes is still that problem."""
+    if database_away(exc):
+        logger.error("database unavailable", exc_info=exc)
+        problem: ProblemError = exc if isinstance(exc, DatabaseUnavailable) else DatabaseUnavailable()
+    elif isinstance(exc, ProblemError):
+        problem = exc
+    else:
+        logger.error("unhandled error", exc_info=exc)
+        problem = ProblemError("An unexpected error occurred; quote the request id when reporting it.")
+    return problem_response(
+        request,
+        status=problem.status,
+        title=problem.title,
+        slug=problem.slug,
+        detail=problem.detail,
+        errors=problem.errors,
+        headers=problem.headers,
+        extensions=problem.extensions,
+    )

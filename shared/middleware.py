@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import verify_principal
-from shared.errors import ProblemError, problem_response
+from shared.errors import ProblemError, last_resort_response, problem_response
 from shared.logging import get_logger
 from shared.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
 
@@ -66,16 +66,10 @@ class ServiceMiddleware:
                 scope.setdefault("state", {})["principal"] = principal
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # the last resort: never an HTML page or a bare 500
-            logger.exception("unhandled error", exc_info=exc)
-            if not status_holder["started"]:
-                response = problem_response(
-                    request,
-                    status=500,
-                    title="Internal Server Error",
-                    slug="internal-error",
-                    detail="An unexpected error occurred; quote the request id when reporting it.",
-                )
-                await response(scope, receive, send_with_id)
+            if status_holder["started"]:
+                logger.exception("response broken off", exc_info=exc)
+            else:
+                await last_resort_response(request, exc)(scope, receive, send_with_id)
         finally:
             logger.info(
                 "request",

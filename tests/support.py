@@ -104,21 +104,22 @@ class TestDatabase:
 
     __test__ = False  # not a test class, whatever its name says
 
-    def __init__(self, service: str, service_dir: Path) -> None:
+    def __init__(self, service: str, service_dir: Path, admin_url: str = POSTGRES_ADMIN_URL) -> None:
         self.service = service
         self.service_dir = service_dir
-        self.postgres = use_postgres()
+        self.admin_url = admin_url
+        self.postgres = admin_url != POSTGRES_ADMIN_URL or use_postgres()
         suffix = uuid.uuid4().hex[:8]
         if self.postgres:
             self.name = f"test_{service}_{suffix}"
-            self.url = str(make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=self.name))
+            self.url = str(make_url(admin_url).set(drivername="postgresql+asyncpg", database=self.name))
         else:
             VAR_DIR.mkdir(exist_ok=True)
             self.path = VAR_DIR / f"test_{service}_{suffix}.db"
             self.url = f"sqlite+aiosqlite:///{self.path}"
 
     def _admin_execute(self, statement: str) -> None:
-        url = make_url(POSTGRES_ADMIN_URL)
+        url = make_url(self.admin_url)
 
         async def run() -> None:
             connection = await asyncpg.connect(
