@@ -3,9 +3,10 @@
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shared.auth import Principal, Role, sign_principal, verify_principal
-from shared.errors import Unauthorized
+from shared.errors import DatabaseUnavailable, Unauthorized, database_away
 from shared.money import format_yuan, parse_yuan, round_fen
 from shared.uscc import make_uscc, uscc_problem
 
@@ -89,3 +90,26 @@ def test_signature_round_trip_and_tampering():
         verify_principal(SECRET, 60, "POST", "/enterprises?atomic=true", headers, now=1061)
     with pytest.raises(Unauthorized, match="signed by the gateway"):
         verify_principal(SECRET, 60, "POST", "/enterprises", {}, now=1000)
+
+
+class DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "away"),
+    [
+        (DatabaseUnavailable(), True),  # the connection refused (shared.db)
+        (OperationalError("SELECT 1", {}, DriverError("")), True),
+        (DBAPIError("SELECT 1", {}, DriverError("57P01")), True),  # terminating connection: administrator command
+        (DBAPIError("SELECT 1", {}, DriverError("57P03")), True),  # the database system is starting up
+        (DBAPIError("SELECT 1", {}, DriverError("08006")), True),  # connection failure
+        (DBAPIError("SELECT 1", {}, DriverError("42P01")), False),  # undefined table: a bug, a 500
+        (IntegrityError("INSERT", {}, DriverError("23505")), False),  # a 409
+        (ValueError("x"), False),
+    ],
+)
+def test_which_errors_mean_the_database_is_away(error: Exception, away: bool) -> None:
+    assert database_away(error) is away
