@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test lint fmt bench migrate lock clean
+.PHONY: help venv run test lint fmt bench load fuzz migrate lock clean
 
 help:
 	@echo "make run    start the whole stack locally (SQLite under var/ unless database URLs are set)"
 	@echo "make test   run the test suite (PostgreSQL at 127.0.0.1:5432 when reachable)"
 	@echo "make lint   ruff and mypy"
-	@echo "make bench  performance figures as JSON"
+	@echo "make bench  performance figures beside their targets (JSON on stdout, a table on stderr)"
+	@echo "make load   60 s at 200 requests/s through the gateway (LOAD_ARGS='--rate 100 --seconds 30')"
+	@echo "make fuzz   schemathesis over the merged OpenAPI document, FUZZ_EXAMPLES examples per operation"
 
 # The code runs from the checkout (every entry point is `python -m …` from here); the venv holds the locked
 # dependencies only: requirements.lock (runtime, what the image installs) and requirements-dev.lock (+ tools).
@@ -47,8 +49,20 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every figure beside its target and a ceiling measured in the same run (docs/performance.md). BENCH=registry runs
+# one module; BENCH_FORMAT=table|json|both (default both: JSON on stdout, the table on stderr). Each run is also
+# saved as var/bench/report-<UTC time>.json. The recipe is not echoed, so that `make bench > report.json` is JSON.
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench $(BENCH)
+	@$(BIN)/python -m tests.bench $(if $(BENCH_FORMAT),--format $(BENCH_FORMAT)) $(BENCH)
+
+# The load test starts a stack of its own on PostgreSQL (or hits a running one: LOAD_ARGS='--url http://…').
+load: $(STAMP)
+	$(BIN)/python -m tests.load $(LOAD_ARGS)
+
+# The full fuzz run; `make test` runs the same test with a few examples per operation.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,34 +1,39 @@
-"""Award ledger figures: award creation throughput under 16 concurrent writers on distinct subjects.
+"""Award ledger figures (issue 4): award creation throughput under 16 concurrent writers on distinct subjects.
 
-Two kinds of award, measured separately, each POST /awards through the eligibility app's ASGI interface (signed
-principal, validation, the key's advisory lock, the standing read, the insert and its event, the commit):
+Two kinds of award, measured separately, each POST /awards over HTTP to the eligibility service as a uvicorn
+process (signed principal, validation, the key's advisory lock, the standing read, the insert and its event, the
+commit), 16 writers each with its own connection:
 - recorded without the registry: awards of another city policy and of measures without a formula;
 - computable (M01 on investment projects): each one also reads its project from the registry over HTTP (a uvicorn
   process on a scratch database, as in the eligibility bench) and runs the rules with their trace.
 A third figure has the 16 writers contend for one subject with rising amounts: every award supersedes the last.
+
+Issue 4 names the throughput but sets no target. The ceiling of each figure, measured in the same run: the bare
+app (`tests/bench/_ceiling.py`) in a uvicorn process with the same flags, answering the 201 the service answered,
+to the same bodies posted by the same 16 writers.
 """
 
 import asyncio
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
-from services.eligibility.main import create_app
-from services.eligibility.settings import EligibilitySettings
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.models import Project
 from shared.reference import DISTRICTS
 from shared.uscc import make_uscc
-from tests.bench.eligibility import start_registry
-from tests.support import CITY, TestDatabase, asgi_client
+from tests.bench._ceiling import CeilingServer, ceiling_server
+from tests.bench._report import figure
+from tests.bench._services import service, signed_client
+from tests.support import CITY, TestDatabase
 
 WRITERS = 16
 RECORDED = 4_000
@@ -76,8 +81,12 @@ async def fill_projects(url: str, count: int) -> None:
         await engine.dispose()
 
 
-async def concurrent_posts(app: Any, bodies: list[dict[str, Any]], accept: Callable[[int], bool]) -> dict[str, Any]:
-    """POST every body, WRITERS at a time (each writer its own client, taking the next body when free)."""
+async def concurrent_posts(
+    url: str, bodies: list[dict[str, Any]], accept: Callable[[int], bool], keep: list[httpx.Response] | None = None
+) -> dict[str, Any]:
+    """POST every body to `url`, WRITERS at a time (each writer its own client, taking the next body when free).
+
+    `keep` receives the first 201 answer (for the ceiling to answer it)."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -85,7 +94,7 @@ async def concurrent_posts(app: Any, bodies: list[dict[str, Any]], accept: Calla
     statuses: dict[int, int] = {}
 
     async def writer() -> None:
-        async with asgi_client(app, CITY) as client:
+        async with signed_client(url, CITY) as client:
             while True:
                 try:
                     body = queue.get_nowait()
@@ -96,6 +105,8 @@ async def concurrent_posts(app: Any, bodies: list[dict[str, Any]], accept: Calla
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 assert accept(response.status_code), response.text[:500]
+                if keep is not None and not keep and response.status_code == 201:
+                    keep.append(response)
 
     started = time.perf_counter()
     await asyncio.gather(*(writer() for _ in range(WRITERS)))
@@ -145,55 +156,82 @@ def recorded_bodies() -> list[dict[str, Any]]:
 async def run() -> dict[str, Any]:
     registry_db = TestDatabase("bench_registry", REGISTRY_DIR)
     eligibility_db = TestDatabase("bench_eligibility", ELIGIBILITY_DIR)
-    # Creating and migrating run their own event loops, so they go to a thread.
-    await asyncio.to_thread(registry_db.create)
-    await asyncio.to_thread(eligibility_db.create)
-    process: subprocess.Popen[bytes] | None = None
+    created: list[TestDatabase] = []
     try:
+        for database in (registry_db, eligibility_db):
+            # Creating and migrating run their own event loops, so they go to a thread.
+            await asyncio.to_thread(database.create)
+            created.append(database)
         await fill_projects(registry_db.url, COMPUTABLE)
-        process, registry_url = await asyncio.to_thread(start_registry, registry_db.url, 1)
-        settings = EligibilitySettings(
-            database_url=eligibility_db.url,
-            environment="test",
-            registry_url=registry_url,
-            log_level="WARNING",
-            database_pool_size=WRITERS,
-        )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            # Warm up the pools and the code paths, on subjects the figures do not use.
-            await concurrent_posts(
-                app,
-                [{**body, "subject_id": make_uscc(f"94{body['district_code']}{i:09d}")} for i, body in enumerate(recorded_bodies()[:200])],
-                lambda status: status == 201,
-            )  # fmt: skip
-            recorded = await concurrent_posts(app, recorded_bodies(), lambda status: status == 201)
-            computable = await concurrent_posts(
-                app,
-                [
-                    {"measure_id": "M01", "subject_type": "project", "subject_id": str(i + 1), "amount_yuan": M01_MAX}
-                    for i in range(COMPUTABLE)
-                ],
-                lambda status: status == 201,
-            )
-            # One subject, rising amounts sent 16 at a time: a higher award supersedes, one overtaken is refused.
-            contended = await concurrent_posts(
-                app,
-                [other_policy_district(f"{1_000_000 + index}.00") for index in range(CONTENDED)],
-                lambda status: status in (201, 409),
-            )
-        return {
-            "database": "postgresql" if eligibility_db.postgres else "sqlite",
-            "recorded_without_registry": recorded,
-            "computable_with_registry_check": {**computable, "registry": "uvicorn process, 1 worker"},
-            "one_subject_contended": contended,
-        }
+        async with (
+            service("registry", registry_db.url) as registry_url,
+            service(
+                "eligibility", eligibility_db.url, registry_url=registry_url, database_pool_size=str(WRITERS)
+            ) as url,
+            ceiling_server() as ceiling,
+        ):
+            result = await _measure(url, ceiling)
+        result["detail"]["database"] = "postgresql" if eligibility_db.postgres else "sqlite"
+        return result
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
-        await asyncio.to_thread(registry_db.drop)
-        await asyncio.to_thread(eligibility_db.drop)
+        for database in created:
+            await asyncio.to_thread(database.drop)
+
+
+async def _measure(url: str, ceiling: CeilingServer) -> dict[str, Any]:
+    # Warm up the pools and the code paths, on subjects the figures do not use.
+    await concurrent_posts(
+        url,
+        [{**body, "subject_id": make_uscc(f"94{body['district_code']}{i:09d}")} for i, body in enumerate(recorded_bodies()[:200])],
+        lambda status: status == 201,
+    )  # fmt: skip
+    recorded_answer: list[httpx.Response] = []
+    recorded = await concurrent_posts(url, recorded_bodies(), lambda status: status == 201, recorded_answer)
+    computable_bodies = [
+        {"measure_id": "M01", "subject_type": "project", "subject_id": str(i + 1), "amount_yuan": M01_MAX}
+        for i in range(COMPUTABLE)
+    ]
+    computable_answer: list[httpx.Response] = []
+    computable = await concurrent_posts(url, computable_bodies, lambda status: status == 201, computable_answer)
+    # One subject, rising amounts sent 16 at a time: a higher award supersedes, one overtaken is refused.
+    contended = await concurrent_posts(
+        url,
+        [other_policy_district(f"{1_000_000 + index}.00") for index in range(CONTENDED)],
+        lambda status: status in (201, 409),
+    )
+    # The ceilings: the same bodies and writers against the bare app answering the service's 201.
+    await ceiling.record(recorded_answer[0], whole_path=True)
+    recorded_ceiling = await concurrent_posts(ceiling.url, recorded_bodies(), lambda status: status == 201)
+    await ceiling.record(computable_answer[0], whole_path=True)
+    computable_ceiling = await concurrent_posts(ceiling.url, computable_bodies, lambda status: status == 201)
+    method = "bare uvicorn app answering the same 201 body to the same 16 writers"
+    figures = [
+        figure(
+            "awards.create_recorded",
+            recorded["awards_per_second"],
+            ceiling=recorded_ceiling["awards_per_second"],
+            ceiling_method=method,
+            notes=f"{RECORDED:,} POST /awards (another policy's awards and M08) over HTTP, "
+            f"p50 {recorded['p50_ms']} ms, p95 {recorded['p95_ms']} ms",
+        ),
+        figure(
+            "awards.create_computable",
+            computable["awards_per_second"],
+            ceiling=computable_ceiling["awards_per_second"],
+            ceiling_method=method,
+            notes=f"{COMPUTABLE:,} POST /awards of M01 over HTTP, each checked on the registry (a uvicorn process) "
+            f"with its trace, p50 {computable['p50_ms']} ms, p95 {computable['p95_ms']} ms",
+        ),
+    ]
+    return {
+        "figures": figures,
+        "detail": {
+            "server": "eligibility and registry as uvicorn processes, flags of make run",
+            "recorded_without_registry": {**recorded, "ceiling": recorded_ceiling},
+            "computable_with_registry_check": {**computable, "ceiling": computable_ceiling},
+            "one_subject_contended": contended,
+        },
+    }
 
 
 def other_policy_district(amount: str) -> dict[str, Any]:

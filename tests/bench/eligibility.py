@@ -1,11 +1,15 @@
-"""Eligibility figures: /calculate p50 in-process, a batch of 10,000, and screening 100,000 registry subjects.
+"""Eligibility figures (issue 3): /calculate p50 in-process, a batch of 10,000, and screening 100,000 subjects.
 
-`calculate_p50_ms` and `batch_median_s` are the service's own handling time, measured at its ASGI interface
-(signed principal headers, middleware, validation, rules, JSON); the `_via_httpx_client` figures add an in-process
-httpx client's encoding and decoding on top.
+`/calculate` and the batch are measured as issue 3 asks, in-process: the service's own handling time at its ASGI
+interface (signed principal headers, middleware, validation, rules, JSON), no HTTP client. For context the same
+two requests are also measured over HTTP, against the service as a uvicorn process.
 
-The screening runs end to end: the registry as a uvicorn process on a free port over a scratch database filled
-by bulk insert, the eligibility app reading it over HTTP with its pooled client.
+The screening runs end to end over HTTP: the registry as a uvicorn process over a scratch database filled by bulk
+insert, the eligibility service as a uvicorn process reading it with its pooled client, the bench asking it.
+
+Ceilings, measured in the same run: the bare app (`tests/bench/_ceiling.py`) served the way the service is served,
+answering the bytes the service answered to the same requests: in-process through the same direct ASGI call for
+the in-process figures, in a uvicorn process with the same flags and the same HTTP client for the others.
 """
 
 import asyncio
@@ -13,14 +17,11 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -42,12 +43,16 @@ from services.registry.models import (
 from shared.auth import sign_principal
 from shared.reference import DISTRICT_CODES, SECTOR_CODES
 from shared.reference import PLATFORM_DOMAINS as DOMAINS
-from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
-from tests.support import ANONYMOUS, CITY, TEST_SECRET, TestDatabase, asgi_client, free_port
+from tests.bench._ceiling import CeilingApp, CeilingServer, ceiling_server
+from tests.bench._report import figure
+from tests.bench._services import service, signed_client
+from tests.support import ANONYMOUS, CITY, TEST_SECRET, TestDatabase, asgi_client
 
 CALCULATE_REQUESTS = 2_000
 BATCH_SIZE = 10_000
+BATCH_REPEATS = 5
+SCREENING_REPEATS = 3
 ENTERPRISES = 90_000
 PROJECTS = 8_000
 CLUSTERS = 1_000
@@ -207,27 +212,6 @@ async def fill_registry(url: str) -> float:
     return time.perf_counter() - started
 
 
-def start_registry(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ENVIRONMENT": "test", "REGISTRY_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "services.registry.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-         "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("the registry did not start")
-
-
 def engine_p50() -> float:
     parameters = load_parameter_set()
     facts = parse_facts("M01", {"verified_investment_yuan": "12345678.95", "special_major_approved": False})
@@ -240,10 +224,11 @@ def engine_p50() -> float:
     return statistics.median(samples)
 
 
-async def asgi_call(app: Any, path: str, body: bytes, principal_headers: dict[str, str]) -> tuple[int, int]:
-    """One POST straight into the ASGI app (no HTTP client): the service's own handling time."""
+async def asgi_call(app: Any, path: str, body: bytes, principal_headers: dict[str, str]) -> tuple[int, bytes]:
+    """One POST straight into the ASGI app (no HTTP client): the service's own handling time; status and body."""
     delivered = False
-    result = {"status": 0, "bytes": 0}
+    status = 0
+    chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
         nonlocal delivered
@@ -253,10 +238,11 @@ async def asgi_call(app: Any, path: str, body: bytes, principal_headers: dict[st
         return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
+        nonlocal status
         if message["type"] == "http.response.start":
-            result["status"] = message["status"]
+            status = message["status"]
         elif message["type"] == "http.response.body":
-            result["bytes"] += len(message.get("body", b""))
+            chunks.append(message.get("body", b""))
 
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(key.lower().encode(), value.encode()) for key, value in principal_headers.items()]
@@ -266,108 +252,246 @@ async def asgi_call(app: Any, path: str, body: bytes, principal_headers: dict[st
         "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
     }  # fmt: skip
     await app(scope, receive, send)
-    return result["status"], result["bytes"]
+    return status, b"".join(chunks)
 
 
-async def calculate_figures(app: Any) -> dict[str, Any]:
+async def _timed_calls(app: Any, path: str, body: bytes, headers: dict[str, str], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status, _ = await asgi_call(app, path, body, headers)
+        samples.append(time.perf_counter() - started)
+        assert status == 200
+    return samples
+
+
+async def _timed_posts(client: Any, path: str, body: bytes, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = await client.post(path, content=body, headers={"content-type": "application/json"})
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text[:300]
+    return samples
+
+
+def _calculate_body() -> bytes:
     body = {
         "measure_id": "M01",
         "as_of": AS_OF,
         "facts": {"verified_investment_yuan": "12345678.95", "special_major_approved": False},
     }
-    raw = json.dumps(body).encode()
-    signed = sign_principal(TEST_SECRET, "POST", "/calculate", ANONYMOUS)
-    for _ in range(300):
-        await asgi_call(app, "/calculate", raw, signed)
-    direct = []
-    for _ in range(CALCULATE_REQUESTS):
-        started = time.perf_counter()
-        status, _ = await asgi_call(app, "/calculate", raw, signed)
-        direct.append(time.perf_counter() - started)
-        assert status == 200
-    client = asgi_client(app, ANONYMOUS)
-    via_client = []
-    for _ in range(CALCULATE_REQUESTS):
-        started = time.perf_counter()
-        response = await client.post("/calculate", json=body)
-        via_client.append(time.perf_counter() - started)
-        assert response.status_code == 200
+    return json.dumps(body).encode()
+
+
+def _batch_body() -> bytes:
     items = [
         {"measure_id": "M13", "as_of": AS_OF, "facts": {"actual_spend_yuan": f"{(index + 1) * 1000}.00"}}
         for index in range(BATCH_SIZE)
     ]
-    batch_raw = json.dumps(items).encode()
+    return json.dumps(items).encode()
+
+
+async def in_process_figures(app: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """/calculate and the batch at the app's ASGI interface, beside the bare app called the same way."""
+    bare = CeilingApp()
+    raw = _calculate_body()
+    signed = sign_principal(TEST_SECRET, "POST", "/calculate", ANONYMOUS)
+    status, answer = await asgi_call(app, "/calculate", raw, signed)
+    assert status == 200
+    bare.record("POST", "/calculate", 200, "application/json", answer)
+    for _ in range(300):
+        await asgi_call(app, "/calculate", raw, signed)
+        await asgi_call(bare, "/calculate", raw, signed)
+    direct = await _timed_calls(app, "/calculate", raw, signed, CALCULATE_REQUESTS)
+    ceiling = await _timed_calls(bare, "/calculate", raw, signed, CALCULATE_REQUESTS)
+    async with asgi_client(app, ANONYMOUS) as client:
+        via_client = await _timed_posts(client, "/calculate", raw, CALCULATE_REQUESTS)
+
+    batch_raw = _batch_body()
     batch_signed = sign_principal(TEST_SECRET, "POST", "/calculate/batch", ANONYMOUS)
-    batch_direct, batch_client = [], []
-    answer_bytes = 0
-    for _ in range(5):
+    batch_direct = []
+    batch_answer = b""
+    for _ in range(BATCH_REPEATS):
         started = time.perf_counter()
-        status, answer_bytes = await asgi_call(app, "/calculate/batch", batch_raw, batch_signed)
+        status, batch_answer = await asgi_call(app, "/calculate/batch", batch_raw, batch_signed)
         batch_direct.append(time.perf_counter() - started)
         assert status == 200
-        started = time.perf_counter()
-        response = await client.post("/calculate/batch", json=items)
-        assert response.status_code == 200 and response.json()["count"] == BATCH_SIZE
-        batch_client.append(time.perf_counter() - started)
-    return {
+    assert json.loads(batch_answer)["count"] == BATCH_SIZE
+    bare.record("POST", "/calculate/batch", 200, "application/json", batch_answer)
+    batch_ceiling = await _timed_calls(bare, "/calculate/batch", batch_raw, batch_signed, BATCH_REPEATS)
+
+    p50_ms, ceiling_p50_ms = _ms(statistics.median(direct)), _ms(statistics.median(ceiling))
+    batch_ms, batch_ceiling_ms = _ms(statistics.median(batch_direct)), _ms(statistics.median(batch_ceiling))
+    detail = {
         "calculate_requests": CALCULATE_REQUESTS,
-        "calculate_p50_ms": _ms(statistics.median(direct)),
+        "calculate_p50_ms": p50_ms,
         "calculate_p95_ms": _ms(statistics.quantiles(direct, n=20)[-1]),
-        "calculate_target_p50_ms": 0.5,
-        "calculate_via_httpx_client_p50_ms": _ms(statistics.median(via_client)),
+        "calculate_via_in_process_httpx_client_p50_ms": _ms(statistics.median(via_client)),
+        "calculate_ceiling_p50_ms": ceiling_p50_ms,
         "engine_only_p50_ms": _ms(engine_p50()),
         "batch_items": BATCH_SIZE,
-        "batch_median_s": round(statistics.median(batch_direct), 3),
-        "batch_target_s": 0.5,
-        "batch_via_httpx_client_median_s": round(statistics.median(batch_client), 3),
-        "batch_answer_mb": round(answer_bytes / 1e6, 1),
+        "batch_requests": BATCH_REPEATS,
+        "batch_median_ms": batch_ms,
+        "batch_ceiling_median_ms": batch_ceiling_ms,
+        "batch_request_mb": round(len(batch_raw) / 1e6, 2),
+        "batch_answer_mb": round(len(batch_answer) / 1e6, 1),
     }
+    method = "bare ASGI app answering the same bytes, same direct ASGI call"
+    figures = [
+        figure(
+            "eligibility.calculate_p50",
+            p50_ms,
+            ceiling=ceiling_p50_ms,
+            ceiling_method=method,
+            notes=f"POST /calculate (M01) at the app's ASGI interface, {CALCULATE_REQUESTS} requests; "
+            f"rules engine alone {detail['engine_only_p50_ms']} ms, through an in-process httpx client "
+            f"{detail['calculate_via_in_process_httpx_client_p50_ms']} ms",
+        ),
+        figure(
+            "eligibility.batch_10000_median",
+            batch_ms,
+            ceiling=batch_ceiling_ms,
+            ceiling_method=method,
+            notes=f"POST /calculate/batch of {BATCH_SIZE:,} M13 items ({detail['batch_request_mb']} MB in, "
+            f"{detail['batch_answer_mb']} MB out) at the app's ASGI interface, {BATCH_REPEATS} requests",
+        ),
+    ]
+    return figures, detail
+
+
+async def http_figures(url: str, ceiling: CeilingServer) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """/calculate, the batch and the screening over HTTP, beside the bare uvicorn app asked the same way."""
+    raw, batch_raw = _calculate_body(), _batch_body()
+    screening_request = {"as_of": AS_OF, "year": YEAR}
+    async with (
+        signed_client(url, ANONYMOUS) as public,
+        signed_client(ceiling.url, ANONYMOUS) as bare_public,
+        signed_client(url, CITY) as city,
+        signed_client(ceiling.url, CITY) as bare_city,
+    ):
+        answer = await public.post("/calculate", content=raw, headers={"content-type": "application/json"})
+        assert answer.status_code == 200, answer.text[:300]
+        await ceiling.record(answer)
+        await _timed_posts(public, "/calculate", raw, 300)
+        await _timed_posts(bare_public, "/calculate", raw, 300)
+        calculate = await _timed_posts(public, "/calculate", raw, CALCULATE_REQUESTS)
+        calculate_bare = await _timed_posts(bare_public, "/calculate", raw, CALCULATE_REQUESTS)
+
+        batch: list[float] = []
+        for _ in range(BATCH_REPEATS):
+            started = time.perf_counter()
+            answer = await public.post("/calculate/batch", content=batch_raw, headers={"content-type": "application/json"})  # fmt: skip
+            batch.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text[:300]
+        await ceiling.record(answer)
+        batch_bare = await _timed_posts(bare_public, "/calculate/batch", batch_raw, BATCH_REPEATS)
+
+        screening: list[float] = []
+        for _ in range(SCREENING_REPEATS):
+            started = time.perf_counter()
+            answer = await city.post("/screenings", json=screening_request)
+            screening.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text[:300]
+        await ceiling.record(answer)
+        screening_bare: list[float] = []
+        for _ in range(SCREENING_REPEATS):
+            started = time.perf_counter()
+            bare_answer = await bare_city.post("/screenings", json=screening_request)
+            screening_bare.append(time.perf_counter() - started)
+            assert bare_answer.content == answer.content
+
+    body = answer.json()
+    read = body["subjects_read"]
+    subjects = read["projects"] + read["clusters"] + read["buildings"] + read["enterprises"]
+    median: dict[str, float] = {
+        name: _ms(statistics.median(samples))
+        for name, samples in (
+            ("calculate", calculate),
+            ("calculate_bare", calculate_bare),
+            ("batch", batch),
+            ("batch_bare", batch_bare),
+            ("screening", screening),
+            ("screening_bare", screening_bare),
+        )
+    }
+    detail = {
+        "calculate_over_http_p50_ms": median["calculate"],
+        "calculate_over_http_ceiling_p50_ms": median["calculate_bare"],
+        "batch_over_http_median_ms": median["batch"],
+        "batch_over_http_ceiling_median_ms": median["batch_bare"],
+        "screening_subjects": subjects,
+        "screening_subjects_read": read,
+        "screening_evaluations": body["evaluations"],
+        "screening_eligible": body["totals"]["count"],
+        "screening_amount_yuan": body["totals"]["amount_yuan"],
+        "screening_requests": SCREENING_REPEATS,
+        "screening_median_ms": median["screening"],
+        "screening_best_ms": _ms(min(screening)),
+        "screening_answer_mb": round(len(answer.content) / 1e6, 2),
+        "screening_ceiling_median_ms": median["screening_bare"],
+    }
+    method = "bare uvicorn app answering the same bytes, same HTTP client"
+    figures = [
+        figure(
+            "eligibility.screening_100000_median",
+            median["screening"],
+            ceiling=median["screening_bare"],
+            ceiling_method=method,
+            notes=f"POST /screenings to a uvicorn process reading {subjects:,} subjects from a registry process "
+            f"({REGISTRY_WORKERS} worker) over HTTP, {body['evaluations']:,} evaluations, answer "
+            f"{detail['screening_answer_mb']} MB; {SCREENING_REPEATS} requests, best {detail['screening_best_ms']:.0f} ms",
+        ),
+        figure(
+            "eligibility.calculate_http_p50",
+            median["calculate"],
+            ceiling=median["calculate_bare"],
+            ceiling_method=method,
+            notes=f"the same POST /calculate to a uvicorn process, {CALCULATE_REQUESTS} sequential requests",
+        ),
+        figure(
+            "eligibility.batch_10000_http_median",
+            median["batch"],
+            ceiling=median["batch_bare"],
+            ceiling_method=method,
+            notes=f"the same POST /calculate/batch to a uvicorn process, {BATCH_REPEATS} requests",
+        ),
+    ]
+    return figures, detail
 
 
 async def run() -> dict[str, Any]:
     registry_db = TestDatabase("bench_registry", REGISTRY_DIR)
     eligibility_db = TestDatabase("bench_eligibility", ELIGIBILITY_DIR)
-    await asyncio.to_thread(registry_db.create)
-    await asyncio.to_thread(eligibility_db.create)
-    process: subprocess.Popen[bytes] | None = None
+    created: list[TestDatabase] = []
     try:
+        for database in (registry_db, eligibility_db):
+            # Creating and migrating run their own event loops, so they go to a thread.
+            await asyncio.to_thread(database.create)
+            created.append(database)
         fill_seconds = await fill_registry(registry_db.url)
-        process, registry_url = await asyncio.to_thread(start_registry, registry_db.url, REGISTRY_WORKERS)
-        settings = EligibilitySettings(
-            database_url=eligibility_db.url, environment="test", registry_url=registry_url, log_level="WARNING"
-        )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            figures = await calculate_figures(app)
-            client = asgi_client(app, CITY)
-            screening_times = []
-            body: dict[str, Any] = {}
-            for _ in range(3):
-                started = time.perf_counter()
-                response = await client.post("/screenings", json={"as_of": AS_OF, "year": YEAR})
-                body = response.json()
-                screening_times.append(time.perf_counter() - started)
-                assert response.status_code == 200, response.text
-            read = body["subjects_read"]
-            figures.update(
-                {
-                    "screening_subjects": read["projects"] + read["clusters"] + read["buildings"] + read["enterprises"],
-                    "screening_subjects_read": read,
-                    "screening_evaluations": body["evaluations"],
-                    "screening_eligible": body["totals"]["count"],
-                    "screening_amount_yuan": body["totals"]["amount_yuan"],
-                    "screening_median_s": round(statistics.median(screening_times), 3),
-                    "screening_best_s": round(min(screening_times), 3),
-                    "screening_target_s": 5.0,
-                    "registry_fill_s": round(fill_seconds, 1),
-                    "registry_workers": REGISTRY_WORKERS,
-                    "database": "postgresql" if registry_db.postgres else "sqlite",
-                }
+        async with (
+            service("registry", registry_db.url, workers=REGISTRY_WORKERS) as registry_url,
+            service("eligibility", eligibility_db.url, registry_url=registry_url) as eligibility_url,
+            ceiling_server() as ceiling,
+        ):
+            settings = EligibilitySettings(
+                database_url=eligibility_db.url, environment="test", registry_url=registry_url, log_level="WARNING"
             )
-        return figures
+            app = create_app(settings)
+            async with app.router.lifespan_context(app):
+                figures, detail = await in_process_figures(app)
+            more_figures, more_detail = await http_figures(eligibility_url, ceiling)
+        figures += more_figures
+        detail.update(more_detail)
+        detail.update(
+            {
+                "registry_fill_s": round(fill_seconds, 1),
+                "registry_workers": REGISTRY_WORKERS,
+                "database": "postgresql" if registry_db.postgres else "sqlite",
+            }
+        )
+        return {"figures": figures, "detail": detail}
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
-        await asyncio.to_thread(registry_db.drop)
-        await asyncio.to_thread(eligibility_db.drop)
+        for database in created:
+            await asyncio.to_thread(database.drop)
