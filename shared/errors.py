@@ -211,19 +211,23 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def render_problem(request: Request, exc: ProblemError) -> JSONResponse:
+    return problem_response(
+        request,
+        status=exc.status,
+        title=exc.title,
+        slug=exc.slug,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        extensions=exc.extensions,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            request,
-            status=exc.status,
-            title=exc.title,
-            slug=exc.slug,
-            detail=exc.detail,
-            errors=exc.errors,
-            headers=exc.headers,
-            extensions=exc.extensions,
-        )
+        return render_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -293,7 +297,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if not database_away(exc):
             raise exc
         logger.error("database unavailable", exc_info=exc)
-        return await _problem(request, DatabaseUnavailable())
+        return render_problem(request, DatabaseUnavailable())
 
     # Anything else reaches last_resort_response, in shared.middleware.ServiceMiddleware: a 500 problem.
 
@@ -309,13 +313,4 @@ def last_resort_response(request: Request, exc: Exception) -> JSONResponse:
     else:
         logger.error("unhandled error", exc_info=exc)
         problem = ProblemError("An unexpected error occurred; quote the request id when reporting it.")
-    return problem_response(
-        request,
-        status=problem.status,
-        title=problem.title,
-        slug=problem.slug,
-        detail=problem.detail,
-        errors=problem.errors,
-        headers=problem.headers,
-        extensions=problem.extensions,
-    )
+    return render_problem(request, problem)
