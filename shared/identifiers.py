@@ -27,6 +27,17 @@ def _printable(text: str) -> str:
     return text
 
 
+def _storable(value: object) -> object:
+    if isinstance(value, str) and any(char == "\x00" or "\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("text may not contain NUL characters or unpaired surrogates")
+    return value
+
+
+# Free text (line breaks allowed) and query values that reach PostgreSQL, which holds neither NUL nor an unpaired
+# surrogate: refused by field name here rather than by the database (a 500) later. None passes.
+Storable = AfterValidator(_storable)
+
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 

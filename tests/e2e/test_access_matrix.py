@@ -1,254 +1,192 @@
-"""The auth matrix over every registry route, through the real gateway to the real registry.
+"""The auth matrix over every route of every service, through the real gateway to the real services.
 
-Callers: no key, a key that does not exist, a revoked key, city, auditor, the district that owns the record
-(500103) and another district (500105). Records under test all belong to 500103. A route the registry serves
-but this table does not name fails the coverage test, so a new route cannot slip past the matrix.
+Callers: no key, a key that does not exist, a revoked key, city, auditor, the district that owns the records
+(500103) and another district (500105). Records under test all belong to 500103 and exist, so the services'
+district scoping is exercised on real rows. The expected answer of each caller is written in the route table
+(`security_support.CASES`) from the rules of `../shared/API.md`, `gateway/access.py` and the services' scoping. A
+route the merged OpenAPI document names but the table does not fails the coverage test, so a new route cannot slip
+past the matrix. Refused writes are checked against every table of every service database: nothing changed.
 """
-
-import itertools
-import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.keys.admin import run_in_session
-from gateway.keys.service import revoke_key
-from shared.uscc import ALPHABET, make_uscc
-from tests.e2e.conftest import Stack
+from tests.e2e.security_support import (
+    API,
+    CALLERS,
+    CASES,
+    FOREIGN,
+    OK,
+    OWN,
+    PROBLEM_KEYS,
+    Case,
+    World,
+    assert_untouched,
+    changed,
+    enterprise_body,
+    named_routes,
+    send_json,
+    served_routes,
+    world,
+)
 
 pytestmark = pytest.mark.e2e
-
-OWN, FOREIGN = "500103", "500105"
-CALLERS = ("none", "bad", "revoked", "city", "auditor", "own", "foreign")
-_counter = itertools.count(1)
-_rng = random.Random(6)
+__all__ = ["world"]  # the module-scoped fixture
 
 
-def new_uscc(district: str = OWN) -> str:
-    return make_uscc("91" + district + "".join(_rng.choice(ALPHABET) for _ in range(9)))
+def test_the_matrix_covers_every_route_of_every_service(world: World) -> None:
+    served = served_routes(world.spec)
+    services = {path.split("/")[3] for _, path in served}
+    assert services == {"registry", "eligibility", "ranking"}, services
+    named = named_routes()
+    assert served - named == set(), f"routes without a row in the matrix: {sorted(served - named)}"
+    assert named - served == set(), f"rows for routes the API does not serve: {sorted(named - served)}"
 
 
-def enterprise_body(district: str = OWN) -> dict[str, Any]:
-    return {
-        "uscc": new_uscc(district),
-        "name": f"矩阵测试企业{next(_counter)}有限公司",
-        "district_code": district,
-        "sector": "software_it",
-        "established_on": "2015-03-01",
-        "spun_off_from_manufacturer": False,
-    }
+def test_the_gateway_documents_the_roles_the_matrix_expects(world: World) -> None:
+    """The merged document's `x-roles` (the gateway's coarse rule) never lets in less than the matrix expects."""
+    for case in CASES:
+        operation = world.spec["paths"][f"{API}/{case.service}{case.template}"][case.method.lower()]
+        roles = set(operation.get("x-roles", []))
+        wanted = {"district" if caller in ("own", "foreign") else caller for caller in case.allowed - {"none"}}
+        assert wanted <= roles, f"{case.id}: the gateway admits {sorted(roles)}, the matrix expects {sorted(wanted)}"
+        public = {} in operation.get("security", [])
+        assert public == ("none" in case.allowed), f"{case.id}: public in the document: {public}"
 
 
-@dataclass
-class Records:
-    enterprise: str
-    cluster: int
-    building: int
-    project: int
+def _assert_refusal(case: Case, caller: str, response: httpx.Response, expected: int, mark: str) -> None:
+    assert response.status_code == expected, f"{case.id} {caller}: {response.status_code} {response.text[:300]}"
+    problem = response.json()
+    # A refusal is a problem and nothing else: no record, no listing, none of the records' names.
+    extra = set(problem) - PROBLEM_KEYS - ({"rejected"} if expected == 422 else set())
+    assert not extra, f"{case.id} {caller}: the refusal carries {sorted(extra)}"
+    assert mark not in response.text, f"{case.id} {caller}: the refusal shows a record: {response.text[:300]}"
+    if expected == 401:
+        assert "www-authenticate" in response.headers
 
 
-@pytest.fixture(scope="module")
-def records(stack: Stack, city: httpx.Client) -> Records:
-    enterprise = city.post("/api/v1/registry/enterprises", json=enterprise_body())
-    assert enterprise.status_code == 201, enterprise.text
-    uscc = enterprise.json()["uscc"]
-    cluster = city.post("/api/v1/registry/clusters", json={"name": "矩阵集聚区", "district_code": OWN})
-    building = city.post(
-        "/api/v1/registry/buildings",
-        json={"name": "矩阵大厦", "district_code": OWN, "stars": 4, "operator_uscc": uscc},
-    )
-    project = city.post(
-        "/api/v1/registry/projects",
-        json={
-            "kind": "event",
-            "owner_uscc": uscc,
-            "district_code": OWN,
-            "name": "矩阵论坛",
-            "year": 2025,
-            "actual_spend_yuan": "800000.00",
-        },
-    )
-    for response in (cluster, building, project):
-        assert response.status_code == 201, response.text
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_matrix(case: Case, world: World) -> None:
+    r = world.records
+    url = case.url(r)  # before the watch starts: it may make the record to act on
+    bodies = {caller: case.body(r) if case.body else None for caller in CALLERS}
+    refused = [caller for caller in CALLERS if case.expected(caller) != OK]
+    allowed = [caller for caller in CALLERS if case.expected(caller) == OK]
+    assert set(refused) | set(allowed) == set(CALLERS)
 
-    async def revoke(session: AsyncSession) -> None:
-        await revoke_key(session, stack.keys["revoked"])
+    before = world.tables.snapshot() if case.writes else None
+    for caller in refused:
+        response = send_json(world.clients[caller], case.method, url, bodies[caller])
+        _assert_refusal(case, caller, response, case.expected(caller), r.mark)
+    if before is not None:
+        after_refusals = world.tables.snapshot()
+        assert_untouched(before, after_refusals, f"{case.id} refused to {refused}")
 
-    assert stack.gateway_db is not None
-    run_in_session(stack.gateway_db.url, revoke)
-    return Records(uscc, cluster.json()["id"], building.json()["id"], project.json()["id"])
-
-
-OK = "ok"  # any 2xx
+    for caller in allowed:
+        response = send_json(world.clients[caller], case.method, url, bodies[caller])
+        assert 200 <= response.status_code < 300, f"{case.id} {caller}: {response.status_code} {response.text[:300]}"
+        if case.method == "GET" and response.headers["content-type"].startswith("application/json"):
+            listed = response.json()
+            items = listed.get("items", []) if isinstance(listed, dict) else listed
+            # A district's read of its own district shows nothing of another.
+            if caller == "own":
+                codes = {item.get("district_code") for item in items if isinstance(item, dict)} - {None}
+                assert codes <= {OWN}, f"{case.id}: own district sees {codes}"
+    if before is not None:
+        # The control: the watch does see what the allowed callers wrote (and a computation writes nothing).
+        written = changed(after_refusals, world.tables.snapshot())
+        assert bool(written) == case.changes_state, f"{case.id}: the allowed callers changed {written}"
 
 
-@dataclass(frozen=True)
-class Case:
-    method: str
-    template: str  # the registry's own path template, as in its OpenAPI document
-    path: Callable[[Records], str]
-    body: Callable[[], Any] | None
-    allowed: frozenset[str]  # callers that succeed; every other caller with a valid key gets 403
-    refused_status: int = 403
+LISTINGS = ["/registry/enterprises", "/registry/clusters", "/registry/buildings", "/registry/projects"]
 
 
-def reads(*callers: str) -> frozenset[str]:
-    return frozenset(callers)
+@pytest.mark.parametrize("listing", [*LISTINGS, "/eligibility/awards"])
+def test_a_district_listing_shows_only_its_own_district(world: World, listing: str) -> None:
+    """Without a filter a district key sees its own district only; the records of 500103 never reach 500105."""
+    own = world.clients["own"].get(API + listing, params={"limit": 500})
+    assert own.status_code == 200, own.text
+    assert own.json()["items"], f"{listing}: the own district sees none of its records"
+    assert {item["district_code"] for item in own.json()["items"]} == {OWN}
+    foreign = world.clients["foreign"].get(API + listing, params={"limit": 500})
+    assert foreign.status_code == 200, foreign.text
+    assert {item["district_code"] for item in foreign.json()["items"]} <= {FOREIGN}
+    assert world.records.mark not in foreign.text
 
 
-EVERY_KEY = reads("city", "auditor", "own", "foreign")
-OWN_READERS = reads("city", "auditor", "own")
-OWN_WRITERS = reads("city", "own")
-
-CASES: list[Case] = [
-    Case("GET", "/districts", lambda r: "/districts", None, EVERY_KEY),
-    Case("GET", "/sectors", lambda r: "/sectors", None, EVERY_KEY),
-    Case("POST", "/enterprises", lambda r: "/enterprises", enterprise_body, OWN_WRITERS),
-    Case("GET", "/enterprises", lambda r: f"/enterprises?district_code={OWN}", None, OWN_READERS),
-    Case(
-        "POST",
-        "/enterprises/import",
-        lambda r: "/enterprises/import?atomic=true",
-        lambda: [
-            enterprise_body() | {"year": 2024, "revenue_yuan": "12000000.00", "employees": 30, "above_scale": True}
-        ],
-        OWN_WRITERS,
-        refused_status=422,
-    ),
-    Case("GET", "/enterprises/{uscc}", lambda r: f"/enterprises/{r.enterprise}", None, OWN_READERS),
-    Case(
-        "PATCH",
-        "/enterprises/{uscc}",
-        lambda r: f"/enterprises/{r.enterprise}",
-        lambda: {"name": f"矩阵测试企业改名{next(_counter)}有限公司"},
-        OWN_WRITERS,
-    ),
-    Case(
-        "PUT",
-        "/enterprises/{uscc}/years/{year}",
-        lambda r: f"/enterprises/{r.enterprise}/years/2024",
-        lambda: {"revenue_yuan": f"{next(_counter) * 1000}.00", "employees": 20, "above_scale": False},
-        OWN_WRITERS,
-    ),
-    Case(
-        "POST", "/clusters", lambda r: "/clusters", lambda: {"name": "矩阵新集聚区", "district_code": OWN}, OWN_WRITERS
-    ),
-    Case("GET", "/clusters", lambda r: f"/clusters?district_code={OWN}", None, OWN_READERS),
-    Case("GET", "/clusters/{cluster_id}", lambda r: f"/clusters/{r.cluster}", None, OWN_READERS),
-    Case(
-        "PUT",
-        "/clusters/{cluster_id}/evaluations/{year}",
-        lambda r: f"/clusters/{r.cluster}/evaluations/2024",
-        lambda: {"grade": "A", "score": "91.50", "tier": 1},
-        OWN_WRITERS,
-    ),
-    Case(
-        "POST",
-        "/buildings",
-        lambda r: "/buildings",
-        lambda: {"name": "矩阵新大厦", "district_code": OWN, "stars": 3, "operator_uscc": new_uscc()},
-        OWN_WRITERS,
-    ),
-    Case("GET", "/buildings", lambda r: f"/buildings?district_code={OWN}", None, OWN_READERS),
-    Case("GET", "/buildings/{building_id}", lambda r: f"/buildings/{r.building}", None, OWN_READERS),
-    Case(
-        "PUT",
-        "/buildings/{building_id}/years/{year}",
-        lambda r: f"/buildings/{r.building}/years/2024",
-        lambda: {"revenue_yuan": "150000000.00"},
-        OWN_WRITERS,
-    ),
-    Case(
-        "POST",
-        "/projects",
-        lambda r: "/projects",
-        lambda: {
-            "kind": "investment",
-            "owner_uscc": new_uscc(),
-            "district_code": OWN,
-            "name": "矩阵投资项目",
-            "year": 2025,
-            "verified_investment_yuan": "30000000.00",
-        },
-        OWN_WRITERS,
-    ),
-    Case("GET", "/projects", lambda r: f"/projects?district_code={OWN}", None, OWN_READERS),
-    Case("GET", "/projects/{project_id}", lambda r: f"/projects/{r.project}", None, OWN_READERS),
-    Case("GET", "/district-stats/{year}", lambda r: "/district-stats/2025", None, EVERY_KEY),
-    Case("GET", "/audit", lambda r: "/audit?limit=5", None, reads("city", "auditor")),
-]
+def test_a_district_cannot_write_into_another_district(world: World) -> None:
+    """The other direction of the matrix: the owning district (500103) aiming at 500105's district, every write."""
+    own = world.clients["own"]
+    r = world.records
+    attempts: list[tuple[str, str, object, int]] = [
+        ("POST", "/registry/enterprises", enterprise_body(r, FOREIGN), 403),
+        ("POST", "/registry/clusters", {"name": "越界集聚区", "district_code": FOREIGN}, 403),
+        (
+            "POST",
+            "/registry/buildings",
+            {"name": "越界大厦", "district_code": FOREIGN, "stars": 3, "operator_uscc": r.enterprise},
+            403,
+        ),
+        (
+            "POST",
+            "/registry/projects",
+            {
+                "kind": "event",
+                "owner_uscc": r.enterprise,
+                "district_code": FOREIGN,
+                "name": "越界论坛",
+                "year": 2025,
+                "actual_spend_yuan": "1000.00",
+            },
+            403,
+        ),
+        # Moving its own enterprise into another district is writing that district.
+        ("PATCH", f"/registry/enterprises/{r.enterprise}", {"district_code": FOREIGN}, 403),
+        ("POST", "/registry/enterprises/import?atomic=true", [enterprise_body(r, FOREIGN)], 422),
+        ("POST", "/eligibility/screenings", {"as_of": "2026-06-30", "year": 2025, "district_code": FOREIGN}, 403),
+        ("POST", "/eligibility/simulations", {"as_of": "2026-06-30", "year": 2025, "district_code": FOREIGN}, 403),
+    ]
+    before = world.tables.snapshot()
+    for method, path, body, expected in attempts:
+        response = send_json(own, method, API + path, body)
+        assert response.status_code == expected, f"{method} {path}: {response.status_code} {response.text[:300]}"
+    for path in (
+        f"/registry/enterprises?district_code={FOREIGN}",
+        f"/registry/projects?district_code={FOREIGN}",
+        f"/eligibility/awards?district_code={FOREIGN}",
+        f"/eligibility/awards/summary?district_code={FOREIGN}",
+        f"/eligibility/awards/export.csv?district_code={FOREIGN}",
+    ):
+        response = own.get(API + path)
+        assert response.status_code == 403, f"GET {path}: {response.status_code} {response.text[:300]}"
+    assert_untouched(before, world.tables.snapshot(), "writes of 500103 into 500105")
+    stored = world.clients["city"].get(f"{API}/registry/enterprises/{r.enterprise}").json()
+    assert stored["district_code"] == OWN
 
 
-def keys_for(stack: Stack) -> dict[str, str | None]:
-    return {
-        "none": None,
-        "bad": "cqk_0123456789ab_" + "Z" * 43,
-        "revoked": stack.keys["revoked"],
-        "city": stack.keys["city"],
-        "auditor": stack.keys["auditor"],
-        "own": stack.keys["own"],
-        "foreign": stack.keys["foreign"],
-    }
-
-
-@pytest.fixture(scope="module")
-def clients(stack: Stack) -> Iterator[dict[str, httpx.Client]]:
-    made = {caller: stack.client(key) for caller, key in keys_for(stack).items()}
-    yield made
-    for client in made.values():
-        client.close()
-
-
-def test_the_matrix_covers_every_registry_route(city: httpx.Client) -> None:
-    spec = city.get("/openapi.json").json()
-    served = {
-        (method.upper(), path.removeprefix("/api/v1/registry"))
-        for path, item in spec["paths"].items()
-        if path.startswith("/api/v1/registry/")
-        for method in item
-        if method in ("get", "post", "put", "patch", "delete")
-    }
-    named = {(case.method, case.template) for case in CASES}
-    assert served, "the registry's routes are missing from the merged document"
-    assert served <= named, f"routes without a row in the matrix: {sorted(served - named)}"
-
-
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.template}" for c in CASES])
-def test_matrix(case: Case, records: Records, clients: dict[str, httpx.Client], city: httpx.Client) -> None:
-    path = "/api/v1/registry" + case.path(records)
-    for caller in CALLERS:
-        body = case.body() if case.body else None
-        response = clients[caller].request(case.method, path, json=body)
-        status = response.status_code
-        if caller in ("none", "bad", "revoked"):
-            expected: int | str = 401
-        elif caller in case.allowed:
-            expected = OK
-        elif caller == "auditor" and case.method != "GET":
-            expected = 403  # the gateway stops the auditor's writes before they reach the registry
-        else:
-            expected = case.refused_status
-        if expected == OK:
-            assert 200 <= status < 300, f"{caller}: {status} {response.text[:300]}"
-        else:
-            assert status == expected, f"{caller}: {status} {response.text[:300]}"
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer not-a-key",
+        "Bearer",
+        "Basic Y2l0eTpwYXNzd29yZA==",
+        "Token cqk_0123456789ab_" + "Z" * 43,
+        "bearer " + "cqk_0123456789ab_" + "Z" * 43,
+    ],
+)
+def test_every_malformed_or_unknown_key_is_a_401_on_public_and_private_routes(world: World, authorization: str):
+    with httpx.Client(base_url=world.stack.gateway, timeout=30, trust_env=False) as client:
+        for path in (f"{API}/eligibility/measures", f"{API}/registry/districts", f"{API}/ranking/runs"):
+            response = client.get(path, headers={"Authorization": authorization})
+            assert response.status_code == 401, f"{authorization!r} {path}: {response.status_code}"
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["request_id"] == response.headers["x-request-id"]
-            # Nothing changed: a refused create left no trace.
-            if case.method == "POST" and isinstance(body, dict) and "uscc" in body:
-                assert city.get(f"/api/v1/registry/enterprises/{body['uscc']}").status_code == 404
-            if case.method == "POST" and isinstance(body, list):
-                assert city.get(f"/api/v1/registry/enterprises/{body[0]['uscc']}").status_code == 404
 
 
-def test_a_district_listing_shows_only_its_own_district(clients: dict[str, httpx.Client], records: Records) -> None:
-    page = clients["own"].get("/api/v1/registry/enterprises?limit=500")
-    assert page.status_code == 200
-    assert page.json()["items"]
-    assert {item["district_code"] for item in page.json()["items"]} == {OWN}
-    foreign = clients["foreign"].get("/api/v1/registry/enterprises?limit=500")
-    assert records.enterprise not in {item["uscc"] for item in foreign.json()["items"]}
+def test_a_real_key_id_with_a_wrong_secret_is_a_401(world: World) -> None:
+    """The key id alone opens nothing: the secret part is compared too."""
+    real = world.keys["city"][0]
+    prefix, key_id, secret = real.split("_", 2)
+    forged = f"{prefix}_{key_id}_{'A' * len(secret)}"
+    with world.stack.client(forged) as client:
+        assert client.get(f"{API}/registry/districts").status_code == 401
+        assert client.get(f"{API}/eligibility/measures").status_code == 401

@@ -20,7 +20,7 @@ from services.eligibility.dependencies import ParametersDep, RegistryDep
 from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
-from shared.identifiers import DistrictCode, Year
+from shared.identifiers import DistrictCode, Storable, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
 router = APIRouter(prefix="/awards", tags=["awards"])
@@ -33,12 +33,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def award_filters(
     subject_type: SubjectType | None = None,
-    subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    subject_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
     district_code: DistrictCode | None = None,
-    measure_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    measure_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
     status: Status | None = None,
     year: Year | None = None,
-    policy: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    policy: Annotated[str | None, Query(min_length=1, max_length=100), Storable] = None,
     standing: Annotated[bool | None, Query(description="Only the awards that stand (true) or not (false)")] = None,
 ) -> AwardFilters:
     return AwardFilters(

@@ -6,14 +6,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.eligibility.awards.workflow import Action
 from services.eligibility.rules.base import DOCUMENT
-from shared.identifiers import DistrictCode, Name, Year
+from shared.identifiers import DistrictCode, Name, Storable, Year
 from shared.money import StoredYuan, Yuan
 
 SubjectType = Literal["project", "cluster", "building", "enterprise", "district"]
 Status = Literal["proposed", "approved", "publicised", "paid", "rejected", "withdrawn", "superseded"]
 GroupKey = Literal["measure_id", "year", "district_code", "status", "policy"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Storable]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000), Storable]
 
 
 class AwardIn(BaseModel):
@@ -21,7 +21,7 @@ class AwardIn(BaseModel):
         description="A measure of 渝发改规范〔2024〕7号 (`M01`…, GET /measures); under another policy, its own clause",
         examples=["M01"],
     )
-    policy: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100)] = Field(
+    policy: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100), Storable] = Field(
         default=DOCUMENT,
         description="The document the award is made under; another city policy's award is recorded the same way "
         "so that 就高不重复 sees it",

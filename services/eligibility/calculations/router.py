@@ -9,7 +9,7 @@ from services.eligibility.calculations import service
 from services.eligibility.calculations.schemas import BatchOut, CalculationIn, CalculationOut
 from services.eligibility.dependencies import ParametersDep
 from services.eligibility.perf import gc_paused
-from shared.errors import BadRequest, InvalidInput, field_error
+from shared.errors import BadRequest, InvalidInput, UnsupportedMediaType, field_error
 
 router = APIRouter(tags=["calculate"])
 
@@ -32,10 +32,16 @@ async def calculate(parameters: ParametersDep, body: CalculationIn) -> Response:
 
 async def _batch_items(request: Request) -> list[CalculationIn]:
     """The body, parsed here rather than by FastAPI so that 10,000 items are read with the collector paused."""
+    content_type = request.headers.get("content-type")
+    media_type = content_type.split(";")[0].strip().lower() if content_type else "application/json"
+    kind, _, subtype = media_type.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        # As FastAPI reads the other JSON bodies: a form or text/plain (a browser's cross-site default) is refused.
+        raise UnsupportedMediaType(f"Send the batch as application/json, not {media_type}.")
     raw = await request.body()
     try:
         data: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise BadRequest(
             "The request body is not valid JSON.", errors=[field_error(["body"], "invalid JSON")]
         ) from None

@@ -3,6 +3,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from shared.identifiers import Storable
+
 ParamValueOut = str | dict[str, str]
 
 
@@ -57,4 +59,4 @@ class ParametersOut(BaseModel):
 class AmendmentIn(BaseModel):
     effective_from: date
     value: Annotated[Any, Field(description="A decimal string, or for a table an object of key → yuan string")]
-    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    reason: Annotated[str, Field(min_length=3, max_length=2000), Storable]

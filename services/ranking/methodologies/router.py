@@ -6,9 +6,10 @@ from services.ranking.methodologies import service
 from services.ranking.methodologies.schemas import MethodologyCreate, MethodologyList, MethodologyOut
 from shared.auth import Principal, PrincipalDep, Role, require_roles
 from shared.db import SessionDep
+from shared.identifiers import Storable
 
 router = APIRouter(prefix="/methodologies", tags=["methodologies"])
-VersionPath = Annotated[str, Path(max_length=32, description="e.g. `2024.1`")]
+VersionPath = Annotated[str, Path(max_length=32, description="e.g. `2024.1`"), Storable]
 
 
 @router.get("", response_model=MethodologyList, summary="Every methodology version, oldest first (public)")

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.ranking.decimals import Six
+from shared.identifiers import Storable
 
 Normalisation = Literal["min_max", "z_score", "rank"]
 GrowthBasis = Literal["comparable"]
@@ -69,7 +70,7 @@ class MethodologyCreate(BaseModel):
         max_length=4,
         description="Applied in order after an equal score; district_code ascending always ends the order",
     )
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000), Storable]
     make_default: bool = Field(default=False, description="Make this version the one runs use when none is named")
 
     @field_validator("tie_break")

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.ranking.decimals import Six
 from services.ranking.methodologies.schemas import TIE_BREAK_RULE, GrowthBasis, Normalisation, TieBreakKey, WeightsOut
+from shared.identifiers import Storable
 from shared.money import Yuan
 
 RunStatus = Literal["draft", "published", "superseded"]
@@ -14,7 +15,7 @@ class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     year: int = Field(description="The year ranked; its figures are compared with the year before", examples=[2025])
-    methodology_version: str | None = Field(
+    methodology_version: Annotated[str | None, Storable] = Field(
         default=None, max_length=32, description="Leave out for the current default version"
     )
     as_of: date | None = Field(default=None, description="The date the award table is read for (default: today)")
@@ -109,7 +110,7 @@ class RunOut(BaseModel):
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Storable] | None = Field(
         default=None, description="Required when the year already has a published ranking"
     )
 

@@ -6,6 +6,7 @@ from services.registry.audit import service
 from services.registry.audit.schemas import AuditPage, EntityType
 from shared.auth import Role, require_roles
 from shared.db import SessionDep
+from shared.identifiers import Storable
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
 router = APIRouter(tags=["audit"])
@@ -20,7 +21,7 @@ router = APIRouter(tags=["audit"])
 async def read_audit_log(
     session: SessionDep,
     entity_type: EntityType | None = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64), Storable] = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,

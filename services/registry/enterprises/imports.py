@@ -61,7 +61,7 @@ def _parse_csv(body: bytes) -> list[Any]:
 def _parse_json(body: bytes) -> list[Any]:
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(document, list):
         raise InvalidInput(

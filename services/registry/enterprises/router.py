@@ -17,7 +17,7 @@ from services.registry.settings import RegistrySettings
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
 from shared.errors import PayloadTooLarge, SafeJSONResponse
-from shared.identifiers import DistrictCode, SectorCode, Uscc, Year
+from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
@@ -41,7 +41,7 @@ async def list_enterprises(
     principal: KeyHolderDep,
     district_code: DistrictCode | None = None,
     sector: SectorCode | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name"), Storable] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> EnterprisePage:

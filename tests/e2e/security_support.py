@@ -1,0 +1,636 @@
+"""What the access matrix and the security tests share: callers with keys of their own, the records they act on,
+the route table of every service (with a valid request for each route), a client that checks every answer for
+banners and leaks, and a watch on every table of every service database.
+
+The route table is written by hand from `../shared/API.md`, `gateway/access.py` and the services' scoping; the
+coverage tests compare it with the merged OpenAPI document of the running gateway, so a new route cannot slip
+past it.
+"""
+
+import asyncio
+import hashlib
+import itertools
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from gateway.keys.admin import run_in_session
+from gateway.keys.service import create_key, revoke_key
+from shared.uscc import ALPHABET, make_uscc
+from tests.stack import Stack
+
+API = "/api/v1"
+OWN, FOREIGN = "500103", "500105"
+# Callers in the order the matrix tries them: every refusal is sent before any success can change a record.
+CALLERS = ("none", "bad", "revoked", "auditor", "foreign", "own", "city")
+KEYS_PER_CALLER = 3  # each key has its own token bucket (20/s, burst 60 in the e2e stack)
+RANKED_YEAR = 2027  # the ranking year these tests publish; its base year 2026 gets figures below
+# A key of the right shape whose id does not exist.
+UNKNOWN_KEY = "cqk_0123456789ab_" + "Z" * 43
+# What a problem body (or any answer) must never carry: a stack trace, a library's name or version.
+LEAK_MARKERS = re.compile(
+    r"traceback|File \"[^\"]+\", line \d+|site-packages|sqlalchemy|asyncpg|psycopg|starlette|uvicorn|fastapi|"
+    r"pydantic|errors\.pydantic\.dev|python/\d|\.py\b",
+    re.IGNORECASE,
+)
+BANNER_WORDS = re.compile(r"uvicorn|gunicorn|hypercorn|starlette|fastapi|python|httpx|h11|httptools", re.IGNORECASE)
+PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "instance", "request_id", "errors"})
+
+_rng = random.Random(20241119)
+_counter = itertools.count(1)
+_amendment_days = itertools.count(0)
+
+
+def new_uscc(district: str = OWN) -> str:
+    return make_uscc("91" + district + "".join(_rng.choice(ALPHABET) for _ in range(9)))
+
+
+def serial() -> int:
+    return next(_counter)
+
+
+# ---- clients -----------------------------------------------------------------------------------------------------
+
+
+class RotatingBearer(httpx.Auth):
+    """One caller with several keys of the same role, used in turn so that no single bucket runs dry."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = itertools.cycle(keys)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {next(self._keys)}"
+        yield request
+
+
+class PatientTransport(httpx.HTTPTransport):
+    """Waits out a 429 (the e2e stack's rate limit is low) and sends the request again, when it can be resent."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(10):
+            response = super().handle_request(request)
+            if response.status_code != 429 or not isinstance(request.stream, httpx.ByteStream):
+                return response
+            response.read()
+            response.close()
+            time.sleep(min(float(response.headers.get("retry-after", "1")), 3.0))
+        return response
+
+
+def check_answer(response: httpx.Response) -> None:
+    """Every answer: no version banner, a request id; an error is a clean problem without a trace or versions."""
+    response.read()
+    headers = response.headers
+    assert "server" not in headers, f"{response.request.url}: server banner {headers['server']!r}"
+    assert "x-powered-by" not in headers, f"{response.request.url}: x-powered-by {headers['x-powered-by']!r}"
+    for name, value in headers.items():  # nor a server's or library's name in any other header (via, x-runtime…)
+        assert BANNER_WORDS.search(value) is None, f"{response.request.url}: {name}: {value}"
+    assert headers.get("x-request-id"), f"{response.request.url}: no X-Request-ID"
+    if response.status_code >= 400:
+        assert headers.get("content-type") == "application/problem+json", (
+            f"{response.request.method} {response.request.url}: {response.status_code} is not a problem: "
+            f"{headers.get('content-type')} {response.text[:300]}"
+        )
+        problem = response.json()
+        assert {"type", "title", "status", "detail"} <= set(problem), problem
+        assert problem["status"] == response.status_code, problem
+        assert problem.get("request_id") == headers["x-request-id"], problem
+        leak = LEAK_MARKERS.search(response.text)
+        assert leak is None, f"{response.request.url}: the problem gives away {leak.group(0)!r}: {response.text[:500]}"
+
+
+def make_client(base_url: str, keys: list[str] | None = None, *, check: bool = True) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        auth=RotatingBearer(keys) if keys else None,
+        transport=PatientTransport(),
+        timeout=60,
+        trust_env=False,
+        event_hooks={"response": [check_answer]} if check else {},
+    )
+
+
+def send_json(client: httpx.Client, method: str, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+    """JSON written with ASCII escapes, so that a lone surrogate (`"\\ud800"`) travels as the escape it is."""
+    if body is None:
+        return client.request(method, path, **kwargs)
+    content = json.dumps(body, ensure_ascii=True)
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+    return client.request(method, path, content=content, headers=headers, **kwargs)
+
+
+# ---- keys --------------------------------------------------------------------------------------------------------
+
+
+def make_caller_keys(stack: Stack) -> dict[str, list[str]]:
+    """Keys of this module's own: KEYS_PER_CALLER per role, and one city key that worked and was then revoked."""
+    assert stack.gateway_db is not None
+    url = stack.gateway_db.url
+
+    async def create(session: AsyncSession) -> dict[str, list[str]]:
+        made: dict[str, list[str]] = {}
+        for caller, role, district in [
+            ("city", "city", None),
+            ("auditor", "auditor", None),
+            ("own", "district", OWN),
+            ("foreign", "district", FOREIGN),
+        ]:
+            made[caller] = [
+                (await create_key(session, role, district, label=f"security {caller}"))[0]
+                for _ in range(KEYS_PER_CALLER)
+            ]
+        made["revoked"] = [(await create_key(session, "city", None, label="security revoked"))[0]]
+        return made
+
+    keys = run_in_session(url, create)
+    with make_client(stack.gateway, keys["revoked"]) as before:
+        assert before.get(f"{API}/registry/districts").status_code == 200  # the key worked until it was revoked
+
+    async def revoke(session: AsyncSession) -> None:
+        await revoke_key(session, keys["revoked"][0])
+
+    run_in_session(url, revoke)
+    keys["bad"] = [UNKNOWN_KEY]
+    return keys
+
+
+# ---- every table of every service ----------------------------------------------------------------------------------
+
+Snapshot = dict[str, tuple[int, str]]
+
+
+# A table's content in one value, computed by PostgreSQL: the digest of its rows' digests, in order.
+_DIGEST = "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) FROM \"{}\" t"
+
+
+class Tables:
+    """Row count and a digest of the content of every table of every service database, read directly."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self._runner = asyncio.Runner()
+        self._engines: dict[str, AsyncEngine] = {name: create_async_engine(url) for name, url in urls.items()}
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            self._runner.run(engine.dispose())
+        self._runner.close()
+
+    def snapshot(self) -> Snapshot:
+        return self._runner.run(self._snapshot())
+
+    async def _snapshot(self) -> Snapshot:
+        out: Snapshot = {}
+        for name, engine in self._engines.items():
+            async with engine.connect() as connection:
+                tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+                for table in sorted(tables):
+                    if connection.dialect.name == "postgresql":
+                        count, digest = (await connection.execute(text(_DIGEST.format(table)))).one()
+                    else:
+                        rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()
+                        count = len(rows)
+                        lines = "\n".join(sorted(repr(tuple(row)) for row in rows))
+                        digest = hashlib.sha256(lines.encode()).hexdigest()
+                    out[f"{name}.{table}"] = (int(count), str(digest))
+        return out
+
+
+def changed(before: Snapshot, after: Snapshot) -> list[str]:
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+def assert_untouched(before: Snapshot, after: Snapshot, what: str) -> None:
+    assert not changed(before, after), f"{what} changed {changed(before, after)}"
+
+
+def assert_only_grew(before: Snapshot, after: Snapshot, what: str) -> None:
+    """Every table still there, none lost rows (an accepted write adds or changes rows, never removes any)."""
+    assert before.keys() == after.keys(), f"{what}: tables changed: {sorted(before.keys() ^ after.keys())}"
+    shrunk = [name for name in before if after[name][0] < before[name][0]]
+    assert not shrunk, f"{what}: rows lost in {shrunk}"
+
+
+class Segment:
+    """A stretch of requests watched as one: nothing written unless one was accepted, and then nothing lost."""
+
+    def __init__(self, tables: Tables, what: str) -> None:
+        self.tables = tables
+        self.what = what
+        self.before: Snapshot = {}
+        self.accepted = 0
+
+    def start(self) -> None:
+        self.before = self.tables.snapshot()
+        self.accepted = 0
+
+    def check(self) -> None:
+        after = self.tables.snapshot()
+        if self.accepted:
+            assert_only_grew(self.before, after, self.what)
+        else:
+            assert_untouched(self.before, after, f"{self.what}, every request refused,")
+
+
+def service_database_urls(stack: Stack) -> dict[str, str]:
+    return {
+        name: stack.env[f"{name.upper()}_DATABASE_URL"]
+        for name in ("registry", "eligibility", "ranking")
+        if f"{name.upper()}_DATABASE_URL" in stack.env
+    }
+
+
+# ---- the records the routes act on ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Records:
+    """Records of district OWN, made by the city; names carry `mark`, which no refused answer may show."""
+
+    api: httpx.Client  # a city client
+    mark: str
+    enterprise: str = ""
+    cluster: int = 0
+    building: int = 0
+    project: int = 0
+    award: int = 0
+    run: int = 0
+    parameter: str = "m13.cap_yuan"
+    parameter_value: str = ""
+    methodology: str = "2024.1"
+    ranked_year: int = RANKED_YEAR
+
+    def created(self, response: httpx.Response) -> Any:
+        assert response.status_code in (200, 201), f"{response.request.url}: {response.status_code} {response.text}"
+        return response.json()
+
+    def new_award(self) -> int:
+        """A fresh proposed award of district OWN (under another city policy: the registry is not read)."""
+        body = award_body(self)
+        return int(self.created(send_json(self.api, "POST", f"{API}/eligibility/awards", body))["id"])
+
+    def new_run(self) -> int:
+        """A fresh draft ranking run of RANKED_YEAR."""
+        body = {"year": self.ranked_year}
+        return int(self.created(send_json(self.api, "POST", f"{API}/ranking/runs", body))["run_id"])
+
+    def amendment_date(self) -> str:
+        """A day late in the policy's term that no other amendment of this test run uses."""
+        return (date(2027, 12, 31) - timedelta(days=next(_amendment_days))).isoformat()
+
+
+def enterprise_body(r: Records, district: str = OWN) -> dict[str, Any]:
+    return {
+        "uscc": new_uscc(district),
+        "name": f"安全矩阵企业{serial()}有限公司",
+        "district_code": district,
+        "sector": "software_it",
+        "established_on": "2015-03-01",
+        "spun_off_from_manufacturer": False,
+    }
+
+
+def award_body(r: Records, district: str = OWN) -> dict[str, Any]:
+    return {
+        "policy": "渝府发〔2024〕18号",
+        "measure_id": "第三十二条",
+        "subject_type": "enterprise",
+        "subject_id": new_uscc(district),
+        "district_code": district,
+        "amount_yuan": "100000.00",
+        "subject_name": f"{r.mark}奖励对象{serial()}",
+    }
+
+
+def make_records(api: httpx.Client) -> Records:
+    r = Records(api=api, mark=f"机密{uuid.uuid4().hex[:8]}")
+    enterprise = enterprise_body(r) | {"name": f"{r.mark}企业有限公司"}
+    r.enterprise = r.created(send_json(api, "POST", f"{API}/registry/enterprises", enterprise))["uscc"]
+    for year, revenue in ((RANKED_YEAR - 1, "20000000.00"), (RANKED_YEAR, "26000000.00")):
+        figures = {"revenue_yuan": revenue, "employees": 80, "above_scale": True}
+        r.created(send_json(api, "PUT", f"{API}/registry/enterprises/{r.enterprise}/years/{year}", figures))
+    cluster = {"name": f"{r.mark}集聚区", "district_code": OWN}
+    r.cluster = r.created(send_json(api, "POST", f"{API}/registry/clusters", cluster))["id"]
+    building = {"name": f"{r.mark}大厦", "district_code": OWN, "stars": 4, "operator_uscc": r.enterprise}
+    r.building = r.created(send_json(api, "POST", f"{API}/registry/buildings", building))["id"]
+    project = {
+        "kind": "event",
+        "owner_uscc": r.enterprise,
+        "district_code": OWN,
+        "name": f"{r.mark}论坛",
+        "year": 2025,
+        "actual_spend_yuan": "800000.00",
+    }
+    r.project = r.created(send_json(api, "POST", f"{API}/registry/projects", project))["id"]
+    r.award = r.new_award()
+    r.run = r.new_run()
+    # Published with a reason: another test of the session may have published this year already.
+    published = send_json(api, "POST", f"{API}/ranking/runs/{r.run}/publish", {"reason": "安全测试发布"})
+    r.created(published)
+    parameter = r.created(api.get(f"{API}/eligibility/parameters/{r.parameter}", params={"as_of": "2027-12-31"}))
+    r.parameter_value = parameter["value"]
+    return r
+
+
+# ---- the route table ------------------------------------------------------------------------------------------------
+
+OK = 0  # any 2xx
+
+
+@dataclass(frozen=True)
+class Case:
+    service: str
+    method: str
+    template: str  # the service's own path template, as in its OpenAPI document
+    path: Callable[[Records], str]  # called once per use: it may make a fresh record to act on
+    body: Callable[[Records], Any] | None  # called for every request: each gets a fresh body
+    allowed: frozenset[str]  # callers that succeed
+    # Callers with a valid key that are refused, and how; any other caller with a valid key gets 403.
+    refused: tuple[tuple[str, int], ...] = ()
+    # Where what a write stored is read back: the body's fields → the stored values (None: the answer itself).
+    stored: Callable[[Records, str, Any, httpx.Response], dict[str, Any]] | None = None
+    computes: bool = False  # a POST that computes and stores nothing
+
+    @property
+    def changes_state(self) -> bool:
+        return self.writes and not self.computes
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.service}{self.template}"
+
+    @property
+    def writes(self) -> bool:
+        return self.method in ("POST", "PUT", "PATCH", "DELETE")
+
+    def url(self, r: Records) -> str:
+        return f"{API}/{self.service}{self.path(r)}"
+
+    def expected(self, caller: str) -> int:
+        """The status `caller` gets: OK for a 2xx, else the exact status."""
+        if caller in ("bad", "revoked"):
+            return 401  # a key that is presented and not valid is refused on every route, public ones too
+        if caller in self.allowed:
+            return OK
+        if caller == "none":
+            return 401  # the route needs a key
+        return dict(self.refused).get(caller, 403)
+
+
+def callers(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+EVERYONE = callers("none", "city", "auditor", "own", "foreign")  # public: no key needed
+EVERY_KEY = callers("city", "auditor", "own", "foreign")
+OWN_READERS = callers("city", "auditor", "own")
+OWN_WRITERS = callers("city", "own")
+CITY = callers("city")
+CITY_AUDITOR = callers("city", "auditor")
+
+
+def _get(r: Records, path: str) -> Any:
+    response = r.api.get(API + path)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _enterprise(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(_get(r, path.removeprefix(API)))
+
+
+def _created_enterprise(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(_get(r, f"/registry/enterprises/{response.json()['uscc']}"))
+
+
+def _imported_enterprise(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    row = body[0]
+    stored = dict(_get(r, f"/registry/enterprises/{row['uscc']}"))
+    years: dict[int, dict[str, Any]] = {item["year"]: item for item in stored.pop("years")}
+    return stored | years.get(row.get("year"), {})
+
+
+def _by_id(kind: str) -> Callable[[Records, str, Any, httpx.Response], dict[str, Any]]:
+    def read(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+        return dict(_get(r, f"/registry/{kind}/{response.json()['id']}"))
+
+    return read
+
+
+def _year_of(kind: str, key: str) -> Callable[[Records, str, Any, httpx.Response], dict[str, Any]]:
+    def read(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+        parts = path.removeprefix(f"{API}/registry/").split("/")
+        stored = _get(r, f"/registry/{kind}/{parts[1]}")
+        return dict(next(item for item in stored[key] if item["year"] == int(parts[3])))
+
+    return read
+
+
+def _amendment(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    stored = _get(r, f"/eligibility/parameters/{r.parameter}?as_of=2027-12-31")
+    dated = next(item for item in stored["history"] if item["effective_from"] == body["effective_from"])
+    return {"effective_from": dated["effective_from"], "value": dated["value"], "reason": dated["note"]}
+
+
+def _award(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    stored = dict(_get(r, f"/eligibility/awards/{response.json()['id']}"))
+    return stored | {"reason": stored["events"][0]["reason"]}  # the proposal's note is its first event's reason
+
+
+def _transition(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    stored = _get(r, f"/eligibility/awards/{response.json()['id']}")
+    last = stored["events"][-1]
+    return {"action": last["event"], "reason": last["reason"], "on": last["on"]}
+
+
+def _methodology(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(_get(r, f"/ranking/methodologies/{response.json()['version']}"))
+
+
+def _run(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(_get(r, f"/ranking/runs/{response.json()['run_id']}"))
+
+
+def _publication(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    stored = _get(r, f"/ranking/runs/{response.json()['run_id']}")
+    return {"reason": stored["publish_reason"]}
+
+
+def _first_item(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(response.json()["items"][0])
+
+
+def import_rows(r: Records) -> list[dict[str, Any]]:
+    return [
+        enterprise_body(r)
+        | {"year": 2024, "revenue_yuan": "12000000.00", "employees": 30, "above_scale": True, "top500_service": False}
+    ]
+
+
+def methodology_body(r: Records) -> dict[str, Any]:
+    return {
+        "version": f"sec{serial()}.{uuid.uuid4().hex[:6]}",
+        "weights": {"new_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.4"},
+        "description": "安全测试用的方法版本，不设为默认",
+        "make_default": False,
+    }
+
+
+CALCULATION = {
+    "measure_id": "M01",
+    "as_of": "2025-06-30",
+    "facts": {"verified_investment_yuan": "30000000.00", "special_major_approved": False},
+}
+
+# fmt: off
+CASES: list[Case] = [
+    # ---- registry: every read needs a key; a district reads and writes its own district only ----
+    Case("registry", "GET", "/districts", lambda r: "/districts", None, EVERY_KEY),
+    Case("registry", "GET", "/sectors", lambda r: "/sectors", None, EVERY_KEY),
+    Case("registry", "POST", "/enterprises", lambda r: "/enterprises", enterprise_body, OWN_WRITERS,
+         stored=_created_enterprise),
+    Case("registry", "GET", "/enterprises", lambda r: f"/enterprises?district_code={OWN}", None, OWN_READERS),
+    # A foreign district's rows are each refused (not its district): with atomic=true the import is a 422.
+    Case("registry", "POST", "/enterprises/import", lambda r: "/enterprises/import?atomic=true", import_rows,
+         OWN_WRITERS, refused=(("foreign", 422),), stored=_imported_enterprise),
+    Case("registry", "GET", "/enterprises/{uscc}", lambda r: f"/enterprises/{r.enterprise}", None, OWN_READERS),
+    Case("registry", "PATCH", "/enterprises/{uscc}", lambda r: f"/enterprises/{r.enterprise}",
+         lambda r: {"name": f"安全矩阵改名{serial()}有限公司"}, OWN_WRITERS, stored=_enterprise),
+    Case("registry", "PUT", "/enterprises/{uscc}/years/{year}", lambda r: f"/enterprises/{r.enterprise}/years/2024",
+         lambda r: {"revenue_yuan": f"{serial() * 1000}.00", "employees": 20, "above_scale": False}, OWN_WRITERS,
+         stored=_year_of("enterprises", "years")),
+    Case("registry", "POST", "/clusters", lambda r: "/clusters",
+         lambda r: {"name": f"安全矩阵集聚区{serial()}", "district_code": OWN}, OWN_WRITERS, stored=_by_id("clusters")),
+    Case("registry", "GET", "/clusters", lambda r: f"/clusters?district_code={OWN}", None, OWN_READERS),
+    Case("registry", "GET", "/clusters/{cluster_id}", lambda r: f"/clusters/{r.cluster}", None, OWN_READERS),
+    Case("registry", "PUT", "/clusters/{cluster_id}/evaluations/{year}",
+         lambda r: f"/clusters/{r.cluster}/evaluations/2024", lambda r: {"grade": "A", "score": "91.50", "tier": 1},
+         OWN_WRITERS, stored=_year_of("clusters", "evaluations")),
+    Case("registry", "POST", "/buildings", lambda r: "/buildings",
+         lambda r: {"name": f"安全矩阵大厦{serial()}", "district_code": OWN, "stars": 3, "operator_uscc": new_uscc()},
+         OWN_WRITERS, stored=_by_id("buildings")),
+    Case("registry", "GET", "/buildings", lambda r: f"/buildings?district_code={OWN}", None, OWN_READERS),
+    Case("registry", "GET", "/buildings/{building_id}", lambda r: f"/buildings/{r.building}", None, OWN_READERS),
+    Case("registry", "PUT", "/buildings/{building_id}/years/{year}", lambda r: f"/buildings/{r.building}/years/2024",
+         lambda r: {"revenue_yuan": f"{150000000 + serial()}.00"}, OWN_WRITERS, stored=_year_of("buildings", "years")),
+    Case("registry", "POST", "/projects", lambda r: "/projects",
+         lambda r: {"kind": "investment", "owner_uscc": new_uscc(), "district_code": OWN,
+                    "name": f"安全矩阵投资项目{serial()}", "year": 2025, "verified_investment_yuan": "30000000.00"},
+         OWN_WRITERS, stored=_by_id("projects")),
+    Case("registry", "GET", "/projects", lambda r: f"/projects?district_code={OWN}", None, OWN_READERS),
+    Case("registry", "GET", "/projects/{project_id}", lambda r: f"/projects/{r.project}", None, OWN_READERS),
+    Case("registry", "GET", "/district-stats/{year}", lambda r: f"/district-stats/{RANKED_YEAR}", None, EVERY_KEY),
+    # The gateway keeps the audit log from district keys.
+    Case("registry", "GET", "/audit", lambda r: "/audit?limit=5", None, CITY_AUDITOR),
+
+    # ---- eligibility: catalogue, parameters and calculation are public; the city alone changes anything ----
+    Case("eligibility", "GET", "/measures", lambda r: "/measures", None, EVERYONE),
+    Case("eligibility", "GET", "/measures/{measure_id}", lambda r: "/measures/M01", None, EVERYONE),
+    Case("eligibility", "GET", "/parameters", lambda r: "/parameters", None, EVERYONE),
+    Case("eligibility", "GET", "/parameters/{name}", lambda r: f"/parameters/{r.parameter}", None, EVERYONE),
+    # The value in force, from a day late in the term that nothing else uses: no answer of the system changes.
+    Case("eligibility", "POST", "/parameters/{name}/values", lambda r: f"/parameters/{r.parameter}/values",
+         lambda r: {"effective_from": r.amendment_date(), "value": r.parameter_value, "reason": "安全测试：同值续期"},
+         CITY, stored=_amendment),
+    Case("eligibility", "POST", "/calculate", lambda r: "/calculate", lambda r: dict(CALCULATION), EVERYONE,
+         computes=True),
+    Case("eligibility", "POST", "/calculate/batch", lambda r: "/calculate/batch", lambda r: [dict(CALCULATION)],
+         EVERYONE, stored=_first_item, computes=True),
+    # Screening and simulation compute for any key holder; a district key only over its own district.
+    Case("eligibility", "POST", "/screenings", lambda r: "/screenings",
+         lambda r: {"as_of": "2026-06-30", "year": 2025, "district_code": OWN}, OWN_READERS, computes=True),
+    Case("eligibility", "GET", "/enterprises/{uscc}/matches", lambda r: f"/enterprises/{r.enterprise}/matches",
+         None, OWN_READERS),
+    Case("eligibility", "POST", "/simulations", lambda r: "/simulations",
+         lambda r: {"year": 2025, "as_of": "2026-06-30", "district_code": OWN,
+                    "overrides": {"m13.cap_yuan": "900000.00"}}, OWN_READERS,
+         computes=True),
+    Case("eligibility", "POST", "/awards", lambda r: "/awards", award_body, CITY, stored=_award),
+    # Award reads: city and auditor all, a district its own district's (asking for another's is a 403).
+    Case("eligibility", "GET", "/awards", lambda r: f"/awards?district_code={OWN}", None, OWN_READERS),
+    Case("eligibility", "GET", "/awards/summary", lambda r: f"/awards/summary?district_code={OWN}", None,
+         OWN_READERS),
+    Case("eligibility", "GET", "/awards/export.csv", lambda r: f"/awards/export.csv?district_code={OWN}", None,
+         OWN_READERS),
+    Case("eligibility", "GET", "/awards/export.xlsx", lambda r: f"/awards/export.xlsx?district_code={OWN}", None,
+         OWN_READERS),
+    Case("eligibility", "GET", "/awards/{award_id}", lambda r: f"/awards/{r.award}", None, OWN_READERS),
+    Case("eligibility", "POST", "/awards/{award_id}/transitions", lambda r: f"/awards/{r.new_award()}/transitions",
+         lambda r: {"action": "approve", "reason": "安全测试批准"}, CITY, stored=_transition),
+
+    # ---- ranking: the method and published rankings are public; runs are the city's, read by the auditor ----
+    Case("ranking", "GET", "/methodologies", lambda r: "/methodologies", None, EVERYONE),
+    Case("ranking", "POST", "/methodologies", lambda r: "/methodologies", methodology_body, CITY,
+         stored=_methodology),
+    Case("ranking", "GET", "/methodologies/{version}", lambda r: f"/methodologies/{r.methodology}", None, EVERYONE),
+    Case("ranking", "POST", "/runs", lambda r: "/runs", lambda r: {"year": RANKED_YEAR}, CITY, stored=_run),
+    # The gateway lets district keys read; the ranking service keeps drafts to city and auditor.
+    Case("ranking", "GET", "/runs", lambda r: "/runs?limit=5", None, CITY_AUDITOR),
+    Case("ranking", "GET", "/runs/{run_id}", lambda r: f"/runs/{r.run}", None, CITY_AUDITOR),
+    Case("ranking", "POST", "/runs/{run_id}/publish", lambda r: f"/runs/{r.new_run()}/publish",
+         lambda r: {"reason": "安全测试重新发布"}, CITY, stored=_publication),
+    Case("ranking", "GET", "/runs/{run_id}/sensitivity", lambda r: f"/runs/{r.run}/sensitivity?draws=50&seed=7",
+         None, CITY_AUDITOR),
+    Case("ranking", "GET", "/rankings/{year}", lambda r: f"/rankings/{r.ranked_year}", None, EVERYONE),
+    Case("ranking", "GET", "/rankings/{year}/history", lambda r: f"/rankings/{r.ranked_year}/history", None, EVERYONE),
+    Case("ranking", "GET", "/rankings/{year}/export.csv", lambda r: f"/rankings/{r.ranked_year}/export.csv", None,
+         EVERYONE),
+    Case("ranking", "GET", "/rankings/{year}/export.xlsx", lambda r: f"/rankings/{r.ranked_year}/export.xlsx", None,
+         EVERYONE),
+]
+# fmt: on
+WRITE_CASES = [case for case in CASES if case.writes]
+
+
+def served_routes(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, /api/v1/service/template) of every operation in the merged OpenAPI document."""
+    return {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        if path.startswith(API + "/")
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+
+
+def named_routes() -> set[tuple[str, str]]:
+    return {(case.method, f"{API}/{case.service}{case.template}") for case in CASES}
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    stack: Stack
+    keys: dict[str, list[str]]
+    clients: dict[str, httpx.Client]
+    records: Records
+    tables: Tables
+    spec: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def world(stack: Stack) -> Iterator[World]:
+    keys = make_caller_keys(stack)
+    clients = {caller: make_client(stack.gateway, keys.get(caller)) for caller in CALLERS}
+    tables = Tables(service_database_urls(stack))
+    try:
+        records = make_records(clients["city"])
+        spec = clients["none"].get("/openapi.json").json()
+        assert not spec.get("x-unavailable-services"), spec.get("x-unavailable-services")
+        yield World(stack, keys, clients, records, tables, spec)
+    finally:
+        for client in clients.values():
+            client.close()
+        tables.close()
