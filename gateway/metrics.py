@@ -1,5 +1,7 @@
 """Prometheus metrics of the gateway, in a registry of its own (one per app, so tests can make many apps)."""
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -8,6 +10,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 class GatewayMetrics:
     content_type = CONTENT_TYPE_LATEST
+    # Label combinations are bounded (methods × route templates × statuses); the cache is bounded all the same.
+    MAX_CACHED_CHILDREN = 10_000
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -44,10 +48,17 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge("gateway_requests_in_flight", "Requests being answered now.", registry=self.registry)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled children, looked up once per (method, route, status): labels() is a locked lookup.
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            if len(self._children) < self.MAX_CACHED_CHILDREN:
+                self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,7 +1,7 @@
 """The streaming reverse proxy: `/api/v1/<service>/<path>` onto the service, with the caller's principal signed.
 
-One pooled httpx.AsyncClient per upstream (made in the lifespan). Request and response bodies are streamed,
-hop-by-hop headers are dropped, `Forwarded`/`X-Forwarded-For` are set, the clients keep no cookies, timeouts
+One connection pool per upstream (gateway/upstream.py, made in the lifespan). Request and response bodies are
+streamed, hop-by-hop headers are dropped, `Forwarded`/`X-Forwarded-For` are set, no cookies are kept, timeouts
 are explicit, and only bodiless safe requests are retried (once, when the connection could not be used).
 """
 
@@ -24,6 +24,15 @@ from gateway.middleware import CALLER_KEY, ROUTE_KEY
 from gateway.openapi import SpecCache
 from gateway.ratelimit import RateLimiter, retry_after_header
 from gateway.settings import SERVICE_NAMES, GatewaySettings
+from gateway.upstream import (
+    ConnectFailed,
+    ConnectionBroken,
+    ConnectTimedOut,
+    TimedOut,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+)
 from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
 from shared.errors import problem_response
 from shared.logging import get_logger
@@ -47,8 +56,10 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Request headers the gateway never passes on: its own concerns, or ones it sets itself.
-_REQUEST_DROP = HOP_BY_HOP | frozenset(
-    {
+_REQUEST_DROP = frozenset(
+    name.encode("latin-1")
+    for name in HOP_BY_HOP
+    | {
         "host",
         "authorization",
         "expect",
@@ -62,7 +73,10 @@ _REQUEST_DROP = HOP_BY_HOP | frozenset(
 )
 # Response headers the gateway does not pass back: hop-by-hop, the upstream's banner, date (the gateway sets
 # its own) and request id.
-_RESPONSE_DROP = HOP_BY_HOP | frozenset({"server", "date", REQUEST_ID_HEADER.lower()})
+_RESPONSE_DROP = frozenset(
+    name.encode("latin-1") for name in HOP_BY_HOP | {"server", "date", REQUEST_ID_HEADER.lower()}
+)
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("latin-1")
 ANONYMOUS = Principal(Role.ANONYMOUS)
 
 
@@ -78,20 +92,19 @@ class _NoCookies(CookieJar):
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
-    """One service behind the gateway: a pooled httpx.AsyncClient (made in the lifespan) and its transport.
+    """One service behind the gateway: the proxy's connection pool, and an httpx.AsyncClient (both made in the
+    lifespan) for the gateway's own requests (readiness, OpenAPI documents).
 
-    Proxied requests go straight to the client's transport, i.e. the same connection pool without the
-    client's per-request cookie, redirect and auth handling: nothing of one caller's exchange can leak into
-    another's. The client itself serves the gateway's own requests (readiness, OpenAPI documents).
+    Proxied requests use the pool (gateway/upstream.py): plain HTTP/1.1 exchanges with no cookie, redirect or
+    auth handling, so nothing of one caller's exchange can leak into another's.
     """
 
     name: str
-    base_url: httpx.URL
     client: httpx.AsyncClient
-    transport: httpx.AsyncHTTPTransport
-    timeout: dict[str, float | None]
+    pool: UpstreamPool
 
     async def aclose(self) -> None:
+        await self.pool.aclose()
         await self.client.aclose()
 
 
@@ -102,24 +115,28 @@ def make_upstream(name: str, base_url: str, settings: GatewaySettings) -> Upstre
         write=settings.upstream_write_timeout,
         pool=settings.upstream_pool_timeout,
     )
-    transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_keepalive,
-            keepalive_expiry=30.0,
-        ),
-        retries=0,
-        trust_env=False,
-    )
     client = httpx.AsyncClient(
         base_url=base_url,
-        transport=transport,
+        transport=httpx.AsyncHTTPTransport(retries=0, trust_env=False),
         timeout=timeout,
         cookies=_NoCookies(),
         follow_redirects=False,
         trust_env=False,
     )
-    return Upstream(name, httpx.URL(base_url), client, transport, timeout.as_dict())
+    url = httpx.URL(base_url)
+    tls = url.scheme == "https"
+    pool = UpstreamPool(
+        url.host,
+        url.port or (443 if tls else 80),
+        tls=tls,
+        max_connections=settings.upstream_max_connections,
+        max_keepalive=settings.upstream_max_keepalive,
+        connect_timeout=settings.upstream_connect_timeout,
+        read_timeout=settings.upstream_read_timeout,
+        write_timeout=settings.upstream_write_timeout,
+        pool_timeout=settings.upstream_pool_timeout,
+    )
+    return Upstream(name, client, pool)
 
 
 @dataclass(slots=True)
@@ -214,39 +231,44 @@ async def _charge(state: GatewayState, bucket: str, rate: float, burst: int, cal
 
 def _upstream_headers(
     raw_headers: list[tuple[bytes, bytes]], scope: Scope, signed: dict[str, str]
-) -> list[tuple[str, str]]:
-    connection_tokens: set[str] = set()
-    prior_xff: list[str] = []
-    prior_forwarded: list[str] = []
+) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """The headers to send on (names lower case, values as received), and whether they carry a Content-Length."""
+    connection_tokens: set[bytes] = set()
+    prior_xff: list[bytes] = []
+    prior_forwarded: list[bytes] = []
+    host = b""
     for key, value in raw_headers:
-        name = key.decode("latin-1").lower()
-        if name == "connection":
-            connection_tokens.update(token.strip().lower() for token in value.decode("latin-1").split(","))
-        elif name == "x-forwarded-for":
-            prior_xff.append(value.decode("latin-1"))
-        elif name == "forwarded":
-            prior_forwarded.append(value.decode("latin-1"))
-    out: list[tuple[str, str]] = []
-    host = ""
+        name = key.lower()
+        if name == b"connection":
+            connection_tokens.update(
+                token.strip().lower().encode("latin-1") for token in value.decode("latin-1").split(",")
+            )
+        elif name == b"x-forwarded-for":
+            prior_xff.append(value)
+        elif name == b"forwarded":
+            prior_forwarded.append(value)
+        elif name == b"host":
+            host = value
+    out: list[tuple[bytes, bytes]] = []
+    content_length = False
     for key, value in raw_headers:
-        name = key.decode("latin-1").lower()
-        if name == "host":
-            host = value.decode("latin-1")
+        name = key.lower()
         if name in _REQUEST_DROP or name in connection_tokens:
             continue
-        out.append((name, value.decode("latin-1")))
+        content_length = content_length or name == b"content-length"
+        out.append((name, value))
     address = _client_address(scope)
     scheme = str(scope.get("scheme", "http"))
     node = f'"[{address}]"' if ":" in address else address
-    forwarded = f"for={node};proto={scheme}" + (f';host="{host}"' if host else "")
-    out.append(("forwarded", ", ".join([*prior_forwarded, forwarded])))
-    out.append(("x-forwarded-for", ", ".join([*prior_xff, address])))
-    out.append(("x-forwarded-proto", scheme))
+    forwarded = f"for={node};proto={scheme}".encode("latin-1") + (b';host="' + host + b'"' if host else b"")
+    out.append((b"forwarded", b", ".join([*prior_forwarded, forwarded])))
+    out.append((b"x-forwarded-for", b", ".join([*prior_xff, address.encode("latin-1")])))
+    out.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     if host:
-        out.append(("x-forwarded-host", host))
-    out.append((REQUEST_ID_HEADER.lower(), current_request_id() or ""))
-    out.extend((name.lower(), value) for name, value in signed.items())
-    return out
+        out.append((b"x-forwarded-host", host))
+    out.append((_REQUEST_ID, (current_request_id() or "").encode("latin-1")))
+    out.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in signed.items())
+    return out, content_length
 
 
 async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
@@ -347,24 +369,22 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     query: bytes = scope["query_string"]
     target = sub_path + (f"?{query.decode('latin-1')}" if query else "")
     signed = sign_principal(settings.internal.secret, method, target, principal)
-    upstream_headers = _upstream_headers(scope["headers"], scope, signed)
+    upstream_headers, content_length = _upstream_headers(scope["headers"], scope, signed)
     has_body = (length is not None and length != "0") or "transfer-encoding" in headers
     raw_target = quote(sub_path, safe="/:@!$&'()*+,;=-._~").encode() + (b"?" + query if query else b"")
-    url = upstream.base_url.copy_with(raw_path=raw_target)
 
     attempts = 2 if method in SAFE_METHODS and not has_body else 1
     started = time.perf_counter()
-    response: httpx.Response | None = None
+    response: UpstreamResponse | None = None
     for attempt in range(attempts):
-        request = httpx.Request(
-            method,
-            url,
-            headers=upstream_headers,
-            content=_request_body(receive, limit) if has_body else None,
-            extensions={"timeout": upstream.timeout},
-        )
         try:
-            response = await upstream.transport.handle_async_request(request)
+            response = await upstream.pool.request(
+                method,
+                raw_target,
+                upstream_headers,
+                _request_body(receive, limit) if has_body else None,
+                content_length=content_length,
+            )
             break
         except _BodyTooLarge:
             raise _Refused(
@@ -376,7 +396,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         except _ClientGone:
             logger.info("client went away before its body was read", upstream=service)
             return
-        except httpx.ConnectTimeout:
+        except ConnectTimedOut:
             state.metrics.upstream_errors.labels(service, "connect_timeout").inc()
             raise _Refused(
                 503,
@@ -384,20 +404,20 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 "upstream-unavailable",
                 f"The {service} service did not accept a connection in time.",
             ) from None
-        except httpx.TimeoutException as exc:
+        except TimedOut as exc:
             state.metrics.upstream_errors.labels(service, "timeout").inc()
-            logger.warning("upstream timeout", upstream=service, error=type(exc).__name__)
+            logger.warning("upstream timeout", upstream=service, error=str(exc))
             raise _Refused(
                 504,
                 "Gateway Timeout",
                 "upstream-timeout",
                 f"The {service} service did not answer within {settings.upstream_read_timeout:g} seconds.",
             ) from None
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        except (ConnectFailed, ConnectionBroken) as exc:
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05)
                 continue
-            kind = "unreachable" if isinstance(exc, httpx.ConnectError) else "broken"
+            kind = "unreachable" if isinstance(exc, ConnectFailed) else "broken"
             state.metrics.upstream_errors.labels(service, kind).inc()
             logger.warning("upstream unreachable", upstream=service, error=type(exc).__name__)
             raise _Refused(
@@ -406,7 +426,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 "upstream-unavailable",
                 f"The {service} service is not reachable; try again shortly.",
             ) from None
-        except httpx.HTTPError as exc:
+        except UpstreamError as exc:
             state.metrics.upstream_errors.labels(service, "error").inc()
             logger.warning("upstream error", upstream=service, error=type(exc).__name__)
             raise _Refused(502, "Bad Gateway", "bad-gateway", f"The {service} service gave no usable answer.") from None
@@ -414,22 +434,24 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     state.metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
     try:
         connection_tokens = {
-            token.strip().lower() for token in response.headers.get("connection", "").split(",") if token.strip()
+            token.strip().lower().encode("latin-1")
+            for name, value in response.headers
+            if name.lower() == b"connection"
+            for token in value.decode("latin-1").split(",")
+            if token.strip()
         }
         response_headers = [
             (key, value)
-            for key, value in response.headers.raw
-            if key.decode("latin-1").lower() not in _RESPONSE_DROP
-            and key.decode("latin-1").lower() not in connection_tokens
+            for key, value in response.headers
+            if (name := key.lower()) not in _RESPONSE_DROP and name not in connection_tokens
         ]
         await send({"type": "http.response.start", "status": response.status_code, "headers": response_headers})
         try:
-            async for chunk in response.aiter_raw():
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError:
+            async for chunk, more in response.chunks():
+                if chunk or not more:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        except UpstreamError:
             state.metrics.upstream_errors.labels(service, "broken_response").inc()
             raise
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         await response.aclose()

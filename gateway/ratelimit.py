@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from gateway.resp import lean_client
 from shared.logging import get_logger
 
 logger = get_logger("gateway.ratelimit")
@@ -107,12 +108,28 @@ class RedisRateLimiter:
         self.redis: Redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.prefix = prefix
         self._script: Any = self.redis.register_script(_TAKE_SCRIPT)
+        # The script runs for every request: through the lean client when the URL allows (see gateway/resp.py).
+        self._lean = lean_client(url, timeout=0.5)
+        self._sha = self._script.sha.encode()
         self.fallback = MemoryRateLimiter()
         self._failing = False
 
+    async def _run_script(self, bucket: str, rate: float, burst: int) -> Any:
+        if self._lean is None:
+            return await self._script(keys=[self.prefix + bucket], args=[rate, burst])
+        # The arguments as redis-py encodes them: floats by repr, integers in decimal.
+        arguments = (b"1", (self.prefix + bucket).encode(), repr(rate).encode(), str(burst).encode())
+        try:
+            return await self._lean.call(b"EVALSHA", self._sha, *arguments)
+        except ResponseError as error:
+            if not str(error).startswith("NOSCRIPT"):
+                raise
+        await self._lean.call(b"SCRIPT", b"LOAD", _TAKE_SCRIPT.encode())
+        return await self._lean.call(b"EVALSHA", self._sha, *arguments)
+
     async def take(self, bucket: str, rate: float, burst: int) -> Decision:
         try:
-            allowed, retry_ms, remaining = await self._script(keys=[self.prefix + bucket], args=[rate, burst])
+            allowed, retry_ms, remaining = await self._run_script(bucket, rate, burst)
         except (RedisError, OSError) as exc:
             if not self._failing:
                 logger.warning("redis unavailable, rate limiting in process", error=type(exc).__name__)
@@ -127,6 +144,8 @@ class RedisRateLimiter:
         await self.redis.ping()
 
     async def close(self) -> None:
+        if self._lean is not None:
+            await self._lean.close()
         await self.redis.aclose()
 
 

@@ -104,7 +104,8 @@ def verify_principal(
     return Principal(role=parsed_role, district_code=district or None)
 
 
-def current_principal(request: Request) -> Principal:
+# The dependencies are coroutines although they never wait: FastAPI runs a plain function in a worker thread.
+async def current_principal(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:  # only the unsigned health probes lack one, and they do not ask
         raise Unauthorized("No principal.")
@@ -117,7 +118,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
     """A dependency that lets only `roles` through (403 for the others, 401 for anonymous callers)."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         if principal.role in roles:
             return principal
         if principal.role is Role.ANONYMOUS:
@@ -127,7 +128,7 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
     return Depends(dependency)
 
 
-def require_key_holder(principal: PrincipalDep) -> Principal:
+async def require_key_holder(principal: PrincipalDep) -> Principal:
     """Any caller with an API key (city, district, auditor) or a service of this system."""
     if principal.role is Role.ANONYMOUS:
         raise Unauthorized("An API key is required.")

@@ -32,4 +32,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             stats_router,
             audit_router,
         ],
+        reads_without_transaction=True,
     )

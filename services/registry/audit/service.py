@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit import repository
-from services.registry.audit.schemas import AuditEntryOut, AuditPage, EntityType
+from services.registry.audit.schemas import AuditPage, EntityType
 from services.registry.db import utcnow
 from shared.auth import Principal
 from shared.pagination import decode_cursor, encode_cursor
@@ -67,6 +67,6 @@ async def read_page(
         before_id=before_id,
         limit=limit + 1,
     )
-    items = [AuditEntryOut.model_validate(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
-    return AuditPage(items=items, next_cursor=next_cursor)
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    # One validation of the whole page runs in pydantic's core, far faster than a model per row.
+    return AuditPage.model_validate({"items": rows[:limit], "next_cursor": next_cursor})

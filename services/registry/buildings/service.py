@@ -53,9 +53,9 @@ async def list_page(
         after_id=cursor_key(cursor, int),
         limit=limit + 1,
     )
-    return BuildingPage(
-        items=[BuildingOut.model_validate(row) for row in rows[:limit]],
-        next_cursor=next_cursor(rows, limit, lambda row: row.id),
+    # One validation of the whole page runs in pydantic's core, far faster than a model per row.
+    return BuildingPage.model_validate(
+        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["id"])}
     )
 
 

@@ -3,13 +3,14 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.registry.db import utcnow
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from shared import bulk
+from shared.db import nest_rows, read_rows, read_with_children
 
 ENTERPRISES = cast(Table, Enterprise.__table__)
 ENTERPRISE_YEARS = cast(Table, EnterpriseYear.__table__)
@@ -42,6 +43,44 @@ YEAR_COLUMNS = (
 )
 
 
+# Built once for each combination of filters, with the values as parameters: building and hashing a statement
+# costs more than running it.
+_PAGES: dict[tuple[bool, bool, bool, bool], Any] = {}
+_ENTERPRISE_KEYS = tuple(column.key for column in ENTERPRISE_COLUMNS)
+_YEAR_KEYS = tuple(column.key for column in YEAR_COLUMNS)
+
+
+def _page_query(district: bool, sector: bool, search: bool, after: bool) -> Any:
+    key = (district, sector, search, after)
+    query = _PAGES.get(key)
+    if query is None:
+        query = select(*ENTERPRISE_COLUMNS).order_by(Enterprise.uscc).limit(bindparam("limit"))
+        if district:
+            query = query.where(Enterprise.district_code == bindparam("district_code"))
+        if sector:
+            query = query.where(Enterprise.sector == bindparam("sector"))
+        if search:
+            query = query.where(Enterprise.name.ilike(bindparam("pattern"), escape="\\"))
+        if after:
+            query = query.where(Enterprise.uscc > bindparam("after_uscc"))
+        _PAGES[key] = query
+    return query
+
+
+_YEARS_OF: dict[str, Any] = {}
+
+
+def _years_query(dialect: str) -> Any:
+    query = _YEARS_OF.get(dialect)
+    if query is None:
+        query = _YEARS_OF[dialect] = (
+            select(EnterpriseYear.uscc, *YEAR_COLUMNS)
+            .where(bulk.member_of_parameter(dialect, ENTERPRISE_YEARS.c.uscc, "keys"))
+            .order_by(EnterpriseYear.uscc, EnterpriseYear.year)
+        )
+    return query
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -52,32 +91,46 @@ async def page(
     limit: int,
 ) -> list[dict[str, Any]]:
     """A page of enterprises, each a dict with its `years`, read as plain rows (listings are read in bulk)."""
-    query = select(*ENTERPRISE_COLUMNS).order_by(Enterprise.uscc).limit(limit)
+    query = _page_query(district_code is not None, sector is not None, bool(name_contains), after_uscc is not None)
+    parameters: dict[str, Any] = {"limit": limit}
     if district_code is not None:
-        query = query.where(Enterprise.district_code == district_code)
+        parameters["district_code"] = district_code
     if sector is not None:
-        query = query.where(Enterprise.sector == sector)
+        parameters["sector"] = sector
     if name_contains:
         escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Enterprise.name.ilike(f"%{escaped}%", escape="\\"))
+        parameters["pattern"] = f"%{escaped}%"
     if after_uscc is not None:
-        query = query.where(Enterprise.uscc > after_uscc)
-    enterprises = [{**row, "years": []} for row in (await session.execute(query)).mappings()]
-    if enterprises:
-        by_uscc = {enterprise["uscc"]: enterprise for enterprise in enterprises}
-        years = (
-            select(EnterpriseYear.uscc, *YEAR_COLUMNS)
-            .where(bulk.member_of(session, ENTERPRISE_YEARS.c.uscc, list(by_uscc)))
-            .order_by(EnterpriseYear.uscc, EnterpriseYear.year)
-        )
-        for row in (await session.execute(years)).mappings():
-            figures = dict(row)
-            by_uscc[figures.pop("uscc")]["years"].append(figures)
-    return enterprises
+        parameters["after_uscc"] = after_uscc
+    years = _years_query(session.get_bind().dialect.name)
+    return await read_with_children(session, query, parameters, _ENTERPRISE_KEYS, years, _YEAR_KEYS, "years")
 
 
-def add(session: AsyncSession, enterprise: Enterprise) -> None:
-    session.add(enterprise)
+_READ = (
+    select(*ENTERPRISE_COLUMNS, *YEAR_COLUMNS)
+    .outerjoin(EnterpriseYear, EnterpriseYear.uscc == Enterprise.uscc)
+    .where(Enterprise.uscc == bindparam("uscc"))
+    .order_by(EnterpriseYear.year)
+)
+
+
+async def read(session: AsyncSession, uscc: str) -> dict[str, Any] | None:
+    """One enterprise with its `years`, as plain values (in one statement), or None."""
+    rows = await read_rows(session, _READ, {"uscc": uscc})
+    enterprises = nest_rows(rows, _ENTERPRISE_KEYS, _YEAR_KEYS, "years")
+    return enterprises[0] if enterprises else None
+
+
+_EXISTS = select(Enterprise.uscc).where(Enterprise.uscc == bindparam("uscc"))
+_INSERT = insert(ENTERPRISES)
+
+
+async def exists(session: AsyncSession, uscc: str) -> bool:
+    return (await session.execute(_EXISTS, {"uscc": uscc})).first() is not None
+
+
+async def insert_one(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(_INSERT, values)
 
 
 async def update_fields(session: AsyncSession, uscc: str, expected_version: int, values: dict[str, Any]) -> bool:
@@ -99,51 +152,67 @@ def add_year(session: AsyncSession, figures: EnterpriseYear) -> None:
     session.add(figures)
 
 
-async def existing_for_import(session: AsyncSession, usccs: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The enterprises among `usccs` that exist, as plain values."""
-    columns = [
-        Enterprise.uscc,
-        Enterprise.name,
-        Enterprise.district_code,
-        Enterprise.sector,
-        Enterprise.established_on,
-        Enterprise.spun_off_from_manufacturer,
-        Enterprise.version,
-    ]
-    found: dict[str, dict[str, Any]] = {}
-    for batch in bulk.batches(session, usccs):
-        rows = await session.execute(select(*columns).where(bulk.member_of(session, ENTERPRISES.c.uscc, batch)))
-        found.update((row["uscc"], dict(row)) for row in rows.mappings())
-    return found
+_IMPORT_ENTERPRISE_COLUMNS = (
+    Enterprise.uscc,
+    Enterprise.name,
+    Enterprise.district_code,
+    Enterprise.sector,
+    Enterprise.established_on,
+    Enterprise.spun_off_from_manufacturer,
+    Enterprise.version,
+)
+_IMPORT_YEAR_COLUMNS = (
+    EnterpriseYear.uscc,
+    EnterpriseYear.year,
+    EnterpriseYear.revenue_yuan,
+    EnterpriseYear.employees,
+    EnterpriseYear.above_scale,
+    EnterpriseYear.top500_service,
+)
+_IMPORT_QUERIES: dict[str, Any] = {}
 
 
-async def existing_years_for_import(
-    session: AsyncSession, keys: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The stored figures for the (uscc, year) pairs in `keys` that exist."""
-    columns = [
-        EnterpriseYear.uscc,
-        EnterpriseYear.year,
-        EnterpriseYear.revenue_yuan,
-        EnterpriseYear.employees,
-        EnterpriseYear.above_scale,
-        EnterpriseYear.top500_service,
-    ]
-    wanted = set(keys)
-    years = sorted({year for _, year in keys})
-    found: dict[tuple[str, int], dict[str, Any]] = {}
-    for batch in bulk.batches(session, sorted({uscc for uscc, _ in keys})):
-        query = select(*columns).where(
-            EnterpriseYear.year.in_(years), bulk.member_of(session, ENTERPRISE_YEARS.c.uscc, batch)
+def _import_query(dialect: str) -> Any:
+    """The enterprises among `usccs`, each joined with its stored figures for `years` (one row per year)."""
+    query = _IMPORT_QUERIES.get(dialect)
+    if query is None:
+        query = _IMPORT_QUERIES[dialect] = (
+            select(*_IMPORT_ENTERPRISE_COLUMNS, *_IMPORT_YEAR_COLUMNS[1:])
+            .select_from(Enterprise)
+            .outerjoin(
+                EnterpriseYear,
+                (EnterpriseYear.uscc == Enterprise.uscc) & EnterpriseYear.year.in_(bindparam("years", expanding=True)),
+            )
+            .where(bulk.member_of_parameter(dialect, ENTERPRISES.c.uscc, "usccs"))
         )
-        for row in (await session.execute(query)).mappings():
-            if (row["uscc"], row["year"]) in wanted:
-                found[(row["uscc"], row["year"])] = dict(row)
-    return found
+    return query
+
+
+async def existing_for_import(
+    session: AsyncSession, usccs: Sequence[str], years: Sequence[int]
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int], dict[str, Any]]]:
+    """The enterprises among `usccs` that exist, and their stored figures for `years`, as plain values."""
+    query = _import_query(session.get_bind().dialect.name)
+    width = len(_IMPORT_ENTERPRISE_COLUMNS)
+    enterprise_keys = tuple(column.key for column in _IMPORT_ENTERPRISE_COLUMNS)
+    year_keys = tuple(column.key for column in _IMPORT_YEAR_COLUMNS)
+    enterprises: dict[str, dict[str, Any]] = {}
+    figures: dict[tuple[str, int], dict[str, Any]] = {}
+    for batch in bulk.batches(session, usccs):
+        for row in (await session.execute(query, {"usccs": list(batch), "years": list(years)})).all():
+            if row[0] not in enterprises:
+                enterprises[row[0]] = dict(zip(enterprise_keys, row[:width], strict=True))
+            if row[width] is not None:
+                figures[(row[0], row[width])] = dict(zip(year_keys, (row[0], *row[width:]), strict=True))
+    return enterprises, figures
 
 
 async def insert_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await bulk.insert_rows(session, ENTERPRISES, rows)
+
+
+def _unchanged_since_read(table: Table, new: Any) -> Any:
+    return table.c.version == new.c.version - 1
 
 
 async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> bool:
@@ -151,9 +220,7 @@ async def update_enterprises(session: AsyncSession, rows: Sequence[dict[str, Any
 
     Returns False when some enterprise was changed by another request in the meantime.
     """
-    written = await bulk.update_rows(
-        session, ENTERPRISES, rows, key=["uscc"], guard=lambda table, new: table.c.version == new.c.version - 1
-    )
+    written = await bulk.update_rows(session, ENTERPRISES, rows, key=["uscc"], guard=_unchanged_since_read)
     return written == len(rows)
 
 

@@ -56,22 +56,22 @@ async def _load(session: AsyncSession, uscc: str, *, for_update: bool = False) -
 
 async def create(session: AsyncSession, principal: Principal, data: EnterpriseCreate) -> EnterpriseOut:
     ensure_writable(principal, data.district_code)
-    if await repository.get(session, data.uscc) is not None:
+    if await repository.exists(session, data.uscc):
         raise Conflict(f"An enterprise with credit code {data.uscc} already exists.", uscc=data.uscc)
     now = utcnow()
-    enterprise = Enterprise(**data.model_dump(), version=1, created_at=now, updated_at=now, years=[])
-    repository.add(session, enterprise)
-    await session.flush()
-    out = EnterpriseOut.model_validate(enterprise)
-    await record(
-        session, principal, [Change("create", "enterprise", data.uscc, data.district_code, None, _snapshot(enterprise))]
-    )
+    values = {**data.model_dump(), "version": 1, "created_at": now, "updated_at": now}
+    await repository.insert_one(session, values)
+    out = EnterpriseOut.model_validate({**values, "years": []})
+    after = out.model_dump(mode="json", exclude={"created_at", "updated_at"})
+    await record(session, principal, [Change("create", "enterprise", data.uscc, data.district_code, None, after)])
     return out
 
 
 async def read(session: AsyncSession, principal: Principal, uscc: str) -> EnterpriseOut:
-    enterprise = await _load(session, uscc)
-    ensure_readable(principal, enterprise.district_code)
+    enterprise = await repository.read(session, uscc)
+    if enterprise is None:
+        raise NotFound(f"No enterprise with credit code {uscc}.")
+    ensure_readable(principal, enterprise["district_code"])
     return EnterpriseOut.model_validate(enterprise)
 
 
@@ -266,7 +266,8 @@ async def import_rows(
     rejected: list[RejectedRow] = []
     plan = _plan(principal, _validate_rows(raw_rows, rejected), rejected)
 
-    existing = await repository.existing_for_import(session, sorted(plan.enterprises))
+    years = sorted({year for figures in plan.years.values() for year in figures})
+    existing, stored_years = await repository.existing_for_import(session, sorted(plan.enterprises), years)
     # A district may not take over another district's enterprise by importing it under its own code.
     for uscc, stored in existing.items():
         if not principal.may_write_district(stored["district_code"]):
@@ -285,8 +286,6 @@ async def import_rows(
             rejected=[item.model_dump() for item in rejected],
         )
 
-    wanted_years = [(uscc, year) for uscc in plan.enterprises for year in plan.years[uscc]]
-    stored_years = await repository.existing_years_for_import(session, wanted_years)
     now = utcnow()
     new_enterprises: list[dict[str, Any]] = []
     changed_enterprises: list[dict[str, Any]] = []

@@ -5,7 +5,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.idempotency import repository
@@ -39,12 +38,8 @@ async def run_once(
         status_code, body = await action()
         return Outcome(status_code, body, replayed=False)
     owner = principal.label
-    stored = await repository.get(session, owner, key)
-    if stored is None:
-        try:
-            await repository.claim(session, owner, key, fingerprint)
-        except IntegrityError:
-            stored = await repository.get(session, owner, key)
+    claimed = await repository.claim(session, owner, key, fingerprint)
+    stored = None if claimed else await repository.get(session, owner, key)
     if stored is not None:
         if stored.request_hash != fingerprint:
             raise InvalidInput(

@@ -1,17 +1,42 @@
-from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.projects.models import Project
+from shared.db import read_dicts
 
 
 def add(session: AsyncSession, project: Project) -> None:
     session.add(project)
 
 
-async def get(session: AsyncSession, project_id: int) -> Project | None:
-    return await session.get(Project, project_id)
+_COLUMNS = tuple(Project.__table__.c)
+_READ = select(*_COLUMNS).where(Project.id == bindparam("project_id"))
+_FILTERS = ("district_code", "kind", "year", "owner_uscc")
+# Built once for each combination of filters, with the values as parameters: building and hashing a statement
+# costs more than running it.
+_PAGES: dict[tuple[bool, ...], Any] = {}
+
+
+async def read(session: AsyncSession, project_id: int) -> dict[str, Any] | None:
+    """One project as plain values, or None."""
+    rows = await read_dicts(session, _READ, {"project_id": project_id})
+    return rows[0] if rows else None
+
+
+def _page_query(present: tuple[bool, ...], after: bool) -> Any:
+    key = (*present, after)
+    query = _PAGES.get(key)
+    if query is None:
+        query = select(*_COLUMNS).order_by(Project.id).limit(bindparam("limit"))
+        for name, wanted in zip(_FILTERS, present, strict=True):
+            if wanted:
+                query = query.where(Project.__table__.c[name] == bindparam(name))
+        if after:
+            query = query.where(Project.id > bindparam("after_id"))
+        _PAGES[key] = query
+    return query
 
 
 async def page(
@@ -23,16 +48,12 @@ async def page(
     owner_uscc: str | None,
     after_id: int | None,
     limit: int,
-) -> Sequence[Project]:
-    query = select(Project).order_by(Project.id).limit(limit)
-    if district_code is not None:
-        query = query.where(Project.district_code == district_code)
-    if kind is not None:
-        query = query.where(Project.kind == kind)
-    if year is not None:
-        query = query.where(Project.year == year)
-    if owner_uscc is not None:
-        query = query.where(Project.owner_uscc == owner_uscc)
+) -> list[dict[str, Any]]:
+    """A page of projects as plain values (listings are read in bulk)."""
+    filters = {"district_code": district_code, "kind": kind, "year": year, "owner_uscc": owner_uscc}
+    parameters: dict[str, Any] = {name: value for name, value in filters.items() if value is not None}
+    parameters["limit"] = limit
     if after_id is not None:
-        query = query.where(Project.id > after_id)
-    return (await session.scalars(query)).all()
+        parameters["after_id"] = after_id
+    query = _page_query(tuple(filters[name] is not None for name in _FILTERS), after_id is not None)
+    return await read_dicts(session, query, parameters)

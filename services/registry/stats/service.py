@@ -49,10 +49,11 @@ async def district_stats(session: AsyncSession, year: int) -> DistrictStatsRepor
                 revenue_growth=growth,
             )
         )
+    in_year, in_base_year = await repository.figures_counts(session, year, year - 1)
     return DistrictStatsReport(
         year=year,
         base_year=year - 1,
-        enterprise_years_in_year=await repository.figures_count(session, year),
-        enterprise_years_in_base_year=await repository.figures_count(session, year - 1),
+        enterprise_years_in_year=in_year,
+        enterprise_years_in_base_year=in_base_year,
         districts=districts,
     )
