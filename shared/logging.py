@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from contextlib import nullcontext
 from typing import Any, TextIO
 
 import structlog
@@ -41,22 +42,16 @@ class _LineWriter:
         handler = _Output.handler
         if handler is None:
             return
-        with handler.lock or _NO_LOCK:
-            handler.stream.write(line + "\n")
-            handler.stream.flush()
+        try:
+            with handler.lock or nullcontext():
+                handler.stream.write(line + "\n")
+                handler.stream.flush()
+        except Exception:  # as the standard library's handlers do: a line that cannot be written fails nothing else
+            handler.handleError(logging.makeLogRecord({"msg": line}))
 
     msg = debug = info = warning = warn = error = critical = exception = fatal = log = _write
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
 _WRITER = _LineWriter()
 
 
