@@ -7,7 +7,6 @@ Used by the end-to-end tests, the fault tests (on a PostgreSQL cluster of their 
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
 from shared.settings import PROJECT_ROOT
-from tests.support import POSTGRES_ADMIN_URL, TestDatabase, free_port
+from tests.support import POSTGRES_ADMIN_URL, TestDatabase, free_port, stop_process, wait_healthy
 
 # name → (role, district)
 KeySpec = Mapping[str, tuple[str, str | None]]
@@ -75,18 +74,12 @@ class Stack:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
             )
-        wait_healthy(process)
+        wait_healthy(process.popen, process.url, process.log)
 
     def stop(self, name: str) -> None:
         popen = self.processes[name].popen
-        if popen is not None and popen.poll() is None:
-            popen.send_signal(signal.SIGCONT)
-            popen.terminate()
-            try:
-                popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
+        if popen is not None:
+            stop_process(popen)
 
     def pause(self, name: str) -> None:
         popen = self.processes[name].popen
@@ -104,21 +97,6 @@ class Stack:
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.gateway, headers=headers, timeout=30, trust_env=False)
-
-
-def wait_healthy(process: Process, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.popen is not None
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited: {process.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{process.url}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{process.name} not healthy after {timeout} s")
 
 
 def make_keys(database_url: str, specs: KeySpec) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +55,38 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path | None = None, timeout: float = 60) -> None:
+    """Return once `url`/healthz answers 200; fail if the process exits or `timeout` passes (its log's tail shown)."""
+
+    def tail() -> str:
+        return log.read_text(encoding="utf-8", errors="replace")[-3000:] if log else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with status {process.returncode}: {tail()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}: not healthy after {timeout:g} s: {tail()}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate (waking it first if it was paused), and kill if it does not end within 10 s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def uvicorn_process(
     factory: str, env: dict[str, str], *, startup_seconds: float = 30
@@ -66,20 +99,10 @@ def uvicorn_process(
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, f"{factory} exited"
-            assert time.monotonic() < deadline, f"{factory} did not start within {startup_seconds} s"
-            time.sleep(0.1)
+        wait_healthy(process, url, timeout=startup_seconds)
         yield url, process
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 def postgres_reachable() -> bool:

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 from deploy.run_local import uvicorn_command
 from shared.auth import Principal
 from shared.settings import PROJECT_ROOT
-from tests.support import TEST_SECRET, PrincipalAuth, free_port
+from tests.support import TEST_SECRET, PrincipalAuth, free_port, stop_process, wait_healthy
 
 STARTUP_SECONDS = 60.0
 FACTORIES = {
@@ -40,27 +39,12 @@ def start_uvicorn(
             command, env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{factory} exited with status {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"{factory} did not start within {STARTUP_SECONDS:g} s; see {log}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        wait_healthy(process, url, log, timeout=STARTUP_SECONDS)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process, url
 
 
 def service_env(service: str, database_url: str, **settings: str) -> dict[str, str]:
@@ -90,7 +74,7 @@ async def served(factory: str, env: dict[str, str] | None = None, *, workers: in
         print(f"bench: the output of {factory} is in {log}", file=sys.stderr, flush=True)
         raise
     finally:
-        await asyncio.to_thread(stop, process)
+        await asyncio.to_thread(stop_process, process)
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -45,7 +45,7 @@ from tests.e2e.security_support import (
     send_json,
     world,
 )
-from tests.support import free_port
+from tests.support import free_port, wait_healthy
 
 pytestmark = pytest.mark.e2e
 __all__ = ["world"]  # the module-scoped fixture
@@ -570,19 +570,6 @@ def _start(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[b
     return process, f"http://127.0.0.1:{port}"
 
 
-def _wait(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"exited: {log.read_text()[-2000:]}"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"not healthy: {log.read_text()[-2000:]}")
-
-
 def test_a_database_password_and_the_internal_secret_stay_out_of_a_service_log(world: World, tmp_path: Path) -> None:
     """A registry of its own with a password in its database URL (trust authentication ignores it) and a secret of
     its own, and another whose database cannot be reached: served, refused and failed requests, at DEBUG level."""
@@ -607,7 +594,7 @@ def test_a_database_password_and_the_internal_secret_stay_out_of_a_service_log(w
         started.append((label, log, *_start("services.registry.main:create_app", env, log)))
     try:
         for label, log, process, url in started:
-            _wait(process, url, log)
+            wait_healthy(process, url, log)
             with make_client(url) as direct:
                 signed = sign_principal(secret, "GET", "/districts", Principal(Role.CITY))
                 districts = direct.get("/districts", headers=signed)
