@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared import health
+from shared.clock import Clock
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers
 from shared.logging import configure_logging
@@ -90,6 +91,7 @@ def create_service_app(
 
     app = _ServiceApp(title=title, version=version, description=description, lifespan=lifespan)
     app.state.settings = settings
+    app.state.clock = Clock(settings.today)
     _document_problems(app)
     install_error_handlers(app)
     app.add_middleware(

@@ -1,5 +1,6 @@
 """Settings shared by every service; each service subclasses with its own env prefix."""
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -34,9 +35,13 @@ class ServiceSettings(BaseSettings):
     database_echo: bool = False
     log_level: str = "INFO"
     internal: InternalAuthSettings = Field(default_factory=InternalAuthSettings)
+    # Tests and demos only: the service's today (Asia/Shanghai) held at this date; production refuses it.
+    today: date | None = None
 
     @model_validator(mode="after")
     def _defaults_for_development(self) -> "ServiceSettings":
+        if self.today is not None and self.environment == "production":
+            raise ValueError(f"a fixed date ({self.service_name} today) is for tests only, not production")
         if not self.internal.secret:
             if self.environment == "production":
                 raise ValueError("INTERNAL_SECRET must be set in production")
