@@ -1,14 +1,21 @@
 """Demo data for a local stack, written through the gateway's public API so it is validated like any other data.
 
 A few hundred enterprises across the 38 districts with 2023–2025 figures and above-size flags, clusters with
-A–D evaluations, star buildings with yearly revenue, and investment projects, platforms and events. The data are
-made by a seeded random generator: the same seed gives the same registry.
+A–D evaluations and whom they belong to (隶属关系: their district, or a city department such as 两江新区管委会),
+star buildings with yearly revenue, and investment projects, platforms and events (most with a national project
+code, every owner an enterprise of the registry, no two the same). The data are made by a seeded random generator:
+the same seed gives the same registry.
+
+Most facts are written by the city, so verified as written; with the district keys (the demo keys file), two
+counties submit their own 2025 figures, a few cluster evaluations and projects, which wait for the city's
+verification (`GET /verifications`).
 
 `python -m deploy.seed_demo [--url http://127.0.0.1:8000] [--keys var/demo-keys.json] [--force]`
 """
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -86,6 +93,15 @@ NAME_PREFIXES = (
 NAME_MIDDLES = ("智造", "数联", "云启", "博众", "恒信", "同创", "汇通", "立达", "鼎晟", "卓越", "拓维", "睿思")
 CLUSTER_THEMES = ("软件信息", "现代物流", "检验检测", "工业设计", "数字经济", "金融商务", "人力资源", "会展商务")
 PLATFORM_DOMAIN_CODES = tuple(PLATFORM_DOMAINS)
+# With district keys, these counties submit their 2025 figures themselves: they wait for the city's verification.
+SUBMITTING_DISTRICTS = ("500229", "500238")
+# Clusters that belong to a city development-zone committee rather than to their district government (隶属关系).
+ZONE_CLUSTERS = (
+    ("500112", "两江新区数字经济生产性服务业集聚区", "两江新区管委会"),
+    ("500106", "重庆高新区科技研发服务集聚区", "重庆高新区管委会"),
+)
+# 国民经济行业 codes that open a 项目代码's third segment, for the demo's codes.
+INDUSTRY_SEGMENTS = ("65", "72", "73", "74", "58")
 
 
 @dataclass
@@ -96,6 +112,8 @@ class DemoEnterprise:
     sector: str
     established_on: date
     spun_off: bool
+    # 主辅分离: the manufacturer it was spun off from (not a producer-service enterprise, so not in the registry).
+    parent_uscc: str | None = None
     # year -> (revenue, employees, above_scale, top500)
     years: dict[int, tuple[Decimal, int, bool, bool]] = field(default_factory=dict)
 
@@ -135,6 +153,8 @@ def make_enterprises(rng: random.Random, count: int) -> list[DemoEnterprise]:
             established_on=established,
             spun_off=rng.random() < 0.08,
         )
+        if enterprise.spun_off:  # set up by the spin-off: on the day it was established
+            enterprise.parent_uscc = make_uscc(f"91{district_code}MF{uscc[10:17]}")
         threshold = 20_000_000 if sector in HIGH_THRESHOLD_SECTORS else 10_000_000
         revenue = rng.lognormvariate(16.7, 1.0) * (1.6 if district_code in CENTRAL else 1.0)
         for year in YEARS:
@@ -167,6 +187,8 @@ def import_rows(enterprises: list[DemoEnterprise], year: int) -> list[dict[str, 
             "established_on": e.established_on.isoformat(),
             "spun_off_from_manufacturer": e.spun_off,
         }
+        if e.spun_off:
+            row |= {"parent_uscc": e.parent_uscc, "spun_off_on": e.established_on.isoformat()}
         if year in e.years:
             revenue, employees, above, top500 = e.years[year]
             row |= {
@@ -182,6 +204,13 @@ def import_rows(enterprises: list[DemoEnterprise], year: int) -> list[dict[str, 
 
 class SeedError(RuntimeError):
     pass
+
+
+def project_code(year: int, district_code: str, index: int) -> str:
+    """A 项目代码 of the 投资项目在线审批监管平台's shape: year, division, industry, kind of approval, serial."""
+    return (
+        f"{year}-{district_code}-{INDUSTRY_SEGMENTS[index % len(INDUSTRY_SEGMENTS)]}-0{1 + index % 3}-{index + 1:06d}"
+    )
 
 
 class Api:
@@ -209,48 +238,84 @@ class Api:
         self.client.close()
 
 
-def seed(base_url: str, city_key: str, *, seed_value: int = 2024, enterprise_count: int = 320) -> dict[str, int]:
+def seed(
+    base_url: str,
+    city_key: str,
+    *,
+    district_keys: dict[str, str] | None = None,
+    seed_value: int = 2024,
+    enterprise_count: int = 320,
+) -> dict[str, int]:
     rng = random.Random(seed_value)  # noqa: S311 - demo data, not secrets
     enterprises = make_enterprises(rng, enterprise_count)
     by_district: dict[str, list[DemoEnterprise]] = {}
     for e in enterprises:
         by_district.setdefault(e.district_code, []).append(e)
     api = Api(base_url, city_key)
-    counts = {"enterprises": len(enterprises), "enterprise_years": 0, "clusters": 0, "buildings": 0, "projects": 0}
+    # The districts that submit facts themselves (only with their keys); everything else the city writes.
+    keys = district_keys or {}
+    submitters = {code: Api(base_url, keys[code]) for code in SUBMITTING_DISTRICTS if code in keys}
+    counts = {
+        "enterprises": len(enterprises),
+        "enterprise_years": 0,
+        "clusters": 0,
+        "buildings": 0,
+        "projects": 0,
+        "submitted_for_verification": 0,
+    }
+
+    def imported(client: Api, rows: list[dict[str, Any]], year: int) -> int:
+        report = client.call("POST", "/enterprises/import?atomic=true", rows)
+        if report.get("rejected"):
+            sample = json.dumps(report["rejected"][:3], ensure_ascii=False)
+            raise SeedError(f"import {year} rejected rows: {sample}")
+        return int(report.get("years_written", 0))
+
     try:
         for year in YEARS:
-            report = api.call("POST", "/enterprises/import?atomic=true", import_rows(enterprises, year))
-            if report.get("rejected"):
-                sample = json.dumps(report["rejected"][:3], ensure_ascii=False)
-                raise SeedError(f"import {year} rejected rows: {sample}")
-            counts["enterprise_years"] += int(report.get("years_written", 0))
+            rows = import_rows(enterprises, year)
+            if year == YEARS[-1] and submitters:
+                own = [row for row in rows if row["district_code"] in submitters]
+                rows = [row for row in rows if row["district_code"] not in submitters]
+                for code, client in submitters.items():
+                    mine = [row for row in own if row["district_code"] == code]
+                    written = imported(client, mine, year)
+                    counts["enterprise_years"] += written
+                    counts["submitted_for_verification"] += written
+            counts["enterprise_years"] += imported(api, rows, year)
 
         district_names = {d.code: d.name for d in DISTRICTS}
         cluster_districts = rng.sample(sorted(by_district), 20) + rng.sample(sorted(CENTRAL), 4)
-        for index, code in enumerate(cluster_districts):
-            manager = rng.choice(by_district[code]).uscc
-            theme = CLUSTER_THEMES[index % len(CLUSTER_THEMES)]
-            cluster = api.call(
-                "POST",
-                "/clusters",
-                {
-                    "name": f"{district_names[code]}{theme}生产性服务业集聚区",
-                    "district_code": code,
-                    "manager_uscc": manager,
-                },
-            )
+        clusters: list[tuple[str, str, dict[str, str] | None]] = [
+            (code, f"{district_names[code]}{CLUSTER_THEMES[index % len(CLUSTER_THEMES)]}生产性服务业集聚区", None)
+            for index, code in enumerate(cluster_districts)
+        ]
+        clusters += [
+            (code, name, {"kind": "city_department", "department": department})
+            for code, name, department in ZONE_CLUSTERS
+        ]
+        clusters += [(code, f"{district_names[code]}现代物流生产性服务业集聚区", None) for code in submitters]
+        for code, name, belongs_to in clusters:
+            body: dict[str, Any] = {
+                "name": name,
+                "district_code": code,
+                "manager_uscc": rng.choice(by_district[code]).uscc,
+            }
+            if belongs_to is not None:
+                body["belongs_to"] = belongs_to
+            cluster = api.call("POST", "/clusters", body)
             for year in YEARS:
                 grade = rng.choices("ABCD", weights=(25, 35, 25, 15))[0]
                 low, high = {"A": (85, 98), "B": (75, 85), "C": (60, 75), "D": (40, 60)}[grade]
-                api.call(
-                    "PUT",
-                    f"/clusters/{cluster['id']}/evaluations/{year}",
-                    {
-                        "grade": grade,
-                        "score": f"{rng.uniform(low, high):.2f}",
-                        "tier": rng.choice((1, 1, 2, 3)) if grade == "A" else None,
-                    },
-                )
+                evaluation = {
+                    "grade": grade,
+                    "score": f"{rng.uniform(low, high):.2f}",
+                    "tier": rng.choice((1, 1, 2, 3)) if grade == "A" else None,
+                }
+                # A submitting county grades its own cluster for the last year: submitted, not verified.
+                writer = submitters.get(code) if year == YEARS[-1] else None
+                (writer or api).call("PUT", f"/clusters/{cluster['id']}/evaluations/{year}", evaluation)
+                counts["submitted_for_verification"] += writer is not None
             counts["clusters"] += 1
 
         for index in range(30):
@@ -272,15 +337,16 @@ def seed(base_url: str, city_key: str, *, seed_value: int = 2024, enterprise_cou
                 revenue *= max(0.6, rng.gauss(1.12, 0.15))
             counts["buildings"] += 1
 
+        # Every owner an enterprise of the registry, each owning one project: no two projects are the same subject.
+        owners = rng.sample(enterprises, 80)
         for index in range(80):
-            owner = rng.choice(enterprises)
+            owner = owners[index]
             kind = "investment" if index < 40 else "platform" if index < 60 else "event"
-            body: dict[str, Any] = {
-                "kind": kind,
-                "owner_uscc": owner.uscc,
-                "district_code": owner.district_code,
-                "year": rng.choice((2024, 2025)),
-            }
+            year = rng.choice((2024, 2025))
+            body = {"kind": kind, "owner_uscc": owner.uscc, "district_code": owner.district_code, "year": year}
+            # Most investment projects and platforms carry their 项目代码; events and a few projects have none.
+            if kind != "event" and index % 8 != 7:
+                body["project_code"] = project_code(year, owner.district_code, index)
             if kind == "investment":
                 big = index < 3
                 body |= {
@@ -305,10 +371,31 @@ def seed(base_url: str, city_key: str, *, seed_value: int = 2024, enterprise_cou
                     "name": f"{place}生产性服务业{kind_of_event}",
                     "actual_spend_yuan": str(_yuan(rng.uniform(0.5e6, 5e6))),
                 }
-            api.call("POST", "/projects", body)
+            writer = submitters.get(owner.district_code)
+            (writer or api).call("POST", "/projects", body)
+            counts["submitted_for_verification"] += writer is not None
             counts["projects"] += 1
+        # A submitting county's own project: its verified investment waits for the city.
+        for position, (code, client) in enumerate(submitters.items()):
+            owner = by_district[code][0]
+            client.call(
+                "POST",
+                "/projects",
+                {
+                    "kind": "investment",
+                    "owner_uscc": owner.uscc,
+                    "name": f"{district_names[code]}生产性服务业综合服务中心项目",
+                    "year": 2025,
+                    "project_code": project_code(2025, code, 900 + position),
+                    "verified_investment_yuan": "18000000.00",
+                },
+            )
+            counts["projects"] += 1
+            counts["submitted_for_verification"] += 1
     finally:
         api.close()
+        for client in submitters.values():
+            client.close()
     counts["requests"] = api.requests
     return counts
 
@@ -322,11 +409,23 @@ def registry_is_empty(base_url: str, city_key: str) -> bool:
     return not page["items"]
 
 
-def seed_if_empty(base_url: str, city_key: str) -> str:
+def demo_district_keys(path: str | None = None) -> dict[str, str] | None:
+    """The district keys of the demo keys file (DEMO_KEYS_FILE, else var/demo-keys.json), if it has them."""
+    try:
+        with open(
+            path or os.environ.get("DEMO_KEYS_FILE", str(VAR_DIR / "demo-keys.json")), encoding="utf-8"
+        ) as handle:
+            districts = json.load(handle).get("districts")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {str(code): str(key) for code, key in districts.items()} if isinstance(districts, dict) else None
+
+
+def seed_if_empty(base_url: str, city_key: str, district_keys: dict[str, str] | None = None) -> str:
     if not registry_is_empty(base_url, city_key):
         return "demo data: the registry already holds enterprises, nothing seeded"
     started = time.monotonic()
-    counts = seed(base_url, city_key)
+    counts = seed(base_url, city_key, district_keys=district_keys or demo_district_keys())
     summary = ", ".join(f"{value} {name}" for name, value in counts.items())
     return f"demo data seeded in {time.monotonic() - started:.1f} s: {summary}"
 
@@ -339,8 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with open(args.keys, encoding="utf-8") as handle:
         city_key = json.load(handle)["city"]
+    district_keys = demo_district_keys(args.keys)
     try:
-        message = f"demo data seeded: {seed(args.url, city_key)}" if args.force else seed_if_empty(args.url, city_key)
+        message = (
+            f"demo data seeded: {seed(args.url, city_key, district_keys=district_keys)}"
+            if args.force
+            else seed_if_empty(args.url, city_key, district_keys)
+        )
     except SeedError as exc:
         print(f"seed_demo: {exc}", file=sys.stderr)
         return 1

@@ -47,11 +47,46 @@ def _rule(service: str, path: str, methods: frozenset[str], roles: frozenset[Rol
 
 RULES: tuple[Rule, ...] = (
     _rule("registry", r"/audit/?", SAFE_METHODS, READERS_OF_EVERYTHING, "the audit log is for city and auditor"),
+    _rule(
+        "registry",
+        r"/(enterprises/[^/]+/years/[^/]+|clusters/[^/]+/evaluations/[^/]+|buildings/[^/]+(/years/[^/]+)?"
+        r"|projects/[^/]+)/verification/?|/verifications/?",
+        WRITE_METHODS,
+        CITY_ONLY,
+        "only the city verifies the facts that decide money",
+    ),
+    _rule(
+        "registry",
+        r"/verifications/?",
+        SAFE_METHODS,
+        READERS_OF_EVERYTHING,
+        "the verification queue is the city's (the auditor reads it)",
+    ),
+    _rule(
+        "registry",
+        r"/enterprise-registrations(/.*)?",
+        SAFE_METHODS,
+        READERS_OF_EVERYTHING,
+        "held registrations wait for the city",
+    ),
+    _rule(
+        "registry",
+        r"/enterprise-registrations(/.*)?",
+        WRITE_METHODS,
+        CITY_ONLY,
+        "only the city confirms or refuses a held registration",
+    ),
     _rule("eligibility", r"/measures(/.*)?", SAFE_METHODS, ANYONE, "the measures catalogue is public"),
     _rule("eligibility", r"/parameters(/.*)?", SAFE_METHODS, ANYONE, "the parameters are public"),
     _rule("eligibility", r"/calculate(/batch)?/?", frozenset({"POST"}), ANYONE, "calculation is public"),
     _rule("eligibility", r"/parameters(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city changes parameters"),
     _rule("eligibility", r"/awards(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city grants and approves awards"),
+    _rule("eligibility", r"/calendar(/.*)?", SAFE_METHODS, ANYONE, "the official working-day calendar is public"),
+    _rule(
+        "eligibility", r"/calendar(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city records a year's official schedule"
+    ),
+    _rule("eligibility", r"/policies(/.*)?", SAFE_METHODS, ANYONE, "the register of policies is public"),
+    _rule("eligibility", r"/policies(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city registers policies"),
     _rule(
         "eligibility",
         r"/(screenings|simulations)/?",

@@ -1,5 +1,6 @@
 """Validated identifier types for request models: credit codes, district and sector codes, years, names."""
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -48,9 +49,40 @@ Uscc = Annotated[
     Field(min_length=1, max_length=32, examples=["91500103MA5U7XXXX0"]),
     AfterValidator(validate_uscc),
 ]
+# 项目代码 of the national 投资项目在线审批监管平台: year, the filing authority's division, industry, type, serial.
+PROJECT_CODE_SHAPE = re.compile(r"(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})")
+CITY_DIVISION = "500000"
+
+
+def project_code_problem(code: str) -> str | None:
+    """Why `code` is not a national investment project code (项目代码 of the 投资项目在线审批监管平台) of Chongqing."""
+    match = PROJECT_CODE_SHAPE.fullmatch(code)
+    if match is None:
+        return "a project code (项目代码) has the shape YYYY-XXXXXX-NN-NN-NNNNNN, e.g. 2024-500103-65-03-012345"
+    year, division = int(match.group(1)), match.group(2)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return f"the year segment {match.group(1)} is not a year of {MIN_YEAR}–{MAX_YEAR}"
+    if division not in DISTRICT_CODES and division != CITY_DIVISION:
+        return f"the division segment {division} is neither one of Chongqing's 38 districts nor the city (500000)"
+    return None
+
+
+def _project_code(code: str) -> str:
+    problem = project_code_problem(code)
+    if problem is not None:
+        raise ValueError(problem)
+    return code
+
+
 DistrictCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_district), Field(examples=["500103"])]
 SectorCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_sector), Field(examples=["software_it"])]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+]
+ProjectCode = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(max_length=32, examples=["2024-500103-65-03-012345"]),
+    AfterValidator(_project_code),
 ]

@@ -34,6 +34,7 @@ SERVICE = Principal(Role.SERVICE)
 # The registry's tables a test may write; emptied after each test that uses the registry.
 REGISTRY_TABLES = (
     "audit_log",
+    "enterprise_registrations",
     "idempotent_requests",
     "enterprise_years",
     "enterprises",

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from services.eligibility.awards.ranking import ranking_client
 from services.eligibility.awards.router import router as awards_router
 from services.eligibility.calculations.router import router as calculations_router
+from services.eligibility.calendar.router import router as calendar_router
 from services.eligibility.matches.router import router as matches_router
 from services.eligibility.measures.router import router as measures_router
 from services.eligibility.parameters.definitions import load_parameter_set
 from services.eligibility.parameters.router import router as parameters_router
 from services.eligibility.parameters.store import ParameterStore
+from services.eligibility.policies.router import router as policies_router
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.screenings.router import router as screenings_router
 from services.eligibility.settings import EligibilitySettings
@@ -89,6 +91,8 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
             matches_router,
             simulations_router,
             awards_router,
+            policies_router,
+            calendar_router,
         ],
         lifespan_hooks=[parameter_store, registry_client, ranking_client],
     )

@@ -4,4 +4,4 @@ from pathlib import Path
 
 SERVICE_DIR = Path(__file__).resolve().parent
 # Recorded in every run: the computation that produced it. Change it whenever the arithmetic changes.
-CODE_VERSION = "ranking-1.0.0"
+CODE_VERSION = "ranking-1.1.0"

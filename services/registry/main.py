@@ -8,13 +8,16 @@ from services.registry.clusters.router import router as clusters_router
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.projects.router import router as projects_router
 from services.registry.reference.router import router as reference_router
+from services.registry.registrations.router import router as registrations_router
 from services.registry.settings import RegistrySettings
 from services.registry.stats.router import router as stats_router
+from services.registry.verification.router import router as verification_router
 from shared.app import create_service_app
 
 DESCRIPTION = """The system of record: the 38 districts, the 18 sectors, enterprises by unified social credit code
 with their yearly figures and above-size status, clusters and their grades, star buildings, and the projects,
-platforms and events that apply for money under 渝发改规范〔2024〕7号. Every write is audited."""
+platforms and events that apply for money under 渝发改规范〔2024〕7号. Every write is audited; the facts that decide
+money carry their verification by the city."""
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -26,9 +29,11 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[
             reference_router,
             enterprises_router,
+            registrations_router,
             clusters_router,
             buildings_router,
             projects_router,
+            verification_router,
             stats_router,
             audit_router,
         ],

@@ -8,6 +8,7 @@ from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.idempotency.models import IdempotentRequest
 from services.registry.projects.models import Project
 from services.registry.reference.models import District, Sector
+from services.registry.registrations.models import EnterpriseRegistration
 
 metadata = Base.metadata
 
@@ -19,6 +20,7 @@ __all__ = [
     "ClusterEvaluation",
     "District",
     "Enterprise",
+    "EnterpriseRegistration",
     "EnterpriseYear",
     "IdempotentRequest",
     "Project",

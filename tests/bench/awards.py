@@ -3,7 +3,8 @@
 Two kinds of award, measured separately, each POST /awards over HTTP to the eligibility service as a uvicorn
 process (signed principal, validation, the key's advisory lock, the standing read, the insert and its event, the
 commit), 16 writers each with its own connection:
-- recorded without the registry: awards of another city policy and of measures without a formula;
+- recorded without a formula: awards of another city policy and of measures without a formula (each still reads
+  its subject from the registry: an enterprise it does not hold, so the caller's district stands);
 - computable (M01 on investment projects): each one also reads its project from the registry over HTTP (a uvicorn
   process on a scratch database, as in the eligibility bench) and runs the rules with their trace.
 A third figure has the 16 writers contend for one subject with rising amounts: every award supersedes the last.
@@ -17,7 +18,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,12 +28,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
 from services.registry import SERVICE_DIR as REGISTRY_DIR
-from services.registry.models import Project
+from services.registry.models import Enterprise, Project
 from shared.reference import DISTRICTS
 from shared.uscc import make_uscc
 from tests.bench._ceiling import CeilingServer, ceiling_server
 from tests.bench._report import figure
 from tests.bench._services import service, signed_client
+from tests.bench.eligibility import verified
 from tests.support import CITY, TestDatabase
 
 WRITERS = 16
@@ -50,27 +52,45 @@ def _codes() -> list[str]:
 
 
 async def fill_projects(url: str, count: int) -> None:
+    """`count` investment projects, each of its own registered owner, written (and so verified) by the city."""
     codes = _codes()
     now = datetime.now(UTC)
+    owners = [
+        {
+            "uscc": make_uscc(f"91{codes[index % len(codes)]}{index:09d}"),
+            "name": f"基准业主{index}有限公司",
+            "district_code": codes[index % len(codes)],
+            "sector": "software_it",
+            "established_on": date(2018, 3, 1),
+            "spun_off_from_manufacturer": False,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for index in range(count)
+    ]
     rows = [
         {
             "id": index + 1,
             "kind": "investment",
-            "owner_uscc": make_uscc(f"91{codes[index % len(codes)]}{index:09d}"),
-            "district_code": codes[index % len(codes)],
+            "owner_uscc": owner["uscc"],
+            "district_code": owner["district_code"],
             "name": f"基准项目{index}",
+            "name_key": f"基准项目{index}",
             "year": 2025,
             "platform_domain": None,
             "verified_investment_yuan": INVESTMENT,
             "actual_spend_yuan": None,
             "special_major_approved": False,
             "created_at": now,
+            **verified(now),
         }
-        for index in range(count)
+        for index, owner in enumerate(owners)
     ]
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
+            await connection.execute(insert(Enterprise.__table__), owners)  # type: ignore[arg-type]
             await connection.execute(insert(Project.__table__), rows)  # type: ignore[arg-type]
             if connection.dialect.name == "postgresql":
                 await connection.exec_driver_sql(
@@ -136,6 +156,7 @@ def recorded_bodies() -> list[dict[str, Any]]:
                     "measure_id": "第五条",
                     "subject_type": "enterprise",
                     "subject_id": make_uscc(f"92{code}{index:09d}"),
+                    "recipient_kind": "enterprise",
                     "amount_yuan": f"{100_000 + index}.00",
                     "district_code": code,
                 }
@@ -179,6 +200,14 @@ async def run() -> dict[str, Any]:
 
 
 async def _measure(url: str, ceiling: CeilingServer) -> dict[str, Any]:
+    async with signed_client(url, CITY) as client:
+        policy = {
+            "document_number": OTHER_POLICY,
+            "title": "基准政策",
+            "issuer": "重庆市",
+            "effective_from": "2023-06-01",
+        }
+        assert (await client.post("/policies", json=policy)).status_code == 201
     # Warm up the pools and the code paths, on subjects the figures do not use.
     await concurrent_posts(
         url,
@@ -227,7 +256,7 @@ async def _measure(url: str, ceiling: CeilingServer) -> dict[str, Any]:
         "figures": figures,
         "detail": {
             "server": "eligibility and registry as uvicorn processes, flags of make run",
-            "recorded_without_registry": {**recorded, "ceiling": recorded_ceiling},
+            "recorded_without_formula": {**recorded, "ceiling": recorded_ceiling},
             "computable_with_registry_check": {**computable, "ceiling": computable_ceiling},
             "one_subject_contended": contended,
         },

@@ -77,11 +77,24 @@ def _table(model: Any) -> Table:
     return table
 
 
+def verified(now: datetime) -> dict[str, Any]:
+    """The verification columns of a fact the city wrote: verified as written."""
+    return {
+        "verification_status": "verified",
+        "submitted_by": "city",
+        "submitted_at": now,
+        "verified_by": "city",
+        "verified_at": now,
+        "verification_reason": None,
+    }
+
+
 def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     rng = random.Random(seed)
     districts = sorted(DISTRICT_CODES)
     sectors = sorted(SECTOR_CODES)
     now = datetime.now(UTC)
+    city = verified(now)
     enterprises: list[dict[str, Any]] = []
     years: list[dict[str, Any]] = []
     usccs: list[str] = []
@@ -89,14 +102,18 @@ def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
         district = districts[index % len(districts)]
         uscc = make_uscc(f"91{district}{index:09d}")
         usccs.append(uscc)
+        established = date(2015 + index % 11, 1 + index % 12, 1)
+        spun_off = rng.random() < 0.02
         enterprises.append(
             {
                 "uscc": uscc,
                 "name": f"重庆基准企业{index}有限公司",
                 "district_code": district,
                 "sector": rng.choice(sectors),
-                "established_on": date(2015 + index % 10, 1 + index % 12, 1),
-                "spun_off_from_manufacturer": rng.random() < 0.02,
+                "established_on": established,
+                "spun_off_from_manufacturer": spun_off,
+                "parent_uscc": make_uscc(f"91{district}{index + 500_000_000:09d}") if spun_off else None,
+                "spun_off_on": established if spun_off else None,
                 "version": 1,
                 "created_at": now,
                 "updated_at": now,
@@ -111,25 +128,31 @@ def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
                     "employees": rng.randrange(10, 2_000),
                     "above_scale": rng.random() < 0.6,
                     "top500_service": listed,
+                    "district_code": district,
                     "updated_at": now,
+                    **city,
                 }
             )
     projects: list[dict[str, Any]] = []
     for index in range(PROJECTS):
         kind = ("investment", "platform", "event")[index % 3]
+        owner = rng.randrange(ENTERPRISES)
         projects.append(
             {
                 "id": index + 1,
                 "kind": kind,
-                "owner_uscc": usccs[rng.randrange(ENTERPRISES)],
-                "district_code": districts[index % len(districts)],
+                "owner_uscc": usccs[owner],
+                # A project belongs to its owner's district.
+                "district_code": districts[owner % len(districts)],
                 "name": f"基准项目{index}",
                 "year": YEAR,
                 "platform_domain": rng.choice(PLATFORM_DOMAINS) if kind == "platform" else None,
                 "verified_investment_yuan": _money(rng, 100_000, 80_000_000) if kind != "event" else None,
                 "actual_spend_yuan": _money(rng, 10_000, 5_000_000) if kind == "event" else None,
                 "special_major_approved": kind == "investment" and rng.random() < 0.01,
+                "name_key": f"基准项目{index}",
                 "created_at": now,
+                **city,
             }
         )
     clusters = [
@@ -138,6 +161,8 @@ def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
             "name": f"基准集聚区{index}",
             "district_code": districts[index % len(districts)],
             "manager_uscc": usccs[rng.randrange(ENTERPRISES)],
+            "belongs_to_kind": "district",
+            "belongs_to_district": districts[index % len(districts)],
             "created_at": now,
         }
         for index in range(CLUSTERS)
@@ -153,6 +178,7 @@ def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
                 "score": Decimal(rng.randrange(5_000, 10_000)) / 100,
                 "tier": rng.randrange(1, 5) if grade == "A" else None,
                 "updated_at": now,
+                **city,
             }
         )
     buildings = [
@@ -163,11 +189,18 @@ def registry_rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
             "stars": rng.randrange(1, 6),
             "operator_uscc": usccs[rng.randrange(ENTERPRISES)],
             "created_at": now,
+            **city,
         }
         for index in range(BUILDINGS)
     ]
     building_years = [
-        {"building_id": index + 1, "year": year, "revenue_yuan": _money(rng, 5_000_000, 50_000_000), "updated_at": now}
+        {
+            "building_id": index + 1,
+            "year": year,
+            "revenue_yuan": _money(rng, 5_000_000, 50_000_000),
+            "updated_at": now,
+            **city,
+        }
         for index in range(BUILDINGS)
         for year in (YEAR - 1, YEAR)
     ]

@@ -35,7 +35,17 @@ OWN, FOREIGN = "500103", "500105"
 # Callers in the order the matrix tries them: every refusal is sent before any success can change a record.
 CALLERS = ("none", "bad", "revoked", "auditor", "foreign", "own", "city")
 KEYS_PER_CALLER = 3  # each key has its own token bucket (20/s, burst 60 in the e2e stack)
-RANKED_YEAR = 2027  # the ranking year these tests publish; its base year 2026 gets figures below
+# The ranking year these tests publish, a year that has ended (a ranking is made once its year is over); its base
+# year 2024 gets figures below.
+RANKED_YEAR = 2025
+# Another city policy, registered by the city before awards are made under it (an award names a registered policy).
+OTHER_POLICY = {
+    "document_number": "渝府发〔2024〕18号",
+    "title": "重庆市加速推进现代生产性服务业高质量发展行动方案（2024—2027年）",
+    "issuer": "重庆市人民政府",
+    "effective_from": "2024-10-30",
+    "effective_to": "2027-12-31",
+}
 # A key of the right shape whose id does not exist.
 UNKNOWN_KEY = "cqk_0123456789ab_" + "Z" * 43
 # What a problem body (or any answer) must never carry: a stack trace, a library's name or version.
@@ -259,6 +269,7 @@ class Records:
 
     api: httpx.Client  # a city client
     mark: str
+    own_api: httpx.Client | None = None  # a client of district OWN, for what only a district makes (held registrations)
     enterprise: str = ""
     cluster: int = 0
     building: int = 0
@@ -278,6 +289,14 @@ class Records:
         """A fresh proposed award of district OWN (under another city policy: the registry is not read)."""
         body = award_body(self)
         return int(self.created(send_json(self.api, "POST", f"{API}/eligibility/awards", body))["id"])
+
+    def new_registration(self) -> int:
+        """A fresh registration of district OWN held for the city: its credit code names FOREIGN's division."""
+        assert self.own_api is not None
+        body = enterprise_body(self) | {"uscc": new_uscc(FOREIGN)}
+        response = send_json(self.own_api, "POST", f"{API}/registry/enterprises", body)
+        assert response.status_code == 202, f"{response.request.url}: {response.status_code} {response.text}"
+        return int(response.json()["id"])
 
     def new_run(self) -> int:
         """A fresh draft ranking run of RANKED_YEAR."""
@@ -302,7 +321,8 @@ def enterprise_body(r: Records, district: str = OWN) -> dict[str, Any]:
 
 def award_body(r: Records, district: str = OWN) -> dict[str, Any]:
     return {
-        "policy": "渝府发〔2024〕18号",
+        "policy": OTHER_POLICY["document_number"],
+        "recipient_kind": "enterprise",
         "measure_id": "第三十二条",
         "subject_type": "enterprise",
         "subject_id": new_uscc(district),
@@ -312,8 +332,11 @@ def award_body(r: Records, district: str = OWN) -> dict[str, Any]:
     }
 
 
-def make_records(api: httpx.Client) -> Records:
-    r = Records(api=api, mark=f"机密{uuid.uuid4().hex[:8]}")
+def make_records(api: httpx.Client, own_api: httpx.Client | None = None) -> Records:
+    r = Records(api=api, mark=f"机密{uuid.uuid4().hex[:8]}", own_api=own_api)
+    registered = send_json(api, "POST", f"{API}/eligibility/policies", OTHER_POLICY)
+    # Registered once per stack: another test of the session may have done it already.
+    assert registered.status_code in (201, 409), registered.text
     enterprise = enterprise_body(r) | {"name": f"{r.mark}企业有限公司"}
     r.enterprise = r.created(send_json(api, "POST", f"{API}/registry/enterprises", enterprise))["uscc"]
     for year, revenue in ((RANKED_YEAR - 1, "20000000.00"), (RANKED_YEAR, "26000000.00")):
@@ -321,8 +344,12 @@ def make_records(api: httpx.Client) -> Records:
         r.created(send_json(api, "PUT", f"{API}/registry/enterprises/{r.enterprise}/years/{year}", figures))
     cluster = {"name": f"{r.mark}集聚区", "district_code": OWN}
     r.cluster = r.created(send_json(api, "POST", f"{API}/registry/clusters", cluster))["id"]
+    evaluation = {"grade": "B", "score": "80.00"}  # for the verification routes (the PUT route writes 2024 again)
+    r.created(send_json(api, "PUT", f"{API}/registry/clusters/{r.cluster}/evaluations/2024", evaluation))
     building = {"name": f"{r.mark}大厦", "district_code": OWN, "stars": 4, "operator_uscc": r.enterprise}
     r.building = r.created(send_json(api, "POST", f"{API}/registry/buildings", building))["id"]
+    revenue = {"revenue_yuan": "150000000.00"}
+    r.created(send_json(api, "PUT", f"{API}/registry/buildings/{r.building}/years/2024", revenue))
     project = {
         "kind": "event",
         "owner_uscc": r.enterprise,
@@ -453,6 +480,10 @@ def _transition(r: Records, path: str, body: Any, response: httpx.Response) -> d
     return {"action": last["event"], "reason": last["reason"], "on": last["on"]}
 
 
+def _policy(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    return dict(_get(r, f"/eligibility/policies/{response.json()['id']}"))
+
+
 def _methodology(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
     return dict(_get(r, f"/ranking/methodologies/{response.json()['version']}"))
 
@@ -466,15 +497,61 @@ def _publication(r: Records, path: str, body: Any, response: httpx.Response) -> 
     return {"reason": stored["publish_reason"]}
 
 
+def _decision(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    """A verification decision as its answer records it (the reason inside `verification`)."""
+    return {"decision": body["decision"], "reason": response.json()["verification"]["reason"]}
+
+
+def _decisions(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    items = response.json()["items"]
+    return {
+        "items": [
+            {"record": item["record"], "id": item["id"], "decision": sent["decision"],
+             "reason": item["verification"]["reason"]}
+            for item, sent in zip(items, body["items"], strict=True)
+        ]
+    }  # fmt: skip
+
+
+def verification_body(r: Records) -> dict[str, Any]:
+    return {"decision": "verify", "reason": f"安全测试核验{serial()}"}
+
+
 def _first_item(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
     return dict(response.json()["items"][0])
 
 
 def import_rows(r: Records) -> list[dict[str, Any]]:
+    # Figures of 2023, outside the ranked year and its base year: an imported enterprise above size in 2024 without
+    # 2025 figures would be unreported and hold the ranking's publication back.
     return [
         enterprise_body(r)
-        | {"year": 2024, "revenue_yuan": "12000000.00", "employees": 30, "above_scale": True, "top500_service": False}
+        | {"year": 2023, "revenue_yuan": "12000000.00", "employees": 30, "above_scale": True, "top500_service": False}
     ]
+
+
+def policy_body(r: Records) -> dict[str, Any]:
+    """Another city policy, under a document number no other request uses (canonical, as it is stored)."""
+    return {
+        "document_number": f"渝安测发〔2025〕{serial()}号",
+        "title": f"安全测试政策{serial()}",
+        "issuer": "重庆市安全测试办公室",
+        "effective_from": "2025-01-01",
+        "effective_to": "2026-12-31",
+    }
+
+
+# A year neither the library nor any other test knows: recording it changes no answer the other requests get.
+CALENDAR_YEAR = 2040
+
+
+def calendar_body(r: Records) -> dict[str, Any]:
+    """An official schedule of CALENDAR_YEAR as the city would record it (the test's own dates, not a real notice)."""
+    return {
+        "notice": f"国办发明电〔2039〕{serial()}号",
+        "holidays": [{"name": "国庆节", "first_day": "2040-10-01", "last_day": "2040-10-07"}],
+        "make_up_working_days": ["2040-09-30"],
+    }
 
 
 def methodology_body(r: Records) -> dict[str, Any]:
@@ -523,13 +600,44 @@ CASES: list[Case] = [
     Case("registry", "GET", "/buildings/{building_id}", lambda r: f"/buildings/{r.building}", None, OWN_READERS),
     Case("registry", "PUT", "/buildings/{building_id}/years/{year}", lambda r: f"/buildings/{r.building}/years/2024",
          lambda r: {"revenue_yuan": f"{150000000 + serial()}.00"}, OWN_WRITERS, stored=_year_of("buildings", "years")),
+    # The owner must be an enterprise of the registry (of OWN: the project lies in its owner's district).
     Case("registry", "POST", "/projects", lambda r: "/projects",
-         lambda r: {"kind": "investment", "owner_uscc": new_uscc(), "district_code": OWN,
-                    "name": f"安全矩阵投资项目{serial()}", "year": 2025, "verified_investment_yuan": "30000000.00"},
+         lambda r: {"kind": "investment", "owner_uscc": r.enterprise, "district_code": OWN,
+                    "name": f"安全矩阵投资项目{serial()}", "year": 2025, "verified_investment_yuan": "30000000.00",
+                    "project_code": f"2025-{OWN}-65-01-{serial():06d}"},
          OWN_WRITERS, stored=_by_id("projects")),
     Case("registry", "GET", "/projects", lambda r: f"/projects?district_code={OWN}", None, OWN_READERS),
     Case("registry", "GET", "/projects/{project_id}", lambda r: f"/projects/{r.project}", None, OWN_READERS),
     Case("registry", "GET", "/district-stats/{year}", lambda r: f"/district-stats/{RANKED_YEAR}", None, EVERY_KEY),
+    # 隶属关系: only the city names a city department (a district may set its own district only).
+    Case("registry", "PATCH", "/clusters/{cluster_id}", lambda r: f"/clusters/{r.cluster}",
+         lambda r: {"belongs_to": {"kind": "city_department", "department": f"两江新区管委会{serial()}"}}, CITY,
+         stored=_by_id("clusters")),
+    # Verification of the facts that decide money: the city only (the gateway refuses everyone else).
+    Case("registry", "POST", "/enterprises/{uscc}/years/{year}/verification",
+         lambda r: f"/enterprises/{r.enterprise}/years/{RANKED_YEAR}/verification", verification_body, CITY,
+         stored=_decision),
+    Case("registry", "POST", "/clusters/{cluster_id}/evaluations/{year}/verification",
+         lambda r: f"/clusters/{r.cluster}/evaluations/2024/verification", verification_body, CITY, stored=_decision),
+    Case("registry", "POST", "/buildings/{building_id}/verification",
+         lambda r: f"/buildings/{r.building}/verification", verification_body, CITY, stored=_decision),
+    Case("registry", "POST", "/buildings/{building_id}/years/{year}/verification",
+         lambda r: f"/buildings/{r.building}/years/2024/verification", verification_body, CITY, stored=_decision),
+    Case("registry", "POST", "/projects/{project_id}/verification",
+         lambda r: f"/projects/{r.project}/verification", verification_body, CITY, stored=_decision),
+    Case("registry", "POST", "/verifications", lambda r: "/verifications",
+         lambda r: {"items": [{"record": "project", "id": str(r.project)} | verification_body(r)]}, CITY,
+         stored=_decisions),
+    # The queue is the city's, read by the auditor; a district sees the verification on each of its records.
+    Case("registry", "GET", "/verifications", lambda r: f"/verifications?district_code={OWN}", None, CITY_AUDITOR),
+    # Registrations held for the city (a district's credit code naming another district's division).
+    Case("registry", "GET", "/enterprise-registrations", lambda r: "/enterprise-registrations", None, CITY_AUDITOR),
+    Case("registry", "POST", "/enterprise-registrations/{registration_id}/confirm",
+         lambda r: f"/enterprise-registrations/{r.new_registration()}/confirm",
+         lambda r: {"reason": f"安全测试确认{serial()}"}, CITY),
+    Case("registry", "POST", "/enterprise-registrations/{registration_id}/refuse",
+         lambda r: f"/enterprise-registrations/{r.new_registration()}/refuse",
+         lambda r: {"reason": f"安全测试拒绝{serial()}"}, CITY),
     # The gateway keeps the audit log from district keys.
     Case("registry", "GET", "/audit", lambda r: "/audit?limit=5", None, CITY_AUDITOR),
 
@@ -567,6 +675,16 @@ CASES: list[Case] = [
     Case("eligibility", "GET", "/awards/{award_id}", lambda r: f"/awards/{r.award}", None, OWN_READERS),
     Case("eligibility", "POST", "/awards/{award_id}/transitions", lambda r: f"/awards/{r.new_award()}/transitions",
          lambda r: {"action": "approve", "reason": "安全测试批准"}, CITY, stored=_transition),
+    # The register of policies: public reads (policy 1 is 渝发改规范〔2024〕7号, registered by the migration); the
+    # city alone registers a policy.
+    Case("eligibility", "GET", "/policies", lambda r: "/policies", None, EVERYONE),
+    Case("eligibility", "GET", "/policies/{policy_id}", lambda r: "/policies/1", None, EVERYONE),
+    Case("eligibility", "POST", "/policies", lambda r: "/policies", policy_body, CITY, stored=_policy),
+    # The official working-day calendar: public reads; the city alone records a year's official schedule.
+    Case("eligibility", "GET", "/calendar/{year}", lambda r: "/calendar/2025", None, EVERYONE),
+    Case("eligibility", "GET", "/calendar/{year}/working-days",
+         lambda r: "/calendar/2025/working-days?from=2025-09-30&days=5", None, EVERYONE),
+    Case("eligibility", "PUT", "/calendar/{year}", lambda r: f"/calendar/{CALENDAR_YEAR}", calendar_body, CITY),
 
     # ---- ranking: the method and published rankings are public; runs are the city's, read by the auditor ----
     Case("ranking", "GET", "/methodologies", lambda r: "/methodologies", None, EVERYONE),
@@ -626,7 +744,7 @@ def world(stack: Stack) -> Iterator[World]:
     clients = {caller: make_client(stack.gateway, keys.get(caller)) for caller in CALLERS}
     tables = Tables(service_database_urls(stack))
     try:
-        records = make_records(clients["city"])
+        records = make_records(clients["city"], clients["own"])
         spec = clients["none"].get("/openapi.json").json()
         assert not spec.get("x-unavailable-services"), spec.get("x-unavailable-services")
         yield World(stack, keys, clients, records, tables, spec)

@@ -137,17 +137,24 @@ def text_fields(spec: dict[str, Any], case: Case, sample: Any) -> list[FieldPath
     def walk(properties: dict[str, Any], prefix: FieldPath, values: Any) -> Iterator[FieldPath]:
         for name, raw in properties.items():
             schema = resolve(spec, raw)
-            for alternative in schema.get("anyOf", []):
-                if "properties" in resolve(spec, alternative) or resolve(spec, alternative).get("type") == "array":
-                    schema = resolve(spec, alternative)
             value = values.get(name) if isinstance(values, dict) else None
+            for alternative in schema.get("anyOf", []) + schema.get("oneOf", []):
+                option = resolve(spec, alternative)
+                # A union of objects (e.g. a cluster's belongs_to): the member the sample value is an instance of.
+                fits = not isinstance(value, dict) or set(value) <= set(option.get("properties", {}))
+                if ("properties" in option and fits) or option.get("type") == "array":
+                    schema = option
             if "properties" in schema:
                 yield from walk(schema["properties"], (*prefix, name), value)
             elif schema.get("type") == "object":
                 yield (*prefix, name, None)
                 yield from ((*prefix, name, key) for key in (value or {}))
             elif schema.get("type") == "array":
-                if takes_text(spec, schema.get("items", {})):
+                items = resolve(spec, schema.get("items", {}))
+                if "properties" in items:
+                    first = value[0] if isinstance(value, list) and value else None
+                    yield from walk(items["properties"], (*prefix, name, 0), first)
+                elif takes_text(spec, items):
                     yield (*prefix, name, 0)
             elif takes_text(spec, schema):
                 yield (*prefix, name)
@@ -174,17 +181,22 @@ def with_field(body: Any, path: str | FieldPath, value: Any) -> Any:
     if isinstance(body, list):
         return [with_field(body[0], path, value), *body[1:]]
     body = json.loads(json.dumps(body))
-    node = body
-    for part in path[:-2]:
-        node = node.setdefault(part, {})
-    parent, last = (node, path[-1]) if len(path) == 1 else (node.setdefault(path[-2], {}), path[-1])
+    last = path[-1]
     if last is None:
-        parent[value] = "1"  # the text as a key of the map
+        _node(body, path[:-1])[value] = "1"  # the text as a key of the map
     elif isinstance(last, int):
-        node[path[-2]] = [value]  # the text as the item of the list
+        _node(body, path[:-2])[path[-2]] = [value]  # the text as the item of the list
     else:
-        parent[last] = value
+        _node(body, path[:-1])[last] = value
     return body
+
+
+def _node(body: Any, path: FieldPath) -> Any:
+    """The object at `path` (made if missing), through the items of lists on the way."""
+    node = body
+    for part in path:
+        node = node[part] if isinstance(node, list) else node.setdefault(part, {})
+    return node
 
 
 def stored_at(stored: Any, path: FieldPath) -> tuple[bool, Any]:
@@ -378,7 +390,12 @@ def test_injection_and_odd_unicode_in_every_text_field(case: Case, world: World)
                 wrong.append(verdict)
             if 200 <= response.status_code < 300:
                 segment.accepted += 1
-                if case.template in ("/awards/{award_id}/transitions", "/runs/{run_id}/publish"):
+                if case.template in (
+                    "/awards/{award_id}/transitions",
+                    "/runs/{run_id}/publish",
+                    "/enterprise-registrations/{registration_id}/confirm",
+                    "/enterprise-registrations/{registration_id}/refuse",
+                ):
                     # The target moved on: the next request needs a fresh one (made outside the watch).
                     segment.check()
                     url = case.url(world.records)

@@ -1,5 +1,6 @@
 """Helpers of the award ledger's tests: proposing, stepping through the workflow, counting rows, a ranking."""
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -7,12 +8,30 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.eligibility.rules.base import DOCUMENT
+from shared.clock import Clock
 from tests.support import truncate
 
 AWARD_TABLES = ("award_events", "awards")
 # Another city policy of the same kind, whose awards are recorded into the ledger so that 就高不重复 sees them.
 OTHER_POLICY = "渝经信发〔2023〕12号"
 THIS_POLICY = DOCUMENT
+# The day the award tests' clock is held at (a Monday; the Dragon Boat Festival holiday, 2025-05-31 … 06-02).
+TODAY = date(2025, 6, 2)
+
+
+async def register_other_policy(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Register OTHER_POLICY (as the city): an award names a registered policy."""
+    body = {
+        "document_number": OTHER_POLICY,
+        "title": "重庆市支持软件和信息服务业发展若干政策",
+        "issuer": "重庆市经济和信息化委员会",
+        "effective_from": "2023-06-01",
+        "effective_to": "2026-12-31",
+    }
+    response = await client.post("/policies", json=body)
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 async def clean(app: FastAPI) -> None:
@@ -29,17 +48,19 @@ async def written(app: FastAPI) -> tuple[int, int]:
     return await rows(app, "awards"), await rows(app, "award_events")
 
 
-def other_policy(subject_type: str, subject_id: str, amount: str, district_code: str, **extra: Any) -> dict[str, Any]:
-    """An award under another city policy: recorded without a formula, its district named by the caller."""
-    return {
+def other_policy(subject_type: str, subject_id: str, amount: str, **extra: Any) -> dict[str, Any]:
+    """An award under another city policy: recorded without a formula; the subject's district is the registry's."""
+    body = {
         "policy": OTHER_POLICY,
         "measure_id": "第五条",
         "subject_type": subject_type,
         "subject_id": subject_id,
         "amount_yuan": amount,
-        "district_code": district_code,
         **extra,
     }
+    if subject_type == "enterprise":
+        body.setdefault("recipient_kind", "enterprise")
+    return body
 
 
 async def propose(client: httpx.AsyncClient, body: dict[str, Any], expected: int = 201) -> dict[str, Any]:
@@ -69,17 +90,19 @@ async def step(
     return answer
 
 
-# A notice published on Monday 2025-06-02 runs five working days, Tuesday 3 to Monday 9 June; payment from the 10th.
+# A notice published on Monday 2025-06-02 (the last day of the Dragon Boat Festival holiday; the first day does not
+# count anyway) runs five working days, Tuesday 3 to Monday 9 June; payment from the 10th.
 PUBLICISED_ON = "2025-06-02"
 NOTICE_ENDS_ON = "2025-06-09"
 PAID_ON = "2025-06-10"
 
 
-async def pay(client: httpx.AsyncClient, award_id: int) -> dict[str, Any]:
-    """approve → publicise on PUBLICISED_ON → pay on PAID_ON."""
+async def pay(client: httpx.AsyncClient, clock: Clock, award_id: int) -> dict[str, Any]:
+    """approve → publicise today → pay on the day after the notice window, the clock moved there."""
     await step(client, award_id, "approve")
-    await step(client, award_id, "publicise", on=PUBLICISED_ON)
-    return await step(client, award_id, "pay", on=PAID_ON)
+    publicised = await step(client, award_id, "publicise")
+    clock.hold(date.fromisoformat(publicised["notice_ends_on"]) + timedelta(days=1))
+    return await step(client, award_id, "pay")
 
 
 async def award(client: httpx.AsyncClient, award_id: int) -> dict[str, Any]:
@@ -89,17 +112,19 @@ async def award(client: httpx.AsyncClient, award_id: int) -> dict[str, Any]:
     return answer
 
 
-def district_rows(district_code: str, serial: int) -> dict[int, list[dict[str, Any]]]:
-    """Registry import rows that rank `district_code` first for 2025 and leave the other 37 equal.
+def ranking_rows(leader: str, others: list[str], serial: int) -> dict[int, list[dict[str, Any]]]:
+    """Registry import rows that rank `leader` first for 2025 and leave `others` equal just behind it.
 
-    Two enterprises above size in 2024 and 2025 (20,000,000 → 22,000,000 each: growth 10%) and three new ones
-    above size in 2025: the district has the highest new count (3) and net increase (3) of the 38; every other
-    district has none of either and no comparable growth, so all 37 score the same and are ordered by the
-    methodology's last tie-break, the district code.
+    `leader`: two enterprises above size in 2024 and 2025 (20,000,000 → 22,000,000 each) and three new ones above
+    size in 2025: the highest new count (3) and net increase (3) of the 38. Each district of `others`: one
+    enterprise above size in both years at 20,000,000: no new one, no net increase, no growth, so all of them score
+    the same; they have above-size enterprises, so they may take award places (第（六）条), and the methodology's
+    last tie-break, the district code, orders them. Growth on fewer than 5 comparable enterprises is capped at the
+    median of the districts that meet the base (none do: 0), so no growth counts anywhere.
     """
     from shared.uscc import make_uscc
 
-    def enterprise(index: int) -> dict[str, Any]:
+    def enterprise(district_code: str, index: int) -> dict[str, Any]:
         uscc = make_uscc(f"91{district_code}{serial + index:09d}")
         return {
             "uscc": uscc,
@@ -113,10 +138,12 @@ def district_rows(district_code: str, serial: int) -> dict[int, list[dict[str, A
     def figures(year: int, revenue: str) -> dict[str, Any]:
         return {"year": year, "revenue_yuan": revenue, "employees": 50, "above_scale": True, "top500_service": False}
 
-    comparable = [enterprise(index) for index in range(2)]
-    new = [enterprise(index) for index in range(2, 5)]
+    comparable = [enterprise(leader, index) for index in range(2)]
+    new = [enterprise(leader, index) for index in range(2, 5)]
+    steady = [enterprise(code, 10 + index) for index, code in enumerate(others)]
     return {
-        2024: [{**e, **figures(2024, "20000000.00")} for e in comparable],
+        2024: [{**e, **figures(2024, "20000000.00")} for e in comparable + steady],
         2025: [{**e, **figures(2025, "22000000.00")} for e in comparable]
-        + [{**e, **figures(2025, "25000000.00")} for e in new],
+        + [{**e, **figures(2025, "25000000.00")} for e in new]
+        + [{**e, **figures(2025, "20000000.00")} for e in steady],
     }

@@ -3,13 +3,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.eligibility.main import create_app as create_eligibility_app
 from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal
+from shared.clock import Clock
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
-ELIGIBILITY_TABLES = ("parameter_amendments", "award_events", "awards")
+ELIGIBILITY_TABLES = ("parameter_amendments", "award_events", "awards", "official_calendars")
 # Small pages, so that every screening in the tests follows the registry's cursors.
 PAGE_SIZE = 3
 
@@ -40,7 +42,19 @@ async def _isolated(registry_app: FastAPI, eligibility_app: FastAPI) -> AsyncIte
     yield
     await truncate(registry_app, REGISTRY_TABLES)
     await truncate(eligibility_app, ELIGIBILITY_TABLES)
+    # The register keeps the policy the migration seeded (this one); the tests' own registrations go.
+    async with eligibility_app.state.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM policies WHERE created_by <> 'migration'"))
     eligibility_app.state.parameter_store.invalidate()
+    eligibility_app.state.clock.hold(None)
+    registry_app.state.clock.hold(None)
+
+
+@pytest.fixture
+def clock(eligibility_app: FastAPI) -> Clock:
+    """The eligibility service's clock (today in Asia/Shanghai), for a test to hold at a date."""
+    clock: Clock = eligibility_app.state.clock
+    return clock
 
 
 @pytest.fixture

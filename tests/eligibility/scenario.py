@@ -1,4 +1,10 @@
-"""A small registry whose screening for 2025 (as of 2025-06-30) is worked out by hand below."""
+"""A small registry whose screening for 2025 (as of 2025-06-30) is worked out by hand below.
+
+Everything is written by the city, so every fact that decides money is verified as written (the city is its
+authority). The spin-offs (主辅分离) name their parent manufacturer (a manufacturer is not a producer-service
+enterprise, so the registry holds only its credit code) and are newly set up: established on or after 2024-11-19
+(the parameter m07b.newly_established_from, 第（七）条 分离后新设立).
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,21 +41,34 @@ async def _ok(response: httpx.Response) -> dict:
     return response.json()
 
 
-async def enterprise(registry: httpx.AsyncClient, district_code: str, *, sector: str, spun_off: bool) -> str:
+# A spin-off is set up on the first day the policy calls "newly set up" (m07b.newly_established_from), unless told.
+SPUN_OFF_ON = "2024-11-19"
+ESTABLISHED_ON = "2022-03-01"
+
+
+async def enterprise(
+    registry: httpx.AsyncClient,
+    district_code: str,
+    *,
+    sector: str,
+    spun_off: bool,
+    established_on: str | None = None,
+    parent_uscc: str | None = None,
+) -> str:
+    """A new enterprise; a spin-off is established (and spun off) on SPUN_OFF_ON from a parent manufacturer."""
     uscc = new_uscc(district_code)
-    await _ok(
-        await registry.post(
-            "/enterprises",
-            json={
-                "uscc": uscc,
-                "name": f"企业{uscc[-6:]}",
-                "district_code": district_code,
-                "sector": sector,
-                "established_on": "2022-03-01",
-                "spun_off_from_manufacturer": spun_off,
-            },
-        )
-    )
+    fields: dict[str, object] = {
+        "uscc": uscc,
+        "name": f"企业{uscc[-6:]}",
+        "district_code": district_code,
+        "sector": sector,
+        "established_on": established_on or (SPUN_OFF_ON if spun_off else ESTABLISHED_ON),
+        "spun_off_from_manufacturer": spun_off,
+    }
+    if spun_off:
+        fields["parent_uscc"] = parent_uscc or make_uscc(f"91{district_code}{next(_serial) + 700_000_000:09d}")
+        fields["spun_off_on"] = fields["established_on"]
+    await _ok(await registry.post("/enterprises", json=fields))
     return uscc
 
 
@@ -66,15 +85,24 @@ async def project(registry: httpx.AsyncClient, **fields: object) -> str:
     return str((await _ok(await registry.post("/projects", json={"name": "项目", **fields})))["id"])
 
 
-async def cluster(registry: httpx.AsyncClient, district_code: str, manager: str | None, grade: str, tier: int | None):
-    created = await _ok(
-        await registry.post(
-            "/clusters", json={"name": f"集聚区{grade}", "district_code": district_code, "manager_uscc": manager}
-        )
-    )
+async def cluster(
+    registry: httpx.AsyncClient,
+    district_code: str,
+    manager: str | None,
+    grade: str,
+    tier: int | None,
+    *,
+    belongs_to: dict[str, str] | None = None,
+    year_: int = 2025,
+) -> str:
+    """A cluster evaluated for `year_`; `belongs_to` (隶属关系) defaults to the cluster's own district."""
+    fields: dict[str, object] = {"name": f"集聚区{grade}", "district_code": district_code, "manager_uscc": manager}
+    if belongs_to is not None:
+        fields["belongs_to"] = belongs_to
+    created = await _ok(await registry.post("/clusters", json=fields))
     await _ok(
         await registry.put(
-            f"/clusters/{created['id']}/evaluations/2025", json={"grade": grade, "score": "88.50", "tier": tier}
+            f"/clusters/{created['id']}/evaluations/{year_}", json={"grade": grade, "score": "88.50", "tier": tier}
         )
     )
     return str(created["id"])
@@ -94,7 +122,7 @@ async def building(registry: httpx.AsyncClient, district_code: str, operator: st
 
 async def seed(registry: httpx.AsyncClient) -> Scenario:
     # 渝中区 500103
-    e1 = await enterprise(registry, "500103", sector="supply_chain", spun_off=True)
+    e1 = await enterprise(registry, "500103", sector="supply_chain", spun_off=True)  # set up 2024-11-19
     await year(registry, e1, 2024, "18000000.00", top500=False)
     await year(registry, e1, 2025, "25000000.00", top500=True)  # first listing: M07a; spin-off ≥ 20M: M07b
     e2 = await enterprise(registry, "500103", sector="software_it", spun_off=False)
@@ -128,10 +156,10 @@ async def seed(registry: httpx.AsyncClient) -> Scenario:
         year=2024,
         verified_investment_yuan="1000000.00",
     )
-    c1 = await cluster(registry, "500103", e1, "A", 2)
+    c1 = await cluster(registry, "500103", e1, "A", 2)  # belongs to 渝中区 (the default): M03 pays the district
     b1 = await building(registry, "500103", e2, {2024: "10000000.00", 2025: "12000000.00"})
     # 渝北区 500112
-    e3 = await enterprise(registry, "500112", sector="modern_logistics", spun_off=True)
+    e3 = await enterprise(registry, "500112", sector="modern_logistics", spun_off=True)  # set up 2024-11-19
     await year(registry, e3, 2025, "19999999.99", top500=False)
     p5 = await project(
         registry,
@@ -163,11 +191,11 @@ def expected_eligible(s: Scenario) -> set[tuple[str, str, str, str]]:
         ("M01", s.p1, "500103", "1234567.90"),  # （一）10% × 12,345,678.95 = 1,234,567.895 → half-up
         ("M01", s.p6, "500112", "20000000.00"),  # （一）special major: 10% × 300M = 30M, capped at 20M
         ("M02", s.p5, "500112", "5000000.00"),  # （二）20% × 30M = 6M, capped at 5M
-        ("M03", s.c1, "500103", "6000000.00"),  # （三）grade A, tier 2
+        ("M03", s.c1, "500103", "6000000.00"),  # （三）grade A, tier 2; paid to 渝中区, the body it belongs to
         ("M05", s.b1, "500103", "1000000.00"),  # （五）growth exactly 20%
         ("M05", s.b2, "500112", "500000.00"),  # （五）growth exactly 10%
         ("M07a", s.e1, "500103", "5000000.00"),  # （七）first listing, paid to the district
-        ("M07b", s.e1, "500103", "1000000.00"),  # （七）spin-off with 25M ≥ 20M
+        ("M07b", s.e1, "500103", "1000000.00"),  # （七）spin-off set up 2024-11-19 (newly) with 25M ≥ 20M
         ("M13", s.p3, "500103", "30.02"),  # （十三）30% × 100.05 = 30.015 → 30.02
     }
 

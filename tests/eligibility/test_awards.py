@@ -9,6 +9,7 @@ import csv
 import io
 import random
 from collections.abc import AsyncIterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +25,13 @@ from tests.eligibility.awards_support import (
     PAID_ON,
     PUBLICISED_ON,
     THIS_POLICY,
+    TODAY,
     award,
     clean,
     other_policy,
     pay,
     propose,
+    register_other_policy,
     rows,
     step,
     written,
@@ -43,7 +46,9 @@ M01_MAX = "1234567.90"
 
 
 @pytest.fixture(autouse=True)
-async def _clean_awards(eligibility_app) -> AsyncIterator[None]:
+async def _clean_awards(eligibility_app, client_for, clock) -> AsyncIterator[None]:
+    clock.hold(TODAY)
+    await register_other_policy(client_for(CITY))
     yield
     await clean(eligibility_app)
 
@@ -74,9 +79,9 @@ def m01(project_id: str, amount: str, **extra) -> dict[str, Any]:
 # ---- 就高不重复 ---------------------------------------------------------------------------------------------------
 
 
-async def test_a_first_award_stands_with_its_calculation(city, registry):
+async def test_a_first_award_stands_with_its_calculation(city, registry, clock):
     p = await investment(registry)
-    created = await propose(city, m01(p, M01_MAX, as_of="2025-06-30"))
+    created = await propose(city, m01(p, M01_MAX))
     assert created["status"] == "proposed" and created["is_standing"]
     assert created["policy"] == THIS_POLICY
     assert created["amount_yuan"] == created["payable_yuan"] == M01_MAX
@@ -85,7 +90,8 @@ async def test_a_first_award_stands_with_its_calculation(city, registry):
     assert created["allowed_actions"] == ["approve", "reject", "withdraw"]
     calculation = created["calculation"]
     assert calculation["amount_yuan"] == M01_MAX and calculation["eligible"]
-    assert calculation["as_of"] == "2025-06-30" and calculation["source"] == f"registry: GET /projects/{p}"
+    # A one-off award is computed on the day it is proposed: the clock's today.
+    assert calculation["as_of"] == PUBLICISED_ON and calculation["source"] == f"registry: GET /projects/{p}"
     assert calculation["facts"]["verified_investment_yuan"] == INVESTMENT
     assert any(s["citation"] == "渝发改规范〔2024〕7号 第（一）条" for s in calculation["trace"])
     [event] = created["events"]
@@ -101,7 +107,7 @@ async def test_a_first_award_stands_with_its_calculation(city, registry):
 async def test_a_higher_award_supersedes_a_lower_one_not_yet_paid(city, registry, eligibility_app):
     p = await investment(registry)
     # Another policy granted 1,000,000.00 to the project and it is approved, not paid.
-    lower = await propose(city, other_policy("project", p, "1000000.00", "500103"))
+    lower = await propose(city, other_policy("project", p, "1000000.00"))
     await step(city, lower["id"], "approve")
     # This policy's （一） gives 1,234,567.90: higher, so it supersedes.
     higher = await propose(city, m01(p, M01_MAX))
@@ -131,7 +137,7 @@ async def test_a_lower_or_equal_award_is_refused_naming_the_one_that_stands(city
     p = await investment(registry)
     standing = await propose(city, m01(p, M01_MAX))
     before = await written(eligibility_app)
-    response = await city.post("/awards", json=other_policy("project", p, amount, "500103"))
+    response = await city.post("/awards", json=other_policy("project", p, amount))
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -148,10 +154,10 @@ async def test_a_lower_or_equal_award_is_refused_naming_the_one_that_stands(city
     assert (await award(city, standing["id"]))["is_standing"]
 
 
-async def test_a_higher_award_after_a_paid_one_tops_it_up_by_the_difference(city, registry):
+async def test_a_higher_award_after_a_paid_one_tops_it_up_by_the_difference(city, registry, clock):
     p = await investment(registry)
-    first = await propose(city, other_policy("project", p, "800000.00", "500103"))
-    paid = await pay(city, first["id"])
+    first = await propose(city, other_policy("project", p, "800000.00"))
+    paid = await pay(city, clock, first["id"])
     assert paid["status"] == "paid" and paid["paid_on"] == PAID_ON and paid["is_standing"]
 
     # （一）1,234,567.90 − 800,000.00 already paid = 434,567.90 to pay.
@@ -162,21 +168,21 @@ async def test_a_higher_award_after_a_paid_one_tops_it_up_by_the_difference(city
     assert first_now["status"] == "paid" and not first_now["is_standing"] and first_now["superseded_by_id"] is None
     assert first_now["events"][-1]["event"] == "top_up" and "434567.90" in first_now["events"][-1]["reason"]
 
-    await pay(city, top_up["id"])
+    await pay(city, clock, top_up["id"])
     paid_total = (await city.get("/awards/summary", params={"subject_id": p, "status": "paid", "group_by": []})).json()
     # The total paid is the highest single amount: 800,000.00 + 434,567.90 = 1,234,567.90.
     assert paid_total["totals"] == {"count": 2, "amount_yuan": "2034567.90", "payable_yuan": M01_MAX}
 
     # Another policy grants 2,000,000.00 later: it tops up the paid top-up, 2,000,000.00 − 1,234,567.90 = 765,432.10.
-    again = await propose(city, other_policy("project", p, "2000000.00", "500103"))
+    again = await propose(city, other_policy("project", p, "2000000.00"))
     assert again["tops_up_award_id"] == top_up["id"] and again["payable_yuan"] == "765432.10"
 
 
-async def test_superseding_an_unpaid_top_up_still_pays_only_the_difference(city, registry):
+async def test_superseding_an_unpaid_top_up_still_pays_only_the_difference(city, registry, clock):
     p = await investment(registry)
-    first = await propose(city, other_policy("project", p, "800000.00", "500103"))
-    await pay(city, first["id"])
-    top_up = await propose(city, other_policy("project", p, "1000000.00", "500103"))
+    first = await propose(city, other_policy("project", p, "800000.00"))
+    await pay(city, clock, first["id"])
+    top_up = await propose(city, other_policy("project", p, "1000000.00"))
     assert top_up["payable_yuan"] == "200000.00"
     # Before the top-up is paid, （一）1,234,567.90 supersedes it and tops up the paid 800,000.00: 434,567.90.
     higher = await propose(city, m01(p, M01_MAX))
@@ -184,24 +190,24 @@ async def test_superseding_an_unpaid_top_up_still_pays_only_the_difference(city,
     assert (await award(city, top_up["id"]))["status"] == "superseded"
 
 
-async def test_a_rejected_top_up_leaves_the_paid_award_standing_again(city, registry):
+async def test_a_rejected_top_up_leaves_the_paid_award_standing_again(city, registry, clock):
     p = await investment(registry)
-    first = await propose(city, other_policy("project", p, "800000.00", "500103"))
-    await pay(city, first["id"])
+    first = await propose(city, other_policy("project", p, "800000.00"))
+    await pay(city, clock, first["id"])
     top_up = await propose(city, m01(p, M01_MAX))
     rejected = await step(city, top_up["id"], "reject", reason="the verified investment is under review")
     assert rejected["status"] == "rejected" and not rejected["is_standing"]
     first_now = await award(city, first["id"])
     assert first_now["is_standing"] and first_now["events"][-1]["event"] == "resume"
     # With the paid 800,000.00 standing again, a lower award is still refused.
-    await propose(city, other_policy("project", p, "700000.00", "500103"), expected=409)
+    await propose(city, other_policy("project", p, "700000.00"), expected=409)
 
 
 async def test_a_withdrawn_award_stops_standing_and_a_lower_one_may_then_stand(city, registry):
     p = await investment(registry)
     first = await propose(city, m01(p, M01_MAX))
     await step(city, first["id"], "withdraw", reason="the owner withdrew the application")
-    second = await propose(city, other_policy("project", p, "100000.00", "500103"))
+    second = await propose(city, other_policy("project", p, "100000.00"))
     assert second["is_standing"] and second["payable_yuan"] == "100000.00"
 
 
@@ -213,7 +219,7 @@ async def test_concurrent_awards_for_one_subject_leave_exactly_the_highest_stand
     amounts = [Decimal(M01_MAX) - Decimal(1000) * index for index in range(20)]
     random.Random(7).shuffle(amounts)
     bodies = [
-        m01(p, f"{amount:.2f}") if index % 2 else other_policy("project", p, f"{amount:.2f}", "500103")
+        m01(p, f"{amount:.2f}") if index % 2 else other_policy("project", p, f"{amount:.2f}")
         for index, amount in enumerate(amounts)
     ]
     clients = [client_for(CITY) for _ in bodies]
@@ -290,15 +296,20 @@ async def test_events_are_append_only_and_awards_never_deleted_or_rewritten_in_p
 # ---- the workflow ----------------------------------------------------------------------------------------------
 
 
-async def test_the_whole_workflow_records_who_when_and_why(city, registry):
+async def test_the_whole_workflow_records_who_when_and_why(city, registry, clock):
     p = await investment(registry)
+    clock.hold(date(2025, 5, 30))
     created = await propose(city, m01(p, M01_MAX, reason="screened eligible in 2025"))
-    approved = await step(city, created["id"], "approve", on="2025-05-30")
+    approved = await step(city, created["id"], "approve")
     assert approved["status"] == "approved" and approved["allowed_actions"] == ["publicise", "reject", "withdraw"]
-    publicised = await step(city, created["id"], "publicise", on=PUBLICISED_ON)
+    clock.hold(date(2025, 6, 2))
+    publicised = await step(city, created["id"], "publicise")
     assert publicised["publicised_on"] == PUBLICISED_ON and publicised["notice_ends_on"] == NOTICE_ENDS_ON
-    assert publicised["allowed_actions"] == ["object", "pay", "reject", "withdraw"]
-    paid = await step(city, created["id"], "pay", on=PAID_ON)
+    # Inside the window an objection is possible, not a payment.
+    assert publicised["allowed_actions"] == ["object", "reject", "withdraw"]
+    clock.hold(date(2025, 6, 10))
+    assert (await award(city, created["id"]))["allowed_actions"] == ["pay", "reject", "withdraw"]
+    paid = await step(city, created["id"], "pay")
     assert paid["status"] == "paid" and paid["allowed_actions"] == [] and paid["is_standing"]
     assert [(e["event"], e["from_status"], e["to_status"], e["on"]) for e in paid["events"][1:]] == [
         ("approve", "proposed", "approved", "2025-05-30"),
@@ -307,6 +318,33 @@ async def test_the_whole_workflow_records_who_when_and_why(city, registry):
     ]
     assert paid["events"][0]["reason"] == "screened eligible in 2025"
     assert all(e["actor_role"] == "city" and e["at"] for e in paid["events"])
+
+
+async def test_a_notice_starts_today_and_cannot_be_backdated(city, registry, clock, eligibility_app):
+    award_id = await _award_in(city, registry, clock, "approved")
+    counts = await written(eligibility_app)
+    for on in ("2025-06-01", "2022-01-03"):
+        response = await city.post(f"/awards/{award_id}/transitions", json={"action": "publicise", "on": on})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"] == [
+            {"loc": ["body", "on"], "msg": f"a notice starts today ({PUBLICISED_ON}), not on {on}"}
+        ]
+    assert await written(eligibility_app) == counts
+    publicised = await step(city, award_id, "publicise", on=PUBLICISED_ON)
+    assert publicised["publicised_on"] == PUBLICISED_ON
+
+
+async def test_a_notice_over_national_day_counts_official_working_days(city, registry, clock):
+    # 国务院办公厅 2025 schedule: 10-01 … 10-08 off (国庆节、中秋节), Saturday 10-11 worked (调休). A notice published on
+    # Tuesday 2025-09-30 runs five working days: 10-09 (1), 10-10 (2), 10-11 (3), 10-13 (4), 10-14 (5).
+    clock.hold(date(2025, 9, 30))
+    award_id = await _award_in(city, registry, clock, "publicised")
+    publicised = await award(city, award_id)
+    assert (publicised["publicised_on"], publicised["notice_ends_on"]) == ("2025-09-30", "2025-10-14")
+    clock.hold(date(2025, 10, 14))
+    await step(city, award_id, "pay", expected=409)
+    clock.hold(date(2025, 10, 15))
+    assert (await step(city, award_id, "pay"))["paid_on"] == "2025-10-15"
 
 
 ILLEGAL = {
@@ -321,13 +359,14 @@ ILLEGAL = {
 ALLOWED = {
     "proposed": ["approve", "reject", "withdraw"],
     "approved": ["publicise", "reject", "withdraw"],
-    "publicised": ["object", "pay", "reject", "withdraw"],
+    # Inside the notice window (the clock stays on the day of publication).
+    "publicised": ["object", "reject", "withdraw"],
 }
 
 
-async def _award_in(city, registry, status: str) -> int:
+async def _award_in(city, registry, clock, status: str) -> int:
     p = await investment(registry)
-    created = await propose(city, other_policy("project", p, "100000.00", "500103"))
+    created = await propose(city, other_policy("project", p, "100000.00"))
     award_id = created["id"]
     if status == "superseded":
         await propose(city, m01(p, M01_MAX))
@@ -335,27 +374,25 @@ async def _award_in(city, registry, status: str) -> int:
         await step(city, award_id, "reject", reason="not a producer-service project")
     elif status == "withdrawn":
         await step(city, award_id, "withdraw", reason="applied twice")
-    elif status in ("approved", "publicised", "paid"):
+    elif status in ("approved", "publicised"):
         await step(city, award_id, "approve")
-        if status != "approved":
-            await step(city, award_id, "publicise", on=PUBLICISED_ON)
-        if status == "paid":
-            await step(city, award_id, "pay", on=PAID_ON)
+        if status == "publicised":
+            await step(city, award_id, "publicise")
+    elif status == "paid":
+        await pay(city, clock, award_id)
     return int(award_id)
 
 
 @pytest.mark.parametrize("status", list(ILLEGAL))
 async def test_every_illegal_transition_is_a_409_naming_the_status_and_writes_nothing(
-    city, registry, eligibility_app, status
+    city, registry, eligibility_app, clock, status
 ):
-    award_id = await _award_in(city, registry, status)
+    award_id = await _award_in(city, registry, clock, status)
     before = await award(city, award_id)
     assert before["status"] == status
     counts = await written(eligibility_app)
     for action in ILLEGAL[status]:
-        response = await city.post(
-            f"/awards/{award_id}/transitions", json={"action": action, "reason": "trying", "on": PAID_ON}
-        )
+        response = await city.post(f"/awards/{award_id}/transitions", json={"action": action, "reason": "trying"})
         assert response.status_code == 409, (status, action, response.text)
         problem = response.json()
         assert problem["current_status"] == status and problem["allowed_actions"] == ALLOWED.get(status, [])
@@ -365,42 +402,43 @@ async def test_every_illegal_transition_is_a_409_naming_the_status_and_writes_no
 
 
 @pytest.mark.parametrize("action", ["object", "reject", "withdraw"])
-async def test_objecting_rejecting_and_withdrawing_need_a_reason(city, registry, eligibility_app, action):
-    award_id = await _award_in(city, registry, "publicised")
+async def test_objecting_rejecting_and_withdrawing_need_a_reason(city, registry, eligibility_app, clock, action):
+    award_id = await _award_in(city, registry, clock, "publicised")
     counts = await written(eligibility_app)
-    response = await city.post(f"/awards/{award_id}/transitions", json={"action": action, "on": "2025-06-03"})
+    response = await city.post(f"/awards/{award_id}/transitions", json={"action": action})
     assert response.status_code == 422
     assert response.json()["errors"] == [{"loc": ["body", "reason"], "msg": f"required to {action}"}]
     assert await written(eligibility_app) == counts
 
 
-async def test_the_notice_window(city, registry):
-    award_id = await _award_in(city, registry, "publicised")
+async def test_the_notice_window(city, registry, clock):
+    award_id = await _award_in(city, registry, clock, "publicised")
     # Notice from Monday 2025-06-02: five working days end on Monday 2025-06-09; paying on that day is refused.
-    response = await city.post(f"/awards/{award_id}/transitions", json={"action": "pay", "on": NOTICE_ENDS_ON})
+    clock.hold(date(2025, 6, 9))
+    response = await city.post(f"/awards/{award_id}/transitions", json={"action": "pay"})
     assert response.status_code == 409 and response.json()["notice_ends_on"] == NOTICE_ENDS_ON
     # An objection on the last day of the window sends it back for review.
-    back = await step(city, award_id, "object", on=NOTICE_ENDS_ON, reason="a competitor disputes the investment")
+    back = await step(city, award_id, "object", reason="a competitor disputes the investment")
     assert back["status"] == "proposed" and back["notice_ends_on"] is None
     assert back["events"][-1]["reason"] == "a competitor disputes the investment"
     await step(city, award_id, "approve")
     # Published again on Friday 2025-06-13: Monday 16 … Friday 20 June, the weekend not counted.
-    again = await step(city, award_id, "publicise", on="2025-06-13")
+    clock.hold(date(2025, 6, 13))
+    again = await step(city, award_id, "publicise")
     assert again["notice_ends_on"] == "2025-06-20"
-    late = await city.post(
-        f"/awards/{award_id}/transitions", json={"action": "object", "on": "2025-06-23", "reason": "too late"}
-    )
+    clock.hold(date(2025, 6, 23))
+    late = await city.post(f"/awards/{award_id}/transitions", json={"action": "object", "reason": "too late"})
     assert late.status_code == 409 and "closed on 2025-06-20" in late.json()["detail"]
     early = await city.post(
         f"/awards/{award_id}/transitions", json={"action": "object", "on": "2025-06-12", "reason": "too early"}
     )
     assert early.status_code == 422 and early.json()["errors"][0]["loc"] == ["body", "on"]
-    paid = await step(city, award_id, "pay", on="2025-06-23")
+    paid = await step(city, award_id, "pay")
     assert paid["status"] == "paid" and paid["paid_on"] == "2025-06-23"
 
 
-async def test_a_step_cannot_be_dated_in_the_future(city, registry, eligibility_app):
-    award_id = await _award_in(city, registry, "proposed")
+async def test_a_step_cannot_be_dated_in_the_future(city, registry, eligibility_app, clock):
+    award_id = await _award_in(city, registry, clock, "proposed")
     counts = await written(eligibility_app)
     response = await city.post(f"/awards/{award_id}/transitions", json={"action": "approve", "on": "2999-01-01"})
     assert response.status_code == 422 and response.json()["errors"][0]["loc"] == ["body", "on"]
@@ -415,8 +453,8 @@ async def test_a_step_cannot_be_dated_in_the_future(city, registry, eligibility_
         ({"action": "approve", "on": "someday"}, ["body", "on"]),
     ],
 )
-async def test_an_unknown_action_is_a_422(city, registry, eligibility_app, body, loc):
-    award_id = await _award_in(city, registry, "proposed")
+async def test_an_unknown_action_is_a_422(city, registry, eligibility_app, clock, body, loc):
+    award_id = await _award_in(city, registry, clock, "proposed")
     counts = await written(eligibility_app)
     response = await city.post(f"/awards/{award_id}/transitions", json=body)
     assert response.status_code == 422 and response.json()["errors"][0]["loc"] == loc
@@ -448,7 +486,7 @@ async def test_only_the_city_proposes_and_moves_awards(client_for, city, registr
 
 async def test_without_a_key_nothing_is_read_or_written(client_for, eligibility_app):
     counts = await written(eligibility_app)
-    body = other_policy("district", "500103", "100000.00", "500103", year=2025)
+    body = other_policy("district", "500103", "100000.00", year=2025)
     for principal in (None, ANONYMOUS):
         client = client_for(principal)
         assert (await client.get("/awards")).status_code == 401
@@ -457,8 +495,10 @@ async def test_without_a_key_nothing_is_read_or_written(client_for, eligibility_
 
 
 async def test_a_district_reads_only_its_own_awards_and_the_auditor_reads_all(client_for, city, registry):
-    own = await propose(city, other_policy("enterprise", "91500103MA5U0RKX48", "300000.00", "500103"))
-    foreign = await propose(city, other_policy("enterprise", make_uscc("91500112MA5U0RKX4"), "400000.00", "500112"))
+    own = await propose(city, other_policy("enterprise", "91500103MA5U0RKX48", "300000.00", district_code="500103"))
+    foreign = await propose(
+        city, other_policy("enterprise", make_uscc("91500112MA5U0RKX4"), "400000.00", district_code="500112")
+    )
     yuzhong = client_for(district("500103"))
     listed = (await yuzhong.get("/awards")).json()["items"]
     assert [item["id"] for item in listed] == [own["id"]]
@@ -474,6 +514,8 @@ async def test_a_district_reads_only_its_own_awards_and_the_auditor_reads_all(cl
             "district_code": "500103",
             "status": None,
             "policy": None,
+            "recipient_kind": None,
+            "recipient": None,
             "count": 1,
             "amount_yuan": "300000.00",
             "payable_yuan": "300000.00",
@@ -525,10 +567,10 @@ async def test_bad_awards_are_4xx_problems_naming_the_field_and_write_nothing(
         # A yearly measure needs its year; a measure without a formula names its district (the registry is not read).
         ({"measure_id": "M03", "subject_type": "cluster", "subject_id": "1"}, ["body", "year"]),
         ({"measure_id": "M08", "subject_type": "enterprise", "subject_id": "91500103MA5U0RKX48"}, ["body", "district_code"]),
-        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "enterprise", "subject_id": "91500103MA5U0RKX4X"}, ["body", "subject_id"]),
-        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "district", "subject_id": "500199"}, ["body", "subject_id"]),
-        ({"policy": OTHER_POLICY, "measure_id": "", "subject_type": "district", "subject_id": "500103"}, ["body", "measure_id"]),
-        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "district", "subject_id": "500103", "district_code": "500112"}, ["body", "district_code"]),
+        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "enterprise", "subject_id": "91500103MA5U0RKX4X", "recipient_kind": "enterprise"}, ["body", "subject_id"]),
+        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "district", "subject_id": "500199", "year": 2025}, ["body", "subject_id"]),
+        ({"policy": OTHER_POLICY, "measure_id": "", "subject_type": "district", "subject_id": "500103", "year": 2025}, ["body", "measure_id"]),
+        ({"policy": OTHER_POLICY, "measure_id": "第五条", "subject_type": "district", "subject_id": "500103", "year": 2025, "district_code": "500112"}, ["body", "district_code"]),
     ],
 )  # fmt: skip
 async def test_more_bad_awards(city, eligibility_app, body, loc):
@@ -553,7 +595,9 @@ async def test_measures_without_a_formula_and_other_policies_are_recorded_withou
         },
     )
     assert m08["calculation"] is None and m08["subject_id"] == "91500103MA5U0RKX48"
-    assert m08["stacking_key"] == "enterprise:91500103MA5U0RKX48" and m08["subject_name"] == "重庆某供应链管理有限公司"
+    # An enterprise reward, paid to the enterprise itself: once per enterprise and recipient kind.
+    assert m08["stacking_key"] == "enterprise:91500103MA5U0RKX48:enterprise"
+    assert m08["subject_name"] == "重庆某供应链管理有限公司" and m08["recipient_kind"] == "enterprise"
     district_award = await propose(
         city, {"policy": OTHER_POLICY, "measure_id": "第九条", "subject_type": "district", "subject_id": "500112", "year": 2025, "amount_yuan": "2000000.00"}
     )  # fmt: skip
@@ -577,9 +621,7 @@ async def test_unknown_filters_and_awards(city):
 async def test_the_list_is_newest_first_and_follows_its_cursor(city):
     ids = []
     for index in range(5):
-        created = await propose(
-            city, other_policy("district", "500103", f"{index + 1}00000.00", "500103", year=2020 + index)
-        )
+        created = await propose(city, other_policy("district", "500103", f"{index + 1}00000.00", year=2020 + index))
         ids.append(created["id"])
     first = (await city.get("/awards", params={"limit": 2})).json()
     second = (await city.get("/awards", params={"limit": 2, "cursor": first["next_cursor"]})).json()
@@ -590,22 +632,22 @@ async def test_the_list_is_newest_first_and_follows_its_cursor(city):
     assert [item["amount_yuan"] for item in by_year] == ["300000.00"]
 
 
-async def _ledger(city, registry) -> dict[str, Any]:
+async def _ledger(city, registry, clock) -> dict[str, Any]:
     """Three subjects: a paid award topped up, a superseded one, one rejected. Totals by hand below."""
     p1 = await investment(registry)
     p2 = await investment(registry, "500112", "3000000.00")  # （一）10% × 3,000,000.00 = 300,000.00
-    paid = await propose(city, other_policy("project", p1, "800000.00", "500103"))
-    await pay(city, paid["id"])
+    paid = await propose(city, other_policy("project", p1, "800000.00"))
+    await pay(city, clock, paid["id"])
     top_up = await propose(city, m01(p1, M01_MAX))  # payable 434,567.90
-    lower = await propose(city, other_policy("project", p2, "200000.00", "500112"))
+    lower = await propose(city, other_policy("project", p2, "200000.00"))
     higher = await propose(city, m01(p2, "300000.00"))  # supersedes the 200,000.00
-    rejected = await propose(city, other_policy("district", "500103", "1000000.00", "500103", year=2025))
+    rejected = await propose(city, other_policy("district", "500103", "1000000.00", year=2025))
     await step(city, rejected["id"], "reject", reason="the district was not ranked")
     return {"paid": paid, "top_up": top_up, "lower": lower, "higher": higher, "rejected": rejected}
 
 
-async def test_the_summary_totals_by_measure_year_district_and_status(city, registry):
-    await _ledger(city, registry)
+async def test_the_summary_totals_by_measure_year_district_and_status(city, registry, clock):
+    await _ledger(city, registry, clock)
     summary = (await city.get("/awards/summary")).json()
     assert summary["group_by"] == ["measure_id", "year", "district_code", "status"]
     groups = {(g["measure_id"], g["year"], g["district_code"], g["status"]): (g["count"], g["amount_yuan"], g["payable_yuan"]) for g in summary["groups"]}  # fmt: skip
@@ -624,8 +666,8 @@ async def test_the_summary_totals_by_measure_year_district_and_status(city, regi
     assert {g["policy"]: g["count"] for g in by_policy["groups"]} == {OTHER_POLICY: 2, THIS_POLICY: 1}
 
 
-async def test_the_exports_parse_back_with_the_right_totals(city, client_for, registry):
-    ledger = await _ledger(city, registry)
+async def test_the_exports_parse_back_with_the_right_totals(city, client_for, registry, clock):
+    ledger = await _ledger(city, registry, clock)
     response = await city.get("/awards/export.csv", params={"standing": "true"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert 'filename="awards.csv"' in response.headers["content-disposition"]
@@ -636,19 +678,23 @@ async def test_the_exports_parse_back_with_the_right_totals(city, client_for, re
     top_up = table[0]
     assert top_up["citation"] == "渝发改规范〔2024〕7号 第（一）条" and top_up["district_name"] == "渝中区"
     assert top_up["tops_up_award_id"] == str(ledger["paid"]["id"]) and top_up["status"] == "proposed"
+    # （一）pays the project owner: the recipient is shown with its kind.
+    assert top_up["recipient_kind"] == "enterprise" and top_up["recipient"]
 
     response = await city.get("/awards/export.xlsx", params={"district_code": "500103"})
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content))["awards"]
     values = list(sheet.iter_rows(values_only=True))
-    assert values[1][0] == "序号" and values[1][12] == "核定金额（元）"
+    assert values[1][0] == "序号" and values[1][8] == "受奖单位类型" and values[1][13] == "核定金额（元）"
     body, total = values[2:-1], values[-1]
     assert [row[1] for row in body] == [ledger["paid"]["id"], ledger["top_up"]["id"], ledger["rejected"]["id"]]
     # 800,000.00 + 1,234,567.90 + 1,000,000.00 = 3,034,567.90; payable 800,000.00 + 434,567.90 + 1,000,000.00.
-    assert round(Decimal(str(sum(row[12] for row in body))), 2) == Decimal("3034567.90")
-    assert round(Decimal(str(total[12])), 2) == Decimal("3034567.90")
-    assert round(Decimal(str(total[13])), 2) == Decimal("2234567.90")
-    assert [row[15] for row in body] == ["已拨付", "拟奖励", "不予奖励"]
+    assert round(Decimal(str(sum(row[13] for row in body))), 2) == Decimal("3034567.90")
+    assert round(Decimal(str(total[13])), 2) == Decimal("3034567.90")
+    assert round(Decimal(str(total[14])), 2) == Decimal("2234567.90")
+    assert [row[16] for row in body] == ["已拨付", "拟奖励", "不予奖励"]
+    # The district award pays the district government (区县政府); the projects pay their owners (企业).
+    assert [row[8] for row in body] == ["企业", "企业", "区县政府"]
 
     # A district's export holds its own awards only.
     yubei = client_for(district("500112"))

@@ -7,6 +7,7 @@ the clause of 渝发改规范〔2024〕7号 it comes from.
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,15 +21,18 @@ from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.http import ServiceClient
-from tests.eligibility.awards_support import clean, district_rows, propose, written
+from tests.eligibility.awards_support import clean, propose, ranking_rows, written
 from tests.eligibility.scenario import Scenario, building, cluster, enterprise, new_uscc, project, seed, year
 from tests.support import CITY, TEST_SECRET, TestDatabase, asgi_client
 
+# A one-off award is computed on the day it is proposed (the clock's today); a yearly one on the last day of its year.
 AS_OF = "2025-06-30"
+YEAR_END = "2025-12-31"
 
 
 @pytest.fixture(autouse=True)
-async def _clean_awards(eligibility_app) -> AsyncIterator[None]:
+async def _clean_awards(eligibility_app, clock) -> AsyncIterator[None]:
+    clock.hold(date.fromisoformat(AS_OF))
     yield
     await clean(eligibility_app)
 
@@ -78,7 +82,6 @@ async def test_a_computable_award_is_capped_by_the_rules_and_keeps_their_trace(
         "subject_type": subject_type,
         "subject_id": subject_id,
         "year": year_,
-        "as_of": AS_OF,
     }
     counts = await written(eligibility_app)
     over = await city.post("/awards", json={**body, "amount_yuan": f"{Decimal(maximum) + Decimal('0.01'):.2f}"})
@@ -92,10 +95,12 @@ async def test_a_computable_award_is_capped_by_the_rules_and_keeps_their_trace(
     assert created["amount_yuan"] == maximum and created["is_standing"]
     calculation = created["calculation"]
     assert calculation["measure_id"] == measure_id and calculation["amount_yuan"] == maximum
-    assert calculation["eligible"] and calculation["as_of"] == AS_OF
+    assert calculation["eligible"] and calculation["as_of"] == (YEAR_END if year_ else AS_OF)
     assert calculation["trace"][-1]["step"] == "amount" and calculation["trace"][-1]["value"] == maximum
-    assert created["stacking_key"] == f"{subject_type}:{subject_id}" + (f":{year_}" if year_ else "")
-    assert created["subject_name"] and created["recipient"]
+    recipient_kind = {"M03": "district", "M07a": "district"}.get(measure_id, "enterprise")
+    suffix = f":{year_}" if year_ else (f":{recipient_kind}" if subject_type == "enterprise" else "")
+    assert created["stacking_key"] == f"{subject_type}:{subject_id}{suffix}"
+    assert created["subject_name"] and created["recipient"] and created["recipient_kind"] == recipient_kind
 
 
 async def test_less_than_the_maximum_is_fine(city, registry):
@@ -108,7 +113,7 @@ async def test_less_than_the_maximum_is_fine(city, registry):
 
 async def test_m07_reads_the_best_year_unless_told_which(city, registry, eligibility_app):
     scenario = await seed(registry)
-    body = {"measure_id": "M07a", "subject_type": "enterprise", "subject_id": scenario.e1, "as_of": AS_OF}
+    body = {"measure_id": "M07a", "subject_type": "enterprise", "subject_id": scenario.e1}
     # e1 was not listed in 2024: （七）gives nothing for that year.
     counts = await written(eligibility_app)
     refused = await city.post("/awards", json={**body, "facts_year": 2024, "amount_yuan": "1.00"})
@@ -123,24 +128,19 @@ async def test_m07_reads_the_best_year_unless_told_which(city, registry, eligibi
     assert created["recipient"] == "500103"  # （七）the reward goes to the enterprise's district
 
 
-async def test_the_rules_refusing_the_subject_refuse_the_award(city, registry, eligibility_app):
+async def test_the_rules_refusing_the_subject_refuse_the_award(city, registry, eligibility_app, clock):
     scenario = await seed(registry)
     e3 = scenario.e3
     counts = await written(eligibility_app)
-    cases = [
-        # e3's 2025 revenue 19,999,999.99 is below （七）'s 20,000,000: nothing for M07b.
-        ({"measure_id": "M07b", "subject_type": "enterprise", "subject_id": e3}, "0.00"),
-        # Outside 2024-11-19 … 2027-12-31 the policy is not in force.
-        ({"measure_id": "M01", "subject_type": "project", "subject_id": scenario.p1, "as_of": "2024-11-18"}, "0.00"),
-    ]
-    for body, maximum in cases:
-        response = await city.post("/awards", json={"as_of": AS_OF, **body, "amount_yuan": "1.00"})
-        assert response.status_code == 422, response.text
-        assert response.json()["maximum_yuan"] == maximum
-    not_in_force = await city.post(
-        "/awards",
-        json={"measure_id": "M01", "subject_type": "project", "subject_id": scenario.p1, "as_of": "2024-11-18", "amount_yuan": "1.00"},
-    )  # fmt: skip
+    # e3's 2025 revenue 19,999,999.99 is below （七）'s 20,000,000: nothing for M07b.
+    body = {"measure_id": "M07b", "subject_type": "enterprise", "subject_id": e3, "amount_yuan": "1.00"}
+    response = await city.post("/awards", json=body)
+    assert response.status_code == 422 and response.json()["maximum_yuan"] == "0.00", response.text
+    # A one-off award proposed outside 2024-11-19 … 2027-12-31: the policy is not in force on that day.
+    clock.hold(date(2024, 11, 18))
+    body = {"measure_id": "M01", "subject_type": "project", "subject_id": scenario.p1, "amount_yuan": "1.00"}
+    not_in_force = await city.post("/awards", json=body)
+    assert not_in_force.status_code == 422 and not_in_force.json()["maximum_yuan"] == "0.00"
     assert "not in force on 2024-11-18" in not_in_force.json()["detail"]
     assert await written(eligibility_app) == counts
 
@@ -155,12 +155,12 @@ async def test_a_subject_the_registry_lacks_or_that_does_not_fit_is_refused(city
     bare = await enterprise(registry, "500112", sector="software_it", spun_off=True)  # no yearly figures
     counts = await written(eligibility_app)
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"measure_id": "M01", "subject_type": "project", "subject_id": "999999"}, "project 999999 does not exist"),
-        ({"measure_id": "M03", "subject_type": "cluster", "subject_id": "999999", "year": 2025}, "does not exist"),
-        ({"measure_id": "M05", "subject_type": "building", "subject_id": "999999", "year": 2025}, "does not exist"),
+        ({"measure_id": "M01", "subject_type": "project", "subject_id": "999999"}, "no project 999999 in the registry"),
+        ({"measure_id": "M03", "subject_type": "cluster", "subject_id": "999999", "year": 2025}, "in the registry"),
+        ({"measure_id": "M05", "subject_type": "building", "subject_id": "999999", "year": 2025}, "in the registry"),
         (
             {"measure_id": "M07b", "subject_type": "enterprise", "subject_id": new_uscc("500103")},
-            "does not exist in the registry",
+            "the registry holds no enterprise",
         ),
         ({"measure_id": "M01", "subject_type": "project", "subject_id": event}, "needs kind 'investment'"),
         ({"measure_id": "M02", "subject_type": "project", "subject_id": event}, "needs kind 'platform'"),
@@ -193,8 +193,10 @@ async def test_the_registry_down_is_a_503_and_nothing_is_written(city, registry,
         )
         assert response.status_code == 503 and "registry" in response.json()["detail"]
         assert await written(eligibility_app) == counts
-        # Awards that need no registry read are still recorded.
-        await propose(city, {"measure_id": "M08", "subject_type": "enterprise", "subject_id": owner, "amount_yuan": "1.00", "district_code": "500103"})  # fmt: skip
+        # Every award reads its subject in the registry now (its district, name and recipient are the registry's).
+        body = {"measure_id": "M08", "subject_type": "enterprise", "subject_id": owner, "amount_yuan": "1.00"}
+        response = await city.post("/awards", json=body)
+        assert response.status_code == 503 and await written(eligibility_app) == counts
     finally:
         await orphan.service.http.aclose()
         eligibility_app.state.registry = saved
@@ -223,13 +225,17 @@ async def ranking_app(ranking_database, registry_app, eligibility_app) -> AsyncI
 async def ranking_2025(ranking_app, registry_app) -> dict[str, Any]:
     """The 2025 ranking, computed by the ranking service from the registry's figures and published."""
     registry = asgi_client(registry_app, CITY)
-    for rows in district_rows("500103", 700_000).values():
+    others = ["500101", "500102", *(f"5001{code:02d}" for code in range(4, 12))]
+    for rows in ranking_rows("500103", others, 700_000).values():
         response = await registry.post("/enterprises/import?atomic=true", json=rows)
         assert response.status_code == 200 and not response.json()["rejected"], response.text
     ranking = asgi_client(ranking_app, CITY)
     run = await ranking.post("/runs", json={"year": 2025, "as_of": AS_OF})
     assert run.status_code == 201, run.text
-    published = await ranking.post(f"/runs/{run.json()['run_id']}/publish", json={})
+    # The ten districts behind 500103 tie on every indicator, so the district code decides ranks 5/6 and 10/11:
+    # money decided by the last tie-break, which the methodology publishes only with a reason.
+    reason = {"reason": "ranks 5/6 and 10/11 decided by the district code, as the methodology sets"}
+    published = await ranking.post(f"/runs/{run.json()['run_id']}/publish", json=reason)
     assert published.status_code == 200, published.text
     body = (await ranking.get("/rankings/2025")).json()
     return {row["district_code"]: row for row in body["rows"]} | {"run_id": body["run_id"]}
@@ -256,15 +262,15 @@ def m06(district_code: str, amount: str, year_: int = 2025) -> dict[str, Any]:
         "subject_id": district_code,
         "year": year_,
         "amount_yuan": amount,
-        "as_of": AS_OF,
     }
 
 
 async def test_m06_is_capped_by_the_district_award_in_the_published_ranking(
     city, eligibility_app, ranking_2025, with_ranking
 ):
-    # 500103 has the most new (3) and the highest net increase (3) of the 38 districts: rank 1. The other 37 tie
-    # and follow in code order: 500101 2nd, 500102 3rd, 500104 4th, 500105 5th, 500106 6th … 500111 11th.
+    # 500103 has the most new (3) and the highest net increase (3) of the 38 districts: rank 1. The ten districts
+    # with one steady enterprise tie and follow in code order: 500101 2nd, 500102 3rd, 500104 4th, 500105 5th,
+    # 500106 6th … 500111 11th; the 27 districts without an above-size enterprise take no award place (第（六）条).
     assert ranking_2025["500103"]["rank"] == 1
     assert ranking_2025["500106"]["rank"] == 6 and ranking_2025["500111"]["rank"] == 11
     counts = await written(eligibility_app)

@@ -34,6 +34,50 @@ async def test_not_in_force_is_an_answer_not_an_error(client_for):
     assert answer["reasons"][0]["code"] == "policy_not_in_force"
 
 
+# 七、附则: the policy rewards the years 2024–2027 (policy.first_rewarded_year … last_rewarded_year). The same facts,
+# on the same day the policy is in force, give nothing for a 2023 year and the full amount for 2025.
+M03_TIER_1 = {"measure_id": "M03", "as_of": "2025-06-30", "facts": {"grade": "A", "tier": 1}}
+
+
+async def test_a_year_the_policy_does_not_reward_is_not_eligible(client_for):
+    response = await client_for(ANONYMOUS).post("/calculate", json={**M03_TIER_1, "year": 2023})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["eligible"] is False and answer["amount_yuan"] == "0.00"
+    assert answer["reasons"] == [
+        {"code": "year_not_covered", "message": "渝发改规范〔2024〕7号 rewards the years 2024–2027, not 2023"}
+    ]
+    assert answer["trace"][-1] == {
+        "step": "year covered by the policy",
+        "value": "no: 2023 is outside 2024–2027",
+        "citation": answer["trace"][0]["citation"],
+    }
+
+
+async def test_a_year_the_policy_rewards_is_calculated(client_for):
+    for year in (2025, None):  # no year: nothing to check beyond the validity on as_of
+        body = {**M03_TIER_1, "year": year} if year else M03_TIER_1
+        response = await client_for(ANONYMOUS).post("/calculate", json=body)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        # 第（三）条 grade A, tier 1: m03.tier_amounts_yuan["1"] = 10,000,000 (within 200—1000万元).
+        assert answer["eligible"] is True and answer["amount_yuan"] == "10000000.00"
+        covered = [step for step in answer["trace"] if step["step"] == "year covered by the policy"]
+        assert covered == ([{**covered[0], "value": "yes: 2025 is within 2024–2027"}] if year else [])
+
+
+async def test_a_batch_item_takes_its_own_year(client_for):
+    items = [{**M03_TIER_1, "year": 2024}, {**M03_TIER_1, "year": 2028}, {**_item(0), "year": 2025}]
+    answers = (await client_for(ANONYMOUS).post("/calculate/batch", json=items)).json()["items"]
+    # （三）tier 1 for 2024: 10,000,000; 2028 is not rewarded; （十三）30% × 1,000.00 = 300.00 for 2025.
+    assert [(a["eligible"], a["amount_yuan"]) for a in answers] == [
+        (True, "10000000.00"),
+        (False, "0.00"),
+        (True, "300.00"),
+    ]
+    assert answers[1]["reasons"][0]["code"] == "year_not_covered"
+
+
 async def test_numbers_are_accepted_as_exact_json_numbers(client_for):
     body = {"measure_id": "M13", "as_of": "2025-01-01", "facts": {"actual_spend_yuan": 100.05}}
     response = await client_for(ANONYMOUS).post("/calculate", json=body)
@@ -62,11 +106,21 @@ async def test_numbers_are_accepted_as_exact_json_numbers(client_for):
             ["body", "facts", "actual_spend_yuan"],
         ),
         ({"measure_id": "M06", "as_of": "2025-01-01", "facts": {"rank": "first"}}, ["body", "facts", "rank"]),
+        ({"measure_id": "M06", "as_of": "2025-01-01", "facts": {"rank": 1}, "year": 1999}, ["body", "year"]),
+        ({"measure_id": "M06", "as_of": "2025-01-01", "facts": {"rank": 1}, "year": "last"}, ["body", "year"]),
         (
             {
                 "measure_id": "M07b",
                 "as_of": "2025-01-01",
-                "facts": {"spun_off_from_manufacturer": 1, "revenue_yuan": "1.00"},
+                "facts": {"spun_off_from_manufacturer": True, "revenue_yuan": "1.00"},
+            },
+            ["body", "facts", "established_on"],
+        ),
+        (
+            {
+                "measure_id": "M07b",
+                "as_of": "2025-01-01",
+                "facts": {"spun_off_from_manufacturer": 1, "established_on": "2025-01-02", "revenue_yuan": "1.00"},
             },
             ["body", "facts", "spun_off_from_manufacturer"],
         ),

@@ -33,7 +33,9 @@ def test_every_parameter_has_unit_citation_bounds_and_a_value_from_the_first_day
     assert parameters.policy.effective_from == date(2024, 11, 19)
     assert parameters.policy.effective_to == date(2027, 12, 31)
     for definition in parameters.definitions.values():
-        assert definition.unit and definition.citation.startswith("渝发改规范〔2024〕7号 第（")
+        # A measure's parameter cites its clause; the years the policy rewards cite its validity (附则).
+        clause = "七、附则" if definition.measure_id == "policy" else "第（"
+        assert definition.unit and definition.citation.startswith(f"渝发改规范〔2024〕7号 {clause}")
         assert definition.values[0].effective_from == date(2024, 11, 19)
 
 
@@ -56,6 +58,12 @@ def test_every_parameter_has_unit_citation_bounds_and_a_value_from_the_first_day
         ("m07b.award_yuan", "1000000.01", "at most 1000000.00"),
         ("m13.ratio", "0.31", "at most 0.30"),
         ("m13.cap_yuan", "1000000.001", "two decimal places"),
+        # 附则: in force to 2027-12-31, so the years rewarded lie within 2024–2027.
+        ("policy.last_rewarded_year", "2028", "at most 2027"),
+        ("policy.first_rewarded_year", "2023", "at least 2024"),
+        ("policy.first_rewarded_year", "24", "four digits"),
+        ("m07b.newly_established_from", "2028-01-01", "at most 2027-12-31"),
+        ("m07b.newly_established_from", "19 Nov 2024", "YYYY-MM-DD"),
     ],
 )
 def test_a_data_file_value_outside_the_bounds_is_refused(name, value, fragment):
@@ -64,6 +72,25 @@ def test_a_data_file_value_outside_the_bounds_is_refused(name, value, fragment):
     assert any(problem_name == name and fragment in message for problem_name, message in caught.value.problems), (
         caught.value.problems
     )
+
+
+def test_the_first_year_rewarded_comes_before_the_last():
+    document = with_value("policy.first_rewarded_year", "2026")
+    for parameter in document["parameters"]:
+        if parameter["name"] == "policy.last_rewarded_year":
+            parameter["values"][0]["value"] = "2025"
+    with pytest.raises(ParameterDataError) as caught:
+        parse_parameter_set(document)
+    assert caught.value.problems[0][0] == "policy.first_rewarded_year"
+
+
+async def test_the_years_rewarded_are_read_by_the_other_services(client_for):
+    body = (await client_for(SERVICE).get("/parameters", params={"measure_id": "policy", "as_of": "2026-03-01"})).json()
+    assert (body["policy"]["effective_from"], body["policy"]["effective_to"]) == ("2024-11-19", "2027-12-31")
+    assert {item["name"]: (item["kind"], item["value"]) for item in body["items"]} == {
+        "policy.first_rewarded_year": ("year", "2024"),
+        "policy.last_rewarded_year": ("year", "2027"),
+    }
 
 
 def test_growth_tiers_must_keep_their_order():

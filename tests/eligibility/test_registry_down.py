@@ -51,6 +51,16 @@ async def test_calculate_and_the_catalogue_keep_working_without_the_registry(orp
     response = await client.post("/calculate", json={"measure_id": "M06", "as_of": "2026-01-10", "facts": {"rank": 6}})
     assert response.status_code == 200 and response.json()["amount_yuan"] == "3000000.00"  # （六）rank 6
     assert (await client.get("/measures")).status_code == 200
+    # The years rewarded (附则: 2024–2027) are the service's own parameters: no registry needed either.
+    facts = {"grade": "A", "tier": 2}
+    old = await client.post(
+        "/calculate", json={"measure_id": "M03", "as_of": "2025-06-30", "year": 2023, "facts": facts}
+    )
+    assert old.status_code == 200 and old.json()["reasons"][0]["code"] == "year_not_covered"
+    new = await client.post(
+        "/calculate", json={"measure_id": "M03", "as_of": "2025-06-30", "year": 2025, "facts": facts}
+    )
+    assert new.status_code == 200 and new.json()["amount_yuan"] == "6000000.00"  # （三）grade A, tier 2
 
 
 class Flaky:

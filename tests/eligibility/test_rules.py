@@ -15,8 +15,8 @@ PARAMETERS = load_parameter_set()
 IN_FORCE = date(2025, 6, 30)
 
 
-def run(measure_id: str, facts: dict[str, object], as_of: date = IN_FORCE):
-    return evaluate(measure_id, as_of, parse_facts(measure_id, facts), PARAMETERS)
+def run(measure_id: str, facts: dict[str, object], as_of: date = IN_FORCE, year: int | None = None):
+    return evaluate(measure_id, as_of, parse_facts(measure_id, facts), PARAMETERS, year=year)
 
 
 def amount_of(measure_id: str, facts: dict[str, object]) -> Decimal | None:
@@ -175,16 +175,42 @@ def test_m07a_not_first_time_nor_producer_service():
 
 
 # 第（七）条: 对分离后新设立的生产性服务业企业，年营业收入达到2000万元以上的给予一次性奖励，最高不超过100万元。
+# "新设立" is the parameter m07b.newly_established_from: established on or after 2024-11-19 (the day the policy took
+# effect).
 def test_m07b_spin_off_reaching_twenty_million():
-    facts = {"spun_off_from_manufacturer": True, "revenue_yuan": "20000000.00"}  # 达到 2000万元: inclusive
+    facts = {
+        "spun_off_from_manufacturer": True,
+        "established_on": "2024-11-19",
+        "revenue_yuan": "20000000.00",  # 达到 2000万元: inclusive
+    }
     assert amount_of("M07b", facts) == Decimal("1000000.00")
 
 
 def test_m07b_not_eligible():
-    below = {"spun_off_from_manufacturer": True, "revenue_yuan": "19999999.99"}
+    below = {"spun_off_from_manufacturer": True, "established_on": "2025-01-06", "revenue_yuan": "19999999.99"}
     assert reason_codes("M07b", below) == ["revenue_below_threshold"]
-    not_spun = {"spun_off_from_manufacturer": False, "revenue_yuan": "90000000.00"}
+    not_spun = {"spun_off_from_manufacturer": False, "established_on": "2025-01-06", "revenue_yuan": "90000000.00"}
     assert reason_codes("M07b", not_spun) == ["not_spun_off"]
+
+
+@pytest.mark.parametrize(
+    ("established_on", "expected"),
+    [
+        ("2007-05-10", None),  # an old enterprise: not 分离后新设立, whatever its revenue
+        ("2024-11-18", None),  # the day before m07b.newly_established_from
+        ("2024-11-19", "1000000.00"),  # the first day that is "newly set up": 100万元
+        ("2026-03-02", "1000000.00"),
+    ],
+)
+def test_m07b_only_an_enterprise_newly_set_up_by_the_spin_off(established_on, expected):
+    facts = {"spun_off_from_manufacturer": True, "established_on": established_on, "revenue_yuan": "90000000.00"}
+    if expected is None:
+        assert reason_codes("M07b", facts) == ["not_newly_established"]
+        outcome = run("M07b", facts)
+        assert f"established on {established_on}, before 2024-11-19" in outcome.reasons[0].message
+        assert outcome.parameters_used["m07b.newly_established_from"] == "2024-11-19"
+    else:
+        assert amount_of("M07b", facts) == Decimal(expected)
 
 
 # 第（十三）条: 按不超过实际投入的30%给予补助，最高不超过100万元。
@@ -215,7 +241,7 @@ VALID_FACTS: dict[str, dict[str, object]] = {
     "M05": {"revenue_yuan": "13000000.00", "prior_revenue_yuan": "10000000.00"},
     "M06": {"rank": 3},
     "M07a": {"first_time_top500": True, "producer_service": True},
-    "M07b": {"spun_off_from_manufacturer": True, "revenue_yuan": "25000000.00"},
+    "M07b": {"spun_off_from_manufacturer": True, "established_on": "2024-11-19", "revenue_yuan": "25000000.00"},
     "M13": {"actual_spend_yuan": "500000.00"},
 }
 
@@ -247,6 +273,32 @@ def test_validity_first_and_last_day_and_the_days_around(measure_id, as_of, in_f
         assert [reason.code for reason in outcome.reasons] == ["policy_not_in_force"]
         assert "2024-11-19" in outcome.reasons[0].message and "2027-12-31" in outcome.reasons[0].message
         assert outcome.trace[0].citation.startswith("渝发改规范〔2024〕7号 七、附则")
+
+
+# 七、附则: the policy rewards the years 2024–2027 (policy.first_rewarded_year … policy.last_rewarded_year): the facts
+# of a year outside them are not rewarded, even on a day the policy is in force and with the same facts.
+@pytest.mark.parametrize("measure_id", sorted(VALID_FACTS))
+@pytest.mark.parametrize(("year", "covered"), [(2023, False), (2024, True), (2025, True), (2027, True), (2028, False)])
+def test_only_the_years_the_policy_rewards(measure_id, year, covered):
+    outcome = run(measure_id, VALID_FACTS[measure_id], IN_FORCE, year)
+    assert outcome.eligible is covered
+    if covered:
+        assert outcome.amount == run(measure_id, VALID_FACTS[measure_id]).amount > 0
+        assert outcome.reasons == ()
+        assert ("year covered by the policy", f"yes: {year} is within 2024–2027") in [
+            (step.step, step.value) for step in outcome.trace
+        ]
+    else:
+        assert outcome.amount == Decimal("0.00")
+        assert [reason.code for reason in outcome.reasons] == ["year_not_covered"]
+        assert outcome.reasons[0].message == f"渝发改规范〔2024〕7号 rewards the years 2024–2027, not {year}"
+        assert outcome.trace[-1].step == "year covered by the policy"
+        assert outcome.trace[-1].value == f"no: {year} is outside 2024–2027"
+
+
+def test_outside_the_validity_the_year_is_not_asked():
+    outcome = run("M13", VALID_FACTS["M13"], date(2028, 1, 1), 2023)
+    assert [reason.code for reason in outcome.reasons] == ["policy_not_in_force"]
 
 
 @pytest.mark.parametrize(
@@ -282,6 +334,18 @@ def test_validity_first_and_last_day_and_the_days_around(measure_id, as_of, in_f
         ("M06", {"rank": 39}, ("rank",), "less than or equal to 38"),
         ("M06", {"rank": "1"}, ("rank",), "integer"),
         ("M13", {"actual_spend_yuan": "1.00", "actual_spend": "1.00"}, ("actual_spend",), "not one the measure"),
+        (
+            "M07b",
+            {"spun_off_from_manufacturer": True, "revenue_yuan": "25000000.00"},
+            ("established_on",),
+            "required",
+        ),
+        (
+            "M07b",
+            {"spun_off_from_manufacturer": True, "established_on": "2024-02-30", "revenue_yuan": "25000000.00"},
+            ("established_on",),
+            "date",
+        ),
     ],
 )
 def test_bad_facts_are_refused_naming_the_fact(measure_id, facts, loc, fragment):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.eligibility.scenario import TOTAL_2025, TOTAL_500112, seed
+from tests.eligibility.scenario import TOTAL_2025, TOTAL_500112, enterprise, project, seed
 from tests.support import ANONYMOUS, AUDITOR, CITY, district
 
 OVERRIDES = {"m13.ratio": "0.20", "m02.cap_yuan": "4000000.00", "m07a.award_yuan": "3000000.00"}
@@ -91,3 +91,24 @@ async def test_a_district_simulates_its_own_district_only(client_for, registry):
         await client_for(ANONYMOUS).post("/simulations", json={"year": 2025, "as_of": "2025-06-30"})
     ).status_code == 401
     assert (await client_for(None).post("/simulations", json={"year": 2025, "as_of": "2025-06-30"})).status_code == 401
+
+
+async def test_simulation_pays_nothing_for_a_year_before_the_policy_even_on_the_same_facts(client_for, registry):
+    # 七、附则: the policy rewards 2024–2027. The same event in 2023 and in 2025: only 2025's is paid, before and after
+    # the override.
+    owner = await enterprise(registry, "500105", sector="software_it", spun_off=False)
+    for year_ in (2023, 2025):
+        await project(registry, kind="event", owner_uscc=owner, year=year_, actual_spend_yuan="100.05")
+    overrides = {"m13.ratio": "0.20"}
+    old = (
+        await client_for(CITY).post("/simulations", json={"year": 2023, "as_of": "2025-06-30", "overrides": overrides})
+    ).json()
+    assert old["evaluations"] == 1 and old["total"]["baseline_count"] == 0
+    assert old["total"]["baseline_amount_yuan"] == "0.00"
+    assert old["total"]["reform_amount_yuan"] == "0.00" and old["changed_subjects"] == []
+    new = (
+        await client_for(CITY).post("/simulations", json={"year": 2025, "as_of": "2025-06-30", "overrides": overrides})
+    ).json()
+    # （十三）30% × 100.05 = 30.015 → 30.02 in force; 20% × 100.05 = 20.01 with the override.
+    assert new["total"]["baseline_amount_yuan"] == "30.02" and new["total"]["reform_amount_yuan"] == "20.01"
+    assert new["total"]["delta_amount_yuan"] == "-10.01"

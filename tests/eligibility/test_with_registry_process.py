@@ -23,7 +23,11 @@ async def test_screening_over_http_then_registry_stopped(registry_process, eligi
         found = {(e["measure_id"], e["subject_id"], e["district_code"], e["amount_yuan"]) for e in body["eligible"]}
         assert found == expected_eligible(scenario)
         matches = await client.get(f"/enterprises/{scenario.e1}/matches", params={"as_of": "2025-06-30", "year": 2025})
-        assert matches.status_code == 200 and matches.json()["total_amount_yuan"] == "13334597.92"
+        assert matches.status_code == 200, matches.text
+        # e1's own 2025 money: （一）1,234,567.90 + （十三）30.02 + （七）M07b 1,000,000.00; its district's: （三）6,000,000.00
+        # (the cluster it manages belongs to 渝中区) + （七）M07a 5,000,000.00.
+        assert matches.json()["total_amount_yuan"] == "2234597.92"
+        assert matches.json()["amount_to_others_yuan"] == "11000000.00"
 
         process.terminate()
         process.wait(timeout=10)

@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 
 import httpx
 import pytest
@@ -11,9 +12,12 @@ from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.auth import Principal
+from shared.clock import Clock
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
 DEFAULT_VERSION = "2024.1"
+# The ranking service's today in every test unless a test holds its clock elsewhere: 2025 has ended, 2026 has not.
+TODAY = date(2026, 3, 31)
 
 
 def ranking_settings(database_url: str, **overrides: object) -> RankingSettings:
@@ -68,6 +72,15 @@ async def _isolated(registry_app: FastAPI, ranking_app: FastAPI) -> AsyncIterato
     yield
     await truncate(registry_app, REGISTRY_TABLES)
     await reset_ranking(ranking_app)
+
+
+@pytest.fixture(autouse=True)
+def clock(ranking_app: FastAPI) -> Iterator[Clock]:
+    """The ranking service's clock, held at TODAY; a test may `clock.hold(date(...))`; real time again after."""
+    held: Clock = ranking_app.state.clock
+    held.hold(TODAY)
+    yield held
+    held.hold(None)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A small registry, ranked by hand under the default methodology 2024.1.
+"""A small registry, ranked by hand under the default methodology 2024.1 (渝发改规范〔2024〕7号 第（六）条: ranks 1–5
+5,000,000 yuan each, ranks 6–10 3,000,000 each, to districts ranked on their above-size producer-service enterprises).
 
 Eight districts get figures for 2024 (the base year) and 2025; the other 30 have none. Per district:
 comparable enterprises (above size in both years, with their total revenue in each year), new ones (above size in
@@ -31,9 +32,13 @@ min −0.10, max 0.20 → (g + 0.10)/0.30. Score = 0.3·new/4 + 0.3·(net + 2)/6
 - 九龙坡区 0.075·2 + 0.05·4 + (4/3)·0.12    = 0.15 + 0.2 + 0.16      = 0.510000 ┘ key, revenue growth (0.11375 >
   0.02), puts 南岸区 (500108) 5th with 5,000,000 and 九龙坡区 (500107) 6th with 3,000,000, although 500107 < 500108.
 - 万州区   0 + 0.05·0 + (4/3)·0.20          = 0.266667 → rank 7
-- the 30 empty districts: 0 + 0.05·2 + (4/3)·0.10 = 0.1 + 0.133333 = 0.233333, all equal on every tie-break key, so
-  district_code ascending: 500102 → 8, 500104 → 9, 500109 → 10 (the last award), 500110 → 11, …
-- 彭水县   0 + 0.05·2 + 0 = 0.100000 → rank 38
+- 彭水县   0 + 0.05·2 + 0 = 0.100000 → rank 8 and 3,000,000: it has 5 above-size enterprises in both years, so it
+  takes an award place although its score is below that of the 30 empty districts.
+- the 30 empty districts: 0 + 0.05·2 + (4/3)·0.10 = 0.1 + 0.133333 = 0.233333, but with no above-size enterprise in
+  either year none of them takes an award place (METHODOLOGY.md, step 6): they are ranked after the 8 districts that
+  have one, among themselves by district code (equal on every tie-break key): 500102 → 9, 500104 → 10, 500109 → 11, …
+  500242 → 38, each with 0.00 and `award_eligible: false`. Ranks 9 and 10 pay nothing: only 8 districts can take an
+  award place, so the year pays 5 × 5,000,000 + 3 × 3,000,000 = 34,000,000, not 40,000,000.
 """
 
 from decimal import Decimal
@@ -69,12 +74,12 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "500108": ("0.510000", 5),
     "500107": ("0.510000", 6),
     "500101": ("0.266667", 7),
-    **{code: ("0.233333", 8 + index) for index, code in enumerate(EMPTY)},
-    "500243": ("0.100000", 38),
+    "500243": ("0.100000", 8),
+    **{code: ("0.233333", 9 + index) for index, code in enumerate(EMPTY)},
 }
 FIVE_MILLION = "5000000.00"
 THREE_MILLION = "3000000.00"
-TOTAL = "40000000.00"
+TOTAL = "34000000.00"  # 5 × 5,000,000 + 3 × 3,000,000: only 8 districts can take an award place
 
 
 def _enterprise(district_code: str, uscc: str) -> dict[str, Any]:
@@ -92,29 +97,52 @@ def _figures(year: int, revenue: str, above: bool) -> dict[str, Any]:
     return {"year": year, "revenue_yuan": revenue, "employees": 80, "above_scale": above, "top500_service": False}
 
 
-def rows_by_year(*, with_base_year: bool = True) -> dict[int, list[dict[str, Any]]]:
-    """The import rows of the scenario, per year."""
-    rows: dict[int, list[dict[str, Any]]] = {2024: [], 2025: []}
-    for code, (comparable, before, after, new, exited) in FIGURES.items():
+def new_uscc(code: str) -> str:
+    return make_uscc(f"91{code}{next(_serial):09d}")
+
+
+def rows_for(
+    figures: dict[str, tuple[int, str, str, int, int]], *, year: int = 2025, with_base_year: bool = True
+) -> dict[int, list[dict[str, Any]]]:
+    """Import rows per year for `figures` (code: comparable, revenue of each in Y − 1, in Y, new, exited)."""
+    base = year - 1
+    rows: dict[int, list[dict[str, Any]]] = {base: [], year: []}
+    for code, (comparable, before, after, new, exited) in figures.items():
         for _ in range(comparable):
-            uscc = make_uscc(f"91{code}{next(_serial):09d}")
-            rows[2024].append({**_enterprise(code, uscc), **_figures(2024, before, True)})
-            rows[2025].append({**_enterprise(code, uscc), **_figures(2025, after, True)})
+            uscc = new_uscc(code)
+            rows[base].append({**_enterprise(code, uscc), **_figures(base, before, True)})
+            rows[year].append({**_enterprise(code, uscc), **_figures(year, after, True)})
         for _ in range(new):
-            uscc = make_uscc(f"91{code}{next(_serial):09d}")
-            rows[2025].append({**_enterprise(code, uscc), **_figures(2025, "25000000.00", True)})
+            uscc = new_uscc(code)
+            rows[year].append({**_enterprise(code, uscc), **_figures(year, "25000000.00", True)})
         for _ in range(exited):
-            uscc = make_uscc(f"91{code}{next(_serial):09d}")
-            rows[2024].append({**_enterprise(code, uscc), **_figures(2024, "12000000.00", True)})
-            rows[2025].append({**_enterprise(code, uscc), **_figures(2025, "3000000.00", False)})
+            # Recorded for the year as not above size: an exit (a missing record would be unreported instead).
+            uscc = new_uscc(code)
+            rows[base].append({**_enterprise(code, uscc), **_figures(base, "12000000.00", True)})
+            rows[year].append({**_enterprise(code, uscc), **_figures(year, "3000000.00", False)})
     if not with_base_year:
-        del rows[2024]
+        del rows[base]
     return rows
 
 
-async def seed(registry: httpx.AsyncClient, *, with_base_year: bool = True) -> dict[int, list[dict[str, Any]]]:
+def rows_by_year(*, year: int = 2025, with_base_year: bool = True) -> dict[int, list[dict[str, Any]]]:
+    """The import rows of the scenario, per year."""
+    return rows_for(FIGURES, year=year, with_base_year=with_base_year)
+
+
+async def write(registry: httpx.AsyncClient, rows: dict[int, list[dict[str, Any]]]) -> None:
+    """Through the registry's own bulk import, signed as whoever `registry` is."""
+    for year_rows in rows.values():
+        response = await registry.post("/enterprises/import?atomic=true", json=year_rows)
+        assert response.status_code == 200, response.text
+        assert not response.json()["rejected"], response.text
+
+
+async def seed(
+    registry: httpx.AsyncClient, *, year: int = 2025, with_base_year: bool = True
+) -> dict[int, list[dict[str, Any]]]:
     """Write the scenario through the registry's own bulk import, signed as the city."""
-    rows = rows_by_year(with_base_year=with_base_year)
+    rows = rows_by_year(year=year, with_base_year=with_base_year)
     for year_rows in rows.values():
         response = await registry.post("/enterprises/import?atomic=true", json=year_rows)
         assert response.status_code == 200, response.text
@@ -123,7 +151,8 @@ async def seed(registry: httpx.AsyncClient, *, with_base_year: bool = True) -> d
 
 
 def award_for(rank: int) -> str:
-    return FIVE_MILLION if rank <= 5 else THREE_MILLION if rank <= 10 else "0.00"
+    """The scenario's award by rank: 1–5 and 6–8 paid, 9 and 10 not (empty districts take no award place)."""
+    return FIVE_MILLION if rank <= 5 else THREE_MILLION if rank <= 8 else "0.00"
 
 
 def by_code(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -33,6 +33,9 @@ async def test_the_default_version_is_seeded_and_readable_by_anyone(client_for, 
     assert default["winsorise"] is None
     assert default["tie_break"] == ["revenue_growth", "net_increase", "new_count"]
     assert "district_code ascending" in default["tie_break_rule"]
+    assert "no award place" in default["tie_break_rule"] and "reason" in default["tie_break_rule"]
+    # The data-quality gate's threshold, 0.05 for the versions made before it existed (migration 0002).
+    assert default["max_unreported_share"] == "0.050000"
     one = await client_for(principal).get("/methodologies/2024.1")
     assert one.status_code == 200 and one.json() == default
 
@@ -48,11 +51,22 @@ async def test_the_city_creates_a_version_and_may_make_it_the_default(city, clie
     assert body["weights"] == {"new_count": "0.250000", "net_increase": "0.250000", "revenue_growth": "0.500000"}
     assert body["winsorise"] == "0.050000" and body["is_default"] is False and body["created_by"] == "city"
     assert body["tie_break"] == ["net_increase", "revenue_yuan"]
+    assert body["max_unreported_share"] == "0.050000"  # the default when none is given
 
-    second = await city.post("/methodologies", json=methodology(version="2025.2", make_default=True))
+    second = await city.post(
+        "/methodologies", json=methodology(version="2025.2", make_default=True, max_unreported_share="0")
+    )
     assert second.status_code == 201 and second.json()["is_default"] is True
+    assert second.json()["max_unreported_share"] == "0.000000"
+    third = await city.post("/methodologies", json=methodology(version="2025.3", max_unreported_share=1))
+    assert third.status_code == 201 and third.json()["max_unreported_share"] == "1.000000"
     listed = (await client_for(ANONYMOUS).get("/methodologies")).json()["items"]
-    assert [(m["version"], m["is_default"]) for m in listed] == [("2024.1", False), ("2025.1", False), ("2025.2", True)]
+    assert [(m["version"], m["is_default"]) for m in listed] == [
+        ("2024.1", False),
+        ("2025.1", False),
+        ("2025.2", True),
+        ("2025.3", False),
+    ]
 
 
 async def test_a_version_never_changes(city, ranking_app):
@@ -90,6 +104,10 @@ async def test_a_version_never_changes(city, ranking_app):
         ({"tie_break": ["employees"]}, ["body", "tie_break", 0]),
         ({"version": "has space"}, ["body", "version"]),
         ({"description": ""}, ["body", "description"]),
+        ({"max_unreported_share": "-0.01"}, ["body", "max_unreported_share"]),
+        ({"max_unreported_share": "1.000001"}, ["body", "max_unreported_share"]),
+        ({"max_unreported_share": "0.0000001"}, ["body", "max_unreported_share"]),
+        ({"max_unreported_share": "a tenth"}, ["body", "max_unreported_share"]),
     ],
 )
 async def test_bad_methodology_is_a_422_problem_and_nothing_is_written(city, ranking_app, overrides, loc):

@@ -10,7 +10,7 @@ import pytest
 
 from services.ranking import CODE_VERSION
 from services.ranking.main import create_app
-from tests.ranking.conftest import count_rows, ranking_settings
+from tests.ranking.conftest import TODAY, count_rows, ranking_settings
 from tests.ranking.scenario import EMPTY, EXPECTED, TOTAL, award_for, by_code, seed, total
 from tests.support import ANONYMOUS, AUDITOR, CITY, asgi_client, district
 
@@ -49,7 +49,8 @@ async def test_the_scenario_ranks_as_worked_out_by_hand(city, registry):
     # 南岸区's lead over the next tier is nil; 九龙坡区 is nil behind the tier above it.
     assert south["lead_over_lower_tier"] == "0.000000" and south["gap_to_higher_tier"] is None
     assert jiulong["gap_to_higher_tier"] == "0.000000"
-    assert jiulong["lead_over_lower_tier"] == "0.276667"  # 0.510000 − 0.233333 (rank 11)
+    # The 6–10 tier is the last one any award-eligible district reaches (only 8 can): no one below to lead.
+    assert jiulong["lead_over_lower_tier"] is None
 
     # The minimum base: 万州区's +50% on 2 comparable enterprises counts as the median 0.10.
     wanzhou = rows["500101"]
@@ -57,15 +58,36 @@ async def test_the_scenario_ranks_as_worked_out_by_hand(city, registry):
     assert wanzhou["growth_capped"] is True and wanzhou["net_increase"] == -2
     assert wanzhou["normalised"]["net_increase"] == "0.000000"
 
-    # The 30 empty districts are settled by district code; null growth counts as 0.
-    assert [rows[code]["rank"] for code in EMPTY[:4]] == [8, 9, 10, 11]
+    # 第（六）条 pays districts for their above-size enterprises: the 30 districts with none in either year take no
+    # award place, though their 0.233333 beats 彭水县's 0.100000; 彭水县 (5 above size in both years) is 8th with
+    # 3,000,000, and ranks 9 and 10 pay nothing.
+    pengshui = rows["500243"]
+    assert (pengshui["rank"], pengshui["award_yuan"], pengshui["award_eligible"]) == (8, "3000000.00", True)
+    assert (pengshui["above_scale_count"], pengshui["prior_above_scale_count"]) == (5, 5)
+    assert pengshui["award_ineligible_reason"] is None
+    assert pengshui["gap_to_higher_tier"] == "0.410000"  # 0.510000 (rank 5) − 0.100000
+    assert [rows[code]["rank"] for code in EMPTY[:4]] == [9, 10, 11, 12]
+    for code in EMPTY:
+        empty = rows[code]
+        assert (empty["award_eligible"], empty["award_yuan"]) == (False, "0.00")
+        assert (empty["above_scale_count"], empty["prior_above_scale_count"]) == (0, 0)
+        assert "no above-size enterprise" in empty["award_ineligible_reason"]
+        assert empty["lead_over_lower_tier"] is None and empty["gap_to_higher_tier"] is None
     empty = rows[EMPTY[0]]
     assert empty["revenue_growth"] is None and empty["growth_used"] == "0.000000" and empty["growth_capped"] is False
-    assert rows[EMPTY[2]]["award_yuan"] == "3000000.00" and rows[EMPTY[3]]["award_yuan"] == "0.00"
-    assert rows[EMPTY[3]]["lead_over_lower_tier"] is None and rows[EMPTY[3]]["gap_to_higher_tier"] == "0.000000"
+    assert sum(row["award_eligible"] for row in body["rows"]) == 8
     assert rows["500103"]["gap_to_higher_tier"] is None
     assert rows["500103"]["lead_over_lower_tier"] == "0.356667"  # 0.866667 − 0.510000 (rank 6)
-    assert rows["500243"]["gap_to_higher_tier"] == "0.133333"  # 0.233333 − 0.100000
+    # Every enterprise of the scenario has a record for both years: nothing unreported, nothing waiting.
+    assert all(row["unreported_count"] == 0 and row["awaiting_verification_count"] == 0 for row in body["rows"])
+    assert all(row["moved_in_count"] == 0 and row["moved_out_count"] == 0 for row in body["rows"])
+    # The one boundary tie (5/6) was settled by an indicator, so publishing needs no reason for it.
+    assert [(tie["boundary"], tie["decided_by"]) for tie in body["boundary_ties"]] == [("5/6", "revenue_growth")]
+    assert [(d["district_code"], d["rank"], d["award_yuan"]) for d in body["boundary_ties"][0]["districts"]] == [
+        ("500108", 5, "5000000.00"),
+        ("500107", 6, "3000000.00"),
+    ]
+    assert body["boundary_ties"][0]["score"] == "0.510000" and body["code_decided_money"] is False
 
     # The inputs are kept: the registry's rows and the award table the eligibility service gave.
     assert body["inputs"]["registry"]["year"] == 2025 and len(body["inputs"]["registry"]["districts"]) == 38
@@ -73,6 +95,16 @@ async def test_the_scenario_ranks_as_worked_out_by_hand(city, registry):
     assert body["inputs"]["award_table"]["by_rank"]["10"] == "3000000.00"
     assert "第（六）条" in body["inputs"]["award_table"]["citation"]
     assert body["methodology"]["tie_break"] == ["revenue_growth", "net_increase", "new_count"]
+    assert body["methodology"]["max_unreported_share"] == "0.050000"
+    # The policy's force and rewarded years, as the eligibility service gave them, are inputs too.
+    assert body["inputs"]["policy"] == {
+        "effective_from": "2024-11-19",
+        "effective_to": "2027-12-31",
+        "first_rewarded_year": 2024,
+        "last_rewarded_year": 2027,
+        "citation": body["inputs"]["policy"]["citation"],
+    }
+    assert "附则" in body["inputs"]["policy"]["citation"]
 
     again = await city.get(f"/runs/{body['run_id']}")
     assert again.status_code == 200 and again.json() == body
@@ -181,6 +213,7 @@ async def test_an_upstream_down_is_a_503_problem_and_nothing_is_written(
     else:
         app.state.registry_transport = httpx.ASGITransport(app=registry_app)
     async with app.router.lifespan_context(app):
+        app.state.clock.hold(TODAY)
         response = await asgi_client(app, CITY).post("/runs", json={"year": 2025, "as_of": AS_OF})
         assert response.status_code == 503, response.text
         problem = response.json()

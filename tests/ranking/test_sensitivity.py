@@ -36,12 +36,15 @@ async def test_same_seed_same_answer(city, client_for, registry):
         assert entry["award_yuan"] == nominal[entry["district_code"]]["award_yuan"]
         assert 1 <= entry["p5_rank"] <= entry["median_rank"] <= entry["p95_rank"] <= 38
         assert 0 <= entry["p_top5"] <= entry["p_top10"] <= 1
-        if entry["nominal_rank"] <= 5:
+        if entry["award_yuan"] == "5000000.00":
             assert entry["p_keep_tier"] == entry["p_top5"]
-        elif entry["nominal_rank"] <= 10:
+        elif entry["award_yuan"] == "3000000.00":
             assert entry["p_keep_tier"] == entry["p_top10"]
         else:
             assert entry["p_keep_tier"] is None and entry["fragile"] is False
+        if not nominal[entry["district_code"]]["award_eligible"]:
+            # No award place in any draw: the 30 districts without above-size enterprises stay at ranks 9 … 38.
+            assert entry["p5_rank"] >= 9 and entry["p_top5"] == 0
         if entry["p_keep_tier"] is not None:
             assert entry["fragile"] is (entry["p_keep_tier"] < 0.8)
     by_district = {entry["district_code"]: entry for entry in body["districts"]}
@@ -49,8 +52,8 @@ async def test_same_seed_same_answer(city, client_for, registry):
     assert by_district["500103"]["p_top5"] == 1.0 and by_district["500103"]["fragile"] is False
     # 南岸区 holds the 5th place only by the tie-break: keeping it in 80% of draws would be luck.
     assert by_district["500108"]["fragile"] is True
-    # The ranks 8–10 of three districts with no figures at all rest on the district-code rule alone.
-    assert sum(entry["fragile"] for entry in body["districts"]) >= 1
+    # 彭水县 (8th) is the last district that can take an award place: it keeps its tier in every draw.
+    assert by_district["500243"]["p_keep_tier"] == 1.0 and by_district["500243"]["p_top10"] == 1.0
 
 
 def test_the_simulation_follows_the_tie_break_order_and_fixed_weights():
@@ -62,6 +65,10 @@ def test_the_simulation_follows_the_tie_break_order_and_fixed_weights():
     ranks = simulate_ranks(matrices, weights, ties, draws=50, seed=1, concentration=100.0)
     assert ranks.shape == (50, 3)
     assert (ranks == np.array([3, 1, 2])).all()
+    # A district that can take no award place stays last, whatever its score.
+    ineligible = np.array([False, True, False])
+    ranks = simulate_ranks(matrices, weights, ties, draws=50, seed=1, concentration=100.0, ineligible=ineligible)
+    assert (ranks == np.array([2, 3, 1])).all()
 
 
 def test_the_simulation_perturbs_weights_around_the_nominal_ones():

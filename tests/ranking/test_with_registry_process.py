@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from services.ranking.main import create_app
-from tests.ranking.conftest import ranking_settings
+from tests.ranking.conftest import TODAY, ranking_settings
 from tests.ranking.scenario import EXPECTED, seed
 from tests.support import CITY, asgi_client
 
@@ -20,6 +20,7 @@ async def test_a_run_over_http_then_registry_stopped(
     app = create_app(ranking_settings(ranking_database.url, registry_url=url, upstream_retries=1))
     app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
     async with app.router.lifespan_context(app):
+        app.state.clock.hold(TODAY)
         client = asgi_client(app, CITY)
         response = await client.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})
         assert response.status_code == 201, response.text

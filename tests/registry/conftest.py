@@ -11,7 +11,7 @@ from tests.support import CITY, REGISTRY_TABLES, asgi_client, truncate
 @pytest.fixture(autouse=True)
 async def _isolated(registry_app: FastAPI) -> AsyncIterator[None]:
     yield
-    await truncate(registry_app, REGISTRY_TABLES)
+    await truncate(registry_app, (*REGISTRY_TABLES, "enterprise_registrations"))
 
 
 @pytest.fixture

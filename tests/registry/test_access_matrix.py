@@ -6,7 +6,14 @@ from services.registry.main import create_app
 from tests.support import ANONYMOUS, AUDITOR
 
 PROBES = {"/healthz", "/readyz"}
-EXAMPLES = {"uscc": "91350100M000100Y43", "year": "2024", "cluster_id": "1", "building_id": "1", "project_id": "1"}
+EXAMPLES = {
+    "uscc": "91350100M000100Y43",
+    "year": "2024",
+    "cluster_id": "1",
+    "building_id": "1",
+    "project_id": "1",
+    "registration_id": "1",
+}
 
 
 def routes() -> list[tuple[str, str]]:

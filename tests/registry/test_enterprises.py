@@ -13,7 +13,8 @@ async def audit_count(city) -> int:
 
 
 async def test_create_read_and_etag(city):
-    body = enterprise(spun_off_from_manufacturer=True)
+    # 主辅分离: a spin-off names its parent manufacturer and the date of the spin-off.
+    body = enterprise(spun_off_from_manufacturer=True, parent_uscc=new_uscc("500112"), spun_off_on="2025-01-15")
     created = await city.post("/enterprises", json=body)
     assert created.status_code == 201
     assert created.headers["etag"] == '"1"'
@@ -186,13 +187,23 @@ async def test_yearly_figures_create_replace_and_bump_the_etag(city):
     url = f"/enterprises/{body['uscc']}/years/2024"
     created = await city.put(url, json=year_figures("25000000.50", top500_service=True))
     assert created.status_code == 201 and created.headers["etag"] == '"2"'
-    assert created.json() == {
+    written = created.json()
+    verification = written.pop("verification")
+    # Written by the city, the figures' authority: verified as written; the year records the enterprise's district.
+    assert written == {
         "year": 2024,
         "revenue_yuan": "25000000.50",
         "employees": 120,
         "above_scale": True,
         "top500_service": True,
+        "district_code": "500103",
     }
+    assert (verification["status"], verification["submitted_by"], verification["verified_by"]) == (
+        "verified",
+        "city",
+        "city",
+    )
+    assert verification["verified_at"] == verification["submitted_at"] and verification["reason"] is None
     replaced = await city.put(url, json=year_figures("26000000", above_scale=False))
     assert replaced.status_code == 200 and replaced.json()["revenue_yuan"] == "26000000.00"
     same = await city.put(url, json=year_figures("26000000", above_scale=False))
@@ -228,3 +239,30 @@ async def test_yearly_figures_for_unknown_or_foreign_enterprise(client_for, city
     await city.post("/enterprises", json=body)
     foreign = await client_for(district("500103")).put(f"/enterprises/{body['uscc']}/years/2024", json=year_figures())
     assert foreign.status_code == 403
+
+
+async def test_a_districts_enterprises_of_a_year_follow_the_district_the_year_records(city, client_for):
+    # Y moved from 渝中区 to 渝北区 after its 2025 figures were recorded; Z (渝中区) has no 2025 figures; W is 渝北区's.
+    moved, stayed, other = enterprise("500103"), enterprise("500103"), enterprise("500112")
+    for body in (moved, stayed, other):
+        assert (await city.post("/enterprises", json=body)).status_code == 201
+    for body in (moved, other):
+        assert (await city.put(f"/enterprises/{body['uscc']}/years/2025", json=year_figures())).status_code == 201
+    assert (await city.patch(f"/enterprises/{moved['uscc']}", json={"district_code": "500112"})).status_code == 200
+
+    async def listed(district_code: str, **query: object) -> list[str]:
+        params = {"district_code": district_code, **query}
+        return [item["uscc"] for item in (await city.get("/enterprises", params=params)).json()["items"]]
+
+    assert await listed("500103", year=2025) == sorted([moved["uscc"], stayed["uscc"]])
+    assert await listed("500112", year=2025) == [other["uscc"]]
+    # Without a year, the present district.
+    assert await listed("500103") == [stayed["uscc"]]
+    assert sorted(await listed("500112")) == sorted([moved["uscc"], other["uscc"]])
+    # 渝中区's own key may read its enterprises of 2025; a year alone narrows nothing.
+    own = await client_for(district("500103")).get("/enterprises", params={"year": 2025, "district_code": "500103"})
+    assert sorted(item["uscc"] for item in own.json()["items"]) == sorted([moved["uscc"], stayed["uscc"]])
+    response = await city.get("/enterprises", params={"year": 2025})
+    assert response.status_code == 422 and response.json()["errors"] == [
+        {"loc": ["query", "year"], "msg": "only with district_code"}
+    ]

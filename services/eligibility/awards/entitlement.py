@@ -1,8 +1,9 @@
-"""What the rules allow one subject under this policy's computable measures, on the registry's facts.
+"""What the rules allow one subject under this policy's computable measures, on the registry's verified facts.
 
 The facts are built exactly as screening builds them (services.eligibility.screenings.subjects), from the one
-record the registry holds for the subject; M06 is capped by the district's award in the published ranking of the
-year. Each answer carries the engine's trace, stored with the award.
+record the registry holds for the subject (read once, by services.eligibility.awards.identity); a fact that waits
+for the city's verification is refused with that reason. M06 is capped by the district's award in the published
+ranking of the year. Each answer carries the engine's trace, stored with the award.
 """
 
 from dataclasses import dataclass
@@ -10,20 +11,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from services.eligibility.awards.identity import DISTRICT_NAMES, Subject
 from services.eligibility.awards.ranking import RankingClient
 from services.eligibility.calculations.service import outcome_json
 from services.eligibility.parameters.definitions import ParameterSet
-from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules import engine
 from services.eligibility.rules.base import ZERO, Step, clause, facts_json
 from services.eligibility.rules.engine import Outcome
 from services.eligibility.rules.m06 import M06Facts
 from services.eligibility.screenings import subjects
-from services.eligibility.screenings.subjects import Candidate, Gap
+from services.eligibility.screenings.subjects import Candidate, Gap, RecipientKind
 from shared.errors import InvalidInput, field_error
-from shared.reference import DISTRICTS
 
-DISTRICT_NAMES = {district.code: district.name for district in DISTRICTS}
 PROJECT_KINDS = {measure_id: kind for kind, measure_id in subjects.PROJECT_MEASURES.items()}
 REGISTRY_PATHS = {
     "project": "/projects",
@@ -38,6 +37,7 @@ class Entitlement:
     maximum: Decimal
     district_code: str
     subject_name: str
+    recipient_kind: RecipientKind
     recipient: str
     calculation: dict[str, Any]
 
@@ -52,17 +52,6 @@ def _gap_error(measure_id: str, subject_id: str, gap: Gap) -> InvalidInput:
         "subject_id",
         f"{gap.message} ({gap.code})",
     )
-
-
-async def _record(registry: RegistryClient, subject_type: str, subject_id: str) -> dict[str, Any]:
-    record: dict[str, Any] | None = await registry.get(f"{REGISTRY_PATHS[subject_type]}/{subject_id}")
-    if record is None:
-        raise _invalid(
-            f"There is no {subject_type} {subject_id} in the registry.",
-            "subject_id",
-            f"{subject_type} {subject_id} does not exist in the registry",
-        )
-    return record
 
 
 def _pick(measure_id: str, subject_id: str, found: list[Candidate], gaps: list[Gap]) -> Candidate:
@@ -108,65 +97,79 @@ def _best_enterprise_year(
             f"The registry has no yearly figures of {subject_id}.", "subject_id", "the registry has no yearly figures"
         )
     best: tuple[Candidate, Outcome, int] | None = None
+    last_gap: Gap | None = None
     for year in years:
         found, gaps = subjects.enterprise_candidates([record], year)
-        candidate = _pick(measure_id, subject_id, found, gaps)
+        candidate = next((c for c in found if c.measure_id == measure_id), None)
+        if candidate is None:
+            # A year whose figures wait for verification is passed over; it is the answer only if no year counts.
+            last_gap = next((gap for gap in gaps if gap.measure_id == measure_id), last_gap)
+            continue
         outcome: Outcome = evaluate(candidate)
         # The year that gives the most; among equals, the latest.
         if best is None or outcome.amount >= best[1].amount:
             best = (candidate, outcome, year)
-    assert best is not None
+    if best is None:
+        if last_gap is not None:
+            raise _gap_error(measure_id, subject_id, last_gap)
+        raise _invalid(f"{measure_id} does not apply to {subject_id}.", "subject_id", f"{measure_id} does not apply")
     return best
 
 
 async def assess(
-    registry: RegistryClient,
     ranking: RankingClient,
     parameters: ParameterSet,
     *,
     measure_id: str,
-    subject_type: str,
-    subject_id: str,
+    subject: Subject,
     year: int | None,
     facts_year: int | None,
     as_of: date,
 ) -> Entitlement:
-    """The most the rules allow the subject under `measure_id` on `as_of`; a 422 problem if the subject is not
-    in the registry or lacks a fact; a 503 problem if the registry or the ranking cannot be read."""
+    """The most the rules allow the subject under `measure_id` on `as_of`; a 422 problem if the registry does not
+    hold the subject or lacks a verified fact; a 503 problem if the ranking cannot be read."""
     if measure_id == "M06":
         assert year is not None
-        return await _m06(ranking, parameters, subject_id, year, as_of)
+        return await _m06(ranking, parameters, subject.subject_id, year, as_of)
 
     def evaluate(candidate: Candidate) -> Outcome:
-        return engine.evaluate(measure_id, as_of, candidate.facts, parameters)
+        return engine.evaluate(measure_id, as_of, candidate.facts, parameters, year=candidate.year)
 
-    record = await _record(registry, subject_type, subject_id)
-    source = f"registry: GET {REGISTRY_PATHS[subject_type]}/{subject_id}"
-    facts_read_for: int | None = year
-    if subject_type == "project":
-        candidate = _project(measure_id, subject_id, record)
-        facts_read_for = record["year"]
+    record = subject.record
+    if record is None:
+        raise _invalid(
+            f"There is no {subject.subject_type} {subject.subject_id} in the registry: {measure_id} is computed on "
+            "the registry's facts, so register it first.",
+            "subject_id",
+            f"{subject.subject_type} {subject.subject_id} does not exist in the registry",
+        )
+    path = REGISTRY_PATHS[subject.subject_type]
+    key = record.get("uscc") if subject.subject_type == "enterprise" else record["id"]
+    source = f"registry: GET {path}/{key}"
+    if subject.subject_type == "project":
+        candidate = _project(measure_id, subject.subject_id, record)
         outcome = evaluate(candidate)
-    elif subject_type == "cluster":
+    elif subject.subject_type == "cluster":
         assert year is not None
-        candidate = _pick(measure_id, subject_id, *subjects.cluster_candidates([record], year))
+        candidate = _pick(measure_id, subject.subject_id, *subjects.cluster_candidates([record], year))
         outcome = evaluate(candidate)
-    elif subject_type == "building":
+    elif subject.subject_type == "building":
         assert year is not None
-        candidate = _pick(measure_id, subject_id, *subjects.building_candidates([record], year))
+        candidate = _pick(measure_id, subject.subject_id, *subjects.building_candidates([record], year))
         outcome = evaluate(candidate)
     else:
-        candidate, outcome, facts_read_for = _best_enterprise_year(measure_id, subject_id, record, facts_year, evaluate)
+        candidate, outcome, _ = _best_enterprise_year(measure_id, subject.subject_id, record, facts_year, evaluate)
     calculation = {
         **outcome_json(outcome),
         "source": source,
-        "facts_year": facts_read_for,
+        "facts_year": candidate.year,
         "facts": facts_json(candidate.facts),
     }
     return Entitlement(
         maximum=outcome.amount if outcome.eligible else ZERO,
         district_code=candidate.district_code,
         subject_name=candidate.subject_name,
+        recipient_kind=candidate.recipient_kind,
         recipient=candidate.recipient,
         calculation=calculation,
     )
@@ -213,6 +216,7 @@ async def _m06(
         maximum=maximum,
         district_code=district_code,
         subject_name=DISTRICT_NAMES[district_code],
+        recipient_kind="district",
         recipient=district_code,
         calculation=calculation,
     )

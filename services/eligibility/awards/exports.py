@@ -11,7 +11,7 @@ from typing import Any
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
-from services.eligibility.awards.entitlement import DISTRICT_NAMES
+from services.eligibility.awards.identity import DISTRICT_NAMES
 from services.eligibility.awards.models import Award
 from services.eligibility.awards.schemas import AwardFilters
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
@@ -27,6 +27,7 @@ HEADER = (
     "subject_type",
     "subject_id",
     "subject_name",
+    "recipient_kind",
     "recipient",
     "year",
     "district_code",
@@ -49,6 +50,7 @@ HEADER_ZH = (
     "支持对象类型",
     "支持对象编号",
     "支持对象名称",
+    "受奖单位类型",
     "受奖单位",
     "年度",
     "区县代码",
@@ -72,7 +74,8 @@ STATUS_ZH = {
     "withdrawn": "已撤回",
     "superseded": "已被更高奖励替代",
 }
-MONEY_COLUMNS = (13, 14)
+RECIPIENT_KIND_ZH = {"enterprise": "企业", "district": "区县政府", "city_department": "市级部门（含开发区管委会）"}
+MONEY_COLUMNS = (14, 15)
 
 
 def citation(award: Award) -> str:
@@ -99,6 +102,7 @@ def to_csv(awards: Sequence[Award]) -> bytes:
                 award.subject_type,
                 award.subject_id,
                 award.subject_name or "",
+                award.recipient_kind,
                 award.recipient or "",
                 award.year if award.year is not None else "",
                 award.district_code,
@@ -141,6 +145,7 @@ def to_xlsx(awards: Sequence[Award], filters: AwardFilters, generated_at: dateti
                     award.subject_type,
                     award.subject_id,
                     award.subject_name,
+                    RECIPIENT_KIND_ZH[award.recipient_kind],
                     award.recipient,
                     award.year,
                     award.district_code,
@@ -158,14 +163,14 @@ def to_xlsx(awards: Sequence[Award], filters: AwardFilters, generated_at: dateti
         )
         _money_format(sheet, sheet.max_row)
     total_row: list[object] = [None] * len(HEADER_ZH)
-    total_row[11] = f"合计（{len(awards)}项）"
-    total_row[12] = amount_total
-    total_row[13] = payable_total
+    total_row[12] = f"合计（{len(awards)}项）"
+    total_row[13] = amount_total
+    total_row[14] = payable_total
     sheet.append(total_row)
     _money_format(sheet, sheet.max_row)
     for column, width in zip(
-        "ABCDEFGHIJKLMNOPQRST",
-        (6, 10, 24, 8, 30, 12, 22, 28, 22, 8, 10, 14, 18, 18, 12, 16, 6, 12, 12, 12),
+        "ABCDEFGHIJKLMNOPQRSTU",
+        (6, 10, 24, 8, 30, 12, 22, 28, 14, 22, 8, 10, 14, 18, 18, 12, 16, 6, 12, 12, 12),
         strict=True,
     ):
         sheet.column_dimensions[column].width = width

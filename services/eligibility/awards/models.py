@@ -13,6 +13,7 @@ AwardId = BigInteger().with_variant(Integer(), "sqlite")
 STANDING_STATUSES = ("proposed", "approved", "publicised", "paid")
 STATUSES = (*STANDING_STATUSES, "rejected", "withdrawn", "superseded")
 SUBJECT_TYPES = ("project", "cluster", "building", "enterprise", "district")
+RECIPIENT_KINDS = ("enterprise", "district", "city_department")
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -39,19 +40,25 @@ class Award(Base):
         CheckConstraint("payable_yuan > 0 AND payable_yuan <= amount_yuan", name="payable_within_amount"),
         CheckConstraint(f"status IN ({_quoted(STATUSES)})", name="status_known"),
         CheckConstraint(f"subject_type IN ({_quoted(SUBJECT_TYPES)})", name="subject_type_known"),
+        CheckConstraint(f"recipient_kind IN ({_quoted(RECIPIENT_KINDS)})", name="recipient_kind_known"),
         CheckConstraint(f"NOT is_standing OR status IN ({_quoted(STANDING_STATUSES)})", name="standing_status"),
     )
 
     id: Mapped[int] = mapped_column(AwardId, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(AwardId, ForeignKey("policies.id"), index=True)
+    # The policy's document number, canonical (a copy of policies.document_number, for filters and exports).
     policy: Mapped[str] = mapped_column(String(100))
     measure_id: Mapped[str] = mapped_column(String(64), index=True)
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[str] = mapped_column(String(64))
     subject_name: Mapped[str | None] = mapped_column(String(200))
-    # Who receives the money: a credit code or a district code (from the registry, for computable measures).
-    recipient: Mapped[str | None] = mapped_column(String(32))
+    # Who receives the money (services.eligibility.awards.identity): an enterprise's credit code, a district code,
+    # or a city department's name; None only for another policy's project the registry does not hold.
+    recipient_kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(200))
     year: Mapped[int | None]
-    # subject_type:subject_id, plus :year for yearly measures.
+    # Derived by services.eligibility.awards.identity.stacking_key: the subject, plus the year (yearly subjects)
+    # or the recipient kind (enterprises).
     stacking_key: Mapped[str] = mapped_column(String(96), index=True)
     district_code: Mapped[str] = mapped_column(String(6))
     # The entitlement; what this award pays is payable_yuan (the difference, for a top-up of a paid award).

@@ -28,6 +28,14 @@ async def standing(session: AsyncSession, stacking_key: str) -> Award | None:
     return (await session.scalars(query)).one_or_none()
 
 
+async def standing_for(session: AsyncSession, stacking_keys: Sequence[str]) -> dict[str, Award]:
+    """The standing award of each key that has one."""
+    if not stacking_keys:
+        return {}
+    query = select(Award).where(Award.stacking_key.in_(list(stacking_keys)), Award.is_standing.is_(True))
+    return {award.stacking_key: award for award in (await session.scalars(query)).all()}
+
+
 async def stacking_key_of(session: AsyncSession, award_id: int) -> str | None:
     return (await session.execute(select(Award.stacking_key).where(Award.id == award_id))).scalar_one_or_none()
 
@@ -69,6 +77,7 @@ def _filtered(query: Select[Any], filters: AwardFilters) -> Select[Any]:
         (Award.status, filters.status),
         (Award.year, filters.year),
         (Award.policy, filters.policy),
+        (Award.recipient_kind, filters.recipient_kind),
         (Award.is_standing, filters.standing),
     ):
         if value is not None:

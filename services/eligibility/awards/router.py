@@ -17,8 +17,10 @@ from services.eligibility.awards.schemas import (
     TransitionIn,
 )
 from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.screenings.subjects import RecipientKind
 from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal, Role, require_roles
+from shared.clock import ClockDep
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Storable, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
@@ -38,8 +40,11 @@ def award_filters(
     measure_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
     status: Status | None = None,
     year: Year | None = None,
-    policy: Annotated[str | None, Query(min_length=1, max_length=100), Storable] = None,
+    policy: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="A document number, in any spelling"), Storable
+    ] = None,
     standing: Annotated[bool | None, Query(description="Only the awards that stand (true) or not (false)")] = None,
+    recipient_kind: RecipientKind | None = None,
 ) -> AwardFilters:
     return AwardFilters(
         subject_type=subject_type,
@@ -48,7 +53,8 @@ def award_filters(
         measure_id=measure_id,
         status=status,
         year=year,
-        policy=policy,
+        policy=service.policy_filter(policy),
+        recipient_kind=recipient_kind,
         standing=standing,
     )
 
@@ -77,8 +83,9 @@ async def propose(
     parameters: ParametersDep,
     body: AwardIn,
     principal: CityDep,
+    clock: ClockDep,
 ) -> AwardDetail:
-    return await service.propose(session, registry, ranking, parameters, principal, body)
+    return await service.propose(session, registry, ranking, parameters, clock, principal, body)
 
 
 @router.get("", response_model=AwardPage, summary="Awards, newest first (a district key: its own district's)")
@@ -86,10 +93,11 @@ async def list_awards(
     session: SessionDep,
     principal: ReaderDep,
     filters: FiltersDep,
+    clock: ClockDep,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> AwardPage:
-    return await service.list_page(session, principal, filters, cursor, limit)
+    return await service.list_page(session, principal, filters, cursor, limit, clock.today())
 
 
 @router.get(
@@ -141,8 +149,8 @@ async def export_xlsx(
 
 
 @router.get("/{award_id}", response_model=AwardDetail, summary="One award with its calculation and history")
-async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardIdPath) -> AwardDetail:
-    return await service.read(session, principal, award_id)
+async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardIdPath, clock: ClockDep) -> AwardDetail:
+    return await service.read(session, principal, award_id, clock.today())
 
 
 @router.post(
@@ -151,6 +159,11 @@ async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardI
     summary="approve → publicise (公示) → pay; object within the notice window; reject or withdraw (city)",
 )
 async def transition(
-    session: SessionDep, principal: CityDep, award_id: AwardIdPath, body: TransitionIn, settings: SettingsDep
+    session: SessionDep,
+    principal: CityDep,
+    award_id: AwardIdPath,
+    body: TransitionIn,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> AwardDetail:
-    return await service.transition(session, principal, award_id, body, settings.award_notice_working_days)
+    return await service.transition(session, clock, principal, award_id, body, settings.award_notice_working_days)

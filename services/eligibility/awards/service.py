@@ -1,6 +1,5 @@
 """The award ledger's logic: 就高不重复 under a per-key lock, the checks against the rules, the workflow."""
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -10,8 +9,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility.awards import repository
-from services.eligibility.awards.entitlement import DISTRICT_NAMES, Entitlement, assess
+from services.eligibility.awards import identity, repository
+from services.eligibility.awards.entitlement import Entitlement, assess
+from services.eligibility.awards.identity import MEASURE_RECIPIENT_KIND
 from services.eligibility.awards.models import Award, AwardEvent
 from services.eligibility.awards.ranking import RankingClient
 from services.eligibility.awards.schemas import (
@@ -27,23 +27,23 @@ from services.eligibility.awards.schemas import (
     SummaryTotals,
     TransitionIn,
 )
-from services.eligibility.awards.workflow import STEPS, add_working_days, allowed_actions
+from services.eligibility.awards.workflow import STEPS, Action, allowed_actions
+from services.eligibility.calendar.service import notice_end
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
 from services.eligibility.parameters.definitions import ParameterSet
-from services.eligibility.parameters.service import today
+from services.eligibility.policies import service as policies
+from services.eligibility.policies.numbers import normalise_document_number
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules.base import DOCUMENT, ZERO
 from services.eligibility.rules.engine import RULES
 from services.eligibility.screenings.service import scope_district
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import decode_cursor, encode_cursor
-from shared.reference import DISTRICT_CODES
 from shared.requestid import current_request_id
 from shared.uscc import uscc_problem
 
-_NUMERIC_ID = re.compile(r"[1-9][0-9]{0,9}")
-_MAX_ID = 2**31 - 1
 # The measures whose facts come from an enterprise's figures of one year, chosen with `facts_year`.
 FACTS_YEAR_MEASURES = ("M07a", "M07b")
 
@@ -55,26 +55,44 @@ def _yuan(value: Decimal) -> str:
 # ---- reading ---------------------------------------------------------------------------------------------------
 
 
-def award_out(award: Award) -> AwardOut:
-    return AwardOut.model_validate({**_columns(award), "allowed_actions": allowed_actions(award.status)})
+def _allowed(award: Award, today: date) -> list[Action]:
+    return allowed_actions(award.status, award.notice_ends_on, today)
+
+
+def award_out(award: Award, today: date) -> AwardOut:
+    return AwardOut.model_validate({**_columns(award), "allowed_actions": _allowed(award, today)})
 
 
 def _columns(award: Award) -> dict[str, Any]:
     return {name: getattr(award, name) for name in AwardOut.model_fields if name != "allowed_actions"}
 
 
-async def detail(session: AsyncSession, award: Award, events: Sequence[AwardEvent] | None = None) -> AwardDetail:
+async def detail(
+    session: AsyncSession, award: Award, today: date, events: Sequence[AwardEvent] | None = None
+) -> AwardDetail:
     """The award with its calculation and history (`events`, when the caller has just written all of them)."""
     if events is None:
         events = await repository.events(session, award.id)
     return AwardDetail.model_validate(
         {
             **_columns(award),
-            "allowed_actions": allowed_actions(award.status),
+            "allowed_actions": _allowed(award, today),
             "calculation": award.calculation,
             "events": [AwardEventOut.model_validate(event) for event in events],
         }
     )
+
+
+def policy_filter(text: str | None) -> str | None:
+    """A policy filter as the ledger stores it: the document number's canonical form (a 422 if it is none)."""
+    if text is None:
+        return None
+    try:
+        return normalise_document_number(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{text!r} is not a document number.", errors=[field_error(["query", "policy"], str(exc))]
+        ) from None
 
 
 def scoped(principal: Principal, filters: AwardFilters) -> AwardFilters:
@@ -82,17 +100,17 @@ def scoped(principal: Principal, filters: AwardFilters) -> AwardFilters:
     return replace(filters, district_code=scope_district(principal, filters.district_code))
 
 
-async def read(session: AsyncSession, principal: Principal, award_id: int) -> AwardDetail:
+async def read(session: AsyncSession, principal: Principal, award_id: int, today: date) -> AwardDetail:
     award = await repository.get(session, award_id)
     if award is None:
         raise NotFound(f"There is no award {award_id}.")
     if not principal.may_read_district(award.district_code):
         raise Forbidden(f"Award {award_id} belongs to district {award.district_code}; this key reads its own only.")
-    return await detail(session, award)
+    return await detail(session, award, today)
 
 
 async def list_page(
-    session: AsyncSession, principal: Principal, filters: AwardFilters, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, filters: AwardFilters, cursor: str | None, limit: int, today: date
 ) -> AwardPage:
     before_id: int | None = None
     if cursor is not None:
@@ -104,7 +122,7 @@ async def list_page(
             )
         before_id = decoded
     rows = await repository.page(session, scoped(principal, filters), before_id, limit + 1)
-    items = [award_out(award) for award in rows[:limit]]
+    items = [award_out(award, today) for award in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return AwardPage(items=items, next_cursor=next_cursor)
 
@@ -145,32 +163,15 @@ async def export_rows(
 # ---- proposing -------------------------------------------------------------------------------------------------
 
 
-def _subject_problem(subject_type: str, subject_id: str) -> str | None:
-    if subject_type in ("project", "cluster", "building"):
-        if _NUMERIC_ID.fullmatch(subject_id) is None or int(subject_id) > _MAX_ID:
-            return f"a {subject_type} is named by its registry id, a whole number from 1 (e.g. 42), not {subject_id!r}"
-        return None
-    if subject_type == "enterprise":
-        problem = uscc_problem(subject_id)
-        return None if problem is None else f"an enterprise is named by its credit code: {problem}"
-    if subject_id not in DISTRICT_CODES:
-        return f"{subject_id!r} is not one of the 38 district codes of Chongqing (GB/T 2260)"
-    return None
-
-
-def _check_request(body: AwardIn) -> tuple[AwardIn, bool]:
-    """The request with its subject in canonical form, and whether the rules cap the amount; or a 422 problem."""
+def _check_measure(body: AwardIn, this_policy: bool) -> bool:
+    """Whether the rules cap the amount; a 422 problem for a measure, year or recipient that does not fit."""
     errors: list[dict[str, Any]] = []
 
     def refuse(field: str, msg: str) -> None:
         errors.append(field_error(["body", field], msg))
 
-    subject_id = body.subject_id.upper() if body.subject_type == "enterprise" else body.subject_id
-    problem = _subject_problem(body.subject_type, subject_id)
-    if problem is not None:
-        refuse("subject_id", problem)
     computable = False
-    if body.policy == DOCUMENT:
+    if this_policy:
         measure = MEASURES_BY_ID.get(body.measure_id)
         if measure is None:
             refuse("measure_id", f"{body.measure_id!r} is not a measure of {DOCUMENT} (GET /measures)")
@@ -180,36 +181,49 @@ def _check_request(body: AwardIn) -> tuple[AwardIn, bool]:
                 refuse(
                     "subject_type", f"{measure.id} is awarded to a {measure.subject_type}, not a {body.subject_type}"
                 )
-            if measure.frequency == "yearly" and body.year is None:
-                refuse("year", f"{measure.id} is yearly: give the year it rewards")
-            if measure.frequency in ("one_off", "per_event") and body.year is not None:
-                refuse("year", f"{measure.id} is granted once per subject: leave the year out")
+            derived = MEASURE_RECIPIENT_KIND.get(measure.id)
+            if body.recipient_kind is not None and derived is not None and body.recipient_kind != derived:
+                refuse(
+                    "recipient_kind",
+                    f"{measure.id} pays the {derived} (第{measure.clause}条), not the {body.recipient_kind}",
+                )
             if body.facts_year is not None and measure.id not in FACTS_YEAR_MEASURES:
                 refuse("facts_year", f"only {' and '.join(FACTS_YEAR_MEASURES)} read a year of figures")
-    elif body.facts_year is not None:
-        refuse("facts_year", f"only {' and '.join(FACTS_YEAR_MEASURES)} of {DOCUMENT} read a year of figures")
-    district_code = body.district_code
-    if body.subject_type == "district" and problem is None:
-        if district_code is not None and district_code != subject_id:
-            refuse("district_code", f"a district's award belongs to the district itself ({subject_id})")
-        district_code = subject_id
-    elif not computable and district_code is None:
-        refuse("district_code", "required: the registry is not read for this award, so name the subject's district")
+    else:
+        if body.facts_year is not None:
+            refuse("facts_year", f"only {' and '.join(FACTS_YEAR_MEASURES)} of {DOCUMENT} read a year of figures")
+        if body.subject_type == "enterprise" and body.recipient_kind is None:
+            refuse("recipient_kind", "required for an enterprise under another policy: `enterprise` or `district`")
+    if body.subject_type != "enterprise" and body.recipient_kind is not None:
+        refuse("recipient_kind", f"a {body.subject_type}'s recipient is taken from the registry")
     if errors:
         raise InvalidInput("The award is refused: see `errors`.", errors=errors)
-    return body.model_copy(update={"subject_id": subject_id, "district_code": district_code}), computable
+    return computable
 
 
-def stacking_key(subject_type: str, subject_id: str, year: int | None) -> str:
-    return f"{subject_type}:{subject_id}" + (f":{year}" if year is not None else "")
+def _canonical_subject_id(body: AwardIn) -> str:
+    if body.subject_type != "enterprise":
+        return body.subject_id
+    subject_id = body.subject_id.upper()
+    problem = uscc_problem(subject_id)
+    if problem is not None:
+        raise InvalidInput(
+            "The award is refused: see `errors`.",
+            errors=[field_error(["body", "subject_id"], f"an enterprise is named by its credit code: {problem}")],
+        )
+    return subject_id
+
+
+def rules_date(parameters: ParameterSet, year: int | None, today: date) -> date:
+    """The day the rules are applied on: a yearly award's on the last day of the year it rewards (the amounts of
+    that year, also when the award is made after it), held within the policy's force; a one-off award's today."""
+    if year is None:
+        return today
+    policy = parameters.policy
+    return min(max(date(year, 12, 31), policy.effective_from), policy.effective_to)
 
 
 def _check_amount(body: AwardIn, entitlement: Entitlement) -> None:
-    if body.district_code is not None and body.district_code != entitlement.district_code:
-        raise InvalidInput(
-            f"{body.subject_id} is of district {entitlement.district_code} in the registry.",
-            errors=[field_error(["body", "district_code"], f"the registry says {entitlement.district_code}")],
-        )
     if body.amount_yuan > entitlement.maximum:
         calculation = entitlement.calculation
         reasons = "; ".join(reason["message"] for reason in calculation["reasons"])
@@ -259,42 +273,61 @@ async def propose(
     registry: RegistryClient,
     ranking: RankingClient,
     parameters: ParameterSet,
+    clock: Clock,
     principal: Principal,
     body: AwardIn,
 ) -> AwardDetail:
-    body, computable = _check_request(body)
-    as_of = body.as_of or today()
+    policy = await policies.resolve(
+        session, policy_id=body.policy_id, document_number=body.policy if body.policy or body.policy_id else DOCUMENT
+    )
+    this_policy = policies.is_this_policy(policy)
+    computable = _check_measure(body, this_policy)
+    subject_id = _canonical_subject_id(body)
+    # Read the registry (and the ranking) before taking the key's lock, so that the lock is held briefly.
+    recipient_kind = MEASURE_RECIPIENT_KIND.get(body.measure_id, "enterprise") if this_policy else "enterprise"
+    subject = await identity.resolve(
+        registry,
+        subject_type=body.subject_type,
+        subject_id=subject_id,
+        year=body.year,
+        district_code=body.district_code,
+        recipient_kind=body.recipient_kind or recipient_kind,
+        registered_only=computable,
+    )
+    if subject.record is not None and body.subject_name is not None:
+        raise InvalidInput(
+            "The award is refused: see `errors`.",
+            errors=[field_error(["body", "subject_name"], "the registry names this subject: leave subject_name out")],
+        )
+    today = clock.today()
     entitlement: Entitlement | None = None
     if computable:
-        # Read the registry (and the ranking) before taking the key's lock, so that the lock is held briefly.
         entitlement = await assess(
-            registry,
             ranking,
             parameters,
             measure_id=body.measure_id,
-            subject_type=body.subject_type,
-            subject_id=body.subject_id,
+            subject=subject,
             year=body.year,
             facts_year=body.facts_year,
-            as_of=as_of,
+            as_of=rules_date(parameters, body.year, today),
         )
         _check_amount(body, entitlement)
-    district_code = entitlement.district_code if entitlement else body.district_code
-    assert district_code is not None
-    key = stacking_key(body.subject_type, body.subject_id, body.year)
+    key = subject.stacking_key
 
     await repository.lock_key(session, key)
     current = await repository.standing(session, key)
     award = Award(
-        policy=body.policy,
+        policy_id=policy.id,
+        policy=policy.document_number,
         measure_id=body.measure_id,
-        subject_type=body.subject_type,
-        subject_id=body.subject_id,
-        subject_name=entitlement.subject_name if entitlement else body.subject_name or _district_name(body),
-        recipient=entitlement.recipient if entitlement else None,
+        subject_type=subject.subject_type,
+        subject_id=subject.subject_id,
+        subject_name=entitlement.subject_name if entitlement else subject.name or body.subject_name,
+        recipient_kind=entitlement.recipient_kind if entitlement else subject.recipient_kind,
+        recipient=entitlement.recipient if entitlement else subject.recipient,
         year=body.year,
         stacking_key=key,
-        district_code=district_code,
+        district_code=entitlement.district_code if entitlement else subject.district_code,
         amount_yuan=body.amount_yuan,
         payable_yuan=body.amount_yuan,
         status="proposed",
@@ -304,7 +337,7 @@ async def propose(
     )
     ledger_note: str | None = None
     previous_status: str | None = None
-    on = today()
+    on = today
     if current is not None:
         if body.amount_yuan <= current.amount_yuan:
             raise Conflict(
@@ -368,18 +401,14 @@ async def propose(
             )
         await repository.add_event(session, event)
     # A new award's history is the one event just written.
-    return await detail(session, award, [proposed])
-
-
-def _district_name(body: AwardIn) -> str | None:
-    return DISTRICT_NAMES.get(body.subject_id) if body.subject_type == "district" else None
+    return await detail(session, award, today, [proposed])
 
 
 # ---- the workflow ----------------------------------------------------------------------------------------------
 
 
-def _illegal(award: Award, action: str) -> Conflict:
-    allowed = allowed_actions(award.status)
+def _illegal(award: Award, action: str, today: date) -> Conflict:
+    allowed = _allowed(award, today)
     return Conflict(
         f"Award {award.id} is {award.status}: {action} is not allowed from it; "
         f"allowed: {', '.join(allowed) if allowed else 'nothing (the award is closed)'}. Nothing was written.",
@@ -390,7 +419,12 @@ def _illegal(award: Award, action: str) -> Conflict:
 
 
 async def transition(
-    session: AsyncSession, principal: Principal, award_id: int, body: TransitionIn, notice_working_days: int
+    session: AsyncSession,
+    clock: Clock,
+    principal: Principal,
+    award_id: int,
+    body: TransitionIn,
+    notice_working_days: int,
 ) -> AwardDetail:
     key = await repository.stacking_key_of(session, award_id)
     if key is None:
@@ -401,23 +435,36 @@ async def transition(
     assert award is not None
     step = STEPS[body.action]
     if award.status not in step.sources:
-        raise _illegal(award, body.action)
+        raise _illegal(award, body.action, clock.today())
     if step.reason_required and body.reason is None:
         raise InvalidInput(
             f"To {body.action} an award, say why.",
             errors=[field_error(["body", "reason"], f"required to {body.action}")],
         )
-    on = body.on or today()
-    if on > today():
+    today = clock.today()
+    on = body.on or today
+    if on > today:
         raise InvalidInput(
             "A step takes effect today or on a day past, not in the future.",
-            errors=[field_error(["body", "on"], f"{on} is after today ({today()})")],
+            errors=[field_error(["body", "on"], f"{on} is after today ({today})")],
+        )
+    if body.action == "publicise" and on != today:
+        raise InvalidInput(
+            f"A notice (公示) starts on the day it is published, today ({today}); it cannot be backdated.",
+            errors=[field_error(["body", "on"], f"a notice starts today ({today}), not on {on}")],
+        )
+    history = await repository.events(session, award.id)
+    if history and on < history[-1].effective_on:
+        raise InvalidInput(
+            f"Award {award.id}'s previous step took effect on {history[-1].effective_on}; a later step cannot "
+            "take effect before it.",
+            errors=[field_error(["body", "on"], f"before the award's previous step ({history[-1].effective_on})")],
         )
     from_status = award.status
     resumes: Award | None = None
     if body.action == "publicise":
         award.publicised_on = on
-        award.notice_ends_on = add_working_days(on, notice_working_days)
+        award.notice_ends_on = await notice_end(session, on, notice_working_days)
     elif body.action == "object":
         assert award.publicised_on is not None and award.notice_ends_on is not None
         if on < award.publicised_on:
@@ -471,4 +518,4 @@ async def transition(
                 principal,
             ),
         )
-    return await detail(session, award)
+    return await detail(session, award, today)

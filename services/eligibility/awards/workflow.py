@@ -1,12 +1,12 @@
-"""The award workflow as data (pure): which action leads from which status to which, and the notice window.
+"""The award workflow as data (pure): which action leads from which status to which, and what the notice allows.
 
 proposed → approved → publicised (公示) → paid; an objection lodged within the notice window sends a publicised
 award back to proposed for review; rejected and withdrawn from any open state. Superseded is set by the ledger,
-never by an action.
+never by an action. The notice window runs in official working days (services.eligibility.calendar).
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 Action = Literal["approve", "publicise", "object", "pay", "reject", "withdraw"]
@@ -31,16 +31,15 @@ STEPS: dict[Action, Step] = {
 }
 
 
-def allowed_actions(status: str) -> list[Action]:
-    return [action for action in ACTIONS if status in STEPS[action].sources]
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The `days`-th working day (Monday to Friday) after `start`; `start` itself does not count."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
+def allowed_actions(status: str, notice_ends_on: date | None, today: date) -> list[Action]:
+    """The actions that would be accepted today: inside the notice window an objection, after it the payment."""
+    allowed: list[Action] = []
+    for action in ACTIONS:
+        if status not in STEPS[action].sources:
+            continue
+        if action == "object" and (notice_ends_on is None or today > notice_ends_on):
+            continue
+        if action == "pay" and (notice_ends_on is None or today <= notice_ends_on):
+            continue
+        allowed.append(action)
+    return allowed

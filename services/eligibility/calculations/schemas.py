@@ -13,6 +13,13 @@ class CalculationIn(BaseModel):
         examples=[{"verified_investment_yuan": "12000000.00", "special_major_approved": False}],
         description="The facts the measure reads; see the API guide",
     )
+    year: int | None = Field(
+        default=None,
+        ge=2000,
+        le=2100,
+        description="The year the facts are of (a yearly measure's year rewarded, a project's year); outside the "
+        "years the policy rewards (GET /parameters?measure_id=policy) the answer is `not eligible`",
+    )
 
 
 class StepOut(BaseModel):

@@ -61,7 +61,7 @@ def calculate(parameters: ParameterSet, item: CalculationIn) -> str:
     facts = _check(item, ("body",), errors)
     if facts is None:
         raise InvalidInput("The calculation request is invalid: see `errors`.", errors=errors)
-    return to_json(outcome_json(engine.evaluate(item.measure_id, item.as_of, facts, parameters)))
+    return to_json(outcome_json(engine.evaluate(item.measure_id, item.as_of, facts, parameters, year=item.year)))
 
 
 def calculate_batch(
@@ -83,7 +83,9 @@ def calculate_batch(
     evaluate = engine.evaluate
     with gc_paused():
         answers = [
-            outcome_json(evaluate(item.measure_id, item.as_of, facts, parameters), include_trace=include_trace)
+            outcome_json(
+                evaluate(item.measure_id, item.as_of, facts, parameters, year=item.year), include_trace=include_trace
+            )
             for item, facts in zip(items, checked, strict=True)
         ]
         return to_json({"count": len(answers), "items": answers})

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Path, Query
 from services.eligibility.dependencies import ParametersDep, RegistryDep
 from services.eligibility.matches import service
 from services.eligibility.matches.schemas import MatchesOut
-from services.eligibility.parameters.service import today
 from shared.auth import KeyHolderDep
+from shared.clock import ClockDep
+from shared.db import SessionDep
 from shared.errors import InvalidInput, field_error
 from shared.reference import MAX_YEAR, MIN_YEAR
 from shared.uscc import validate_uscc
@@ -21,6 +22,8 @@ router = APIRouter(tags=["matches"])
     summary="What one enterprise qualifies for, with amounts, and the measures without a formula that apply",
 )
 async def matches(
+    session: SessionDep,
+    clock: ClockDep,
     registry: RegistryDep,
     parameters: ParametersDep,
     principal: KeyHolderDep,
@@ -35,5 +38,6 @@ async def matches(
     except ValueError as exc:
         problem = field_error(["path", "uscc"], str(exc))
         raise InvalidInput(f"{uscc!r} is not a valid credit code.", errors=[problem]) from None
-    day = as_of or today()
-    return await service.match(registry, parameters, principal, code, day, year if year is not None else day.year - 1)
+    day = as_of or clock.today()
+    chosen = year if year is not None else day.year - 1
+    return await service.match(session, registry, parameters, principal, code, day, chosen)

@@ -4,7 +4,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from services.eligibility.calculations.schemas import StepOut
+from services.eligibility.screenings.subjects import RecipientKind
 from shared.money import Yuan
+
+
+class LedgerHolding(BaseModel):
+    """What the award ledger already holds for the same subject and recipient (就高不重复)."""
+
+    award_id: int
+    policy: str
+    measure_id: str
+    status: str
+    amount_yuan: Yuan
 
 
 class MatchedAmount(BaseModel):
@@ -15,8 +26,15 @@ class MatchedAmount(BaseModel):
     subject_type: str
     subject_id: str
     subject_name: str
-    recipient: str = Field(description="Who receives the money: a credit code, or a district code")
-    amount_yuan: Yuan
+    year: int = Field(description="The year the facts are of")
+    recipient_kind: RecipientKind = Field(
+        description="`enterprise`: the money is the enterprise's; `district` or `city_department`: it goes to that "
+        "body (e.g. M07a's reward goes to the enterprise's district, not to the enterprise)"
+    )
+    recipient: str = Field(description="Who receives the money, per recipient_kind")
+    amount_yuan: Yuan = Field(description="What the rules give on the registry's verified facts")
+    held: LedgerHolding | None = Field(description="The standing award the ledger holds for this subject, if any")
+    open_yuan: Yuan = Field(description="What is still open: the amount above the standing award (0.00 if covered)")
     lead_department_zh: str
     lead_department_en: str
     citation: str
@@ -44,6 +62,9 @@ class MatchesOut(BaseModel):
     sector: str
     as_of: date
     year: int
+    policy_in_force: bool = Field(description="Whether the policy is in force on as_of and rewards the year")
+    not_applicable_reason: str | None = Field(description="Why nothing applies, when the policy does not")
     computable: list[MatchedAmount]
-    total_amount_yuan: Yuan
+    total_amount_yuan: Yuan = Field(description="Open amounts the enterprise itself may still receive")
+    amount_to_others_yuan: Yuan = Field(description="Open amounts that go to its district or another body")
     other_measures: list[MatchedMeasure]

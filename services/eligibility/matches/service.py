@@ -3,14 +3,21 @@
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility.awards import repository as awards
+from services.eligibility.awards.identity import stacking_key
+from services.eligibility.awards.models import Award
 from services.eligibility.calculations.service import step_out
-from services.eligibility.matches.schemas import MatchedAmount, MatchedMeasure, MatchesOut
+from services.eligibility.matches.schemas import LedgerHolding, MatchedAmount, MatchedMeasure, MatchesOut
 from services.eligibility.measures.catalogue import MEASURES, MEASURES_BY_ID, Measure
 from services.eligibility.parameters.definitions import ParameterSet
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules import engine
 from services.eligibility.rules.base import ZERO
+from services.eligibility.rules.engine import Outcome
 from services.eligibility.screenings import subjects
+from services.eligibility.screenings.subjects import Candidate
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 
@@ -76,8 +83,34 @@ def other_measures(
     return found
 
 
+def _ledger_key(candidate: Candidate, project_codes: dict[str, str]) -> str:
+    """The stacking key the ledger keeps this candidate's award under (services.eligibility.awards.identity)."""
+    subject_id = project_codes.get(candidate.subject_id, candidate.subject_id)
+    if candidate.subject_type == "project":
+        return stacking_key("project", subject_id, None, candidate.recipient_kind)
+    return stacking_key(candidate.subject_type, subject_id, candidate.year, candidate.recipient_kind)
+
+
+def _not_applicable(parameters: ParameterSet, as_of: date, year: int) -> str | None:
+    policy = parameters.policy
+    if not policy.in_force(as_of):
+        return (
+            f"{policy.document} is not in force on {as_of} (it applies {policy.effective_from} … {policy.effective_to})"
+        )
+    first, last = parameters.at(as_of).rewarded_years()
+    if not first <= year <= last:
+        return f"{policy.document} rewards the years {first}–{last}, not {year}"
+    return None
+
+
 async def match(
-    registry: RegistryClient, parameters: ParameterSet, principal: Principal, uscc: str, as_of: date, year: int
+    session: AsyncSession,
+    registry: RegistryClient,
+    parameters: ParameterSet,
+    principal: Principal,
+    uscc: str,
+    as_of: date,
+    year: int,
 ) -> MatchesOut:
     enterprise = await registry.enterprise(uscc)
     if enterprise is None:
@@ -85,40 +118,34 @@ async def match(
     district_code = enterprise["district_code"]
     if not principal.may_read_district(district_code):
         raise Forbidden(f"The enterprise belongs to district {district_code}; this key may not read it.")
-    projects = [p for p in await registry.list_all("/projects", {"owner_uscc": uscc}) if p["owner_uscc"] == uscc]
-    clusters = await registry.list_all("/clusters")
-    buildings = [b for b in await registry.list_all("/buildings") if b["operator_uscc"] == uscc]
-    managed = [c for c in clusters if c.get("manager_uscc") == uscc]
-    candidates = []
-    for project in projects:
-        candidates.extend(subjects.project_candidates([project], project["year"])[0])
-    candidates.extend(subjects.cluster_candidates(managed, year)[0])
-    candidates.extend(subjects.building_candidates(buildings, year)[0])
-    candidates.extend(subjects.enterprise_candidates([enterprise], year)[0])
+    outside = _not_applicable(parameters, as_of, year)
     computable: list[MatchedAmount] = []
-    for candidate in candidates:
-        outcome = engine.evaluate(candidate.measure_id, as_of, candidate.facts, parameters)
-        if not outcome.eligible:
-            continue
-        measure = MEASURES_BY_ID[candidate.measure_id]
-        computable.append(
-            MatchedAmount(
-                measure_id=measure.id,
-                clause=measure.clause,
-                title_zh=measure.title_zh,
-                title_en=measure.title_en,
-                subject_type=candidate.subject_type,
-                subject_id=candidate.subject_id,
-                subject_name=candidate.subject_name,
-                recipient=candidate.recipient,
-                amount_yuan=outcome.amount,
-                lead_department_zh=measure.lead_department_zh,
-                lead_department_en=measure.lead_department_en,
-                citation=measure.citation,
-                trace=[step_out(step) for step in outcome.trace],
-            )
-        )
-    district_clusters = [c for c in clusters if c["district_code"] == district_code]
+    other: list[MatchedMeasure] = []
+    if outside is None:
+        # The enterprise's projects of the year only: a project of another year is that year's business.
+        projects = [
+            p
+            for p in await registry.list_all("/projects", {"owner_uscc": uscc, "year": year})
+            if p["owner_uscc"] == uscc and p["year"] == year
+        ]
+        clusters = await registry.list_all("/clusters")
+        buildings = [b for b in await registry.list_all("/buildings") if b["operator_uscc"] == uscc]
+        managed = [c for c in clusters if c.get("manager_uscc") == uscc]
+        candidates: list[Candidate] = []
+        candidates.extend(subjects.project_candidates(projects, year)[0])
+        candidates.extend(subjects.cluster_candidates(managed, year)[0])
+        candidates.extend(subjects.building_candidates(buildings, year)[0])
+        candidates.extend(subjects.enterprise_candidates([enterprise], year)[0])
+        codes = {str(p["id"]): p["project_code"] for p in projects if p.get("project_code")}
+        held = await awards.standing_for(session, [_ledger_key(candidate, codes) for candidate in candidates])
+        for candidate in candidates:
+            outcome = engine.evaluate(candidate.measure_id, as_of, candidate.facts, parameters, year=candidate.year)
+            if not outcome.eligible:
+                continue
+            computable.append(_amount(candidate, outcome, held.get(_ledger_key(candidate, codes))))
+        district_clusters = [c for c in clusters if c["district_code"] == district_code]
+        other = other_measures(enterprise, managed, district_clusters, as_of)
+    own = [m.open_yuan for m in computable if m.recipient_kind == "enterprise" and m.recipient == uscc]
     return MatchesOut(
         uscc=enterprise["uscc"],
         name=enterprise["name"],
@@ -126,7 +153,44 @@ async def match(
         sector=enterprise["sector"],
         as_of=as_of,
         year=year,
+        policy_in_force=outside is None,
+        not_applicable_reason=outside,
         computable=computable,
-        total_amount_yuan=sum((m.amount_yuan for m in computable), ZERO),
-        other_measures=other_measures(enterprise, managed, district_clusters, as_of),
+        total_amount_yuan=sum(own, ZERO),
+        amount_to_others_yuan=sum((m.open_yuan for m in computable), ZERO) - sum(own, ZERO),
+        other_measures=other,
+    )
+
+
+def _amount(candidate: Candidate, outcome: Outcome, standing: Award | None) -> MatchedAmount:
+    measure = MEASURES_BY_ID[candidate.measure_id]
+    holding = (
+        LedgerHolding(
+            award_id=standing.id,
+            policy=standing.policy,
+            measure_id=standing.measure_id,
+            status=standing.status,
+            amount_yuan=standing.amount_yuan,
+        )
+        if standing is not None
+        else None
+    )
+    return MatchedAmount(
+        measure_id=measure.id,
+        clause=measure.clause,
+        title_zh=measure.title_zh,
+        title_en=measure.title_en,
+        subject_type=candidate.subject_type,
+        subject_id=candidate.subject_id,
+        subject_name=candidate.subject_name,
+        year=candidate.year,
+        recipient_kind=candidate.recipient_kind,
+        recipient=candidate.recipient,
+        amount_yuan=outcome.amount,
+        held=holding,
+        open_yuan=max(outcome.amount - standing.amount_yuan, ZERO) if standing is not None else outcome.amount,
+        lead_department_zh=measure.lead_department_zh,
+        lead_department_en=measure.lead_department_en,
+        citation=measure.citation,
+        trace=[step_out(step) for step in outcome.trace],
     )

@@ -7,8 +7,8 @@ from services.eligibility.dependencies import ParametersDep
 from services.eligibility.measures.catalogue import MEASURES, MEASURES_BY_ID, Measure
 from services.eligibility.measures.schemas import MeasureOut, MeasureParameter, MeasuresOut
 from services.eligibility.parameters.definitions import ParameterSet, format_value
-from services.eligibility.parameters.service import today
 from services.eligibility.rules.engine import RULES
+from shared.clock import ClockDep
 from shared.errors import NotFound
 
 router = APIRouter(tags=["measures"])
@@ -48,8 +48,8 @@ def measure_out(measure: Measure, parameters: ParameterSet, as_of: date) -> Meas
 
 
 @router.get("/measures", response_model=MeasuresOut, summary="The 16 measures of 渝发改规范〔2024〕7号 (public)")
-async def list_measures(parameters: ParametersDep, as_of: AsOfQuery = None) -> MeasuresOut:
-    day = as_of or today()
+async def list_measures(parameters: ParametersDep, clock: ClockDep, as_of: AsOfQuery = None) -> MeasuresOut:
+    day = as_of or clock.today()
     return MeasuresOut(
         as_of=day,
         document=parameters.policy.document,
@@ -59,9 +59,9 @@ async def list_measures(parameters: ParametersDep, as_of: AsOfQuery = None) -> M
 
 @router.get("/measures/{measure_id}", response_model=MeasureOut, summary="One measure (public)")
 async def get_measure(
-    parameters: ParametersDep, measure_id: Annotated[str, Path(max_length=8)], as_of: AsOfQuery = None
+    parameters: ParametersDep, clock: ClockDep, measure_id: Annotated[str, Path(max_length=8)], as_of: AsOfQuery = None
 ) -> MeasureOut:
     measure = MEASURES_BY_ID.get(measure_id)
     if measure is None:
         raise NotFound(f"There is no measure {measure_id!r}; the measures are M01 … M16 with M07a, M07b, M07c.")
-    return measure_out(measure, parameters, as_of or today())
+    return measure_out(measure, parameters, as_of or clock.today())

@@ -18,10 +18,12 @@ from shared.money import FEN
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "parameters.json"
 
-Kind = Literal["ratio", "yuan", "yuan_table"]
-KINDS: tuple[Kind, ...] = ("ratio", "yuan", "yuan_table")
-ParamValue = Decimal | Mapping[str, Decimal]
+Kind = Literal["ratio", "yuan", "yuan_table", "year", "date"]
+KINDS: tuple[Kind, ...] = ("ratio", "yuan", "yuan_table", "year", "date")
+ParamValue = Decimal | Mapping[str, Decimal] | int | date
 JSONValue = str | dict[str, str]
+# A bound is a number (ratios, yuan, years) or a date (kind `date`).
+Limit = Decimal | date
 
 
 class ParameterDataError(ValueError):
@@ -34,11 +36,11 @@ class ParameterDataError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
+    minimum: Limit | None = None
+    maximum: Limit | None = None
     min_exclusive: bool = False
 
-    def problem(self, value: Decimal) -> str | None:
+    def problem(self, value: Any) -> str | None:
         if self.minimum is not None:
             if self.min_exclusive and value <= self.minimum:
                 return f"{value} is outside the policy's bounds: it must be above {self.minimum}"
@@ -56,12 +58,15 @@ class Bounds:
         }
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> "Bounds":
-        minimum = raw.get("min")
-        maximum = raw.get("max")
+    def parse(cls, raw: Mapping[str, Any], kind: str = "ratio") -> "Bounds":
+        def limit(value: Any) -> Limit | None:
+            if value is None:
+                return None
+            return date.fromisoformat(str(value)) if kind == "date" else Decimal(str(value))
+
         return cls(
-            minimum=None if minimum is None else Decimal(str(minimum)),
-            maximum=None if maximum is None else Decimal(str(maximum)),
+            minimum=limit(raw.get("min")),
+            maximum=limit(raw.get("max")),
             min_exclusive=bool(raw.get("min_exclusive", False)),
         )
 
@@ -93,6 +98,21 @@ def _yuan(raw: Any) -> Decimal:
     if value != value.quantize(FEN):
         raise ValueError(f"{raw!r} has more than two decimal places (fen)")
     return value.quantize(FEN)
+
+
+def _year(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).isdigit() or len(str(raw)) != 4:
+        raise ValueError('must be a year of four digits, such as "2027"')
+    return int(raw)
+
+
+def _day(raw: Any) -> date:
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise ValueError('must be a date written YYYY-MM-DD, such as "2024-11-19"') from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +152,13 @@ class ParameterDefinition:
             if missing:
                 raise ValueError(f"keys {', '.join(missing)} are required")
             return dict(sorted(table.items(), key=lambda pair: int(pair[0]) if pair[0].isdigit() else pair[0]))
-        value = _yuan(raw) if self.kind == "yuan" else _decimal(raw)
+        value: Decimal | int | date
+        if self.kind == "year":
+            value = _year(raw)
+        elif self.kind == "date":
+            value = _day(raw)
+        else:
+            value = _yuan(raw) if self.kind == "yuan" else _decimal(raw)
         problem = self.bounds.problem(value)
         if problem is not None:
             raise ValueError(problem)
@@ -149,8 +175,10 @@ class ParameterDefinition:
 
 
 def format_value(value: ParamValue) -> JSONValue:
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | int):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return {key: str(amount) for key, amount in value.items()}
 
 
@@ -179,6 +207,9 @@ def cross_problems(values: Mapping[str, ParamValue]) -> list[tuple[str, str]]:
                 f"the 1,000,000 tier needs faster growth ({tier1}) than the 500,000 tier ({tier2})",
             )
         )
+    first, last = values.get("policy.first_rewarded_year"), values.get("policy.last_rewarded_year")
+    if isinstance(first, int) and isinstance(last, int) and first > last:
+        problems.append(("policy.first_rewarded_year", f"{first} is after the last year rewarded, {last}"))
     cap = values.get("m01.cap_yuan")
     special_cap = values.get("m01.special_major_cap_yuan")
     if isinstance(cap, Decimal) and isinstance(special_cap, Decimal) and special_cap < cap:
@@ -214,6 +245,20 @@ class Params:
 
     def table(self, name: str) -> Mapping[str, Decimal]:
         return cast(Mapping[str, Decimal], self.values[name])
+
+    def year(self, name: str) -> int:
+        return cast(int, self.values[name])
+
+    def day(self, name: str) -> date:
+        return cast(date, self.values[name])
+
+    def rewarded_years(self) -> tuple[int, int]:
+        """The first and last year the policy rewards (附则: in force 2024-11-19 … 2027-12-31)."""
+        return self.year("policy.first_rewarded_year"), self.year("policy.last_rewarded_year")
+
+    def rewards_year(self, year: int) -> bool:
+        first, last = self.rewarded_years()
+        return first <= year <= last
 
 
 class ParameterSet:
@@ -315,7 +360,7 @@ def parse_parameter_set(document: Mapping[str, Any]) -> ParameterSet:
             description_zh=raw["description_zh"],
             description_en=raw["description_en"],
             citation=raw["citation"],
-            bounds=Bounds.parse(raw.get("bounds", {})),
+            bounds=Bounds.parse(raw.get("bounds", {}), raw["kind"]),
             keys=tuple(raw.get("keys", ())),
             required_keys=tuple(raw.get("required_keys", ())),
             key_bounds={key: Bounds.parse(b) for key, b in raw.get("key_bounds", {}).items()},

@@ -7,6 +7,7 @@ from services.eligibility.dependencies import ParametersDep, StoreDep
 from services.eligibility.parameters import service
 from services.eligibility.parameters.schemas import AmendmentIn, ParameterOut, ParametersOut
 from shared.auth import Principal, Role, require_roles
+from shared.clock import ClockDep
 from shared.db import SessionDep
 
 router = APIRouter(tags=["parameters"])
@@ -22,10 +23,11 @@ AsOfQuery = Annotated[date | None, Query(description="The date the values are in
 )
 async def list_parameters(
     parameters: ParametersDep,
+    clock: ClockDep,
     as_of: AsOfQuery = None,
     measure_id: Annotated[str | None, Query(max_length=8)] = None,
 ) -> ParametersOut:
-    return service.list_parameters(parameters, as_of or service.today(), measure_id)
+    return service.list_parameters(parameters, as_of or clock.today(), measure_id)
 
 
 @router.get(
@@ -33,8 +35,10 @@ async def list_parameters(
     response_model=ParameterOut,
     summary="One parameter, e.g. the M06 award per rank the ranking service pays (public)",
 )
-async def get_parameter(parameters: ParametersDep, name: NamePath, as_of: AsOfQuery = None) -> ParameterOut:
-    return service.parameter_out(service.get_definition(parameters, name), as_of or service.today())
+async def get_parameter(
+    parameters: ParametersDep, clock: ClockDep, name: NamePath, as_of: AsOfQuery = None
+) -> ParameterOut:
+    return service.parameter_out(service.get_definition(parameters, name), as_of or clock.today())
 
 
 @router.post(

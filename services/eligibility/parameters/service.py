@@ -30,10 +30,6 @@ from shared.errors import Conflict, InvalidInput, NotFound, field_error
 from shared.requestid import current_request_id
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
 def _bounds(bounds: Bounds) -> BoundsOut:
     return BoundsOut.model_validate(bounds.describe())
 

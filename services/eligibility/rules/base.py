@@ -3,6 +3,7 @@
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -30,7 +31,11 @@ def facts_json(facts: object) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for item in dataclasses.fields(facts):  # type: ignore[arg-type]
         value = getattr(facts, item.name)
-        values[item.name] = f"{value:.2f}" if isinstance(value, Decimal) else value
+        if isinstance(value, Decimal):
+            value = f"{value:.2f}"
+        elif isinstance(value, date):
+            value = value.isoformat()
+        values[item.name] = value
     return values
 
 
@@ -65,6 +70,16 @@ class Evaluation:
 
     def param(self, name: str) -> Decimal:
         value = self.params.decimal(name)
+        self._record(name)
+        return value
+
+    def param_year(self, name: str) -> int:
+        value = self.params.year(name)
+        self._record(name)
+        return value
+
+    def param_date(self, name: str) -> date:
+        value = self.params.day(name)
         self._record(name)
         return value
 

@@ -63,8 +63,10 @@ def evaluate(
     params: Params | None = None,
     *,
     traced: bool = True,
+    year: int | None = None,
 ) -> Outcome:
-    """Evaluate one measure. `params` (e.g. with a simulation's overrides) replaces the values in force."""
+    """Evaluate one measure. `params` (e.g. with a simulation's overrides) replaces the values in force; `year`
+    is the year the facts are of (a yearly measure's year, a project's year), which the policy must reward."""
     rule = RULES[measure_id]
     policy = parameters.policy
     if not policy.in_force(as_of):
@@ -82,6 +84,13 @@ def evaluate(
             f"yes: {as_of} is within {policy.effective_from} … {policy.effective_to}",
             policy.citation,
         )
+    if year is not None:
+        first, last = ev.param_year("policy.first_rewarded_year"), ev.param_year("policy.last_rewarded_year")
+        if not first <= year <= last:
+            reason = Reason("year_not_covered", f"{policy.document} rewards the years {first}–{last}, not {year}")
+            step = Step("year covered by the policy", f"no: {year} is outside {first}–{last}", policy.citation)
+            return Outcome(measure_id, as_of, False, ZERO, [reason], [*ev.trace, step], ev.parameters_used)
+        ev.step("year covered by the policy", f"yes: {year} is within {first}–{last}", policy.citation)
     amount = rule.evaluate(facts, ev)
     if amount is None:
         return Outcome(measure_id, as_of, False, ZERO, ev.reasons, ev.trace, ev.parameters_used)

@@ -1,6 +1,7 @@
 """M07b — 第（七）条: one-off reward of a producer-service enterprise spun off by a manufacturer (主辅分离)."""
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from pydantic import StrictBool
@@ -16,6 +17,7 @@ class M07bFacts:
     __pydantic_config__ = FACTS_CONFIG
 
     spun_off_from_manufacturer: StrictBool
+    established_on: date
     revenue_yuan: Yuan
 
 
@@ -23,6 +25,16 @@ def evaluate(facts: M07bFacts, ev: Evaluation) -> Decimal | None:
     ev.step("newly set up by a manufacturer spinning off the business", facts.spun_off_from_manufacturer, CITATION)
     if not facts.spun_off_from_manufacturer:
         ev.refuse("not_spun_off", "the enterprise was not set up by a manufacturer's spin-off", CITATION)
+        return None
+    ev.step("established on", facts.established_on.isoformat(), CITATION)
+    newly_from = ev.param_date("m07b.newly_established_from")
+    if facts.established_on < newly_from:
+        ev.refuse(
+            "not_newly_established",
+            f"the enterprise was established on {facts.established_on}, before {newly_from}: it is not newly set "
+            "up by the spin-off (分离后新设立)",
+            CITATION,
+        )
         return None
     ev.step("yearly operating revenue", facts.revenue_yuan, CITATION)
     threshold = ev.param("m07b.min_revenue_yuan")
@@ -42,6 +54,6 @@ RULE = Rule(
     measure_id="M07b",
     citation=CITATION,
     facts_model=M07bFacts,
-    parameters=("m07b.min_revenue_yuan", "m07b.award_yuan"),
+    parameters=("m07b.newly_established_from", "m07b.min_revenue_yuan", "m07b.award_yuan"),
     evaluate=evaluate,
 )

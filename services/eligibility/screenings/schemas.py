@@ -3,6 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from services.eligibility.screenings.subjects import RecipientKind
 from shared.money import Yuan
 from shared.reference import DISTRICT_CODES, MAX_YEAR, MIN_YEAR
 
@@ -29,7 +30,11 @@ class ScreenedSubject(BaseModel):
     subject_id: str
     subject_name: str
     district_code: str
-    recipient: str = Field(description="Who receives the money: a credit code, or a district code")
+    recipient_kind: RecipientKind = Field(
+        description="`enterprise` (a credit code), `district` (a district government, by code) or `city_department` "
+        "(a city department or development-zone committee, by name)"
+    )
+    recipient: str = Field(description="Who receives the money, per recipient_kind")
     amount_yuan: Yuan
     facts: dict[str, Any] = Field(description="The facts read from the registry; POST /calculate replays them")
 
@@ -76,7 +81,8 @@ class ScreeningOut(BaseModel):
     as_of: date
     year: int
     district_code: str | None
-    policy_in_force: bool
+    policy_in_force: bool = Field(description="Whether the policy is in force on as_of")
+    year_rewarded: bool = Field(description="Whether the policy rewards the year screened (2024–2027 by default)")
     subjects_read: SubjectsRead
     evaluations: int
     eligible: list[ScreenedSubject]

@@ -77,7 +77,8 @@ async def read_subjects(
             registry.each_page("/clusters", scope, feed("clusters", subjects.cluster_candidates)),
             registry.each_page("/buildings", scope, feed("buildings", subjects.building_candidates)),
             # The large list is read district by district, several at once.
-            registry.each_page("/enterprises", scope, enterprises)
+            # A district's enterprises of the year: one that has moved since is screened where its year was.
+            registry.each_page("/enterprises", {**scope, "year": year}, enterprises)
             if district_code
             else registry.each_page_by_district("/enterprises", sorted(DISTRICT_CODES), None, enterprises),
         ]
@@ -94,7 +95,9 @@ def subject_order(candidate: Candidate) -> tuple[tuple[int, str], str, str]:
 
 
 def evaluate(candidate: Candidate, as_of: date, parameters: ParameterSet, params: Params | None) -> Outcome:
-    return engine.evaluate(candidate.measure_id, as_of, candidate.facts, parameters, params, traced=False)
+    return engine.evaluate(
+        candidate.measure_id, as_of, candidate.facts, parameters, params, traced=False, year=candidate.year
+    )
 
 
 @dataclass
@@ -127,11 +130,16 @@ class Screening:
 
     as_of: date
     parameters: ParameterSet
+    district_code: str | None = None
     evaluations: int = 0
     eligible: list[tuple[Candidate, Decimal]] = field(default_factory=list)
     reasons: ReasonTally = field(default_factory=ReasonTally)
 
     def consume(self, candidates: list[Candidate], gaps: list[Gap]) -> None:
+        if self.district_code is not None:
+            # An enterprise that has moved is screened for the district of the year screened, not its present one.
+            candidates = [c for c in candidates if c.district_code == self.district_code]
+            gaps = [g for g in gaps if g.district_code == self.district_code]
         self.evaluations += len(candidates)
         with gc_paused():
             for candidate in candidates:
@@ -174,6 +182,7 @@ def subject_out(candidate: Candidate, amount: Decimal) -> ScreenedSubject:
         subject_id=candidate.subject_id,
         subject_name=candidate.subject_name,
         district_code=candidate.district_code,
+        recipient_kind=candidate.recipient_kind,
         recipient=candidate.recipient,
         amount_yuan=amount,
         facts=facts_json(candidate.facts),
@@ -184,7 +193,7 @@ async def screen(
     registry: RegistryClient, parameters: ParameterSet, principal: Principal, body: ScreeningIn
 ) -> ScreeningOut:
     district_code = scope_district(principal, body.district_code)
-    screening = Screening(body.as_of, parameters)
+    screening = Screening(body.as_of, parameters, district_code)
     read = await read_subjects(registry, body.year, district_code, screening.consume)
     screening.eligible.sort(key=lambda pair: subject_order(pair[0]))
     return ScreeningOut(
@@ -192,6 +201,7 @@ async def screen(
         year=body.year,
         district_code=district_code,
         policy_in_force=parameters.policy.in_force(body.as_of),
+        year_rewarded=parameters.at(body.as_of).rewards_year(body.year),
         subjects_read=read,
         evaluations=screening.evaluations,
         eligible=[subject_out(candidate, amount) for candidate, amount in screening.eligible],

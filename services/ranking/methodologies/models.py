@@ -24,6 +24,7 @@ class Methodology(Base):
         CheckConstraint("growth_basis IN ('comparable')", name="growth_basis"),
         CheckConstraint("min_base >= 0", name="min_base"),
         CheckConstraint("winsorise IS NULL OR (winsorise > 0 AND winsorise < 0.25)", name="winsorise"),
+        CheckConstraint("max_unreported_share >= 0 AND max_unreported_share <= 1", name="max_unreported_share"),
         # At most one default version.
         Index(
             "uq_methodologies_default",
@@ -43,6 +44,9 @@ class Methodology(Base):
     min_base: Mapped[int] = mapped_column(Integer)
     winsorise: Mapped[Decimal | None] = mapped_column(FractionColumn)
     tie_break: Mapped[list[Any]] = mapped_column(JSONColumn)
+    # The data-quality gate: the most a district's unreported enterprises (above size in Y − 1, no verified record
+    # for Y) may be of its prior above-size count before a run cannot be published.
+    max_unreported_share: Mapped[Decimal] = mapped_column(FractionColumn)
     description: Mapped[str] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,9 +17,14 @@ Weight = Annotated[Decimal, Field(ge=0, le=1, max_digits=7, decimal_places=6)]
 
 DEFAULT_TIE_BREAK: tuple[TieBreakKey, ...] = ("revenue_growth", "net_increase", "new_count")
 TIE_BREAK_RULE = (
-    "Districts are ordered by score (six decimal places, higher first); equal scores are settled by the keys of "
-    "`tie_break` in order (higher first), and finally by district_code ascending, so every rank is unique."
+    "Districts with an above-size enterprise in the year or the base year come first (a district with none in either "
+    "year takes no award place); within each group districts are ordered by score (six decimal places, higher "
+    "first); equal scores are settled by the keys of `tie_break` in order (higher first), and finally by "
+    "district_code ascending, so every rank is unique. A run lists every award boundary (5/6, 10/11) on which two "
+    "districts have equal scores and the key that decided it; a run in which district_code decided money is "
+    "published only with a reason."
 )
+DEFAULT_MAX_UNREPORTED_SHARE = Decimal("0.05")
 
 
 class Weights(BaseModel):
@@ -70,6 +75,16 @@ class MethodologyCreate(BaseModel):
         max_length=4,
         description="Applied in order after an equal score; district_code ascending always ends the order",
     )
+    max_unreported_share: Decimal = Field(
+        default=DEFAULT_MAX_UNREPORTED_SHARE,
+        ge=0,
+        le=1,
+        max_digits=7,
+        decimal_places=6,
+        description="The data-quality gate refuses to publish a run in which a district's unreported enterprises "
+        "(above size in the base year, no verified record for the year) are more than this share of its above-size "
+        "enterprises of the base year",
+    )
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000), Storable]
     make_default: bool = Field(default=False, description="Make this version the one runs use when none is named")
 
@@ -92,6 +107,7 @@ class MethodologyOut(BaseModel):
     winsorise: Six | None
     tie_break: list[TieBreakKey]
     tie_break_rule: str = TIE_BREAK_RULE
+    max_unreported_share: Six
     description: str
     is_default: bool
     created_at: datetime

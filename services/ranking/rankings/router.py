@@ -2,10 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.ranking.dependencies import SettingsDep
+from services.ranking.dependencies import UpstreamsDep
 from services.ranking.rankings import exports, service
 from services.ranking.rankings.schemas import RankingHistory, RankingOut
 from shared.auth import PrincipalDep
+from shared.clock import ClockDep
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/rankings", tags=["published rankings"])
@@ -14,8 +15,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/{year}", response_model=RankingOut, summary="The published ranking of a year (public)")
-async def read_ranking(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> RankingOut:
-    return await service.published(session, settings, year)
+async def read_ranking(
+    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
+) -> RankingOut:
+    return await service.published(session, upstreams, clock, year)
 
 
 @router.get(
@@ -23,8 +26,10 @@ async def read_ranking(year: YearPath, session: SessionDep, settings: SettingsDe
     response_model=RankingHistory,
     summary="Every publication of a year's ranking, superseded ones included, with what changed (public)",
 )
-async def read_history(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> RankingHistory:
-    return await service.history(session, settings, year)
+async def read_history(
+    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
+) -> RankingHistory:
+    return await service.history(session, upstreams, clock, year)
 
 
 def _attachment(year: int, extension: str) -> dict[str, str]:
@@ -37,8 +42,10 @@ def _attachment(year: int, extension: str) -> dict[str, str]:
     responses={200: {"content": {"text/csv": {}}}},
     summary="The published ranking as CSV for the official notice: rank, district, score, award (public)",
 )
-async def export_csv(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> Response:
-    ranking = await service.published(session, settings, year)
+async def export_csv(
+    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
+) -> Response:
+    ranking = await service.published(session, upstreams, clock, year)
     return Response(exports.to_csv(ranking), media_type="text/csv; charset=utf-8", headers=_attachment(year, "csv"))
 
 
@@ -48,6 +55,8 @@ async def export_csv(year: YearPath, session: SessionDep, settings: SettingsDep,
     responses={200: {"content": {XLSX: {}}}},
     summary="The published ranking as an Excel workbook for the official notice (public)",
 )
-async def export_xlsx(year: YearPath, session: SessionDep, settings: SettingsDep, _: PrincipalDep) -> Response:
-    ranking = await service.published(session, settings, year)
+async def export_xlsx(
+    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
+) -> Response:
+    ranking = await service.published(session, upstreams, clock, year)
     return Response(exports.to_xlsx(ranking), media_type=XLSX, headers=_attachment(year, "xlsx"))

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from services.ranking.runs.schemas import Change, MethodologyUsed, RowOut, RunStatus
+from services.ranking.runs.schemas import BoundaryTieOut, Change, MethodologyUsed, RowOut, RunStatus
 from shared.money import Yuan
 
 
@@ -20,6 +20,9 @@ class RankingOut(BaseModel):
     supersedes_run_id: int | None
     total_award_yuan: Yuan
     rows: list[RowOut] = Field(description="In rank order")
+    boundary_ties: list[BoundaryTieOut] = Field(
+        default_factory=list, description="Award boundaries held by districts of equal score, and what decided them"
+    )
 
 
 class HistoryItem(BaseModel):

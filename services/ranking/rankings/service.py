@@ -5,14 +5,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ranking.rankings.schemas import HistoryItem, RankingHistory, RankingOut
 from services.ranking.runs import repository as runs_repository
 from services.ranking.runs.service import check_year, to_out
-from services.ranking.settings import RankingSettings
+from services.ranking.upstream.client import Upstreams
+from shared.clock import Clock
 from shared.errors import NotFound
 
 
-async def published(session: AsyncSession, settings: RankingSettings, year: int) -> RankingOut:
-    check_year(settings, year, ["path", "year"])
+async def check_ranking_year(upstreams: Upstreams, clock: Clock, year: int) -> None:
+    """A year without a publication: a 422 if the policy does not reward it (the eligibility service's parameters
+    decide, as of today), so that only a covered year is a plain 404. A published year needs no upstream."""
+    check_year(await upstreams.policy_validity(clock.today()), year, ["path", "year"])
+
+
+async def published(session: AsyncSession, upstreams: Upstreams, clock: Clock, year: int) -> RankingOut:
     run = await runs_repository.published(session, year)
     if run is None or run.published_at is None or run.published_by is None:
+        await check_ranking_year(upstreams, clock, year)
         raise NotFound(f"No ranking has been published for {year}.")
     out = to_out(run)
     return RankingOut(
@@ -29,11 +36,11 @@ async def published(session: AsyncSession, settings: RankingSettings, year: int)
         supersedes_run_id=out.supersedes_run_id,
         total_award_yuan=out.total_award_yuan,
         rows=out.rows,
+        boundary_ties=out.boundary_ties,
     )
 
 
-async def history(session: AsyncSession, settings: RankingSettings, year: int) -> RankingHistory:
-    check_year(settings, year, ["path", "year"])
+async def history(session: AsyncSession, upstreams: Upstreams, clock: Clock, year: int) -> RankingHistory:
     items: list[HistoryItem] = []
     for run in await runs_repository.publication_history(session, year):
         out = to_out(run)
@@ -54,4 +61,6 @@ async def history(session: AsyncSession, settings: RankingSettings, year: int) -
                 changes=out.changes,
             )
         )
+    if not items:
+        await check_ranking_year(upstreams, clock, year)
     return RankingHistory(year=year, items=items)

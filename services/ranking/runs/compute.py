@@ -9,8 +9,12 @@ The steps are those of services/ranking/METHODOLOGY.md:
 3. optional winsorisation of each indicator to its [w, 1 − w] quantiles across the 38 districts;
 4. normalisation (min-max, z-score or rank) of each indicator across the districts;
 5. score = Σ weight × normalised value, rounded half-up to six places;
-6. order by score, then the tie-break keys, then district_code ascending: ranks 1 … 38, all distinct;
-7. awards from the table by rank, and each district's score margins to the award-tier boundaries.
+6. order: the districts with an above-size enterprise in the year or the base year first (a district with none in
+   either year takes no award place), each group by score, then the tie-break keys, then district_code ascending:
+   ranks 1 … 38, all distinct;
+7. awards from the table by rank to the districts that can take an award place, 0.00 to the others; each awarded
+   district's score margins to the award-tier boundaries; and every award boundary (5/6, 10/11) at which two
+   districts have equal scores, with the key that decided it.
 """
 
 import hashlib
@@ -37,6 +41,7 @@ class Method:
     min_base: int
     winsorise: Decimal | None
     tie_break: tuple[str, ...]
+    max_unreported_share: Decimal = Decimal("0.05")
 
     def canonical(self) -> dict[str, Any]:
         """The methodology as it enters a run's document and hash."""
@@ -48,6 +53,7 @@ class Method:
             "min_base": self.min_base,
             "winsorise": None if self.winsorise is None else f"{six(self.winsorise):.6f}",
             "tie_break": list(self.tie_break),
+            "max_unreported_share": f"{six(self.max_unreported_share):.6f}",
         }
 
 
@@ -67,10 +73,38 @@ class RankedDistrict:
     normalised: dict[str, Decimal]
     contributions: dict[str, Decimal]
     score: Decimal
+    above_scale_count: int = 0
+    prior_above_scale_count: int = 0
+    moved_in_count: int = 0
+    moved_out_count: int = 0
+    unreported_count: int = 0
+    awaiting_verification_count: int = 0
+    award_eligible: bool = True
+    award_ineligible_reason: str | None = None
     rank: int = 0
     award_yuan: Decimal = ZERO
     lead_over_lower_tier: Decimal | None = None
     gap_to_higher_tier: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoundaryTie:
+    """Two districts with equal scores on either side of an award boundary, and the key that put one above."""
+
+    last_rank_of_tier: int
+    score: Decimal
+    decided_by: str  # a tie-break key, or "district_code" when no indicator separates them
+    districts: tuple[RankedDistrict, ...]  # every award-eligible district with that score, in rank order
+
+    @property
+    def boundary(self) -> str:
+        return f"{self.last_rank_of_tier}/{self.last_rank_of_tier + 1}"
+
+
+NO_ABOVE_SCALE_ENTERPRISE = (
+    "no above-size enterprise in the year or the base year: the district takes no award place (ranked after every "
+    "district that has one)"
+)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -165,7 +199,36 @@ def tie_value(district: RankedDistrict, key: str) -> Decimal:
 
 
 def order_key(district: RankedDistrict, tie_break: Sequence[str]) -> tuple[Any, ...]:
-    return (-district.score, *(-tie_value(district, key) for key in tie_break), district.district_code)
+    return (
+        not district.award_eligible,
+        -district.score,
+        *(-tie_value(district, key) for key in tie_break),
+        district.district_code,
+    )
+
+
+def deciding_key(upper: RankedDistrict, lower: RankedDistrict, tie_break: Sequence[str]) -> str:
+    """The first tie-break key on which two districts of equal score differ, or district_code."""
+    for key in tie_break:
+        if tie_value(upper, key) != tie_value(lower, key):
+            return key
+    return "district_code"
+
+
+def boundary_ties(ranked: Sequence[RankedDistrict], award: AwardTable, tie_break: Sequence[str]) -> list[BoundaryTie]:
+    """Every boundary between two award tiers (rank r paid more than r + 1) held by two award-eligible districts
+    of equal score: the key that decided it and the districts sharing that score."""
+    eligible = [district for district in ranked if district.award_eligible]
+    found: list[BoundaryTie] = []
+    for _, last in tier_bounds(award, len(eligible)):
+        if last >= len(eligible) or award.award(last) == award.award(last + 1) or award.award(last) == 0:
+            continue
+        upper, lower = eligible[last - 1], eligible[last]
+        if upper.score != lower.score:
+            continue
+        tied = tuple(district for district in eligible if district.score == upper.score)
+        found.append(BoundaryTie(last, upper.score, deciding_key(upper, lower, tie_break), tied))
+    return found
 
 
 def tier_bounds(award: AwardTable, count: int) -> list[tuple[int, int]]:
@@ -203,17 +266,28 @@ def rank_districts(rows: Sequence[DistrictStatsIn], method: Method, award: Award
                     normalised=norm,
                     contributions=contributions,
                     score=six(sum(contributions.values(), ZERO)),
+                    above_scale_count=row.above_scale_count,
+                    prior_above_scale_count=row.prior_above_scale_count,
+                    moved_in_count=row.moved_in_count,
+                    moved_out_count=row.moved_out_count,
+                    unreported_count=row.unreported_count,
+                    awaiting_verification_count=row.awaiting_verification_count,
+                    award_eligible=row.has_above_scale_enterprise,
+                    award_ineligible_reason=None if row.has_above_scale_enterprise else NO_ABOVE_SCALE_ENTERPRISE,
                 )
             )
         ranked.sort(key=lambda district: order_key(district, method.tie_break))
         for position, district in enumerate(ranked, start=1):
             district.rank = position
-            district.award_yuan = award.award(position)
-        count = len(ranked)
+            # The eligible districts hold ranks 1 … n, so the award places go to them in order.
+            district.award_yuan = award.award(position) if district.award_eligible else ZERO
+        # Margins among the districts that can take an award place: an ineligible one can take no one's place.
+        eligible = [district for district in ranked if district.award_eligible]
+        count = len(eligible)
         for first, last in tier_bounds(award, count):
-            for district in ranked[first - 1 : last]:
+            for district in eligible[first - 1 : last]:
                 if district.award_yuan > 0 and last < count:
-                    district.lead_over_lower_tier = district.score - ranked[last].score
+                    district.lead_over_lower_tier = district.score - eligible[last].score
                 if first > 1:
-                    district.gap_to_higher_tier = ranked[first - 2].score - district.score
+                    district.gap_to_higher_tier = eligible[first - 2].score - district.score
     return ranked

@@ -2,10 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from services.ranking.dependencies import SettingsDep, UpstreamsDep
+from services.ranking.dependencies import UpstreamsDep
 from services.ranking.runs import service
 from services.ranking.runs.schemas import PublishIn, PublishOut, RunCreate, RunOut, RunPage, RunStatus
 from shared.auth import Principal, Role, require_roles
+from shared.clock import ClockDep
 from shared.db import SessionDep
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
@@ -19,12 +20,13 @@ ReaderDep = Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR)]
     "",
     response_model=RunOut,
     status_code=status.HTTP_201_CREATED,
-    summary="Compute a draft ranking of a year from the registry's statistics and the M06 award table (city)",
+    summary="Compute a draft ranking of an ended year the policy rewards from the registry's statistics and the M06 "
+    "award table (city)",
 )
 async def create_run(
-    data: RunCreate, session: SessionDep, upstreams: UpstreamsDep, settings: SettingsDep, principal: CityDep
+    data: RunCreate, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, principal: CityDep
 ) -> RunOut:
-    return await service.create(session, upstreams, settings, principal, data)
+    return await service.create(session, upstreams, clock, principal, data)
 
 
 @router.get("", response_model=RunPage, summary="Runs, newest first, by year and status (city, auditor)")
@@ -49,9 +51,10 @@ async def read_run(run_id: RunId, session: SessionDep, _: ReaderDep) -> RunOut:
 @router.post(
     "/{run_id}/publish",
     response_model=PublishOut,
-    summary="Publish a draft as the year's ranking (city); replacing a published one needs a reason",
+    summary="Publish a draft as the year's ranking (city); replacing a published one, or one in which the district "
+    "code decided an award boundary, needs a reason",
 )
 async def publish_run(
-    run_id: RunId, session: SessionDep, principal: CityDep, data: PublishIn | None = None
+    run_id: RunId, session: SessionDep, clock: ClockDep, principal: CityDep, data: PublishIn | None = None
 ) -> PublishOut:
-    return await service.publish(session, principal, run_id, data or PublishIn())
+    return await service.publish(session, clock, principal, run_id, data or PublishIn())

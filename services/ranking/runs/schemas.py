@@ -14,11 +14,23 @@ RunStatus = Literal["draft", "published", "superseded"]
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year: int = Field(description="The year ranked; its figures are compared with the year before", examples=[2025])
+    year: int = Field(
+        ge=1,
+        le=9999,
+        description="The year ranked; its figures are compared with the year before. It must be a year the policy "
+        "rewards (the eligibility service's policy.first_rewarded_year … policy.last_rewarded_year) and have ended "
+        "(today, Asia/Shanghai, after its 31 December)",
+        examples=[2025],
+    )
     methodology_version: Annotated[str | None, Storable] = Field(
         default=None, max_length=32, description="Leave out for the current default version"
     )
-    as_of: date | None = Field(default=None, description="The date the award table is read for (default: today)")
+    as_of: date | None = Field(
+        default=None,
+        description="The date the award table is read for; it must lie within the policy's force (default: 31 "
+        "December of the year ranked, moved into the force: the 2027 ranking, made in 2028, reads the table in "
+        "force on 2027-12-31)",
+    )
 
 
 class IndicatorValues(BaseModel):
@@ -50,10 +62,47 @@ class RowOut(BaseModel):
     gap_to_higher_tier: Six | None = Field(
         description="Score below the last district of the next higher tier (null in the top tier)"
     )
+    # Runs stored before these fields existed read with the defaults (every district could take an award place).
+    above_scale_count: int = Field(default=0, description="Above-size enterprises in the year (verified)")
+    prior_above_scale_count: int = Field(default=0, description="Above-size enterprises in the base year")
+    moved_in_count: int = Field(default=0, description="Above size, moved into the district between the years")
+    moved_out_count: int = Field(default=0, description="Above size in the base year, moved out of the district")
+    unreported_count: int = Field(
+        default=0,
+        description="Above size in the base year in the district, no verified record for the year: unreported, "
+        "never counted as an exit",
+    )
+    awaiting_verification_count: int = Field(
+        default=0, description="Records of the year in the district that wait for the city's verification"
+    )
+    award_eligible: bool = Field(
+        default=True,
+        description="False for a district with no above-size enterprise in the year or the base year: it takes no "
+        "award place and is ranked after every district that has one",
+    )
+    award_ineligible_reason: str | None = Field(default=None, description="Why the district takes no award place")
+
+
+class TiedDistrict(BaseModel):
+    district_code: str
+    district_name: str
+    rank: int
+    award_yuan: Yuan
+
+
+class BoundaryTieOut(BaseModel):
+    boundary: str = Field(description="The award boundary, e.g. `5/6` or `10/11`", examples=["10/11"])
+    last_rank_of_tier: int
+    score: Six = Field(description="The score the districts share")
+    decided_by: str = Field(
+        description="The tie-break key that put the upper district above the lower one, or `district_code` when no "
+        "indicator separates them (then publishing needs a reason)"
+    )
+    districts: list[TiedDistrict] = Field(description="Every award-eligible district with that score, in rank order")
 
 
 class QualityFailure(BaseModel):
-    check: Literal["base_year_figures", "net_increase"]
+    check: Literal["base_year_figures", "net_increase", "unreported_share"]
     district_code: str | None
     msg: str
 
@@ -72,6 +121,9 @@ class MethodologyUsed(BaseModel):
     winsorise: Six | None
     tie_break: list[TieBreakKey]
     tie_break_rule: str = TIE_BREAK_RULE
+    max_unreported_share: Six | None = Field(
+        default=None, description="The gate's threshold (null in runs made before the gate had one)"
+    )
 
 
 class Change(BaseModel):
@@ -96,6 +148,14 @@ class RunOut(BaseModel):
     quality: Quality
     total_award_yuan: Yuan
     rows: list[RowOut]
+    boundary_ties: list[BoundaryTieOut] = Field(
+        default_factory=list,
+        description="Every award boundary at which two districts have equal scores, and the key that decided it",
+    )
+    code_decided_money: bool = Field(
+        default=False,
+        description="district_code (no indicator) decided an award boundary: publishing needs a reason",
+    )
     created_at: datetime
     created_by: str
     published_at: datetime | None
@@ -111,7 +171,9 @@ class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Storable] | None = Field(
-        default=None, description="Required when the year already has a published ranking"
+        default=None,
+        description="Required when the year already has a published ranking, and when district_code decided an "
+        "award boundary of the run (`code_decided_money`)",
     )
 
 

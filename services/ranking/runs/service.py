@@ -1,6 +1,6 @@
 """Runs: compute a year's ranking from the registry and the award table, freeze it, and publish it."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,14 @@ from services.ranking import CODE_VERSION
 from services.ranking.methodologies import service as methodologies
 from services.ranking.methodologies.models import Methodology
 from services.ranking.runs import quality, repository
-from services.ranking.runs.compute import Method, RankedDistrict, input_hash, rank_districts
+from services.ranking.runs.compute import (
+    BoundaryTie,
+    Method,
+    RankedDistrict,
+    boundary_ties,
+    input_hash,
+    rank_districts,
+)
 from services.ranking.runs.models import Run
 from services.ranking.runs.schemas import (
     Change,
@@ -22,15 +29,12 @@ from services.ranking.runs.schemas import (
     RunPage,
     RunSummary,
 )
-from services.ranking.settings import RankingSettings
 from services.ranking.upstream.client import Upstreams
+from services.ranking.upstream.schemas import PolicyValidity
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
 from shared.pagination import decode_cursor, encode_cursor
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def method_of(methodology: Methodology) -> Method:
@@ -46,15 +50,51 @@ def method_of(methodology: Methodology) -> Method:
         min_base=methodology.min_base,
         winsorise=methodology.winsorise,
         tie_break=tuple(methodology.tie_break),
+        max_unreported_share=methodology.max_unreported_share,
     )
 
 
-def check_year(settings: RankingSettings, year: int, loc: list[str | int]) -> None:
-    if not settings.first_year <= year <= settings.last_year:
+def check_year(validity: PolicyValidity, year: int, loc: list[str | int]) -> None:
+    """A year the policy rewards, as the eligibility service's parameters say (附则)."""
+    if not validity.covers_year(year):
         raise InvalidInput(
-            f"There is no ranking year {year}.",
-            errors=[field_error(loc, f"must lie within {settings.first_year} … {settings.last_year}")],
+            f"There is no ranking year {year}: the policy rewards {validity.first_rewarded_year} … "
+            f"{validity.last_rewarded_year}.",
+            errors=[
+                field_error(
+                    loc,
+                    f"must lie within {validity.first_rewarded_year} … {validity.last_rewarded_year}, the years the "
+                    "policy rewards",
+                )
+            ],
         )
+
+
+def check_year_ended(clock: Clock, year: int, loc: list[str | int], *, doing: str) -> None:
+    """A year is ranked (and its ranking published) only once it has ended: today (Asia/Shanghai) after 31 Dec."""
+    end = date(year, 12, 31)
+    today = clock.today()
+    if today <= end:
+        first_day = end + timedelta(days=1)
+        raise InvalidInput(
+            f"{year} has not ended (today is {today}, Asia/Shanghai): its ranking can be {doing} from {first_day}.",
+            errors=[field_error(loc, f"the year {year} has not ended; its ranking can be {doing} from {first_day}")],
+        )
+
+
+def award_as_of(validity: PolicyValidity, year: int, given: date | None) -> date:
+    """The date the award table is read for: the given one (within the force), or 31 December of the year ranked
+    moved into the force (the 2027 ranking, made in 2028 after the policy ends, reads the table of 2027-12-31)."""
+    if given is None:
+        return validity.clamp(date(year, 12, 31))
+    if not validity.in_force(given):
+        raise InvalidInput(
+            f"The policy is not in force on {given}: no award table applies.",
+            errors=[
+                field_error(["body", "as_of"], f"must lie within {validity.effective_from} … {validity.effective_to}")
+            ],
+        )
+    return given
 
 
 def _row(district: RankedDistrict) -> RowOut:
@@ -78,8 +118,34 @@ def _row(district: RankedDistrict) -> RowOut:
             "award_yuan": district.award_yuan,
             "lead_over_lower_tier": district.lead_over_lower_tier,
             "gap_to_higher_tier": district.gap_to_higher_tier,
+            "above_scale_count": district.above_scale_count,
+            "prior_above_scale_count": district.prior_above_scale_count,
+            "moved_in_count": district.moved_in_count,
+            "moved_out_count": district.moved_out_count,
+            "unreported_count": district.unreported_count,
+            "awaiting_verification_count": district.awaiting_verification_count,
+            "award_eligible": district.award_eligible,
+            "award_ineligible_reason": district.award_ineligible_reason,
         }
     )
+
+
+def _tie(tie: BoundaryTie) -> dict[str, Any]:
+    return {
+        "boundary": tie.boundary,
+        "last_rank_of_tier": tie.last_rank_of_tier,
+        "score": f"{tie.score:.6f}",
+        "decided_by": tie.decided_by,
+        "districts": [
+            {
+                "district_code": district.district_code,
+                "district_name": district.district_name,
+                "rank": district.rank,
+                "award_yuan": f"{district.award_yuan:.2f}",
+            }
+            for district in tie.districts
+        ],
+    }
 
 
 def to_out(run: Run) -> RunOut:
@@ -98,6 +164,8 @@ def to_out(run: Run) -> RunOut:
             "quality": document["quality"],
             "total_award_yuan": document["total_award_yuan"],
             "rows": document["rows"],
+            "boundary_ties": document.get("boundary_ties", []),
+            "code_decided_money": code_decided_money(document),
             "created_at": run.created_at,
             "created_by": run.created_by,
             "published_at": run.published_at,
@@ -111,21 +179,18 @@ def to_out(run: Run) -> RunOut:
     )
 
 
+def code_decided_money(document: dict[str, Any]) -> bool:
+    """district_code, not an indicator, decided an award boundary of the run."""
+    return any(tie["decided_by"] == "district_code" for tie in document.get("boundary_ties", []))
+
+
 async def create(
-    session: AsyncSession, upstreams: Upstreams, settings: RankingSettings, principal: Principal, data: RunCreate
+    session: AsyncSession, upstreams: Upstreams, clock: Clock, principal: Principal, data: RunCreate
 ) -> RunOut:
-    check_year(settings, data.year, ["body", "year"])
-    as_of = data.as_of or today()
-    if not settings.policy_effective_from <= as_of <= settings.policy_effective_to:
-        raise InvalidInput(
-            f"The policy is not in force on {as_of}: no award table applies.",
-            errors=[
-                field_error(
-                    ["body", "as_of"],
-                    f"must lie within {settings.policy_effective_from} … {settings.policy_effective_to}",
-                )
-            ],
-        )
+    validity = await upstreams.policy_validity(data.as_of or date(data.year, 12, 31))
+    check_year(validity, data.year, ["body", "year"])
+    check_year_ended(clock, data.year, ["body", "year"], doing="run")
+    as_of = award_as_of(validity, data.year, data.as_of)
     methodology = await methodologies.resolve(session, data.methodology_version, loc=["body", "methodology_version"])
     method = method_of(methodology)
     report = await upstreams.district_stats(data.year)
@@ -133,6 +198,13 @@ async def create(
 
     inputs: dict[str, Any] = {
         "as_of": as_of.isoformat(),
+        "policy": {
+            "effective_from": validity.effective_from.isoformat(),
+            "effective_to": validity.effective_to.isoformat(),
+            "first_rewarded_year": validity.first_rewarded_year,
+            "last_rewarded_year": validity.last_rewarded_year,
+            "citation": validity.citation,
+        },
         "registry": report.model_dump(mode="json"),
         "award_table": {
             "parameter": award.parameter,
@@ -143,7 +215,8 @@ async def create(
     canonical_method = method.canonical()
     digest = input_hash(data.year, inputs, canonical_method)
     ranked = rank_districts(report.districts, method, award)
-    failures = quality.failures(report)
+    ties = boundary_ties(ranked, award, method.tie_break)
+    failures = quality.failures(report, max_unreported_share=method.max_unreported_share)
     total = sum((district.award_yuan for district in ranked), Decimal("0.00"))
     document = {
         "year": data.year,
@@ -155,6 +228,7 @@ async def create(
         "quality": {"passed": not failures, "failures": failures},
         "total_award_yuan": f"{total:.2f}",
         "rows": [_row(district).model_dump(mode="json") for district in ranked],
+        "boundary_ties": [_tie(tie) for tie in ties],
     }
     run = Run(
         year=data.year,
@@ -234,10 +308,13 @@ def changes_between(previous: Run, current: Run) -> list[Change]:
     return found
 
 
-async def publish(session: AsyncSession, principal: Principal, run_id: int, data: PublishIn) -> PublishOut:
+async def publish(
+    session: AsyncSession, clock: Clock, principal: Principal, run_id: int, data: PublishIn
+) -> PublishOut:
     run = await load(session, run_id, for_update=True)
     if run.status != "draft":
         raise Conflict(f"Run {run_id} is {run.status}: only a draft can be published, once.", run_status=run.status)
+    check_year_ended(clock, run.year, ["run", "year"], doing="published")
     if not run.quality_passed:
         failures = run.document["quality"]["failures"]
         raise InvalidInput(
@@ -251,8 +328,20 @@ async def publish(session: AsyncSession, principal: Principal, run_id: int, data
             ],
             failures=failures,
         )
-    current = await repository.published(session, run.year, for_update=True)
     reason = data.reason or None
+    ties = [tie for tie in run.document.get("boundary_ties", []) if tie["decided_by"] == "district_code"]
+    if ties and reason is None:
+        decided = "; ".join(
+            f"{tie['boundary']}: " + ", ".join(district["district_code"] for district in tie["districts"])
+            for tie in ties
+        )
+        raise InvalidInput(
+            f"In run {run_id} no indicator separates districts of equal score at an award boundary ({decided}): "
+            "the district code decided money, so publishing needs a reason (METHODOLOGY.md, boundary ties).",
+            errors=[field_error(["body", "reason"], "required: district_code decided an award boundary of this run")],
+            boundary_ties=ties,
+        )
+    current = await repository.published(session, run.year, for_update=True)
     now = datetime.now(UTC)
     changes: list[Change] = []
     if current is not None:

@@ -3,7 +3,9 @@
 Each draw takes weights from a Dirichlet distribution centred on the nominal weights (concentration × weight; a
 weight of 0 stays 0) and one of the three normalisations uniformly; the indicators are those of the run (after the
 minimum base and any winsorisation), so only the methodology's judgement calls vary. Scores are rounded to six places
-and ties settled by the run's tie-break order, as in the run itself. The same seed gives the same answer.
+and ties settled by the run's tie-break order, as in the run itself; a district that can take no award place (no
+above-size enterprise in either year) stays after every district that can, in every draw. The same seed gives the
+same answer.
 """
 
 from decimal import Decimal
@@ -48,6 +50,10 @@ def normalised_matrices(rows: list[dict[str, Any]]) -> npt.NDArray[np.float64]:
     return np.asarray(matrices, dtype=np.float64).transpose(0, 2, 1)
 
 
+# Added to the sort key of a district that can take no award place: more than any score's key can span.
+INELIGIBLE_OFFSET = np.int64(2**52)
+
+
 def simulate_ranks(
     matrices: npt.NDArray[np.float64],
     weights: npt.NDArray[np.float64],
@@ -56,8 +62,9 @@ def simulate_ranks(
     draws: int,
     seed: int,
     concentration: float,
+    ineligible: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.int16]:
-    """Shape (draw, district): the rank of each district in each draw."""
+    """Shape (draw, district): the rank of each district in each draw (the `ineligible` ones always last)."""
     rng = np.random.default_rng(seed)
     drawn = np.zeros((draws, weights.size), dtype=np.float64)
     positive = weights > 0
@@ -73,6 +80,8 @@ def simulate_ranks(
         scores[chosen] = drawn[chosen] @ matrices[index].T
     # Six places, then the tie-break order: one integer key per district and draw, smaller is better.
     key = -np.rint(scores * 1e6).astype(np.int64) * 64 + ties
+    if ineligible is not None:
+        key = key + np.where(ineligible, INELIGIBLE_OFFSET, np.int64(0))[None, :]
     order = np.argsort(key, axis=1, kind="stable")
     ranks = np.empty((draws, districts), dtype=np.int16)
     np.put_along_axis(ranks, order, np.arange(1, districts + 1, dtype=np.int16)[None, :], axis=1)
@@ -102,6 +111,7 @@ def analyse(
         draws=draws,
         seed=seed,
         concentration=concentration,
+        ineligible=np.array([not row.get("award_eligible", True) for row in rows], dtype=np.bool_),
     )
     quantiles = np.quantile(ranks, [0.05, 0.5, 0.95], axis=0, method="inverted_cdf")
     top5 = (ranks <= 5).mean(axis=0)

@@ -7,10 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.ranking.upstream.schemas import AwardTable, DistrictStatsReportIn
+from services.ranking.upstream.schemas import AwardTable, DistrictStatsReportIn, PolicyValidity
 from shared.http import ServiceClient, UpstreamUnavailable
 from shared.money import parse_yuan
 from shared.reference import DISTRICT_CODES
+
+FIRST_YEAR = "policy.first_rewarded_year"
+LAST_YEAR = "policy.last_rewarded_year"
 
 
 class Upstreams:
@@ -58,6 +61,59 @@ class Upstreams:
             citation=str(body.get("citation", "")),
             by_rank=table,
         )
+
+    async def policy_validity(self, as_of: date) -> PolicyValidity:
+        """The policy's force and the years it rewards, from the eligibility service's parameters as of `as_of`."""
+        path = "/parameters"
+        body = await self.eligibility.get(path, {"measure_id": "policy", "as_of": as_of.isoformat()})
+        validity = _parse_validity(body)
+        if validity is None:
+            raise UpstreamUnavailable(
+                "The eligibility service's policy parameters (GET /parameters?measure_id=policy) do not give the "
+                f"policy's force and its rewarded years ({FIRST_YEAR}, {LAST_YEAR}) in a form this service can read.",
+                upstream="eligibility",
+            )
+        return validity
+
+
+def _year(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        return None
+    return int(text)
+
+
+def _parse_validity(body: Any) -> PolicyValidity | None:
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("policy"), dict)
+        or not isinstance(body.get("items"), list)
+    ):
+        return None
+    values = {
+        item.get("name"): item.get("value")
+        for item in body["items"]
+        if isinstance(item, dict) and item.get("name") in (FIRST_YEAR, LAST_YEAR)
+    }
+    first, last = _year(values.get(FIRST_YEAR)), _year(values.get(LAST_YEAR))
+    policy = body["policy"]
+    try:
+        validity = PolicyValidity.model_validate(
+            {
+                "effective_from": policy.get("effective_from"),
+                "effective_to": policy.get("effective_to"),
+                "first_rewarded_year": first,
+                "last_rewarded_year": last,
+                "citation": str(policy.get("citation", "")),
+            }
+        )
+    except ValidationError:
+        return None
+    if validity.effective_from > validity.effective_to or validity.first_rewarded_year > validity.last_rewarded_year:
+        return None
+    return validity
 
 
 def _parse_table(value: Any) -> dict[int, Decimal] | None:

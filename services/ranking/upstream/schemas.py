@@ -1,5 +1,6 @@
 """What the ranking reads from the other services, validated on arrival and kept verbatim in each run."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -26,6 +27,18 @@ class DistrictStatsIn(BaseModel):
     comparable_revenue_yuan: Yuan
     comparable_prior_revenue_yuan: Yuan
     revenue_growth: Annotated[Six | None, Field(description="comparable basis, six places; null without a base")]
+    # Enterprises that moved in or out between the years, above size in Y − 1 in the district with no verified
+    # record for Y (unreported: never an exit), and records of Y in the district that wait for the city's
+    # verification. Read as 0 from a registry that does not report them yet.
+    moved_in_count: int = Field(default=0, ge=0)
+    moved_out_count: int = Field(default=0, ge=0)
+    unreported_count: int = Field(default=0, ge=0)
+    awaiting_verification_count: int = Field(default=0, ge=0)
+
+    @property
+    def has_above_scale_enterprise(self) -> bool:
+        """At least one above-size enterprise in the year or the base year: the district can take an award place."""
+        return self.above_scale_count > 0 or self.prior_above_scale_count > 0
 
 
 class DistrictStatsReportIn(BaseModel):
@@ -48,3 +61,25 @@ class AwardTable(BaseModel):
 
     def award(self, rank: int) -> Decimal:
         return self.by_rank.get(rank, Decimal("0.00"))
+
+
+class PolicyValidity(BaseModel):
+    """The years the policy rewards and its force, as the eligibility service holds them (one home, no copy)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    effective_from: date
+    effective_to: date
+    first_rewarded_year: int
+    last_rewarded_year: int
+    citation: str
+
+    def covers_year(self, year: int) -> bool:
+        return self.first_rewarded_year <= year <= self.last_rewarded_year
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day <= self.effective_to
+
+    def clamp(self, day: date) -> date:
+        """`day` moved into the force: the first or the last day of it when it lies before or after."""
+        return min(max(day, self.effective_from), self.effective_to)

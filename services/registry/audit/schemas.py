@@ -4,7 +4,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 EntityType = Literal[
-    "enterprise", "enterprise_year", "cluster", "cluster_evaluation", "building", "building_year", "project"
+    "enterprise",
+    "enterprise_year",
+    "enterprise_registration",
+    "cluster",
+    "cluster_evaluation",
+    "building",
+    "building_year",
+    "project",
 ]
 
 

@@ -16,7 +16,7 @@ from shared.requestid import current_request_id
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    action: str  # create, update, import
+    action: str  # create, update, upsert, import, verify, reject, hold, confirm, refuse
     entity_type: EntityType
     entity_id: str
     district_code: str | None

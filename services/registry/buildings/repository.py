@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.registry.buildings.models import Building, BuildingYear
+from services.registry.verification.schemas import FLAT_KEYS
 from shared import bulk
 from shared.db import read_with_children
 
@@ -20,8 +21,15 @@ async def get(session: AsyncSession, building_id: int, *, for_update: bool = Fal
     return (await session.scalars(query.execution_options(populate_existing=True))).one_or_none()
 
 
-_BUILDING_COLUMNS = (Building.id, Building.name, Building.district_code, Building.stars, Building.operator_uscc)
-_YEAR_COLUMNS = (BuildingYear.year, BuildingYear.revenue_yuan)
+_BUILDING_COLUMNS = (
+    Building.id,
+    Building.name,
+    Building.district_code,
+    Building.stars,
+    Building.operator_uscc,
+    *(getattr(Building, name) for name in FLAT_KEYS),
+)
+_YEAR_COLUMNS = (BuildingYear.year, BuildingYear.revenue_yuan, *(getattr(BuildingYear, name) for name in FLAT_KEYS))
 _BUILDING_KEYS = tuple(column.key for column in _BUILDING_COLUMNS)
 _YEAR_KEYS = tuple(column.key for column in _YEAR_COLUMNS)
 # Built once for each combination of filters, with the values as parameters: building and hashing a statement

@@ -1,5 +1,6 @@
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.registry.verification.schemas import WithVerification
 from shared.identifiers import DistrictCode, Name, Uscc
 from shared.money import StoredYuan, Yuan
 
@@ -19,15 +20,13 @@ class BuildingYearIn(BaseModel):
     revenue_yuan: Yuan
 
 
-class BuildingYearOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class BuildingYearOut(WithVerification):
     year: int
     revenue_yuan: StoredYuan
 
 
-class BuildingOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class BuildingOut(WithVerification):
+    """A star building; its `verification` is that of its star grade (the city's)."""
 
     id: int
     name: str

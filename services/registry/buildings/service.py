@@ -12,7 +12,9 @@ from services.registry.buildings.schemas import (
     BuildingYearIn,
     BuildingYearOut,
 )
+from services.registry.db import utcnow
 from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
+from services.registry.verification.service import apply_written_by, written_by
 from shared.auth import Principal
 from shared.errors import NotFound
 
@@ -26,7 +28,7 @@ async def _load(session: AsyncSession, building_id: int, *, for_update: bool = F
 
 async def create(session: AsyncSession, principal: Principal, data: BuildingCreate) -> BuildingOut:
     ensure_writable(principal, data.district_code)
-    building = Building(**data.model_dump(), years=[])
+    building = Building(**data.model_dump(), **written_by(principal, utcnow()), years=[])
     repository.add(session, building)
     await session.flush()
     out = BuildingOut.model_validate(building)
@@ -66,18 +68,23 @@ async def put_year(
     ensure_writable(principal, building.district_code)
     existing = await repository.get_year(session, building_id, year)
     before = BuildingYearOut.model_validate(existing).model_dump(mode="json") if existing else None
+    now = utcnow()
     if existing is None:
-        existing = BuildingYear(building_id=building_id, year=year, revenue_yuan=data.revenue_yuan)
+        existing = BuildingYear(
+            building_id=building_id, year=year, revenue_yuan=data.revenue_yuan, **written_by(principal, now)
+        )
         repository.add(session, existing)
+    elif existing.revenue_yuan == data.revenue_yuan:
+        return BuildingYearOut.model_validate(existing), False
     else:
         existing.revenue_yuan = data.revenue_yuan
+        apply_written_by(existing, principal, now)
     await session.flush()
     out = BuildingYearOut.model_validate(existing)
     after = out.model_dump(mode="json")
-    if after != before:
-        await record(
-            session,
-            principal,
-            [Change("upsert", "building_year", f"{building_id}/{year}", building.district_code, before, after)],
-        )
+    await record(
+        session,
+        principal,
+        [Change("upsert", "building_year", f"{building_id}/{year}", building.district_code, before, after)],
+    )
     return out, before is None

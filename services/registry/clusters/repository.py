@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.registry.clusters.models import Cluster, ClusterEvaluation
+from services.registry.verification.schemas import FLAT_KEYS
 from shared import bulk
 from shared.db import read_with_children
 
@@ -20,12 +21,21 @@ async def get(session: AsyncSession, cluster_id: int, *, for_update: bool = Fals
     return (await session.scalars(query.execution_options(populate_existing=True))).one_or_none()
 
 
-_CLUSTER_COLUMNS = (Cluster.id, Cluster.name, Cluster.district_code, Cluster.manager_uscc)
+_CLUSTER_COLUMNS = (
+    Cluster.id,
+    Cluster.name,
+    Cluster.district_code,
+    Cluster.manager_uscc,
+    Cluster.belongs_to_kind,
+    Cluster.belongs_to_district,
+    Cluster.belongs_to_department,
+)
 _EVALUATION_COLUMNS = (
     ClusterEvaluation.year,
     ClusterEvaluation.grade,
     ClusterEvaluation.score,
     ClusterEvaluation.tier,
+    *(getattr(ClusterEvaluation, name) for name in FLAT_KEYS),
 )
 _CLUSTER_KEYS = tuple(column.key for column in _CLUSTER_COLUMNS)
 _EVALUATION_KEYS = tuple(column.key for column in _EVALUATION_COLUMNS)

@@ -3,7 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from services.registry.clusters import service
-from services.registry.clusters.schemas import ClusterCreate, ClusterOut, ClusterPage, Evaluation, EvaluationOut
+from services.registry.clusters.schemas import (
+    ClusterCreate,
+    ClusterOut,
+    ClusterPage,
+    ClusterPatch,
+    Evaluation,
+    EvaluationOut,
+)
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Year
@@ -32,6 +39,17 @@ async def list_clusters(
 @router.get("/{cluster_id}", response_model=ClusterOut, summary="One cluster with its evaluations")
 async def read_cluster(cluster_id: ClusterId, session: SessionDep, principal: KeyHolderDep) -> ClusterOut:
     return await service.read(session, principal, cluster_id)
+
+
+@router.patch(
+    "/{cluster_id}",
+    response_model=ClusterOut,
+    summary="Change whom the cluster belongs to (隶属关系); only the city names a department or another district",
+)
+async def update_cluster(
+    cluster_id: ClusterId, patch: ClusterPatch, session: SessionDep, principal: KeyHolderDep
+) -> ClusterOut:
+    return await service.update(session, principal, cluster_id, patch)
 
 
 @router.put(

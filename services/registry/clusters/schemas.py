@@ -1,11 +1,66 @@
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from services.registry.verification.schemas import WithVerification
 from shared.identifiers import DistrictCode, Name, Uscc
 
 Score = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
+
+
+class BelongsToDistrict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["district"]
+    district_code: DistrictCode
+
+
+class BelongsToDepartment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["city_department"]
+    department: Name = Field(
+        examples=["两江新区管委会"], description="The city department or development-zone committee"
+    )
+
+
+BelongsTo = Annotated[BelongsToDistrict | BelongsToDepartment, Field(discriminator="kind")]
+
+
+def nest_belongs_to(data: Any) -> Any:
+    """A before-validator: a plain row's (or an ORM row's) flat 隶属关系 columns become its `belongs_to` object."""
+    if isinstance(data, dict):
+        if "belongs_to" in data or "belongs_to_kind" not in data:
+            return data
+        flat = data
+    elif hasattr(data, "belongs_to_kind"):
+        flat = {
+            name: getattr(data, name) for name in ("belongs_to_kind", "belongs_to_district", "belongs_to_department")
+        }
+        data = {name: getattr(data, name) for name in ("id", "name", "district_code", "manager_uscc", "evaluations")}
+    else:
+        return data
+    data = {key: value for key, value in data.items() if not key.startswith("belongs_to_")}
+    if flat["belongs_to_kind"] == "district":
+        data["belongs_to"] = {"kind": "district", "district_code": flat["belongs_to_district"]}
+    else:
+        data["belongs_to"] = {"kind": "city_department", "department": flat["belongs_to_department"]}
+    return data
+
+
+def flat_belongs_to(belongs_to: BelongsToDistrict | BelongsToDepartment) -> dict[str, str | None]:
+    if isinstance(belongs_to, BelongsToDistrict):
+        return {
+            "belongs_to_kind": "district",
+            "belongs_to_district": belongs_to.district_code,
+            "belongs_to_department": None,
+        }
+    return {
+        "belongs_to_kind": "city_department",
+        "belongs_to_district": None,
+        "belongs_to_department": belongs_to.department,
+    }
 
 
 class ClusterCreate(BaseModel):
@@ -13,7 +68,18 @@ class ClusterCreate(BaseModel):
 
     name: Name
     district_code: DistrictCode
-    manager_uscc: Uscc | None = Field(default=None, description="The body that manages the cluster (receives M03)")
+    manager_uscc: Uscc | None = Field(default=None, description="The enterprise that operates the cluster")
+    belongs_to: BelongsTo | None = Field(
+        default=None,
+        description="隶属关系, whom the M03 money goes to: the cluster's district government (the default) or a city "
+        "department (incl. a development-zone committee). Only the city names a department or another district.",
+    )
+
+
+class ClusterPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    belongs_to: BelongsTo
 
 
 class Evaluation(BaseModel):
@@ -26,9 +92,7 @@ class Evaluation(BaseModel):
     tier: int | None = Field(default=None, ge=1, le=9)
 
 
-class EvaluationOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class EvaluationOut(WithVerification):
     year: int
     grade: str
     score: Score
@@ -42,7 +106,13 @@ class ClusterOut(BaseModel):
     name: str
     district_code: str
     manager_uscc: str | None
+    belongs_to: BelongsToDistrict | BelongsToDepartment
     evaluations: list[EvaluationOut]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, data: Any) -> Any:
+        return nest_belongs_to(data)
 
 
 class ClusterPage(BaseModel):

@@ -1,14 +1,26 @@
-"""Clusters (集聚区) and their yearly evaluations, which decide M03."""
+"""Clusters (集聚区), whom they belong to (隶属关系, the recipient of M03), and their yearly evaluations."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
 from services.registry.clusters import repository
 from services.registry.clusters.models import Cluster, ClusterEvaluation
-from services.registry.clusters.schemas import ClusterCreate, ClusterOut, ClusterPage, Evaluation, EvaluationOut
+from services.registry.clusters.schemas import (
+    BelongsToDepartment,
+    BelongsToDistrict,
+    ClusterCreate,
+    ClusterOut,
+    ClusterPage,
+    ClusterPatch,
+    Evaluation,
+    EvaluationOut,
+    flat_belongs_to,
+)
+from services.registry.db import utcnow
 from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
-from shared.auth import Principal
-from shared.errors import NotFound
+from services.registry.verification.service import apply_written_by, written_by
+from shared.auth import Principal, Role
+from shared.errors import Forbidden, NotFound
 
 
 async def _load(session: AsyncSession, cluster_id: int, *, for_update: bool = False) -> Cluster:
@@ -18,9 +30,24 @@ async def _load(session: AsyncSession, cluster_id: int, *, for_update: bool = Fa
     return cluster
 
 
+def _ensure_may_assign(
+    principal: Principal, district_code: str, belongs_to: BelongsToDistrict | BelongsToDepartment
+) -> None:
+    """Only the city names a city department or a district other than the cluster's own (第（三）条: the money goes
+    to the body the cluster belongs to)."""
+    own = isinstance(belongs_to, BelongsToDistrict) and belongs_to.district_code == district_code
+    if not own and principal.role is not Role.CITY:
+        raise Forbidden(
+            f"Only the city records that a cluster of district {district_code} belongs to a city department or to "
+            "another district."
+        )
+
+
 async def create(session: AsyncSession, principal: Principal, data: ClusterCreate) -> ClusterOut:
     ensure_writable(principal, data.district_code)
-    cluster = Cluster(**data.model_dump(), evaluations=[])
+    belongs_to = data.belongs_to or BelongsToDistrict(kind="district", district_code=data.district_code)
+    _ensure_may_assign(principal, data.district_code, belongs_to)
+    cluster = Cluster(**data.model_dump(exclude={"belongs_to"}), **flat_belongs_to(belongs_to), evaluations=[])
     repository.add(session, cluster)
     await session.flush()
     out = ClusterOut.model_validate(cluster)
@@ -29,6 +56,33 @@ async def create(session: AsyncSession, principal: Principal, data: ClusterCreat
         principal,
         [Change("create", "cluster", str(cluster.id), cluster.district_code, None, out.model_dump(mode="json"))],
     )
+    return out
+
+
+async def update(session: AsyncSession, principal: Principal, cluster_id: int, patch: ClusterPatch) -> ClusterOut:
+    cluster = await _load(session, cluster_id, for_update=True)
+    ensure_writable(principal, cluster.district_code)
+    _ensure_may_assign(principal, cluster.district_code, patch.belongs_to)
+    before = ClusterOut.model_validate(cluster)
+    for name, value in flat_belongs_to(patch.belongs_to).items():
+        setattr(cluster, name, value)
+    await session.flush()
+    out = ClusterOut.model_validate(cluster)
+    if out != before:
+        await record(
+            session,
+            principal,
+            [
+                Change(
+                    "update",
+                    "cluster",
+                    str(cluster.id),
+                    cluster.district_code,
+                    before.model_dump(mode="json"),
+                    out.model_dump(mode="json"),
+                )
+            ],
+        )
     return out
 
 
@@ -56,23 +110,36 @@ async def list_page(
 async def put_evaluation(
     session: AsyncSession, principal: Principal, cluster_id: int, year: int, data: Evaluation
 ) -> tuple[EvaluationOut, bool]:
+    """Record the year's evaluation: verified when the city writes it, submitted when a district does."""
     cluster = await _load(session, cluster_id, for_update=True)
     ensure_writable(principal, cluster.district_code)
     existing = await repository.get_evaluation(session, cluster_id, year)
     before = EvaluationOut.model_validate(existing).model_dump(mode="json") if existing else None
+    values = data.model_dump()
+    now = utcnow()
     if existing is None:
-        existing = ClusterEvaluation(cluster_id=cluster_id, year=year, **data.model_dump())
+        existing = ClusterEvaluation(cluster_id=cluster_id, year=year, **values, **written_by(principal, now))
         repository.add(session, existing)
+    elif all(getattr(existing, name) == value for name, value in values.items()):
+        return EvaluationOut.model_validate(existing), False
     else:
-        for name, value in data.model_dump().items():
+        for name, value in values.items():
             setattr(existing, name, value)
+        apply_written_by(existing, principal, now)
     await session.flush()
     out = EvaluationOut.model_validate(existing)
-    after = out.model_dump(mode="json")
-    if after != before:
-        await record(
-            session,
-            principal,
-            [Change("upsert", "cluster_evaluation", f"{cluster_id}/{year}", cluster.district_code, before, after)],
-        )
+    await record(
+        session,
+        principal,
+        [
+            Change(
+                "upsert",
+                "cluster_evaluation",
+                f"{cluster_id}/{year}",
+                cluster.district_code,
+                before,
+                out.model_dump(mode="json"),
+            )
+        ],
+    )
     return out, before is None

@@ -30,6 +30,8 @@ ENTERPRISE_COLUMNS = (
     Enterprise.sector,
     Enterprise.established_on,
     Enterprise.spun_off_from_manufacturer,
+    Enterprise.parent_uscc,
+    Enterprise.spun_off_on,
     Enterprise.version,
     Enterprise.created_at,
     Enterprise.updated_at,
@@ -40,22 +42,41 @@ YEAR_COLUMNS = (
     EnterpriseYear.employees,
     EnterpriseYear.above_scale,
     EnterpriseYear.top500_service,
+    EnterpriseYear.district_code,
+    EnterpriseYear.verification_status,
+    EnterpriseYear.submitted_by,
+    EnterpriseYear.submitted_at,
+    EnterpriseYear.verified_by,
+    EnterpriseYear.verified_at,
+    EnterpriseYear.verification_reason,
 )
 
 
 # Built once for each combination of filters, with the values as parameters: building and hashing a statement
 # costs more than running it.
-_PAGES: dict[tuple[bool, bool, bool, bool], Any] = {}
+_PAGES: dict[tuple[bool, bool, bool, bool, bool], Any] = {}
 _ENTERPRISE_KEYS = tuple(column.key for column in ENTERPRISE_COLUMNS)
 _YEAR_KEYS = tuple(column.key for column in YEAR_COLUMNS)
 
 
-def _page_query(district: bool, sector: bool, search: bool, after: bool) -> Any:
-    key = (district, sector, search, after)
+def _of_district_in_year() -> Any:
+    """The enterprise belonged to the district in the year: its figures of that year say so, or, without figures of
+    that year, its present district does."""
+    figures = select(EnterpriseYear.uscc).where(
+        EnterpriseYear.uscc == Enterprise.uscc, EnterpriseYear.year == bindparam("year")
+    )
+    recorded_there = figures.where(EnterpriseYear.district_code == bindparam("district_code")).exists()
+    return recorded_there | ((Enterprise.district_code == bindparam("district_code")) & ~figures.exists())
+
+
+def _page_query(district: bool, sector: bool, search: bool, after: bool, in_year: bool) -> Any:
+    key = (district, sector, search, after, in_year)
     query = _PAGES.get(key)
     if query is None:
         query = select(*ENTERPRISE_COLUMNS).order_by(Enterprise.uscc).limit(bindparam("limit"))
-        if district:
+        if district and in_year:
+            query = query.where(_of_district_in_year())
+        elif district:
             query = query.where(Enterprise.district_code == bindparam("district_code"))
         if sector:
             query = query.where(Enterprise.sector == bindparam("sector"))
@@ -89,12 +110,19 @@ async def page(
     name_contains: str | None,
     after_uscc: str | None,
     limit: int,
+    year: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A page of enterprises, each a dict with its `years`, read as plain rows (listings are read in bulk)."""
-    query = _page_query(district_code is not None, sector is not None, bool(name_contains), after_uscc is not None)
+    """A page of enterprises, each a dict with its `years`, read as plain rows (listings are read in bulk). With
+    `year`, the district filter is the district of the enterprise in that year."""
+    in_year = district_code is not None and year is not None
+    query = _page_query(
+        district_code is not None, sector is not None, bool(name_contains), after_uscc is not None, in_year
+    )
     parameters: dict[str, Any] = {"limit": limit}
     if district_code is not None:
         parameters["district_code"] = district_code
+    if in_year:
+        parameters["year"] = year
     if sector is not None:
         parameters["sector"] = sector
     if name_contains:
@@ -159,6 +187,8 @@ _IMPORT_ENTERPRISE_COLUMNS = (
     Enterprise.sector,
     Enterprise.established_on,
     Enterprise.spun_off_from_manufacturer,
+    Enterprise.parent_uscc,
+    Enterprise.spun_off_on,
     Enterprise.version,
 )
 _IMPORT_YEAR_COLUMNS = (
@@ -168,6 +198,7 @@ _IMPORT_YEAR_COLUMNS = (
     EnterpriseYear.employees,
     EnterpriseYear.above_scale,
     EnterpriseYear.top500_service,
+    EnterpriseYear.district_code,
 )
 _IMPORT_QUERIES: dict[str, Any] = {}
 
@@ -195,7 +226,7 @@ async def existing_for_import(
     query = _import_query(session.get_bind().dialect.name)
     width = len(_IMPORT_ENTERPRISE_COLUMNS)
     enterprise_keys = tuple(column.key for column in _IMPORT_ENTERPRISE_COLUMNS)
-    year_keys = tuple(column.key for column in _IMPORT_YEAR_COLUMNS)
+    year_keys = tuple(column.key for column in _IMPORT_YEAR_COLUMNS)  # the year's district is `district_code`
     enterprises: dict[str, dict[str, Any]] = {}
     figures: dict[tuple[str, int], dict[str, Any]] = {}
     for batch in bulk.batches(session, usccs):
@@ -230,3 +261,12 @@ async def insert_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 async def update_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await bulk.update_rows(session, ENTERPRISE_YEARS, rows, key=["uscc", "year"])
+
+
+_DISTRICT_OF = select(Enterprise.district_code).where(Enterprise.uscc == bindparam("uscc"))
+
+
+async def district_of(session: AsyncSession, uscc: str) -> str | None:
+    """The district of the enterprise with this credit code, or None if the registry holds no such enterprise."""
+    found = (await session.execute(_DISTRICT_OF, {"uscc": uscc})).first()
+    return str(found[0]) if found else None

@@ -13,6 +13,7 @@ from services.registry.enterprises.schemas import (
     YearFiguresOut,
 )
 from services.registry.idempotency.service import request_fingerprint, run_once
+from services.registry.registrations.schemas import RegistrationOut
 from services.registry.settings import RegistrySettings
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
@@ -25,11 +26,21 @@ router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 ETAG_DESCRIPTION = "The enterprise's version; send it back in If-Match to change it safely."
 
 
-@router.post("", response_model=EnterpriseOut, status_code=status.HTTP_201_CREATED, summary="Register an enterprise")
+@router.post(
+    "",
+    response_model=EnterpriseOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register an enterprise",
+    description="A district key's registration of a credit code whose division segment (positions 3–8) names another "
+    "of the 38 districts is not created: it is held for the city's confirmation (202, a held registration).",
+    responses={202: {"model": RegistrationOut, "description": "Held for the city's confirmation"}},
+)
 async def create_enterprise(
     data: EnterpriseCreate, session: SessionDep, principal: KeyHolderDep, response: Response
-) -> EnterpriseOut:
+) -> EnterpriseOut | SafeJSONResponse:
     created = await service.create(session, principal, data)
+    if isinstance(created, RegistrationOut):
+        return SafeJSONResponse(created.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     response.headers["ETag"] = service.etag(created.version)
     response.headers["Location"] = f"/enterprises/{created.uscc}"
     return created
@@ -42,11 +53,25 @@ async def list_enterprises(
     district_code: DistrictCode | None = None,
     sector: SectorCode | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name"), Storable] = None,
+    year: Annotated[
+        Year | None,
+        Query(
+            description="With district_code: the enterprises of that district in that year (the district its "
+            "figures of the year record; without figures of the year, its present one)"
+        ),
+    ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> EnterprisePage:
     return await service.list_page(
-        session, principal, district_code=district_code, sector=sector, name_contains=q, cursor=cursor, limit=limit
+        session,
+        principal,
+        district_code=district_code,
+        sector=sector,
+        name_contains=q,
+        cursor=cursor,
+        limit=limit,
+        year=year,
     )
 
 

@@ -1,8 +1,10 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from services.registry.verification.schemas import WithVerification
 from shared.identifiers import DistrictCode, Name, SectorCode, Uscc, Year
 from shared.money import StoredYuan, Yuan
 
@@ -19,16 +21,20 @@ class YearFigures(BaseModel):
     employees: int = Employees
     above_scale: bool
     top500_service: bool = Field(default=False, description="Listed in 中国服务业企业500强 that year")
+    district_code: DistrictCode | None = Field(
+        default=None,
+        description="The district the enterprise was in that year. Default: the district the record already names, "
+        "or for a new record the enterprise's current district. A district key may name only its own.",
+    )
 
 
-class YearFiguresOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class YearFiguresOut(WithVerification):
     year: int
     revenue_yuan: StoredYuan
     employees: int
     above_scale: bool
     top500_service: bool
+    district_code: str = Field(description="The enterprise's district in that year")
 
 
 class EnterpriseFields(BaseModel):
@@ -41,6 +47,28 @@ class EnterpriseFields(BaseModel):
     spun_off_from_manufacturer: bool = Field(
         default=False, description="Set up by a manufacturer spinning off (主辅分离)"
     )
+    parent_uscc: Uscc | None = Field(
+        default=None,
+        validate_default=True,
+        description="The manufacturer it was spun off from (主辅分离): required when spun_off_from_manufacturer is "
+        "true, absent otherwise",
+    )
+    spun_off_on: date | None = Field(
+        default=None,
+        ge=EARLIEST_ESTABLISHMENT,
+        validate_default=True,
+        description="The date of the spin-off: required when spun_off_from_manufacturer is true, absent otherwise",
+    )
+
+    @field_validator("parent_uscc", "spun_off_on", mode="after")
+    @classmethod
+    def _only_for_a_spin_off(cls, value: Any, info: ValidationInfo) -> Any:
+        spun_off = info.data.get("spun_off_from_manufacturer")
+        if spun_off is True and value is None:
+            raise ValueError("required when spun_off_from_manufacturer is true (主辅分离)")
+        if spun_off is False and value is not None:
+            raise ValueError("only for an enterprise spun off from a manufacturer (spun_off_from_manufacturer true)")
+        return value
 
 
 class EnterpriseCreate(EnterpriseFields):
@@ -57,10 +85,14 @@ class EnterprisePatch(BaseModel):
     sector: SectorCode | None = None
     established_on: date | None = Field(default=None, ge=EARLIEST_ESTABLISHMENT)
     spun_off_from_manufacturer: bool | None = None
+    # Null clears them (with spun_off_from_manufacturer false); the result is checked as a whole.
+    parent_uscc: Uscc | None = None
+    spun_off_on: date | None = Field(default=None, ge=EARLIEST_ESTABLISHMENT)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "EnterprisePatch":
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        clearable = {"parent_uscc", "spun_off_on"}
+        nulls = [name for name in self.model_fields_set - clearable if getattr(self, name) is None]
         if nulls:
             raise ValueError(f"these fields cannot be null: {', '.join(sorted(nulls))}")
         if not self.model_fields_set:
@@ -77,6 +109,8 @@ class EnterpriseOut(BaseModel):
     sector: str
     established_on: date
     spun_off_from_manufacturer: bool
+    parent_uscc: str | None
+    spun_off_on: date | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -24,12 +24,48 @@ from services.registry.enterprises.schemas import (
     YearFigures,
     YearFiguresOut,
 )
+from services.registry.registrations import service as registrations
+from services.registry.registrations.schemas import RegistrationOut
 from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
-from shared.auth import Principal
-from shared.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, clean_message, storable_text
+from services.registry.verification.service import apply_written_by, written_by
+from shared.auth import Principal, Role
+from shared.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    clean_message,
+    field_error,
+    storable_text,
+)
+from shared.reference import DISTRICT_CODES
 
-ENTERPRISE_FIELDS = ("name", "district_code", "sector", "established_on", "spun_off_from_manufacturer")
+ENTERPRISE_FIELDS = (
+    "name",
+    "district_code",
+    "sector",
+    "established_on",
+    "spun_off_from_manufacturer",
+    "parent_uscc",
+    "spun_off_on",
+)
 YEAR_FIELDS = ("revenue_yuan", "employees", "above_scale", "top500_service")
+SPIN_OFF_FIELDS = ("parent_uscc", "spun_off_on")
+
+
+def foreign_division(principal: Principal, uscc: str) -> str | None:
+    """The district a district principal's new credit code names in its division segment (positions 3–8), when that
+    is another of the 38 districts: such a registration is held for the city's confirmation."""
+    division = uscc[2:8]
+    if principal.role is Role.DISTRICT and division in DISTRICT_CODES and division != principal.district_code:
+        return division
+    return None
+
+
+def _parent_problem(uscc: str, parent_uscc: str | None) -> str | None:
+    if parent_uscc is not None and parent_uscc == uscc:
+        return "an enterprise cannot be spun off from itself"
+    return None
 
 
 def etag(version: int) -> str:
@@ -54,10 +90,25 @@ async def _load(session: AsyncSession, uscc: str, *, for_update: bool = False) -
     return enterprise
 
 
-async def create(session: AsyncSession, principal: Principal, data: EnterpriseCreate) -> EnterpriseOut:
+async def create(
+    session: AsyncSession, principal: Principal, data: EnterpriseCreate
+) -> EnterpriseOut | RegistrationOut:
+    """Register an enterprise; a district's registration of a code that names another district's division is held
+    for the city's confirmation (a RegistrationOut, 202) instead."""
     ensure_writable(principal, data.district_code)
+    problem = _parent_problem(data.uscc, data.parent_uscc)
+    if problem is not None:
+        raise InvalidInput(f"parent_uscc: {problem}.", errors=[field_error(["body", "parent_uscc"], problem)])
     if await repository.exists(session, data.uscc):
         raise Conflict(f"An enterprise with credit code {data.uscc} already exists.", uscc=data.uscc)
+    division = foreign_division(principal, data.uscc)
+    if division is not None:
+        return await registrations.hold(session, principal, data, division)
+    return await insert_new(session, principal, data)
+
+
+async def insert_new(session: AsyncSession, principal: Principal, data: EnterpriseCreate) -> EnterpriseOut:
+    """Insert an enterprise whose code is known to be free (checked by the caller in this transaction)."""
     now = utcnow()
     values = {**data.model_dump(), "version": 1, "created_at": now, "updated_at": now}
     await repository.insert_one(session, values)
@@ -84,7 +135,13 @@ async def list_page(
     name_contains: str | None,
     cursor: str | None,
     limit: int,
+    year: int | None = None,
 ) -> EnterprisePage:
+    if year is not None and district_code is None:
+        raise InvalidInput(
+            "`year` narrows a district's listing to the enterprises of that district in that year: give district_code.",
+            errors=[field_error(["query", "year"], "only with district_code")],
+        )
     district_code = listing_district(principal, district_code)
     after = cursor_key(cursor, str)
     rows = await repository.page(
@@ -94,6 +151,7 @@ async def list_page(
         name_contains=name_contains,
         after_uscc=after,
         limit=limit + 1,
+        year=year,
     )
     # One validation of the whole page runs in pydantic's core, far faster than a model per row.
     return EnterprisePage.model_validate(
@@ -117,6 +175,13 @@ async def update(
     }
     if "district_code" in changes:
         ensure_writable(principal, changes["district_code"])
+    sent = patch.model_fields_set
+    if changes.get("spun_off_from_manufacturer") is False:
+        # No longer a spin-off: the parent and the date go with it unless the patch says otherwise (checked below).
+        for name in SPIN_OFF_FIELDS:
+            if name not in sent and getattr(enterprise, name) is not None:
+                changes[name] = None
+    _check_spin_off(enterprise, changes)
     if not changes:
         return EnterpriseOut.model_validate(enterprise)
     before = _snapshot(enterprise)
@@ -128,24 +193,59 @@ async def update(
     return EnterpriseOut.model_validate(enterprise)
 
 
+def _check_spin_off(enterprise: Enterprise, changes: dict[str, Any]) -> None:
+    """The enterprise as the change leaves it: parent_uscc and spun_off_on set exactly when it is a spin-off."""
+    merged = {
+        name: changes.get(name, getattr(enterprise, name)) for name in ("spun_off_from_manufacturer", *SPIN_OFF_FIELDS)
+    }
+    errors = []
+    for name in SPIN_OFF_FIELDS:
+        if merged["spun_off_from_manufacturer"] and merged[name] is None:
+            errors.append(field_error(["body", name], "required when spun_off_from_manufacturer is true (主辅分离)"))
+        if not merged["spun_off_from_manufacturer"] and merged[name] is not None:
+            errors.append(
+                field_error(
+                    ["body", name],
+                    "only for an enterprise spun off from a manufacturer (spun_off_from_manufacturer true)",
+                )
+            )
+    problem = _parent_problem(enterprise.uscc, merged["parent_uscc"])
+    if problem is not None:
+        errors.append(field_error(["body", "parent_uscc"], problem))
+    if errors:
+        raise InvalidInput("The spin-off (主辅分离) fields do not fit together.", errors=errors)
+
+
 async def put_year(
     session: AsyncSession, principal: Principal, uscc: str, year: int, figures: YearFigures
 ) -> tuple[YearFiguresOut, bool, int]:
-    """Create or replace one year's figures; returns them, whether they were created, and the new ETag version."""
+    """Create or replace one year's figures; returns them, whether they were created, and the new ETag version.
+
+    The year records the enterprise's district for that year: the one named, else the one the record already has,
+    else the enterprise's current district. A district key writes only its own district's years. A changed record
+    is verified when the city writes it and submitted (waiting for the city) when a district does.
+    """
     enterprise = await _load(session, uscc, for_update=True)
     ensure_writable(principal, enterprise.district_code)
     existing = await repository.get_year(session, uscc, year)
-    values = figures.model_dump()
+    year_district = figures.district_code or (existing.district_code if existing else enterprise.district_code)
+    ensure_writable(principal, year_district)
+    if existing is not None and existing.district_code != year_district:
+        ensure_writable(principal, existing.district_code)
+    values = {**figures.model_dump(exclude={"district_code"}), "district_code": year_district}
+    now = utcnow()
     if existing is not None:
         before = YearFiguresOut.model_validate(existing).model_dump(mode="json")
         if all(getattr(existing, name) == value for name, value in values.items()):
             return YearFiguresOut.model_validate(existing), False, enterprise.version
         for name, value in values.items():
             setattr(existing, name, value)
+        apply_written_by(existing, principal, now)
+        existing.updated_at = now
         row = existing
     else:
         before = None
-        row = EnterpriseYear(uscc=uscc, year=year, **values, updated_at=utcnow())
+        row = EnterpriseYear(uscc=uscc, year=year, **values, **written_by(principal, now), updated_at=now)
         repository.add_year(session, row)
     await session.flush()
     if not await repository.update_fields(session, uscc, enterprise.version, {}):
@@ -154,16 +254,7 @@ async def put_year(
     await record(
         session,
         principal,
-        [
-            Change(
-                "upsert",
-                "enterprise_year",
-                f"{uscc}/{year}",
-                enterprise.district_code,
-                before,
-                out.model_dump(mode="json"),
-            )
-        ],
+        [Change("upsert", "enterprise_year", f"{uscc}/{year}", year_district, before, out.model_dump(mode="json"))],
     )
     return out, before is None, enterprise.version + 1
 
@@ -217,6 +308,9 @@ def _row_problem(principal: Principal, plan: _Plan, row: ImportRow) -> RowError 
             )
     if row.year is not None and row.year in plan.years.get(row.uscc, {}):
         return RowError(loc=["year"], msg=f"the figures of {row.uscc} for {row.year} appear more than once")
+    problem = _parent_problem(row.uscc, row.parent_uscc)
+    if problem is not None:
+        return RowError(loc=["parent_uscc"], msg=problem)
     return None
 
 
@@ -246,16 +340,18 @@ def _enterprise_json(uscc: str, fields: dict[str, Any]) -> dict[str, Any]:
         "uscc": uscc,
         **{name: fields[name] for name in ENTERPRISE_FIELDS},
         "established_on": fields["established_on"].isoformat(),
+        "spun_off_on": fields["spun_off_on"].isoformat() if fields["spun_off_on"] is not None else None,
     }
 
 
-def _figures_json(figures: Figures) -> dict[str, Any]:
+def _figures_json(figures: Figures, district_code: str) -> dict[str, Any]:
     revenue, employees, above_scale, top500_service = figures
     return {
         "revenue_yuan": f"{revenue:.2f}",
         "employees": employees,
         "above_scale": above_scale,
         "top500_service": top500_service,
+        "district_code": district_code,
     }
 
 
@@ -272,6 +368,29 @@ async def import_rows(
     for uscc, stored in existing.items():
         if not principal.may_write_district(stored["district_code"]):
             message = f"this enterprise belongs to district {stored['district_code']}"
+            rejected.append(
+                RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["uscc"], msg=message)])
+            )
+            del plan.enterprises[uscc]
+            continue
+        # Nor rewrite a year another district recorded (the enterprise moved in since).
+        for year in plan.years[uscc]:
+            old = stored_years.get((uscc, year))
+            if old is not None and not principal.may_write_district(old["district_code"]):
+                message = f"the figures of {year} are recorded for district {old['district_code']}"
+                rejected.append(
+                    RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["year"], msg=message)])
+                )
+                del plan.enterprises[uscc]
+                break
+    # A district's new credit code that names another district's division is registered singly, and held.
+    for uscc in [uscc for uscc in plan.enterprises if uscc not in existing]:
+        division = foreign_division(principal, uscc)
+        if division is not None:
+            message = (
+                f"the credit code's division segment names district {division}: register it singly with "
+                "POST /enterprises, where it is held for the city's confirmation"
+            )
             rejected.append(
                 RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["uscc"], msg=message)])
             )
@@ -293,6 +412,7 @@ async def import_rows(
     changed_years: list[dict[str, Any]] = []
     changes: list[Change] = []
 
+    verification = written_by(principal, now)
     for uscc, row in plan.enterprises.items():
         fields = {name: getattr(row, name) for name in ENTERPRISE_FIELDS}
         years_before: dict[str, Any] = {}
@@ -300,14 +420,17 @@ async def import_rows(
         for year, figures in plan.years[uscc].items():
             old = stored_years.get((uscc, year))
             values = dict(zip(YEAR_FIELDS, figures, strict=True))
+            # A new year is the row's district's; a stored year keeps the district it records.
+            year_district = row.district_code if old is None else old["district_code"]
+            written = {"uscc": uscc, "year": year, **values, "district_code": year_district, **verification}
             if old is None:
-                new_years.append({"uscc": uscc, "year": year, **values, "updated_at": now})
+                new_years.append({**written, "updated_at": now})
             elif tuple(old[name] for name in YEAR_FIELDS) != figures:
-                changed_years.append({"uscc": uscc, "year": year, **values, "updated_at": now})
-                years_before[str(year)] = _figures_json(tuple(old[name] for name in YEAR_FIELDS))
+                changed_years.append({**written, "updated_at": now})
+                years_before[str(year)] = _figures_json(tuple(old[name] for name in YEAR_FIELDS), year_district)
             else:
                 continue
-            years_after[str(year)] = _figures_json(figures)
+            years_after[str(year)] = _figures_json(figures, year_district)
         current = existing.get(uscc)
         if current is None:
             new_enterprises.append({"uscc": uscc, **fields, "version": 1, "created_at": now, "updated_at": now})

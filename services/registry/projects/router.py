@@ -6,7 +6,7 @@ from services.registry.projects import service
 from services.registry.projects.schemas import ProjectCreate, ProjectKind, ProjectOut, ProjectPage
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
-from shared.identifiers import DistrictCode, Uscc, Year
+from shared.identifiers import DistrictCode, ProjectCode, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -27,6 +27,7 @@ async def list_projects(
     kind: ProjectKind | None = None,
     year: Year | None = None,
     owner_uscc: Uscc | None = None,
+    project_code: ProjectCode | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> ProjectPage:
@@ -37,6 +38,7 @@ async def list_projects(
         kind=kind,
         year=year,
         owner_uscc=owner_uscc,
+        project_code=project_code,
         cursor=cursor,
         limit=limit,
     )

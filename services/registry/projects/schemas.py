@@ -1,8 +1,9 @@
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.identifiers import DistrictCode, Name, Uscc, Year
+from services.registry.verification.schemas import WithVerification
+from shared.identifiers import DistrictCode, Name, ProjectCode, Uscc, Year
 from shared.money import StoredYuan, Yuan
 from shared.reference import PlatformDomain
 
@@ -10,15 +11,21 @@ ProjectKind = Literal["investment", "platform", "event"]
 
 
 class ProjectCreate(BaseModel):
-    """An investment project (M01), a public service platform (M02) or an event (M13), with the facts each needs."""
+    """An investment project (M01), a public service platform (M02) or an event (M13), with the facts each needs.
+
+    One real-world subject, one record: `project_code` is unique, and so is owner + kind + name (NFKC, whitespace
+    removed) + year; a duplicate is a 409 naming the existing record (`existing_project_id`). The owner must be an
+    enterprise of the registry; the project's district is the owner's.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     kind: ProjectKind
     owner_uscc: Uscc
-    district_code: DistrictCode
+    district_code: DistrictCode | None = Field(default=None, description="Default and must be: the owner's district")
     name: Name
     year: Year
+    project_code: ProjectCode | None = Field(default=None, description="项目代码, where the project has one")
     platform_domain: PlatformDomain | None = None
     verified_investment_yuan: Yuan | None = None
     actual_spend_yuan: Yuan | None = None
@@ -46,8 +53,8 @@ class ProjectCreate(BaseModel):
         return self
 
 
-class ProjectOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class ProjectOut(WithVerification):
+    """A project; its `verification` covers its money facts (verified investment, actual spend, special major)."""
 
     id: int
     kind: str
@@ -55,10 +62,14 @@ class ProjectOut(BaseModel):
     district_code: str
     name: str
     year: int
+    project_code: str | None
     platform_domain: str | None
     verified_investment_yuan: StoredYuan | None
     actual_spend_yuan: StoredYuan | None
     special_major_approved: bool
+    duplicate_of_id: int | None = Field(
+        description="Set on a record found to duplicate an earlier one (kept for history)"
+    )
 
 
 class ProjectPage(BaseModel):

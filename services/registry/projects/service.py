@@ -1,21 +1,80 @@
-"""Projects, platforms and events: the subjects of M01, M02 and M13."""
+"""Projects, platforms and events: the subjects of M01, M02 and M13.
 
+One real-world subject, one record: the national project code (项目代码) is unique, and so is owner + kind +
+normalised name + year. The owner must be an enterprise of the registry and the project lies in its district.
+"""
+
+import unicodedata
+
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
+from services.registry.db import utcnow
+from services.registry.enterprises import repository as enterprises
 from services.registry.projects import repository
 from services.registry.projects.models import Project
 from services.registry.projects.schemas import ProjectCreate, ProjectOut, ProjectPage
 from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
+from services.registry.verification.service import written_by
 from shared.auth import Principal
-from shared.errors import NotFound
+from shared.errors import Conflict, InvalidInput, NotFound, field_error
+
+
+def name_key(name: str) -> str:
+    """The name as the identity compares it: NFKC (full-width letters and digits as half-width…), no whitespace."""
+    return "".join(char for char in unicodedata.normalize("NFKC", name) if not char.isspace())
+
+
+async def _refuse_duplicate(session: AsyncSession, data: ProjectCreate, key: str) -> None:
+    """409 naming the standing project this one would duplicate (by its project code, or owner+kind+name+year)."""
+    if data.project_code is not None:
+        existing = await repository.same_code(session, data.project_code)
+        if existing is not None:
+            raise Conflict(
+                f"Project {existing} already carries the project code {data.project_code}.",
+                existing_project_id=existing,
+                errors=[field_error(["body", "project_code"], f"already the code of project {existing}")],
+            )
+    existing = await repository.same_identity(session, data.owner_uscc, data.kind, key, data.year)
+    if existing is not None:
+        raise Conflict(
+            f"Project {existing} is the same {data.kind} of the same owner, name and year.",
+            existing_project_id=existing,
+            errors=[field_error(["body", "name"], f"the same owner, kind, name and year as project {existing}")],
+        )
 
 
 async def create(session: AsyncSession, principal: Principal, data: ProjectCreate) -> ProjectOut:
-    ensure_writable(principal, data.district_code)
-    project = Project(**data.model_dump())
-    repository.add(session, project)
-    await session.flush()
+    if data.district_code is not None:
+        ensure_writable(principal, data.district_code)  # a district names no other district (403)
+    owner_district = await enterprises.district_of(session, data.owner_uscc)
+    if owner_district is None:
+        raise InvalidInput(
+            f"The owner {data.owner_uscc} is not an enterprise of the registry; register it first.",
+            errors=[field_error(["body", "owner_uscc"], "not an enterprise of the registry")],
+        )
+    if data.district_code is not None and data.district_code != owner_district:
+        raise InvalidInput(
+            f"The project lies in its owner's district, {owner_district}, not {data.district_code}.",
+            errors=[field_error(["body", "district_code"], f"the owner's district is {owner_district}")],
+        )
+    ensure_writable(principal, owner_district)
+    key = name_key(data.name)
+    await _refuse_duplicate(session, data, key)
+    project = Project(
+        **data.model_dump(exclude={"district_code"}),
+        district_code=owner_district,
+        name_key=key,
+        **written_by(principal, utcnow()),
+    )
+    try:
+        async with session.begin_nested():  # the unique indexes decide a race between two identical creates
+            repository.add(session, project)
+            await session.flush()
+    except IntegrityError:
+        await _refuse_duplicate(session, data, key)
+        raise
     out = ProjectOut.model_validate(project)
     await record(
         session,
@@ -41,6 +100,7 @@ async def list_page(
     kind: str | None,
     year: int | None,
     owner_uscc: str | None,
+    project_code: str | None,
     cursor: str | None,
     limit: int,
 ) -> ProjectPage:
@@ -50,6 +110,7 @@ async def list_page(
         kind=kind,
         year=year,
         owner_uscc=owner_uscc,
+        project_code=project_code,
         after_id=cursor_key(cursor, int),
         limit=limit + 1,
     )

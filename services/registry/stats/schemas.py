@@ -9,15 +9,36 @@ Ratio = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.6f}", return_
 
 
 class DistrictStats(BaseModel):
+    """One district's above-size producer-service enterprises, from VERIFIED enterprise-years only, each counted in
+    the district its yearly record names."""
+
     district_code: str
     district_name: str
-    above_scale_count: int = Field(description="Enterprises above designated size in the year")
-    prior_above_scale_count: int = Field(description="Enterprises above designated size in the year before")
-    new_above_scale_count: int = Field(description="Above size in the year, not in the year before")
-    exited_count: int = Field(description="Above size in the year before, not in the year")
-    net_increase: int = Field(description="above_scale_count − prior_above_scale_count (= new − exited)")
+    above_scale_count: int = Field(description="Verified above designated size in the year, in the district")
+    prior_above_scale_count: int = Field(
+        description="Verified above designated size in the year before, in the district"
+    )
+    new_above_scale_count: int = Field(
+        description="Above size in the year, not (verified) above size in the year before"
+    )
+    moved_in_count: int = Field(
+        description="Above size in the year here, above size in another district the year before"
+    )
+    moved_out_count: int = Field(
+        description="Above size here the year before, above size in another district in the year"
+    )
+    exited_count: int = Field(
+        description="Above size here the year before, and recorded (verified) as not above size in the year"
+    )
+    unreported_count: int = Field(
+        description="Above size here the year before, and no verified record for the year (not counted as an exit)"
+    )
+    awaiting_verification_count: int = Field(description="Records of the year in the district not yet verified")
+    net_increase: int = Field(
+        description="above_scale_count − prior_above_scale_count = new + moved_in − exited − moved_out − unreported"
+    )
     revenue_yuan: StoredYuan = Field(description="Revenue of the enterprises above size in the year")
-    comparable_count: int = Field(description="Enterprises above size in both years")
+    comparable_count: int = Field(description="Enterprises above size in both years in the district")
     comparable_revenue_yuan: StoredYuan
     comparable_prior_revenue_yuan: StoredYuan
     revenue_growth: Ratio | None = Field(
@@ -30,4 +51,6 @@ class DistrictStatsReport(BaseModel):
     base_year: int
     enterprise_years_in_year: int = Field(description="Yearly figures the registry holds for the year")
     enterprise_years_in_base_year: int = Field(description="Yearly figures the registry holds for the base year")
+    verified_enterprise_years_in_year: int = Field(description="Of those for the year, how many are verified")
+    verified_enterprise_years_in_base_year: int = Field(description="Of those for the base year, how many are verified")
     districts: list[DistrictStats]

@@ -1,7 +1,9 @@
 """District statistics for 第（六）条: new, exited and net above-size enterprises, comparable revenue growth.
 
-Revenue growth follows the statisticians' comparable basis: only enterprises above size in both years count, so
-that enterprises entering or leaving the directory do not show up as growth or decline.
+Only verified enterprise-years count (the statistics bureau's directory, verified or imported by the city), each in
+the district its yearly record names. A missing (or unverified) record of the year is "unreported", not an exit.
+Revenue growth follows the statisticians' comparable basis: only enterprises above size in both years in the
+district count, so that enterprises entering, leaving or moving do not show up as growth or decline.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +22,7 @@ def _money(value: object) -> Decimal:
 
 
 async def district_stats(session: AsyncSession, year: int) -> DistrictStatsReport:
-    rows = {row["district_code"]: row for row in await repository.above_scale_by_district(session, year)}
+    rows = {row["district_code"]: row for row in await repository.by_district(session, year)}
     districts: list[DistrictStats] = []
     for district in DISTRICTS:
         row = rows.get(district.code, {})
@@ -40,7 +42,11 @@ async def district_stats(session: AsyncSession, year: int) -> DistrictStatsRepor
                 above_scale_count=count,
                 prior_above_scale_count=prior,
                 new_above_scale_count=int(row.get("new_above_scale_count") or 0),
+                moved_in_count=int(row.get("moved_in_count") or 0),
+                moved_out_count=int(row.get("moved_out_count") or 0),
                 exited_count=int(row.get("exited_count") or 0),
+                unreported_count=int(row.get("unreported_count") or 0),
+                awaiting_verification_count=int(row.get("awaiting_verification_count") or 0),
                 net_increase=count - prior,
                 revenue_yuan=_money(row.get("revenue_yuan")),
                 comparable_count=int(row.get("comparable_count") or 0),
@@ -49,11 +55,13 @@ async def district_stats(session: AsyncSession, year: int) -> DistrictStatsRepor
                 revenue_growth=growth,
             )
         )
-    in_year, in_base_year = await repository.figures_counts(session, year, year - 1)
+    in_year, in_base_year, verified, verified_base = await repository.figures_counts(session, year, year - 1)
     return DistrictStatsReport(
         year=year,
         base_year=year - 1,
         enterprise_years_in_year=in_year,
         enterprise_years_in_base_year=in_base_year,
+        verified_enterprise_years_in_year=verified,
+        verified_enterprise_years_in_base_year=verified_base,
         districts=districts,
     )

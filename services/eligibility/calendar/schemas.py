@@ -1,0 +1,93 @@
+import unicodedata
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Source = Literal["recorded", "library", "unknown"]
+
+
+def _one_line(text: str) -> str:
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in text):
+        raise ValueError("text may not contain control characters (line breaks, NUL) or unpaired surrogates")
+    return text
+
+
+Notice = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=100), AfterValidator(_one_line)
+]
+HolidayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_one_line)
+]
+
+
+class HolidayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: HolidayName = Field(examples=["国庆节、中秋节"])
+    first_day: date = Field(description="The first day off, inside the year")
+    last_day: date = Field(description="The last day off (the same day for a one-day holiday), inside the year")
+
+
+class ScheduleIn(BaseModel):
+    """A year's official schedule as the State Council's yearly notice on the holidays (放假安排) sets it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notice: Notice = Field(description="The notice's document number", examples=["国办发明电〔2024〕12号"])
+    holidays: list[HolidayIn] = Field(
+        min_length=1,
+        max_length=10,
+        description="Each holiday (放假), its first and last day off, weekend days within it included; not "
+        "overlapping one another nor a make-up working day",
+    )
+    make_up_working_days: list[date] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The weekend days that are worked (调休上班): each a Saturday or a Sunday, inside the year",
+        examples=[["2025-09-28", "2025-10-11"]],
+    )
+
+
+class HolidayOut(BaseModel):
+    name: str
+    first_day: date
+    last_day: date
+
+
+class RecordOut(BaseModel):
+    notice: str
+    holidays: list[HolidayOut]
+    make_up_working_days: list[date]
+    recorded_at: datetime
+    recorded_by: str
+
+
+class LibraryOut(BaseModel):
+    name: str = Field(examples=["chinese-calendar"])
+    version: str
+    first_year: int = Field(description="The first year the library knows")
+    last_year: int = Field(description="The last year the library knows")
+
+
+class CalendarYearOut(BaseModel):
+    year: int
+    source: Source = Field(
+        description="Where the year's working days come from: `recorded` (the official schedule the city recorded), "
+        "`library` (the chinese-calendar library) or `unknown` (neither: a notice window reaching into it is a 503)"
+    )
+    notice: str | None = Field(description="The State Council's notice the schedule follows, when recorded")
+    holidays: list[HolidayOut] = Field(description="The days off besides ordinary weekends")
+    make_up_working_days: list[date] = Field(description="The weekend days that are worked (调休)")
+    recorded_at: datetime | None
+    recorded_by: str | None
+    earlier_records: list[RecordOut] = Field(description="Records of the year the one in force replaced, newest first")
+    library: LibraryOut
+
+
+class WorkingDaysOut(BaseModel):
+    from_: date = Field(serialization_alias="from", description="The day the count starts after (not counted)")
+    days: int
+    notice_end: date = Field(description="The `days`-th official working day after `from`")
+    working_days: list[date] = Field(description="The working days counted, in order")
+    sources: dict[str, Source] = Field(description="Each year the count went through → its source")

@@ -1,0 +1,258 @@
+"""Verification of the facts that decide money by their authority, the city (渝发改规范〔2024〕7号; POLICY.md
+"Facts that decide money, and their authority").
+
+A write by the city is verified as written (verified_by "city"); a write by a district is submitted and waits for
+the city; a district write that changes a verified record makes it submitted again; an unchanged write changes
+nothing. Only the city verifies or rejects, singly or in bulk (all or nothing), and every decision is audited.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.audit.schemas import EntityType
+from services.registry.audit.service import Change, record
+from services.registry.db import utcnow
+from services.registry.verification import repository
+from services.registry.verification.schemas import (
+    FLAT_KEYS,
+    BulkVerification,
+    BulkVerificationReport,
+    QueuePage,
+    RecordKind,
+    VerificationOut,
+    VerifiedRecord,
+    nest_verification,
+)
+from shared.auth import Principal, Role
+from shared.errors import InvalidInput, NotFound, field_error
+from shared.pagination import decode_cursor, encode_cursor
+from shared.reference import MAX_YEAR, MIN_YEAR
+from shared.uscc import uscc_problem
+
+CITY = "city"
+
+
+def written_by(principal: Principal, now: datetime) -> dict[str, Any]:
+    """The verification columns of a record as `principal` writes it (or changes its content)."""
+    if principal.role is Role.CITY:
+        return {
+            "verification_status": "verified",
+            "submitted_by": principal.label,
+            "submitted_at": now,
+            "verified_by": CITY,
+            "verified_at": now,
+            "verification_reason": None,
+        }
+    return {
+        "verification_status": "submitted",
+        "submitted_by": principal.label,
+        "submitted_at": now,
+        "verified_by": None,
+        "verified_at": None,
+        "verification_reason": None,
+    }
+
+
+def apply_written_by(row: Any, principal: Principal, now: datetime) -> None:
+    """Set an ORM row's verification columns as `principal` changed its content."""
+    for name, value in written_by(principal, now).items():
+        setattr(row, name, value)
+
+
+def _json(state: dict[str, Any]) -> dict[str, Any]:
+    return VerificationOut.model_validate(nest_verification(state)["verification"]).model_dump(mode="json")
+
+
+# ---- record ids -----------------------------------------------------------------------------------------------------
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not MIN_YEAR <= int(text) <= MAX_YEAR:
+        raise ValueError(f"the year must be {MIN_YEAR}–{MAX_YEAR}")
+    return int(text)
+
+
+def _record_id(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise ValueError("the id must be a positive whole number")
+    return int(text)
+
+
+def parse_id(kind: RecordKind, text: str) -> tuple[Any, ...]:
+    """The key of a record from its id as the API writes it ("<uscc>/2025", "12/2025", "12"); ValueError if bad."""
+    parts = text.strip().split("/")
+    if kind in ("building", "project"):
+        if len(parts) != 1:
+            raise ValueError(f"a {kind} id is its number, e.g. 12")
+        return (_record_id(parts[0]),)
+    if len(parts) != 2:
+        example = "91500103MA5U7XXXX0/2025" if kind == "enterprise_year" else "12/2025"
+        raise ValueError(f"a {kind} id is <{'uscc' if kind == 'enterprise_year' else 'id'}>/<year>, e.g. {example}")
+    if kind == "enterprise_year":
+        uscc = parts[0].upper()
+        problem = uscc_problem(uscc)
+        if problem is not None:
+            raise ValueError(problem)
+        return (uscc, _year(parts[1]))
+    return (_record_id(parts[0]), _year(parts[1]))
+
+
+def id_text(key: Sequence[Any]) -> str:
+    return "/".join(str(part) for part in key)
+
+
+# ---- decisions ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    kind: RecordKind
+    key: tuple[Any, ...]
+    decision: str
+    reason: str | None
+
+
+def _reason(decision: str, reason: str | None) -> str | None:
+    """The reason as sent (kept exactly); None when a rejection has none worth the name."""
+    if decision == "reject" and not (reason and reason.strip()):
+        return None
+    return reason
+
+
+def _decided(state: dict[str, Any], decision: str, reason: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        **{flat: state[flat] for flat in FLAT_KEYS},
+        "verification_status": "verified" if decision == "verify" else "rejected",
+        "verified_by": CITY,
+        "verified_at": now,
+        "verification_reason": reason,
+    }
+
+
+async def _apply(
+    session: AsyncSession, principal: Principal, item: _Decision, state: dict[str, Any], now: datetime
+) -> tuple[VerifiedRecord, Change | None]:
+    target = "verified" if item.decision == "verify" else "rejected"
+    unchanged = state["verification_status"] == target and state["verification_reason"] == item.reason
+    new_state = state if unchanged else _decided(state, item.decision, item.reason, now)
+    entity_id = id_text(item.key)
+    out = VerifiedRecord.model_validate(
+        {"record": item.kind, "id": entity_id, "district_code": state["district_code"], **nest_verification(new_state)}
+    )
+    if unchanged:
+        return out, None
+    await repository.set_state(session, item.kind, item.key, new_state)
+    entity_type: EntityType = item.kind
+    change = Change(item.decision, entity_type, entity_id, state["district_code"], _json(state), _json(new_state))
+    return out, change
+
+
+async def decide(
+    session: AsyncSession,
+    principal: Principal,
+    kind: RecordKind,
+    key: tuple[Any, ...],
+    decision: str,
+    reason: str | None,
+) -> VerifiedRecord:
+    """The city verifies or rejects one record (the route lets only the city through)."""
+    reason = _reason(decision, reason)
+    if decision == "reject" and reason is None:
+        raise InvalidInput(
+            "A rejection needs a reason.", errors=[field_error(["body", "reason"], "required to reject")]
+        )
+    state = await repository.lock_state(session, kind, key)
+    if state is None:
+        raise NotFound(f"No {kind.replace('_', ' ')} {id_text(key)}.")
+    out, change = await _apply(session, principal, _Decision(kind, key, decision, reason), state, utcnow())
+    if change is not None:
+        await record(session, principal, [change])
+    return out
+
+
+async def decide_many(session: AsyncSession, principal: Principal, body: BulkVerification) -> BulkVerificationReport:
+    """All or nothing: every item is checked (and its record locked) before any is written."""
+    errors: list[dict[str, Any]] = []
+    planned: list[tuple[int, _Decision]] = []
+    seen: dict[tuple[str, tuple[Any, ...]], int] = {}
+    for index, item in enumerate(body.items):
+        loc: list[str | int] = ["body", "items", index]
+        reason = _reason(item.decision, item.reason)
+        if item.decision == "reject" and reason is None:
+            errors.append(field_error([*loc, "reason"], "required to reject"))
+        try:
+            key = parse_id(item.record, item.id)
+        except ValueError as exc:
+            errors.append(field_error([*loc, "id"], str(exc)))
+            continue
+        if (item.record, key) in seen:
+            errors.append(field_error([*loc, "id"], f"the same record as item {seen[(item.record, key)]}"))
+            continue
+        seen[(item.record, key)] = index
+        planned.append((index, _Decision(item.record, key, item.decision, reason)))
+    states: dict[int, dict[str, Any]] = {}
+    # Locked in one order, so that two bulk verifications cannot deadlock each other.
+    for index, planned_item in sorted(planned, key=lambda pair: (pair[1].kind, id_text(pair[1].key))):
+        state = await repository.lock_state(session, planned_item.kind, planned_item.key)
+        if state is None:
+            item_kind, item_key = planned_item.kind, planned_item.key
+            errors.append(
+                field_error(["body", "items", index, "id"], f"no {item_kind.replace('_', ' ')} {id_text(item_key)}")
+            )
+        else:
+            states[index] = state
+    if errors:
+        errors.sort(key=lambda error: error["loc"][2])
+        raise InvalidInput(
+            f"{len({error['loc'][2] for error in errors})} of {len(body.items)} items cannot be decided; "
+            "nothing was written.",
+            errors=errors,
+        )
+    now = utcnow()
+    items: list[VerifiedRecord] = []
+    changes: list[Change] = []
+    counts = {"verify": 0, "reject": 0, "unchanged": 0}
+    for index, decision in planned:
+        out, change = await _apply(session, principal, decision, states[index], now)
+        items.append(out)
+        if change is None:
+            counts["unchanged"] += 1
+        else:
+            counts[decision.decision] += 1
+            changes.append(change)
+    await record(session, principal, changes)
+    return BulkVerificationReport(
+        verified=counts["verify"], rejected=counts["reject"], unchanged=counts["unchanged"], items=items
+    )
+
+
+# ---- the queue -------------------------------------------------------------------------------------------------------
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    status: str,
+    record_kind: str | None,
+    district_code: str | None,
+    cursor: str | None,
+    limit: int,
+) -> QueuePage:
+    after: tuple[str, str] | None = None
+    if cursor is not None:
+        decoded = decode_cursor(cursor)
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+            raise InvalidInput(
+                "The cursor is not one this service issued.",
+                errors=[field_error(["query", "cursor"], "invalid cursor")],
+            )
+        after = (decoded[0], decoded[1])
+    rows = await repository.queue_page(
+        session, status=status, record=record_kind, district_code=district_code, after=after, limit=limit + 1
+    )
+    next_cursor = encode_cursor([rows[limit - 1]["record"], rows[limit - 1]["id"]]) if len(rows) > limit else None
+    return QueuePage.model_validate({"items": rows[:limit], "next_cursor": next_cursor})
