@@ -44,7 +44,11 @@ ENTERPRISE_COLUMNS = (
     "uscc", "name", "district_code", "sector", "established_on", "spun_off_from_manufacturer", "version",
     "created_at", "updated_at",
 )  # fmt: skip
-YEAR_COLUMNS = ("uscc", "year", "revenue_yuan", "employees", "above_scale", "top500_service", "updated_at")
+# The same columns the import writes: the year's district and the city's verification (the city imports).
+YEAR_COLUMNS = (
+    "uscc", "year", "revenue_yuan", "employees", "above_scale", "top500_service", "updated_at", "district_code",
+    "verification_status", "submitted_by", "submitted_at", "verified_by", "verified_at",
+)  # fmt: skip
 
 Row = tuple[str, str, str, str, int, str, int, bool]  # uscc, name, district, sector, year, revenue, employees, above
 
@@ -86,7 +90,10 @@ async def _connect(url: str) -> asyncpg.Connection:
 async def copy_floor(url: str, rows: Sequence[Row], *, new_enterprises: bool) -> float:
     """Seconds to write `rows` with COPY alone (and, for existing enterprises, one UPDATE of their versions)."""
     now = datetime.now(UTC)
-    years = [(uscc, year, Decimal(revenue), employees, above, False, now) for uscc, _, _, _, year, revenue, employees, above in rows]  # fmt: skip
+    years = [
+        (uscc, year, Decimal(revenue), employees, above, False, now, district, "verified", "city", now, "city", now)
+        for uscc, _, district, _, year, revenue, employees, above in rows
+    ]
     enterprises = [
         (uscc, name, district, sector, ESTABLISHED, False, 1, now, now) for uscc, name, district, sector, *_ in rows
     ]

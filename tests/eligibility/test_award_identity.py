@@ -163,6 +163,9 @@ async def test_a_district_contradicting_the_registry_is_refused(city, registry, 
     )
     body = other_policy("enterprise", e, "100.00", district_code="500112")
     await refused(city, eligibility_app, body, ["body", "district_code"])
+    # The registry names its subjects: a caller's name for one is refused, not stored beside it.
+    body = other_policy("project", p, "100.00", subject_name="另一个名字")
+    await refused(city, eligibility_app, body, ["body", "subject_name"])
     # The registry's own district is accepted, and is what the award shows.
     assert (await propose(city, other_policy("project", p, "100.00", district_code="500103")))[
         "district_code"

@@ -31,6 +31,9 @@ async def test_reform_totals_per_measure_and_district_and_the_changed_subjects(c
         ("M07a", s.e1): ("5000000.00", "3000000.00", "-2000000.00"),
         ("M13", s.p3): ("30.02", "20.01", "-10.01"),
     }
+    # Whose budget moves: （七）the district's, （二）（十三）the owners'.
+    recipients = {c["measure_id"]: c["recipient_kind"] for c in body["changed_subjects"]}
+    assert recipients == {"M02": "enterprise", "M07a": "district", "M13": "enterprise"}
     by_district = {d["district_code"]: d for d in body["by_district"]}
     assert by_district["500103"]["delta_amount_yuan"] == "-2000010.01"
     assert by_district["500112"]["reform_amount_yuan"] == str(TOTAL_500112 - 1_000_000)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema, field_validator
 
 from services.eligibility.screenings.schemas import SubjectsRead, Year, check_district
+from services.eligibility.screenings.subjects import RecipientKind
 from shared.money import Yuan, format_yuan
 
 # A difference of money: may be negative, still exact and written with two places.
@@ -50,6 +51,8 @@ class ChangedSubject(BaseModel):
     subject_id: str
     subject_name: str
     district_code: str
+    recipient_kind: RecipientKind
+    recipient: str = Field(description="Who receives the money, per recipient_kind")
     baseline_eligible: bool
     baseline_amount_yuan: Yuan
     reform_eligible: bool

@@ -86,6 +86,8 @@ class Simulation:
                         subject_id=candidate.subject_id,
                         subject_name=candidate.subject_name,
                         district_code=candidate.district_code,
+                        recipient_kind=candidate.recipient_kind,
+                        recipient=candidate.recipient,
                         baseline_eligible=before.eligible,
                         baseline_amount_yuan=before.amount,
                         reform_eligible=after.eligible,

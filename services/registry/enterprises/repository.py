@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -261,6 +261,14 @@ async def insert_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 async def update_years(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await bulk.update_rows(session, ENTERPRISE_YEARS, rows, key=["uscc", "year"])
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Renew the planner's statistics of the yearly figures after a bulk load (PostgreSQL's manual, "Populating a
+    Database": run ANALYZE afterwards), so that the district statistics read right after an import of the year's
+    directory are planned on the figures they read rather than on stale ones; autovacuum would only catch up later."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("ANALYZE enterprise_years"))
 
 
 _DISTRICT_OF = select(Enterprise.district_code).where(Enterprise.uscc == bindparam("uscc"))

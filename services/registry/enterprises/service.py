@@ -49,6 +49,8 @@ ENTERPRISE_FIELDS = (
     "parent_uscc",
     "spun_off_on",
 )
+# An import that writes this many yearly figures renews their planner statistics (a directory of the year).
+BULK_LOAD_ROWS = 10_000
 YEAR_FIELDS = ("revenue_yuan", "employees", "above_scale", "top500_service")
 SPIN_OFF_FIELDS = ("parent_uscc", "spun_off_on")
 
@@ -449,6 +451,8 @@ async def import_rows(
         )
     await repository.insert_years(session, new_years)
     await repository.update_years(session, changed_years)
+    if len(new_years) + len(changed_years) >= BULK_LOAD_ROWS:
+        await repository.refresh_statistics(session)
     await record(session, principal, changes)
     return ImportReport(
         rows=len(raw_rows),
