@@ -30,7 +30,8 @@ WRITES = [(method, path) for method, path in ROUTES if method != "GET"]
 
 
 def test_the_matrix_covers_the_api():
-    assert len(ROUTES) >= 19 and len(WRITES) >= 9
+    # Every operation of the registry's document: 32, of which 18 write (a new route changes these on purpose).
+    assert (len(ROUTES), len(WRITES)) == (32, 18)
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
