@@ -9,9 +9,7 @@ from sqlalchemy import text
 
 from services.eligibility.rules.base import DOCUMENT
 from shared.clock import Clock
-from tests.support import truncate
 
-AWARD_TABLES = ("award_events", "awards")
 # Another city policy of the same kind, whose awards are recorded into the ledger so that 就高不重复 sees them.
 OTHER_POLICY = "渝经信发〔2023〕12号"
 THIS_POLICY = DOCUMENT
@@ -32,10 +30,6 @@ async def register_other_policy(client: httpx.AsyncClient) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     answer: dict[str, Any] = response.json()
     return answer
-
-
-async def clean(app: FastAPI) -> None:
-    await truncate(app, AWARD_TABLES)
 
 
 async def rows(app: FastAPI, table: str) -> int:

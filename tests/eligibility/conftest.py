@@ -9,6 +9,7 @@ from services.eligibility.main import create_app as create_eligibility_app
 from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal
 from shared.clock import Clock
+from tests.eligibility.awards_support import OTHER_POLICY, TODAY, register_other_policy
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
 ELIGIBILITY_TABLES = ("parameter_amendments", "award_events", "awards", "official_calendars")
@@ -51,6 +52,13 @@ async def _isolated(registry_app: FastAPI, eligibility_app: FastAPI) -> AsyncIte
 
 
 @pytest.fixture
+async def award_ledger(client_for, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    """For the ledger's tests: the clock held on TODAY and OTHER_POLICY registered (both undone by `_isolated`)."""
+    clock.hold(TODAY)
+    assert (await register_other_policy(client_for(CITY)))["document_number"] == OTHER_POLICY
+
+
+@pytest.fixture
 def clock(eligibility_app: FastAPI) -> Clock:
     """The eligibility service's clock (today in Asia/Shanghai), for a test to hold at a date."""
     clock: Clock = eligibility_app.state.clock
@@ -65,6 +73,13 @@ def client_for(eligibility_app: FastAPI):  # type: ignore[no-untyped-def]
         return asgi_client(eligibility_app, principal)
 
     return make
+
+
+@pytest.fixture
+def city(client_for) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    """A city client of the eligibility service."""
+    client: httpx.AsyncClient = client_for(CITY)
+    return client
 
 
 @pytest.fixture

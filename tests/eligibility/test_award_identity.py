@@ -5,7 +5,6 @@ caller's free text. Amounts are worked out by hand from 渝发改规范〔2024�
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,13 +15,10 @@ from shared.uscc import make_uscc
 from tests.eligibility.awards_support import (
     OTHER_POLICY,
     THIS_POLICY,
-    TODAY,
     award,
-    clean,
     other_policy,
     pay,
     propose,
-    register_other_policy,
     written,
 )
 from tests.support import CITY, asgi_client, district
@@ -33,17 +29,7 @@ PROJECT_CODE = "2024-500103-65-03-012345"
 _serial = iter(range(1, 10_000))
 
 
-@pytest.fixture(autouse=True)
-async def _ledger(eligibility_app, client_for, clock) -> AsyncIterator[None]:
-    clock.hold(TODAY)
-    await register_other_policy(client_for(CITY))
-    yield
-    await clean(eligibility_app)
-
-
-@pytest.fixture
-def city(client_for):
-    return client_for(CITY)
+pytestmark = pytest.mark.usefixtures("award_ledger")
 
 
 async def created(response: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import asyncio
 import csv
 import io
 import random
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,13 +24,10 @@ from tests.eligibility.awards_support import (
     PAID_ON,
     PUBLICISED_ON,
     THIS_POLICY,
-    TODAY,
     award,
-    clean,
     other_policy,
     pay,
     propose,
-    register_other_policy,
     rows,
     step,
     written,
@@ -45,17 +41,7 @@ INVESTMENT = "12345678.95"
 M01_MAX = "1234567.90"
 
 
-@pytest.fixture(autouse=True)
-async def _clean_awards(eligibility_app, client_for, clock) -> AsyncIterator[None]:
-    clock.hold(TODAY)
-    await register_other_policy(client_for(CITY))
-    yield
-    await clean(eligibility_app)
-
-
-@pytest.fixture
-def city(client_for):
-    return client_for(CITY)
+pytestmark = pytest.mark.usefixtures("award_ledger")
 
 
 async def investment(registry, district_code: str = "500103", amount: str = INVESTMENT) -> str:

@@ -21,7 +21,7 @@ from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.http import ServiceClient
-from tests.eligibility.awards_support import clean, propose, ranking_rows, written
+from tests.eligibility.awards_support import propose, ranking_rows, written
 from tests.eligibility.scenario import Scenario, building, cluster, enterprise, new_uscc, project, seed, year
 from tests.support import CITY, TEST_SECRET, TestDatabase, asgi_client
 
@@ -31,15 +31,8 @@ YEAR_END = "2025-12-31"
 
 
 @pytest.fixture(autouse=True)
-async def _clean_awards(eligibility_app, clock) -> AsyncIterator[None]:
+def _today(clock) -> None:
     clock.hold(date.fromisoformat(AS_OF))
-    yield
-    await clean(eligibility_app)
-
-
-@pytest.fixture
-def city(client_for):
-    return client_for(CITY)
 
 
 def closed_port() -> int:

@@ -48,11 +48,6 @@ async def _registered_by_tests_removed(eligibility_app: FastAPI) -> AsyncIterato
     await remove_registered_by_tests(eligibility_app)
 
 
-@pytest.fixture
-def city(client_for):
-    return client_for(CITY)
-
-
 async def policy_rows(app: FastAPI) -> int:
     async with app.state.engine.connect() as connection:
         return int((await connection.execute(text("SELECT count(*) FROM policies"))).scalar_one())
