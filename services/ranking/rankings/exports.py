@@ -8,8 +8,10 @@ from decimal import Decimal
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
+from services.ranking.decimals import six
 from services.ranking.rankings.schemas import RankingOut
-from shared.spreadsheets import xlsx_row
+from shared.money import FEN
+from shared.spreadsheets import csv_row, xlsx_row
 
 HEADER = ("rank", "district_code", "district_name", "score", "award_yuan")
 HEADER_ZH = ("名次", "区县代码", "区县", "综合得分", "奖励金额（元）")
@@ -21,7 +23,10 @@ def to_csv(ranking: RankingOut) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
     for row in ranking.rows:
-        writer.writerow((row.rank, row.district_code, row.district_name, f"{row.score:.6f}", f"{row.award_yuan:.2f}"))
+        # Scores (six places, negative under z-scores) and awards stay numbers; csv_row neutralises the text.
+        writer.writerow(
+            csv_row((row.rank, row.district_code, row.district_name, six(row.score), row.award_yuan.quantize(FEN)))
+        )
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -36,7 +41,7 @@ def to_xlsx(ranking: RankingOut) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in ranking.rows:
-        sheet.append([row.rank, row.district_code, row.district_name, row.score, row.award_yuan])
+        sheet.append(xlsx_row([row.rank, row.district_code, row.district_name, row.score, row.award_yuan]))
         sheet.cell(row=sheet.max_row, column=4).number_format = "0.000000"
         sheet.cell(row=sheet.max_row, column=5).number_format = "#,##0.00"
     sheet.append([None, None, "合计", None, Decimal(ranking.total_award_yuan)])
