@@ -302,6 +302,10 @@ async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send)
         await response(scope, receive, send)
 
 
+# Each service's own OpenAPI document and its pages: the gateway serves one merged document (and its own /docs).
+SERVICE_DOCUMENTS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
 async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
     settings = state.settings
     method: str = scope["method"]
@@ -313,6 +317,9 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         raise _not_found(
             f"No service named {service!r}; the API has " + ", ".join(f"{API_PREFIX}/{n}" for n in SERVICE_NAMES) + "."
         )
+    if sub_path.rstrip("/") in SERVICE_DOCUMENTS:
+        scope[ROUTE_KEY] = f"{API_PREFIX}/{service}/{{document}}"
+        raise _not_found("The services' own documents are not served: the API's document is /openapi.json (/docs).")
     template = state.specs.template(service, sub_path)
     scope[ROUTE_KEY] = f"{API_PREFIX}/{service}{template or '/{path}'}"
 

@@ -89,7 +89,8 @@ def create_service_app(
         finally:
             await engine.dispose()
 
-    app = _ServiceApp(title=title, version=version, description=description, lifespan=lifespan)
+    # No slash redirects: behind the gateway a 307 would carry the service's own address in its Location.
+    app = _ServiceApp(title=title, version=version, description=description, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.clock = Clock(settings.today)
     _document_problems(app)

@@ -55,7 +55,9 @@ def parse_yuan(value: Any) -> Decimal:
         raise ValueError("money must not be negative")
     if amount > MAX_YUAN:
         raise ValueError(f"money must not exceed {MAX_YUAN}")
-    return amount.quantize(FEN)
+    quantized = amount.quantize(FEN)
+    # "-0.00" is zero: never stored, compared or shown as a negative zero.
+    return abs(quantized) if quantized.is_zero() else quantized
 
 
 Yuan = Annotated[

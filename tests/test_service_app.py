@@ -123,3 +123,11 @@ async def test_a_failed_commit_is_never_reported_as_success(app):
     assert response.status_code == 409
     async with app.state.engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM children"))).scalar() == 0
+
+
+async def test_a_trailing_slash_is_a_404_problem_not_a_redirect_to_the_services_address(app):
+    async with asgi_client(app, CITY) as client:
+        response = await client.get("/conflict/")
+    # A 307 would name the service's own address in Location; behind the gateway nobody may follow it.
+    assert response.status_code == 404 and "location" not in response.headers
+    assert response.headers["content-type"] == "application/problem+json"

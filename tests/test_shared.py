@@ -113,3 +113,33 @@ class DriverError(Exception):
 )
 def test_which_errors_mean_the_database_is_away(error: Exception, away: bool) -> None:
     assert database_away(error) is away
+
+
+@pytest.mark.parametrize("key", ["abc", True, 0, -1, 2**63, 1.5, [1], None, {"id": 1}])
+def test_an_id_cursor_that_no_page_issued_is_a_422_naming_the_cursor(key):
+    from shared.errors import InvalidInput
+    from shared.pagination import encode_cursor, id_cursor
+
+    with pytest.raises(InvalidInput) as caught:
+        id_cursor(encode_cursor(key))
+    assert caught.value.errors == [{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
+
+
+def test_id_and_text_cursors_round_trip_within_their_columns():
+    from shared.errors import InvalidInput
+    from shared.pagination import MAX_ID, MAX_INTEGER_ID, encode_cursor, id_cursor, text_cursor
+
+    assert id_cursor(None) is None and id_cursor(encode_cursor(MAX_ID)) == MAX_ID
+    assert id_cursor(encode_cursor(MAX_INTEGER_ID), MAX_INTEGER_ID) == MAX_INTEGER_ID
+    with pytest.raises(InvalidInput):
+        id_cursor(encode_cursor(MAX_INTEGER_ID + 1), MAX_INTEGER_ID)  # beyond an integer id column
+    assert text_cursor(encode_cursor("91500103MA5U7XXXX0")) == "91500103MA5U7XXXX0"
+    for bad in (7, "x" * 65, "a\x00b"):
+        with pytest.raises(InvalidInput):
+            text_cursor(encode_cursor(bad))
+
+
+@pytest.mark.parametrize("text", ["-0.00", "-0", "-0.0"])
+def test_negative_zero_is_zero(text):
+    amount = parse_yuan(text)
+    assert amount == 0 and not amount.is_signed() and format_yuan(amount) == "0.00"

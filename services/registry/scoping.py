@@ -4,8 +4,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shared.auth import Principal
-from shared.errors import Forbidden, InvalidInput
-from shared.pagination import decode_cursor, encode_cursor
+from shared.errors import Forbidden
+from shared.pagination import MAX_INTEGER_ID, encode_cursor, id_cursor, text_cursor
 
 Row = TypeVar("Row")
 
@@ -30,14 +30,8 @@ def listing_district(principal: Principal, requested: str | None) -> str | None:
 
 
 def cursor_key(cursor: str | None, kind: type) -> Any:
-    if cursor is None:
-        return None
-    key = decode_cursor(cursor)
-    if not isinstance(key, kind) or isinstance(key, bool):
-        raise InvalidInput(
-            "The cursor is not one this service issued.", errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]
-        )
-    return key
+    """The key of the last row of the previous page: a registry id (an integer column) or a credit code."""
+    return id_cursor(cursor, MAX_INTEGER_ID) if kind is int else text_cursor(cursor)
 
 
 def next_cursor(rows: Sequence[Row], limit: int, key: Callable[[Row], Any]) -> str | None:

@@ -214,3 +214,12 @@ async def test_only_the_city_amends_parameters(client_for, principal, status):
     assert response.status_code == status
     history = (await client_for(CITY).get("/parameters/m13.ratio")).json()["history"]
     assert len(history) == 1
+
+
+@pytest.mark.parametrize("value", ["1e26", "1e999999", {"1": "1e26"}])
+async def test_a_simulation_override_too_large_for_an_amount_is_a_422(client_for, value):
+    name = "m03.tier_amounts_yuan" if isinstance(value, dict) else "m13.cap_yuan"
+    body = {"year": 2025, "as_of": "2025-06-30", "overrides": {name: value}}
+    response = await client_for(CITY).post("/simulations", json=body)
+    assert response.status_code == 422, response.text
+    assert "more yuan than an amount holds" in response.text

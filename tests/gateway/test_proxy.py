@@ -263,3 +263,14 @@ async def test_concurrent_requests_share_the_pool(gw: Gw) -> None:
         *(client.get(f"/api/v1/registry/things/{n}", headers=bearer(key)) for n in range(40))
     )
     assert [r.json()["thing_id"] for r in responses] == list(range(40))
+
+
+async def test_the_services_own_documents_are_not_served_through_the_gateway(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    for path in ("/docs", "/docs/", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        for service in ("registry", "eligibility", "ranking"):
+            response = await client.get(f"/api/v1/{service}{path}", headers=bearer(key))
+            assert response.status_code == 404, (service, path, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "/openapi.json" in response.json()["detail"]

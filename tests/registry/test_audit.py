@@ -61,3 +61,14 @@ async def test_audit_log_refuses_update_and_delete(registry_app, registry_databa
             async with registry_app.state.engine.begin() as connection:
                 await connection.execute(text(statement))
     assert len((await city.get("/audit")).json()["items"]) == 1
+
+
+@pytest.mark.parametrize("key", ["not-an-id", 2**63, 0])
+async def test_a_cursor_no_page_issued_is_a_422_not_a_500(city, key):
+    from shared.pagination import encode_cursor
+
+    # Enterprises are paged by credit code: any text is a cursor there, a number is not.
+    for path in ("/audit", "/projects", *(("/enterprises",) if not isinstance(key, str) else ())):
+        response = await city.get(path, params={"cursor": encode_cursor(key)})
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"] == [{"loc": ["query", "cursor"], "msg": "invalid cursor"}]

@@ -40,7 +40,7 @@ from services.eligibility.screenings.service import scope_district
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import encode_cursor, id_cursor
 from shared.requestid import current_request_id
 from shared.uscc import uscc_problem
 
@@ -112,16 +112,7 @@ async def read(session: AsyncSession, principal: Principal, award_id: int, today
 async def list_page(
     session: AsyncSession, principal: Principal, filters: AwardFilters, cursor: str | None, limit: int, today: date
 ) -> AwardPage:
-    before_id: int | None = None
-    if cursor is not None:
-        decoded = decode_cursor(cursor)
-        if not isinstance(decoded, int) or isinstance(decoded, bool):
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[field_error(["query", "cursor"], "invalid cursor")],
-            )
-        before_id = decoded
-    rows = await repository.page(session, scoped(principal, filters), before_id, limit + 1)
+    rows = await repository.page(session, scoped(principal, filters), id_cursor(cursor), limit + 1)
     items = [award_out(award, today) for award in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return AwardPage(items=items, next_cursor=next_cursor)

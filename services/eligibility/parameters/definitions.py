@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from shared.money import FEN
+from shared.money import FEN, MAX_YUAN
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "parameters.json"
 
@@ -95,6 +95,8 @@ def _decimal(raw: Any) -> Decimal:
 
 def _yuan(raw: Any) -> Decimal:
     value = _decimal(raw)
+    if abs(value) > MAX_YUAN:
+        raise ValueError(f"{raw!r} is more yuan than an amount holds (at most {MAX_YUAN})")
     if value != value.quantize(FEN):
         raise ValueError(f"{raw!r} has more than two decimal places (fen)")
     return value.quantize(FEN)

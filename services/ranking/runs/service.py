@@ -34,7 +34,7 @@ from services.ranking.upstream.schemas import PolicyValidity
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import MAX_INTEGER_ID, encode_cursor, id_cursor
 
 
 def method_of(methodology: Methodology) -> Method:
@@ -260,15 +260,9 @@ async def read(session: AsyncSession, run_id: int) -> RunOut:
 async def list_page(
     session: AsyncSession, *, year: int | None, status: str | None, cursor: str | None, limit: int
 ) -> RunPage:
-    before_id = None
-    if cursor is not None:
-        before_id = decode_cursor(cursor)
-        if not isinstance(before_id, int) or isinstance(before_id, bool):
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[field_error(["query", "cursor"], "invalid cursor")],
-            )
-    rows = await repository.page(session, year=year, status=status, before_id=before_id, limit=limit + 1)
+    rows = await repository.page(
+        session, year=year, status=status, before_id=id_cursor(cursor, MAX_INTEGER_ID), limit=limit + 1
+    )
     items = [
         RunSummary(
             run_id=run.id,

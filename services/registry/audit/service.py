@@ -10,7 +10,7 @@ from services.registry.audit import repository
 from services.registry.audit.schemas import AuditPage, EntityType
 from services.registry.db import utcnow
 from shared.auth import Principal
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import encode_cursor, id_cursor
 from shared.requestid import current_request_id
 
 
@@ -58,13 +58,12 @@ async def read_page(
     cursor: str | None,
     limit: int,
 ) -> AuditPage:
-    before_id = int(decode_cursor(cursor)) if cursor else None
     rows = await repository.page(
         session,
         entity_type=entity_type,
         entity_id=entity_id,
         district_code=district_code,
-        before_id=before_id,
+        before_id=id_cursor(cursor),
         limit=limit + 1,
     )
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
