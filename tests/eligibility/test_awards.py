@@ -681,6 +681,8 @@ async def test_the_exports_parse_back_with_the_right_totals(city, client_for, re
     assert [row[16] for row in body] == ["已拨付", "拟奖励", "不予奖励"]
     # The district award pays the district government (区县政府); the projects pay their owners (企业).
     assert [row[8] for row in body] == ["企业", "企业", "区县政府"]
+    # Every amount, the totals included, is formatted as money (rows 3–5 the awards, 6 the totals).
+    assert {sheet.cell(row=r, column=c).number_format for r in range(3, 7) for c in (14, 15)} == {"#,##0.00"}
 
     # A district's export holds its own awards only.
     yubei = client_for(district("500112"))

@@ -40,12 +40,12 @@ def to_xlsx(ranking: RankingOut) -> bytes:
     sheet.append(list(HEADER_ZH))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
-    for row in ranking.rows:
+    for line, row in enumerate(ranking.rows, start=3):
         sheet.append(xlsx_row([row.rank, row.district_code, row.district_name, row.score, row.award_yuan]))
-        sheet.cell(row=sheet.max_row, column=4).number_format = "0.000000"
-        sheet.cell(row=sheet.max_row, column=5).number_format = "#,##0.00"
+        sheet.cell(row=line, column=4).number_format = "0.000000"
+        sheet.cell(row=line, column=5).number_format = "#,##0.00"
     sheet.append([None, None, "合计", None, Decimal(ranking.total_award_yuan)])
-    sheet.cell(row=sheet.max_row, column=5).number_format = "#,##0.00"
+    sheet.cell(row=3 + len(ranking.rows), column=5).number_format = "#,##0.00"
     for column, width in zip("ABCDE", (8, 12, 24, 14, 18), strict=True):
         sheet.column_dimensions[column].width = width
 
