@@ -12,6 +12,10 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 # Development only: the value a local `make run` and the tests use when none is configured.
 DEVELOPMENT_INTERNAL_SECRET = "development-internal-secret-do-not-use-in-production"  # noqa: S105
+# A production secret signs every principal: at least this long (32 characters: e.g. `openssl rand -hex 32` gives
+# 64), and none of the values the repository itself shows.
+MIN_PRODUCTION_SECRET_LENGTH = 32
+KNOWN_SECRETS = frozenset({DEVELOPMENT_INTERNAL_SECRET, "replace-with-a-long-random-value"})
 
 
 class InternalAuthSettings(BaseSettings):
@@ -46,6 +50,14 @@ class ServiceSettings(BaseSettings):
             if self.environment == "production":
                 raise ValueError("INTERNAL_SECRET must be set in production")
             self.internal.secret = DEVELOPMENT_INTERNAL_SECRET
+        elif self.environment == "production":
+            if self.internal.secret in KNOWN_SECRETS:
+                raise ValueError("INTERNAL_SECRET is a value the repository shows: set a random one in production")
+            if len(self.internal.secret) < MIN_PRODUCTION_SECRET_LENGTH:
+                raise ValueError(
+                    f"INTERNAL_SECRET must have at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production "
+                    "(e.g. `openssl rand -hex 32`)"
+                )
         if not self.database_url:
             if self.environment == "production":
                 raise ValueError(f"the database URL must be set in production ({self.service_name})")

@@ -143,3 +143,24 @@ def test_id_and_text_cursors_round_trip_within_their_columns():
 def test_negative_zero_is_zero(text):
     amount = parse_yuan(text)
     assert amount == 0 and not amount.is_signed() and format_yuan(amount) == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("secret", "fragment"),
+    [
+        ("x", "at least 32 characters"),
+        ("internal-secret", "at least 32 characters"),
+        ("replace-with-a-long-random-value", "a value the repository shows"),
+        ("development-internal-secret-do-not-use-in-production", "a value the repository shows"),
+    ],
+)
+def test_production_refuses_a_short_or_known_internal_secret(monkeypatch, secret, fragment):
+    from pydantic import ValidationError
+
+    from shared.settings import ServiceSettings
+
+    monkeypatch.setenv("INTERNAL_SECRET", secret)
+    with pytest.raises(ValidationError, match=fragment):
+        ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("INTERNAL_SECRET", "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3")
+    assert ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db").internal.secret

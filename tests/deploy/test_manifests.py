@@ -18,7 +18,7 @@ ENV_VALUES = {
     "ELIGIBILITY_DB_PASSWORD": "e-secret",
     "RANKING_DB_PASSWORD": "k-secret",
     "GATEWAY_DB_PASSWORD": "g-secret",
-    "INTERNAL_SECRET": "internal-secret",
+    "INTERNAL_SECRET": "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3",
 }
 
 
