@@ -7,11 +7,11 @@ from typing import Any
 from services.eligibility.calculations.schemas import CalculationIn, StepOut
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
 from services.eligibility.parameters.definitions import ParameterSet
-from services.eligibility.perf import gc_paused
 from services.eligibility.rules import engine
 from services.eligibility.rules.base import Step
 from services.eligibility.rules.engine import FactsError, Outcome
 from shared.errors import InvalidInput, field_error
+from shared.perf import gc_paused
 
 
 def step_out(step: Step) -> StepOut:

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from services.eligibility.parameters.definitions import ParameterSet, Params
-from services.eligibility.perf import gc_paused
 from services.eligibility.registry_client.client import RegistryClient, run_all
 from services.eligibility.rules import engine
 from services.eligibility.rules.base import ZERO, facts_json
@@ -32,6 +31,7 @@ from services.eligibility.screenings.schemas import (
 from services.eligibility.screenings.subjects import Candidate, Gap
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
+from shared.perf import gc_paused
 from shared.reference import DISTRICT_CODES
 
 NOT_SCREENED = [

@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from services.eligibility.parameters.definitions import ParameterDataError, ParameterSet, Params, format_value
-from services.eligibility.perf import gc_paused
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules.base import ZERO
 from services.eligibility.screenings.service import (
@@ -26,6 +25,7 @@ from services.eligibility.simulations.schemas import (
 )
 from shared.auth import Principal
 from shared.errors import InvalidInput, field_error
+from shared.perf import gc_paused
 
 # Per key: baseline count, baseline amount, reform count, reform amount.
 Tally = dict[str, list[int | Decimal]]

@@ -1,4 +1,5 @@
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -20,6 +21,7 @@ from shared.db import SessionDep
 from shared.errors import PayloadTooLarge, SafeJSONResponse
 from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.perf import gc_paused
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 
@@ -101,14 +103,16 @@ async def import_enterprises(
     content_type = request.headers.get("content-type", "")
 
     async def run() -> tuple[int, dict[str, object]]:
-        rows = imports.parse_body(content_type, body, settings.import_max_rows)
+        # Parsing megabytes of CSV or JSON is CPU: in a worker thread, like the validation.
+        rows = await asyncio.to_thread(_parsed, content_type, body, settings.import_max_rows)
         report = await service.import_rows(session, principal, rows, atomic=atomic)
-        return status.HTTP_200_OK, report.model_dump(mode="json")
+        return status.HTTP_200_OK, await asyncio.to_thread(_dumped, report)
 
     fingerprint = request_fingerprint(content_type, str(atomic), body)
     outcome = await run_once(session, principal, idempotency_key, fingerprint, run)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return SafeJSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    # The answer (a report row per rejected row) is rendered off the event loop as well.
+    return await asyncio.to_thread(SafeJSONResponse, outcome.body, status_code=outcome.status_code, headers=headers)
 
 
 @router.get("/{uscc}", response_model=EnterpriseOut, summary="One enterprise with its yearly figures")
@@ -147,6 +151,18 @@ async def put_year(
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["ETag"] = service.etag(version)
     return out
+
+
+# Bursts of hundreds of thousands of objects, in worker threads and without the cyclic collector, whose full pass
+# over them would stop every thread, the event loop's included.
+def _parsed(content_type: str, body: bytes, max_rows: int) -> list[Any]:
+    with gc_paused():
+        return imports.parse_body(content_type, body, max_rows)
+
+
+def _dumped(report: ImportReport) -> dict[str, object]:
+    with gc_paused():
+        return report.model_dump(mode="json")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

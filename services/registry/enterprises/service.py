@@ -1,5 +1,6 @@
 """Enterprises: create, read, change, yearly figures and bulk import, with district scoping and audit."""
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +39,7 @@ from shared.errors import (
     field_error,
     storable_text,
 )
+from shared.perf import gc_paused
 from shared.reference import DISTRICT_CODES
 
 ENTERPRISE_FIELDS = (
@@ -357,12 +359,80 @@ def _figures_json(figures: Figures, district_code: str) -> dict[str, Any]:
     }
 
 
+def _report(**fields: Any) -> ImportReport:
+    with gc_paused():
+        return ImportReport(**fields)
+
+
+def _validated_plan(principal: Principal, raw_rows: Sequence[Any], rejected: list[RejectedRow]) -> _Plan:
+    # A burst of 200,000 rows' objects: a full collection of the cyclic collector over them would stop every thread.
+    with gc_paused():
+        return _plan(principal, _validate_rows(raw_rows, rejected), rejected)
+
+
+@dataclass(slots=True)
+class _Writes:
+    """What an import writes, worked out from the plan and what the registry holds."""
+
+    new_enterprises: list[dict[str, Any]] = field(default_factory=list)
+    changed_enterprises: list[dict[str, Any]] = field(default_factory=list)
+    new_years: list[dict[str, Any]] = field(default_factory=list)
+    changed_years: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+
+def _writes(
+    principal: Principal,
+    plan: _Plan,
+    existing: dict[str, dict[str, Any]],
+    stored_years: dict[tuple[str, int], dict[str, Any]],
+) -> _Writes:
+    """The rows to insert and update and the audit entries (pure, CPU only: run in a worker thread)."""
+    now = utcnow()
+    out = _Writes()
+    new_enterprises, changed_enterprises, changes = out.new_enterprises, out.changed_enterprises, out.changes
+    new_years, changed_years = out.new_years, out.changed_years
+
+    verification = written_by(principal, now)
+    for uscc, row in plan.enterprises.items():
+        fields = {name: getattr(row, name) for name in ENTERPRISE_FIELDS}
+        years_before: dict[str, Any] = {}
+        years_after: dict[str, Any] = {}
+        for year, figures in plan.years[uscc].items():
+            old = stored_years.get((uscc, year))
+            values = dict(zip(YEAR_FIELDS, figures, strict=True))
+            # A new year is the row's district's; a stored year keeps the district it records.
+            year_district = row.district_code if old is None else old["district_code"]
+            written = {"uscc": uscc, "year": year, **values, "district_code": year_district, **verification}
+            if old is None:
+                new_years.append({**written, "updated_at": now})
+            elif tuple(old[name] for name in YEAR_FIELDS) != figures:
+                changed_years.append({**written, "updated_at": now})
+                years_before[str(year)] = _figures_json(tuple(old[name] for name in YEAR_FIELDS), year_district)
+            else:
+                continue
+            years_after[str(year)] = _figures_json(figures, year_district)
+        current = existing.get(uscc)
+        if current is None:
+            new_enterprises.append({"uscc": uscc, **fields, "version": 1, "created_at": now, "updated_at": now})
+            after = {**_enterprise_json(uscc, fields), "years": years_after}
+            changes.append(Change("import", "enterprise", uscc, row.district_code, None, after))
+        elif years_after or any(current[name] != fields[name] for name in ENTERPRISE_FIELDS):
+            changed_enterprises.append({"uscc": uscc, **fields, "version": current["version"] + 1, "updated_at": now})
+            before = {**_enterprise_json(uscc, current), "years": years_before}
+            after = {**_enterprise_json(uscc, fields), "years": years_after}
+            changes.append(Change("import", "enterprise", uscc, row.district_code, before, after))
+
+    return out
+
+
 async def import_rows(
     session: AsyncSession, principal: Principal, raw_rows: Sequence[Any], *, atomic: bool
 ) -> ImportReport:
     """Create or update enterprises and their figures; invalid rows are reported, or with `atomic` refuse all."""
     rejected: list[RejectedRow] = []
-    plan = _plan(principal, _validate_rows(raw_rows, rejected), rejected)
+    # Validating 200,000 rows takes seconds of CPU: in a worker thread, so the event loop keeps serving the others.
+    plan = await asyncio.to_thread(_validated_plan, principal, raw_rows, rejected)
 
     years = sorted({year for figures in plan.years.values() for year in figures})
     existing, stored_years = await repository.existing_for_import(session, sorted(plan.enterprises), years)
@@ -407,43 +477,9 @@ async def import_rows(
             rejected=[item.model_dump() for item in rejected],
         )
 
-    now = utcnow()
-    new_enterprises: list[dict[str, Any]] = []
-    changed_enterprises: list[dict[str, Any]] = []
-    new_years: list[dict[str, Any]] = []
-    changed_years: list[dict[str, Any]] = []
-    changes: list[Change] = []
-
-    verification = written_by(principal, now)
-    for uscc, row in plan.enterprises.items():
-        fields = {name: getattr(row, name) for name in ENTERPRISE_FIELDS}
-        years_before: dict[str, Any] = {}
-        years_after: dict[str, Any] = {}
-        for year, figures in plan.years[uscc].items():
-            old = stored_years.get((uscc, year))
-            values = dict(zip(YEAR_FIELDS, figures, strict=True))
-            # A new year is the row's district's; a stored year keeps the district it records.
-            year_district = row.district_code if old is None else old["district_code"]
-            written = {"uscc": uscc, "year": year, **values, "district_code": year_district, **verification}
-            if old is None:
-                new_years.append({**written, "updated_at": now})
-            elif tuple(old[name] for name in YEAR_FIELDS) != figures:
-                changed_years.append({**written, "updated_at": now})
-                years_before[str(year)] = _figures_json(tuple(old[name] for name in YEAR_FIELDS), year_district)
-            else:
-                continue
-            years_after[str(year)] = _figures_json(figures, year_district)
-        current = existing.get(uscc)
-        if current is None:
-            new_enterprises.append({"uscc": uscc, **fields, "version": 1, "created_at": now, "updated_at": now})
-            after = {**_enterprise_json(uscc, fields), "years": years_after}
-            changes.append(Change("import", "enterprise", uscc, row.district_code, None, after))
-        elif years_after or any(current[name] != fields[name] for name in ENTERPRISE_FIELDS):
-            changed_enterprises.append({"uscc": uscc, **fields, "version": current["version"] + 1, "updated_at": now})
-            before = {**_enterprise_json(uscc, current), "years": years_before}
-            after = {**_enterprise_json(uscc, fields), "years": years_after}
-            changes.append(Change("import", "enterprise", uscc, row.district_code, before, after))
-
+    writes = await asyncio.to_thread(_writes, principal, plan, existing, stored_years)
+    new_enterprises, changed_enterprises = writes.new_enterprises, writes.changed_enterprises
+    new_years, changed_years, changes = writes.new_years, writes.changed_years, writes.changes
     await repository.insert_enterprises(session, new_enterprises)
     if not await repository.update_enterprises(session, changed_enterprises):
         raise Conflict(
@@ -454,7 +490,9 @@ async def import_rows(
     if len(new_years) + len(changed_years) >= BULK_LOAD_ROWS:
         await repository.refresh_statistics(session)
     await record(session, principal, changes)
-    return ImportReport(
+    # A report of 200,000 rejected rows is validated in a worker thread too.
+    return await asyncio.to_thread(
+        _report,
         rows=len(raw_rows),
         created=len(new_enterprises),
         updated=len(changed_enterprises),

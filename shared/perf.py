@@ -1,4 +1,4 @@
-"""Keeping bulk evaluation fast."""
+"""Keeping bulk work fast: 100,000 small objects made in one burst (an evaluation, an import) without the collector."""
 
 import gc
 from collections.abc import Iterator
