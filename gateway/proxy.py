@@ -28,6 +28,7 @@ from gateway.upstream import (
     ConnectFailed,
     ConnectionBroken,
     ConnectTimedOut,
+    PoolExhausted,
     TimedOut,
     UpstreamError,
     UpstreamPool,
@@ -287,6 +288,11 @@ async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
             return
 
 
+async def _whole(body: bytes) -> AsyncIterator[bytes]:
+    """A body already read, as the one piece the pool sends."""
+    yield body
+
+
 async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         await _proxy(state, scope, receive, send)
@@ -380,19 +386,19 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     has_body = (length is not None and length != "0") or "transfer-encoding" in headers
     raw_target = quote(sub_path, safe="/:@!$&'()*+,;=-._~").encode() + (b"?" + query if query else b"")
 
-    attempts = 2 if method in SAFE_METHODS and not has_body else 1
-    started = time.perf_counter()
-    response: UpstreamResponse | None = None
-    for attempt in range(attempts):
+    body: bytes | None = None
+    if has_body:
         try:
-            response = await upstream.pool.request(
-                method,
-                raw_target,
-                upstream_headers,
-                _request_body(receive, limit) if has_body else None,
-                content_length=content_length,
-            )
-            break
+            async with asyncio.timeout(settings.body_timeout):
+                body = b"".join([chunk async for chunk in _request_body(receive, limit)])
+        except TimeoutError:
+            raise _Refused(
+                408,
+                "Request Timeout",
+                "request-timeout",
+                f"The request body did not arrive within {settings.body_timeout:g} seconds.",
+                {"Connection": "close"},
+            ) from None
         except _BodyTooLarge:
             raise _Refused(
                 413,
@@ -403,6 +409,30 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         except _ClientGone:
             logger.info("client went away before its body was read", upstream=service)
             return
+
+    attempts = 2 if method in SAFE_METHODS and not has_body else 1
+    started = time.perf_counter()
+    response: UpstreamResponse | None = None
+    for attempt in range(attempts):
+        try:
+            response = await upstream.pool.request(
+                method,
+                raw_target,
+                upstream_headers,
+                _whole(body) if body is not None else None,
+                content_length=content_length,
+            )
+            break
+        except PoolExhausted:
+            state.metrics.upstream_errors.labels(service, "pool_exhausted").inc()
+            raise _Refused(
+                503,
+                "Service Unavailable",
+                "upstream-busy",
+                f"Every connection to the {service} service stayed busy for {settings.upstream_pool_timeout:g} "
+                "seconds; try again shortly.",
+                {"Retry-After": "1"},
+            ) from None
         except ConnectTimedOut:
             state.metrics.upstream_errors.labels(service, "connect_timeout").inc()
             raise _Refused(

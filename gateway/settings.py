@@ -36,6 +36,9 @@ class GatewaySettings(ServiceSettings):
     # Request bodies: the general limit, and the larger one for bulk imports (paths ending in /import).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_import_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A body is read whole, within this many seconds, before an upstream connection is taken (408 otherwise): a
+    # caller trickling its body holds no connection another caller needs.
+    body_timeout: float = Field(default=60.0, gt=0, le=3600)
 
     # Token buckets: per API key, and per client address for callers without a (valid) key.
     rate_limit_per_second: float = Field(default=50.0, gt=0)

@@ -45,6 +45,10 @@ class TimedOut(UpstreamError):
     """No free connection in time, or the service took too long to take the request or to answer."""
 
 
+class PoolExhausted(TimedOut):
+    """Every connection to the upstream stayed in use for the pool timeout."""
+
+
 class ConnectionBroken(UpstreamError):
     """The connection closed or failed in the middle of the exchange."""
 
@@ -367,7 +371,7 @@ class UpstreamPool:
                     while self._in_use >= self.max_connections:
                         await self._wait_for_slot()
             except TimeoutError:
-                raise TimedOut(f"no free connection within {self.pool_timeout} seconds") from None
+                raise PoolExhausted(f"no free connection within {self.pool_timeout} seconds") from None
         self._in_use += 1
         try:
             now = time.monotonic()

@@ -274,3 +274,50 @@ async def test_the_services_own_documents_are_not_served_through_the_gateway(gw:
             assert response.status_code == 404, (service, path, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             assert "/openapi.json" in response.json()["detail"]
+
+
+async def test_bodies_that_trickle_hold_no_upstream_connection_and_end_in_a_408(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    # Attack test (issue 19, slow bodies): more callers than the upstream pool has connections announce a body and
+    # send one byte of it. The body is read whole before a connection is taken, so the pool stays free: another
+    # caller is answered at once (well under 1 s), and each trickling body ends in a 408 after the body timeout.
+    settings = settings_for(
+        gateway_db.url, registry_url=echo.url, upstream_max_connections=2, upstream_pool_timeout=1, body_timeout=1.5
+    )
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        answers: list[dict] = []
+
+        async def trickle() -> None:
+            sent = False
+
+            async def receive() -> dict:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": b"{", "more_body": True}
+                await asyncio.sleep(3600)  # the rest of the body never comes
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    answers.append(message)
+
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                "path": "/api/v1/registry/things", "raw_path": b"/api/v1/registry/things", "query_string": b"",
+                "root_path": "", "client": ("203.0.113.9", 40000), "server": ("gateway.test", 80),
+                "headers": [(b"host", b"gateway.test"), (b"content-type", b"application/json"),
+                            (b"content-length", b"100000"), (b"authorization", f"Bearer {key}".encode())],
+            }  # fmt: skip
+            await app(scope, receive, send)
+
+        attackers = [asyncio.create_task(trickle()) for _ in range(5)]
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        response = await client.get("/api/v1/registry/things/7", headers=bearer(key))
+        waited = time.perf_counter() - started
+        assert response.status_code == 200 and waited < 1.0, (response.status_code, waited)
+        await asyncio.wait_for(asyncio.gather(*attackers), timeout=10)
+    assert [answer["status"] for answer in answers] == [408] * 5
