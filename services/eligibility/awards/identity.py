@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.screenings.subjects import (
-    CITY_DEPARTMENT,
     DISTRICT,
     ENTERPRISE,
     RecipientKind,
@@ -215,6 +214,3 @@ async def resolve(
         kind, recipient = ENTERPRISE, record["operator_uscc"]
     key = stacking_key(subject_type, subject_id, year, kind)
     return Subject(subject_type, subject_id, record["name"], district, kind, recipient, key, record)
-
-
-__all__ = ["CITY_DEPARTMENT", "DISTRICT", "ENTERPRISE", "Subject", "check_period", "resolve", "stacking_key"]
