@@ -9,15 +9,18 @@ from shared.pagination import MAX_INTEGER_ID, encode_cursor, id_cursor, text_cur
 
 Row = TypeVar("Row")
 
+# A refusal names the caller, never the record's district: that would tell a district who owns what.
+_OWN_DISTRICT_ONLY = "The {principal} principal may {verb} only the records of its own district."
+
 
 def ensure_writable(principal: Principal, district_code: str) -> None:
     if not principal.may_write_district(district_code):
-        raise Forbidden(f"The {principal.label} principal may not write records of district {district_code}.")
+        raise Forbidden(_OWN_DISTRICT_ONLY.format(principal=principal.label, verb="write"))
 
 
 def ensure_readable(principal: Principal, district_code: str) -> None:
     if not principal.may_read_district(district_code):
-        raise Forbidden(f"The {principal.label} principal may not read records of district {district_code}.")
+        raise Forbidden(_OWN_DISTRICT_ONLY.format(principal=principal.label, verb="read"))
 
 
 def listing_district(principal: Principal, requested: str | None) -> str | None:

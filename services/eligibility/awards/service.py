@@ -105,7 +105,7 @@ async def read(session: AsyncSession, principal: Principal, award_id: int, today
     if award is None:
         raise NotFound(f"There is no award {award_id}.")
     if not principal.may_read_district(award.district_code):
-        raise Forbidden(f"Award {award_id} belongs to district {award.district_code}; this key reads its own only.")
+        raise Forbidden(f"Award {award_id} is not of this key's district: a district key reads its own awards only.")
     return await detail(session, award, today)
 
 

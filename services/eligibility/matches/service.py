@@ -117,7 +117,7 @@ async def match(
         raise NotFound(f"The registry has no enterprise {uscc}.")
     district_code = enterprise["district_code"]
     if not principal.may_read_district(district_code):
-        raise Forbidden(f"The enterprise belongs to district {district_code}; this key may not read it.")
+        raise Forbidden("A district key reads only the enterprises of its own district.")
     outside = _not_applicable(parameters, as_of, year)
     computable: list[MatchedAmount] = []
     other: list[MatchedMeasure] = []
