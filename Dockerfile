@@ -21,4 +21,4 @@ COPY gateway ./gateway
 COPY deploy/__init__.py deploy/migrate.py ./deploy/
 USER app
 EXPOSE 8000 8001 8002 8003
-CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
+CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header", "--no-proxy-headers", "--http", "shared.server:BoundedHttpToolsProtocol"]

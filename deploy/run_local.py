@@ -48,6 +48,11 @@ def uvicorn_command(app: str, host: str, port: int) -> list[str]:
         str(port),
         "--no-server-header",
         "--no-access-log",
+        # Forwarding headers are the gateway's to judge (GATEWAY_TRUSTED_PROXIES), never uvicorn's.
+        "--no-proxy-headers",
+        # uvicorn's httptools protocol with bounded request heads (shared/server.py says why).
+        "--http",
+        "shared.server:BoundedHttpToolsProtocol",
         "--timeout-graceful-shutdown",
         "5",
     ]

@@ -1,49 +1,55 @@
-"""Verifying a presented API key: a short-lived cache in front of the gateway's database."""
+"""Verifying a presented API key against the key table, held whole in memory.
 
+A lookup must take as long for an id that does not exist as for one that does, or the time tells a caller which
+ids are real (it did: 2.9 ms for an unknown id, which went to the database, against 0.7 ms for a cached known
+one). Keys are few (one per district and office), so the gateway keeps every key's id, record and hash and reads
+the table again every `cache_seconds`; an unknown id is compared against a dummy digest like a known one.
+"""
+
+import asyncio
+import hmac
 import time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.keys.service import KeyRecord, StoredKey, find_key, matches, split_key
+from gateway.keys.service import KeyRecord, StoredKey, all_stored_keys, hash_key, split_key
+
+# Compared against when the id is unknown, so that both cases hash and compare once.
+_DUMMY_DIGEST = hash_key("cqk_000000000000_" + "0" * 43)
 
 
 class KeyAuthenticator:
-    """Looks a key up by its public id, then compares SHA-256 digests in constant time.
-
-    Lookups (found or not) are cached for `cache_seconds`, so a revocation reaches a running gateway within
-    that time; 0 disables the cache.
-    """
-
-    MAX_CACHED = 10_000
+    """Every key (revoked ones included) by id, read again once `cache_seconds` have passed since the last read, so
+    a revocation, or a new key, reaches a running gateway within that time; 0 reads the table on every request."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
         self.sessionmaker = sessionmaker
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[StoredKey | None, float]] = {}
+        self._keys: dict[str, StoredKey] = {}
+        self._expires = float("-inf")
+        self._reading = asyncio.Lock()
 
     async def authenticate(self, key: str) -> KeyRecord | None:
         key_id = split_key(key)
         if key_id is None:
             return None
-        stored = await self._lookup(key_id)
-        if stored is None or not matches(key, stored):
+        keys = await self._table()
+        stored = keys.get(key_id)
+        digest_matches = hmac.compare_digest(hash_key(key), stored.key_hash if stored else _DUMMY_DIGEST)
+        if stored is None or not digest_matches or stored.record.revoked_at is not None:
             return None
         return stored.record
 
-    async def _lookup(self, key_id: str) -> StoredKey | None:
-        now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        async with self.sessionmaker() as session:
-            stored = await find_key(session, key_id)
-        if self.cache_seconds > 0:
-            if len(self._cache) >= self.MAX_CACHED:
-                self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
-                if len(self._cache) >= self.MAX_CACHED:
-                    self._cache.clear()
-            self._cache[key_id] = (stored, now + self.cache_seconds)
-        return stored
+    async def _table(self) -> dict[str, StoredKey]:
+        if time.monotonic() < self._expires:
+            return self._keys
+        async with self._reading:  # one read at a time; callers that waited use the table it read
+            if time.monotonic() >= self._expires or self.cache_seconds == 0:
+                async with self.sessionmaker() as session:
+                    self._keys = {stored.record.key_id: stored for stored in await all_stored_keys(session)}
+                self._expires = time.monotonic() + self.cache_seconds
+        return self._keys
 
     def forget(self) -> None:
-        self._cache.clear()
+        """Read the table again on the next request (after a revocation made in this process)."""
+        self._expires = float("-inf")

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.authn import KeyAuthenticator
+from gateway.fairness import ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import ROUTE_KEY, GatewayMiddleware
 from gateway.openapi import SpecCache, merge
@@ -188,6 +189,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             limiter=limiter,
             metrics=metrics,
             specs=specs,
+            concurrency=ConcurrencyCap(settings.max_concurrent_per_client),
+            auth_failures=FailureBlocks(),
         )
         for name in upstreams:
             specs.warm(name)
@@ -268,12 +271,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     }
     if settings.cors_origins:
         app.add_middleware(ProblemCORSMiddleware, **cors)
-    app.add_middleware(GatewayMiddleware, metrics=metrics)
+    app.add_middleware(GatewayMiddleware, metrics=metrics, trusted_proxies=settings.trusted_proxies)
     # The same middleware in the same order for proxied requests, on their short way (see _GatewayApp).
     proxied: ASGIApp = _proxy_endpoint
     if settings.cors_origins:
         proxied = ProblemCORSMiddleware(proxied, **cors)
-    app.proxied_stack = GatewayMiddleware(proxied, metrics=metrics)
+    app.proxied_stack = GatewayMiddleware(proxied, metrics=metrics, trusted_proxies=settings.trusted_proxies)
     return app
 
 

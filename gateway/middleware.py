@@ -1,14 +1,21 @@
-"""The gateway's outermost ASGI middleware: request id, access log, metrics, and the last-resort problem."""
+"""The gateway's outermost ASGI middleware: request ids, client identity, access log, metrics, last-resort problem.
+
+The gateway always makes the system's request id (what problems, logs and audit rows carry, and what the
+services receive under the signature); a caller's acceptable `X-Request-ID` is kept beside it as the client's id
+and echoed back on the response, as the API promises.
+"""
 
 import time
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.client import CLIENT_KEY, Network, identify
 from gateway.metrics import GatewayMetrics
 from shared.errors import last_resort_response
 from shared.logging import get_logger
-from shared.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
+from shared.requestid import REQUEST_ID_HEADER, acceptable, make_request_id, reset_request_id, set_request_id
 
 logger = get_logger("gateway.access")
 
@@ -30,9 +37,10 @@ def route_label(scope: Scope) -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics, trusted_proxies: Sequence[Network] = ()) -> None:
         self.app = app
         self.metrics = metrics
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,9 +51,12 @@ class GatewayMiddleware:
             if key == b"x-request-id":
                 candidate = value.decode("latin-1")
                 break
-        request_id = accept_or_make(candidate)
-        token = set_request_id(request_id)
+        client_request_id = acceptable(candidate)
+        request_id = make_request_id()
+        echoed = (client_request_id or request_id).encode()
+        token = set_request_id(request_id, client_request_id)
         scope.setdefault("state", {})["request_id"] = request_id
+        identity = scope[CLIENT_KEY] = identify(scope, self.trusted_proxies)
         started = time.perf_counter()
         holder = {"status": 500, "started": False}
         self.metrics.in_flight.inc()
@@ -56,7 +67,7 @@ class GatewayMiddleware:
                 holder["started"] = True
                 message["headers"] = [
                     *[(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"],
-                    (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+                    (REQUEST_ID_HEADER.lower().encode(), echoed),
                     *_SECURITY_HEADERS,
                 ]
             await send(message)
@@ -75,7 +86,6 @@ class GatewayMiddleware:
             status = int(holder["status"])
             self.metrics.observe(scope["method"], route, status, elapsed)
             caller = scope.get(CALLER_KEY)
-            client = scope.get("client")
             logger.info(
                 "request",
                 method=scope["method"],
@@ -84,6 +94,10 @@ class GatewayMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
                 caller=caller if isinstance(caller, str) else None,
-                client=client[0] if client else None,
+                client=identity.address,
+                peer=identity.peer,
+                forwarded_for=identity.forwarded_for,
+                request_id=request_id,
+                client_request_id=client_request_id,
             )
             reset_request_id(token)

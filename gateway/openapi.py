@@ -19,6 +19,7 @@ from gateway.access import rule_for
 from shared.auth import Principal, Role, sign_principal
 from shared.errors import PROBLEM_SCHEMA
 from shared.logging import get_logger
+from shared.requestid import make_request_id
 
 logger = get_logger("gateway.openapi")
 
@@ -166,7 +167,9 @@ class SpecCache:
     async def fetch(self, service: str) -> dict[str, Any] | None:
         client = self.clients[service]
         self._attempted[service] = time.monotonic()
-        headers = sign_principal(self.secret, "GET", "/openapi.json", SERVICE_PRINCIPAL)
+        headers = sign_principal(
+            self.secret, "GET", "/openapi.json", SERVICE_PRINCIPAL, audience=service, request_id=make_request_id()
+        )
         try:
             response = await client.get("/openapi.json", headers=headers, timeout=self.timeout_seconds)
             response.raise_for_status()

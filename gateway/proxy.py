@@ -19,6 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.access import ALL_METHODS, SAFE_METHODS, rule_for
 from gateway.authn import KeyAuthenticator
+from gateway.client import client_of
+from gateway.fairness import ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import CALLER_KEY, ROUTE_KEY
 from gateway.openapi import SpecCache
@@ -33,11 +35,12 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
+    WriteTimedOut,
 )
 from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
 from shared.errors import problem_response
 from shared.logging import get_logger
-from shared.requestid import REQUEST_ID_HEADER, current_request_id
+from shared.requestid import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER, current_client_request_id, current_request_id
 
 logger = get_logger("gateway.proxy")
 
@@ -69,6 +72,7 @@ _REQUEST_DROP = frozenset(
         "x-forwarded-host",
         "x-forwarded-proto",
         REQUEST_ID_HEADER.lower(),
+        CLIENT_REQUEST_ID_HEADER.lower(),
         *(name.lower() for name in PRINCIPAL_HEADERS),
     }
 )
@@ -77,7 +81,7 @@ _REQUEST_DROP = frozenset(
 _RESPONSE_DROP = frozenset(
     name.encode("latin-1") for name in HOP_BY_HOP | {"server", "date", REQUEST_ID_HEADER.lower()}
 )
-_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("latin-1")
+_CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower().encode("latin-1")
 ANONYMOUS = Principal(Role.ANONYMOUS)
 
 
@@ -148,6 +152,8 @@ class GatewayState:
     limiter: RateLimiter
     metrics: GatewayMetrics
     specs: SpecCache
+    concurrency: ConcurrencyCap
+    auth_failures: FailureBlocks
 
 
 class _BodyTooLarge(Exception):
@@ -174,9 +180,14 @@ def _body_limit(settings: GatewaySettings, path: str) -> int:
     return settings.max_import_body_bytes if path.rstrip("/").endswith("/import") else settings.max_body_bytes
 
 
+# Set in the scope while a request holds one of its client's concurrent places (released by `proxy`).
+_HELD_KEY = "gateway.held"
+# Set in the scope by `_authenticate` for a caller with a valid key: whose concurrent places it uses.
+_CLIENT_BUCKET_KEY = "gateway.client_bucket"
+
+
 def _client_address(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return client_of(scope).address
 
 
 async def _authenticate(state: GatewayState, headers: dict[str, str], scope: Scope) -> Principal:
@@ -193,10 +204,29 @@ async def _authenticate(state: GatewayState, headers: dict[str, str], scope: Sco
             "anonymous",
         )
         return ANONYMOUS
+    blocked = state.auth_failures.remaining(address)
+    if blocked > 0:
+        state.metrics.rate_limited.labels("auth_failure").inc()
+        raise _Refused(
+            429,
+            "Too Many Requests",
+            "auth-failures",
+            f"Too many failed authentications from this address; at most {settings.auth_failure_burst} at once and "
+            f"{settings.auth_failure_per_second:g} per second. Retry after the time given.",
+            {"Retry-After": retry_after_header(blocked)},
+        )
     scheme, _, token = authorization.partition(" ")
     record = await state.authenticator.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if record is None:
-        # Guessing keys costs the caller's address its anonymous tokens.
+        # Guessing keys costs the caller's address its anonymous tokens, and a token of its failure bucket; once
+        # that is empty, the address's next keys are refused unseen (above) until a token is back.
+        failure = await state.limiter.take(
+            f"authfail:{address}", settings.auth_failure_per_second, settings.auth_failure_burst
+        )
+        if not failure.allowed or failure.remaining == 0:
+            state.auth_failures.block(
+                address, failure.retry_after if not failure.allowed else 1 / settings.auth_failure_per_second
+            )
         await _charge(
             state,
             f"ip:{address}",
@@ -214,7 +244,24 @@ async def _authenticate(state: GatewayState, headers: dict[str, str], scope: Sco
         )
     await _charge(state, f"key:{record.key_id}", settings.rate_limit_per_second, settings.rate_limit_burst, "key")
     scope[CALLER_KEY] = f"{record.principal.label}/{record.key_id}"
+    scope[_CLIENT_BUCKET_KEY] = f"key:{record.key_id}"
     return record.principal
+
+
+def _hold(state: GatewayState, scope: Scope) -> None:
+    """Take one of the client's concurrent places for the rest of the request (429 when none is free)."""
+    client = scope.get(_CLIENT_BUCKET_KEY) or f"ip:{_client_address(scope)}"
+    if not state.concurrency.try_acquire(client):
+        state.metrics.rate_limited.labels("concurrency").inc()
+        limit = state.settings.max_concurrent_per_client
+        raise _Refused(
+            429,
+            "Too Many Requests",
+            "too-many-concurrent",
+            f"This client already has {limit} requests in flight, the most allowed at once; retry when one is done.",
+            {"Retry-After": "1"},
+        )
+    scope[_HELD_KEY] = client
 
 
 async def _charge(state: GatewayState, bucket: str, rate: float, burst: int, caller: str) -> None:
@@ -235,8 +282,6 @@ def _upstream_headers(
 ) -> tuple[list[tuple[bytes, bytes]], bool]:
     """The headers to send on (names lower case, values as received), and whether they carry a Content-Length."""
     connection_tokens: set[bytes] = set()
-    prior_xff: list[bytes] = []
-    prior_forwarded: list[bytes] = []
     host = b""
     for key, value in raw_headers:
         name = key.lower()
@@ -244,10 +289,6 @@ def _upstream_headers(
             connection_tokens.update(
                 token.strip().lower().encode("latin-1") for token in value.decode("latin-1").split(",")
             )
-        elif name == b"x-forwarded-for":
-            prior_xff.append(value)
-        elif name == b"forwarded":
-            prior_forwarded.append(value)
         elif name == b"host":
             host = value
     out: list[tuple[bytes, bytes]] = []
@@ -258,16 +299,19 @@ def _upstream_headers(
             continue
         content_length = content_length or name == b"content-length"
         out.append((name, value))
-    address = _client_address(scope)
-    scheme = str(scope.get("scheme", "http"))
+    # The client as the gateway identified it (gateway/client.py): a chain the caller claimed is not passed on.
+    identity = client_of(scope)
+    address, scheme = identity.address, identity.scheme
     node = f'"[{address}]"' if ":" in address else address
     forwarded = f"for={node};proto={scheme}".encode("latin-1") + (b';host="' + host + b'"' if host else b"")
-    out.append((b"forwarded", b", ".join([*prior_forwarded, forwarded])))
-    out.append((b"x-forwarded-for", b", ".join([*prior_xff, address.encode("latin-1")])))
+    out.append((b"forwarded", forwarded))
+    out.append((b"x-forwarded-for", address.encode("latin-1")))
     out.append((b"x-forwarded-proto", scheme.encode("latin-1")))
     if host:
         out.append((b"x-forwarded-host", host))
-    out.append((_REQUEST_ID, (current_request_id() or "").encode("latin-1")))
+    client_request_id = current_client_request_id()
+    if client_request_id is not None:  # the caller's own id; the system's is among the signed headers
+        out.append((_CLIENT_REQUEST_ID, client_request_id.encode("latin-1")))
     out.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in signed.items())
     return out, content_length
 
@@ -306,6 +350,10 @@ async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send)
             headers=refusal.headers,
         )
         await response(scope, receive, send)
+    finally:
+        held = scope.pop(_HELD_KEY, None)
+        if held is not None:  # on every way out: answered, refused, failed, cancelled, the client gone
+            state.concurrency.release(held)
 
 
 # Each service's own OpenAPI document and its pages: the gateway serves one merged document (and its own /docs).
@@ -366,6 +414,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 {"WWW-Authenticate": "Bearer"},
             )
         raise _Refused(403, "Forbidden", "forbidden", f"The {principal.role} role may not do this: {rule.why}.")
+    _hold(state, scope)
 
     upstream = state.upstreams.get(service)
     if upstream is None:
@@ -381,8 +430,6 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
 
     query: bytes = scope["query_string"]
     target = sub_path + (f"?{query.decode('latin-1')}" if query else "")
-    signed = sign_principal(settings.internal.secret, method, target, principal)
-    upstream_headers, content_length = _upstream_headers(scope["headers"], scope, signed)
     has_body = (length is not None and length != "0") or "transfer-encoding" in headers
     raw_target = quote(sub_path, safe="/:@!$&'()*+,;=-._~").encode() + (b"?" + query if query else b"")
 
@@ -396,7 +443,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 408,
                 "Request Timeout",
                 "request-timeout",
-                f"The request body did not arrive within {settings.body_timeout:g} seconds.",
+                f"The request body did not arrive in full within {settings.body_timeout:g} seconds.",
                 {"Connection": "close"},
             ) from None
         except _BodyTooLarge:
@@ -410,6 +457,17 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
             logger.info("client went away before its body was read", upstream=service)
             return
 
+    # Signed once the body is here: the signature covers its hash, the service meant and the system's request id.
+    signed = sign_principal(
+        settings.internal.secret,
+        method,
+        target,
+        principal,
+        audience=service,
+        body=body or b"",
+        request_id=current_request_id() or "",
+    )
+    upstream_headers, content_length = _upstream_headers(scope["headers"], scope, signed)
     attempts = 2 if method in SAFE_METHODS and not has_body else 1
     started = time.perf_counter()
     response: UpstreamResponse | None = None
@@ -439,17 +497,18 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 503,
                 "Service Unavailable",
                 "upstream-unavailable",
-                f"The {service} service did not accept a connection in time.",
+                f"The {service} service did not accept a connection within {settings.upstream_connect_timeout:g} "
+                "seconds.",
             ) from None
         except TimedOut as exc:
             state.metrics.upstream_errors.labels(service, "timeout").inc()
             logger.warning("upstream timeout", upstream=service, error=str(exc))
-            raise _Refused(
-                504,
-                "Gateway Timeout",
-                "upstream-timeout",
-                f"The {service} service did not answer within {settings.upstream_read_timeout:g} seconds.",
-            ) from None
+            detail = (
+                f"The {service} service did not take the request within {settings.upstream_write_timeout:g} seconds."
+                if isinstance(exc, WriteTimedOut)
+                else f"The {service} service sent no answer for {settings.upstream_read_timeout:g} seconds."
+            )
+            raise _Refused(504, "Gateway Timeout", "upstream-timeout", detail) from None
         except (ConnectFailed, ConnectionBroken) as exc:
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05)

@@ -3,7 +3,7 @@
 import json
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -22,7 +22,7 @@ class GatewaySettings(ServiceSettings):
     eligibility_url: str = "http://127.0.0.1:8002"
     ranking_url: str = "http://127.0.0.1:8003"
 
-    # httpx timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`.
+    # Timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`.
     upstream_connect_timeout: float = Field(default=2.0, gt=0, le=60)
     upstream_read_timeout: float = Field(default=30.0, gt=0, le=600)
     upstream_write_timeout: float = Field(default=30.0, gt=0, le=600)
@@ -45,10 +45,20 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = Field(default=100, ge=1)
     anonymous_rate_limit_per_second: float = Field(default=20.0, gt=0)
     anonymous_rate_limit_burst: int = Field(default=40, ge=1)
+    # Failed authentications per client address: a stricter bucket of its own. Once it is empty, a request that
+    # presents any key from that address is a 429 before the key is looked up.
+    auth_failure_burst: int = Field(default=10, ge=1, le=100_000)
+    auth_failure_per_second: float = Field(default=0.1, gt=0, le=1000)
+    # Requests one client (an API key, or an address without one) may have in flight through the proxy at once.
+    max_concurrent_per_client: int = Field(default=16, ge=1, le=10_000)
+    # Addresses or networks of the proxies in front of the gateway (comma-separated or a JSON list); only when the
+    # TCP peer is one of them are X-Forwarded-For / Forwarded honoured. None by default: the peer is the client.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
     # Shared buckets for several gateway replicas; in-process buckets when empty.
     redis_url: str = Field(default="", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"))
 
-    # Seconds a verified key stays cached in the process (a revocation takes effect within this time).
+    # Seconds the key table is kept in the process before it is read again (a revocation, or a new key, takes
+    # effect within this time).
     key_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Seconds the merged OpenAPI document is cached.
     openapi_cache_seconds: float = Field(default=30.0, ge=0, le=86_400)
@@ -56,9 +66,9 @@ class GatewaySettings(ServiceSettings):
     # Browser origins allowed by CORS (comma-separated or a JSON list); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

@@ -49,6 +49,10 @@ class PoolExhausted(TimedOut):
     """Every connection to the upstream stayed in use for the pool timeout."""
 
 
+class WriteTimedOut(TimedOut):
+    """The service did not take the request (its body) within the write timeout."""
+
+
 class ConnectionBroken(UpstreamError):
     """The connection closed or failed in the middle of the exchange."""
 
@@ -202,7 +206,7 @@ class _Connection(asyncio.Protocol):
             async with asyncio.timeout(seconds):
                 await self._writable
         except TimeoutError:
-            raise TimedOut(f"the request was not taken within {seconds} seconds") from None
+            raise WriteTimedOut(f"the request was not taken within {seconds} seconds") from None
         finally:
             self._writable = None
 

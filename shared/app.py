@@ -1,7 +1,7 @@
 """The application factory every service uses: lifespan-made engine, middleware, errors, health."""
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import ServiceMiddleware
+from shared.nonces import NonceStore
 from shared.settings import ServiceSettings
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -69,9 +70,11 @@ def create_service_app(
     routers: Sequence[APIRouter],
     lifespan_hooks: Sequence[LifespanHook] = (),
     reads_without_transaction: bool = False,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """`reads_without_transaction`: GET and HEAD never write in this service, so they may skip BEGIN and COMMIT
-    (see shared.db.make_read_sessionmaker)."""
+    (see shared.db.make_read_sessionmaker). `body_limits`: paths whose bodies may be larger (or must be smaller)
+    than `settings.max_body_bytes`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +102,10 @@ def create_service_app(
         ServiceMiddleware,
         secret=settings.internal.secret,
         max_age_seconds=settings.internal.signature_max_age_seconds,
+        audience=settings.service_name,
+        nonces=NonceStore(settings.internal.signature_max_age_seconds),
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=body_limits,
     )
     app.include_router(health.router)
     for router in routers:

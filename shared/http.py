@@ -1,5 +1,8 @@
 """Calling another service of this system: signed as a service principal, explicit timeouts, retried reads.
 
+Each call carries the system's id of the request being served (signed, so the other service logs and audits under
+the same id) and the caller's own id as X-Client-Request-ID.
+
 Only idempotent reads are retried (transport errors and 502/503/504, with exponential backoff). When the other
 service cannot be read the caller gets a 503 problem naming it.
 """
@@ -13,6 +16,12 @@ import httpx
 from shared.auth import Principal, Role, sign_principal
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
+from shared.requestid import (
+    CLIENT_REQUEST_ID_HEADER,
+    current_client_request_id,
+    current_request_id,
+    make_request_id,
+)
 
 logger = get_logger("shared.http")
 
@@ -35,7 +44,7 @@ def make_http_client(base_url: str, *, timeout_seconds: float, max_connections: 
 
 
 class ServiceClient:
-    """Signed GETs of JSON from one upstream service."""
+    """Signed GETs of JSON from one upstream service; `upstream` is its name, the audience it verifies."""
 
     def __init__(
         self,
@@ -57,11 +66,25 @@ class ServiceClient:
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any | None:
         """The JSON at `path`, or None on 404."""
         clean = {key: value for key, value in (params or {}).items() if value is not None}
+        request_id = current_request_id() or make_request_id()
+        client_request_id = current_client_request_id()
         attempt = 0
         while True:
             request = self.http.build_request("GET", path, params=clean)
             target = request.url.raw_path.decode("latin-1")
-            request.headers.update(sign_principal(self.secret, "GET", target, self.principal))
+            # Each attempt is signed afresh (a new nonce and timestamp), under the same request ids.
+            request.headers.update(
+                sign_principal(
+                    self.secret,
+                    "GET",
+                    target,
+                    self.principal,
+                    audience=self.upstream,
+                    request_id=request_id,
+                )
+            )
+            if client_request_id is not None:
+                request.headers[CLIENT_REQUEST_ID_HEADER] = client_request_id
             try:
                 response = await self.http.send(request)
             except httpx.TransportError as exc:

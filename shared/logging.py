@@ -1,4 +1,5 @@
-"""JSON logs through structlog; every line carries the request id of the request it belongs to."""
+"""JSON logs through structlog; every line carries the request id of the request it belongs to (the system's, and
+the caller's own as client_request_id when it sent one)."""
 
 import logging
 import sys
@@ -8,7 +9,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict
 
-from shared.requestid import current_request_id
+from shared.requestid import current_client_request_id, current_request_id
 
 _LEVELS = {"critical": 50, "exception": 40, "error": 40, "warn": 30, "warning": 30, "info": 20, "debug": 10}
 
@@ -59,6 +60,9 @@ def _add_request_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
     request_id = current_request_id()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
+        client_request_id = current_client_request_id()
+        if client_request_id is not None:
+            event_dict.setdefault("client_request_id", client_request_id)
     return event_dict
 
 

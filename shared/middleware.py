@@ -1,72 +1,114 @@
-"""One pure-ASGI middleware for every service: request id, principal verification, access log, last-resort 500."""
+"""One pure-ASGI middleware for every service: request ids, the signed request's verification, access log, last-resort
+500."""
 
+import hashlib
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import verify_principal
-from shared.errors import ProblemError, last_resort_response, problem_response
+from shared.auth import SignedRequest, fresh_timestamp, verify_principal
+from shared.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ProblemError,
+    Unauthorized,
+    last_resort_response,
+    problem_response,
+)
 from shared.logging import get_logger
-from shared.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
+from shared.nonces import NonceStore
+from shared.requestid import (
+    CLIENT_REQUEST_ID_HEADER,
+    acceptable,
+    make_request_id,
+    reset_request_id,
+    set_request_id,
+)
 
 logger = get_logger("access")
 
+# A replayed read within the window answers what the captured request could already read, and the gateway retries a
+# bodiless read once with the same headers when its connection could not be used: only writes spend a nonce.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower()
+
+
+class _ClientGone(Exception):
+    pass
+
 
 class ServiceMiddleware:
+    """`audience` is this service's name, which the signature must name; a body is read (up to `body_limits` for
+    its path, else `max_body_bytes`) and hashed before the app sees it, and replayed to the app from memory."""
+
     def __init__(
         self,
         app: ASGIApp,
         *,
         secret: str,
         max_age_seconds: int,
+        audience: str,
+        nonces: NonceStore,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
         unsigned_paths: Collection[str] = ("/healthz", "/readyz"),
     ) -> None:
         self.app = app
         self.secret = secret
         self.max_age_seconds = max_age_seconds
+        self.audience = audience
+        self.nonces = nonces
+        self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
         self.unsigned_paths = frozenset(unsigned_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        request_id = accept_or_make(headers.get(REQUEST_ID_HEADER.lower()))
-        token = set_request_id(request_id)
+        # Until a signature vouches for the gateway's id, the request has one made here.
+        made_id = make_request_id()
+        token = set_request_id(made_id)
         started = time.perf_counter()
-        status_holder = {"status": 500, "started": False}
+        holder: dict[str, object] = {"status": 500, "started": False, "response_id": made_id}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["started"] = True
-                message.setdefault("headers", [])
+                holder["status"] = message["status"]
+                holder["started"] = True
                 message["headers"] = [
-                    *[(k, v) for k, v in message["headers"] if k.lower() != b"x-request-id"],
-                    (b"x-request-id", request_id.encode()),
+                    *[(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"],
+                    (b"x-request-id", str(holder["response_id"]).encode()),
                 ]
             await send(message)
 
         request = Request(scope)
         try:
             if scope["path"] not in self.unsigned_paths:
-                target = scope["path"] + (
-                    f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else ""
-                )
+                headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
                 try:
-                    principal = verify_principal(self.secret, self.max_age_seconds, scope["method"], target, headers)
+                    signed, receive = await self._verify(scope, receive, headers)
+                except _ClientGone:
+                    holder["status"] = 499
+                    return
                 except ProblemError as exc:
                     response = problem_response(
-                        request, status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail
-                    )
+                        request, status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail,
+                        headers=exc.headers or None,
+                    )  # fmt: skip
                     await response(scope, receive, send_with_id)
                     return
-                scope.setdefault("state", {})["principal"] = principal
+                system_id = acceptable(signed.request_id) or made_id
+                client_id = acceptable(headers.get(_CLIENT_REQUEST_ID))
+                set_request_id(system_id, client_id)  # undone with the first token, below
+                # The caller sees its own id if it sent one (API.md), the operators find the system's.
+                holder["response_id"] = client_id or system_id
+                scope.setdefault("state", {})["principal"] = signed.principal
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # the last resort: never an HTML page or a bare 500
-            if status_holder["started"]:
+            if holder["started"]:
                 logger.exception("response broken off", exc_info=exc)
             else:
                 await last_resort_response(request, exc)(scope, receive, send_with_id)
@@ -75,7 +117,65 @@ class ServiceMiddleware:
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=status_holder["status"],
+                status=holder["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             reset_request_id(token)
+
+    async def _verify(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> tuple[SignedRequest, Receive]:
+        """The verified signature and a `receive` that replays the body read to verify it."""
+        fresh_timestamp(headers, self.max_age_seconds)  # before any body is read
+        path: str = scope["path"]
+        limit = self.body_limits.get(path, self.max_body_bytes)
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise BadRequest("The Content-Length header is not a number.")
+            if int(length) > limit:
+                raise PayloadTooLarge(f"The request body is {int(length)} bytes; at most {limit} are accepted here.")
+        chunks: list[bytes] = []
+        digest = hashlib.sha256()
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone()
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"The request body is larger than the {limit} bytes accepted here.")
+            if chunk:
+                digest.update(chunk)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        query: bytes = scope["query_string"]
+        target = path + (f"?{query.decode('latin-1')}" if query else "")
+        signed = verify_principal(
+            self.secret,
+            self.max_age_seconds,
+            scope["method"],
+            target,
+            headers,
+            audience=self.audience,
+            body_sha256=digest.hexdigest(),
+        )
+        if scope["method"] not in SAFE_METHODS and not await self.nonces.accept(scope, signed.nonce, signed.timestamp):
+            raise Unauthorized("This signed request was already used; every request is signed afresh by the gateway.")
+        return signed, _replay(chunks, receive)
+
+
+def _replay(chunks: list[bytes], receive: Receive) -> Receive:
+    """The body as it arrived, piece by piece (each piece let go once handed on), then the connection's own events."""
+    pieces = chunks or [b""]
+    index = 0
+
+    async def replayed() -> Message:
+        nonlocal index
+        if index < len(pieces):
+            body, pieces[index] = pieces[index], b""
+            index += 1
+            return {"type": "http.request", "body": body, "more_body": index < len(pieces)}
+        return await receive()
+
+    return replayed

@@ -4,7 +4,7 @@ context variable for logs, problems and audit rows."""
 
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # The caller's own X-Request-ID, as the gateway passes it on to the services.
@@ -38,11 +38,15 @@ def accept_or_make(candidate: str | None) -> str:
     return acceptable(candidate) or make_request_id()
 
 
-def set_request_id(value: str, client_value: str | None = None) -> object:
+RequestIdToken = tuple[Token[str | None], Token[str | None]]
+
+
+def set_request_id(value: str, client_value: str | None = None) -> RequestIdToken:
+    """The system's id (and the caller's, if any) for what runs from here on; undone by reset_request_id."""
     return (_request_id.set(value), _client_request_id.set(client_value))
 
 
-def reset_request_id(token: object) -> None:
-    request_token, client_token = token  # type: ignore[misc]
+def reset_request_id(token: RequestIdToken) -> None:
+    request_token, client_token = token
     _request_id.reset(request_token)
     _client_request_id.reset(client_token)

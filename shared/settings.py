@@ -24,7 +24,9 @@ class InternalAuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTERNAL_", extra="ignore")
 
     secret: str = ""
-    signature_max_age_seconds: int = Field(default=60, ge=1, le=3600)
+    # How far a signature's timestamp may be from the service's clock, either way (the gateway signs each request
+    # just before sending it; more only covers clock drift). A write's nonce is kept this long (shared.nonces).
+    signature_max_age_seconds: int = Field(default=15, ge=1, le=300)
 
 
 class ServiceSettings(BaseSettings):
@@ -38,6 +40,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
     log_level: str = "INFO"
+    # The largest body a service reads to verify its signature (the gateway's own limit is the one callers meet;
+    # the registry's import has its own, larger one).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     internal: InternalAuthSettings = Field(default_factory=InternalAuthSettings)
     # Tests and demos only: the service's today (Asia/Shanghai) held at this date; production refuses it.
     today: date | None = None

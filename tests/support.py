@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from shared.auth import Principal, Role, sign_principal
 from shared.migrations import upgrade
+from shared.requestid import REQUEST_ID_HEADER, make_request_id
 from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT, VAR_DIR
 
 TEST_SECRET = DEVELOPMENT_INTERNAL_SECRET
@@ -95,7 +96,7 @@ def uvicorn_process(
     """`factory` (e.g. services.registry.main:create_app) served by a real uvicorn process on a free port."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers", "--http", "shared.server:BoundedHttpToolsProtocol"],
         cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -189,20 +190,78 @@ async def truncate(app: FastAPI, tables: Iterable[str]) -> None:
 
 
 class PrincipalAuth(httpx.Auth):
-    """Signs each request as the gateway would, for `principal`."""
+    """Signs each request as the gateway would, for `principal`, to the service `audience`: if not given, the name
+    the service at the request's address gives on its /healthz, asked once. The request's own X-Request-ID is signed
+    as the system's id (one is made if it has none)."""
 
-    def __init__(self, principal: Principal | None, secret: str = TEST_SECRET) -> None:
+    def __init__(self, principal: Principal | None, secret: str = TEST_SECRET, audience: str | None = None) -> None:
         self.principal = principal
         self.secret = secret
+        self.audiences: dict[str, str] = {}
+        self.audience = audience
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self.principal is not None:
-            target = request.url.raw_path.decode("latin-1")
-            request.headers.update(sign_principal(self.secret, request.method, target, self.principal))
-        yield request
+    def _known_audience(self, request: httpx.Request) -> str | None:
+        return self.audience if self.audience is not None else self.audiences.get(_origin(request.url))
+
+    def _probe(self, request: httpx.Request) -> httpx.Request:
+        return httpx.Request("GET", request.url.copy_with(path="/healthz", query=None))
+
+    def _learn(self, request: httpx.Request, probe: httpx.Response) -> str:
+        if probe.status_code != 200:
+            raise RuntimeError(f"{request.url}: /healthz answered {probe.status_code}, so the audience is unknown")
+        audience = str(probe.json().get("service", ""))
+        self.audiences[_origin(request.url)] = audience
+        return audience
+
+    def _sign(self, request: httpx.Request, audience: str) -> httpx.Request:
+        assert self.principal is not None
+        target = request.url.raw_path.decode("latin-1")
+        request.headers.update(
+            sign_principal(
+                self.secret,
+                request.method,
+                target,
+                self.principal,
+                audience=audience,
+                body=request.content,
+                request_id=request.headers.get(REQUEST_ID_HEADER) or make_request_id(),
+            )
+        )
+        return request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.principal is None:
+            yield request
+            return
+        audience = self._known_audience(request)
+        if audience is None:
+            probe = yield self._probe(request)
+            probe.read()
+            audience = self._learn(request, probe)
+        request.read()
+        yield self._sign(request, audience)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self.principal is None:
+            yield request
+            return
+        audience = self._known_audience(request)
+        if audience is None:
+            probe = yield self._probe(request)
+            await probe.aread()
+            audience = self._learn(request, probe)
+        await request.aread()
+        yield self._sign(request, audience)
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port}"
 
 
 def asgi_client(app: FastAPI, principal: Principal | None, base_url: str = "http://testserver") -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=base_url, auth=PrincipalAuth(principal), timeout=60
+        transport=httpx.ASGITransport(app=app),
+        base_url=base_url,
+        auth=PrincipalAuth(principal, audience=app.state.settings.service_name),
+        timeout=60,
     )

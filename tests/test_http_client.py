@@ -1,4 +1,5 @@
-"""shared.http: signed reads between services, retries on idempotent reads only, 503 when an upstream is gone."""
+"""shared.http: signed reads between services (carrying the request ids), retries on idempotent reads only, 503 when
+an upstream is gone."""
 
 import socket
 
@@ -7,8 +8,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from shared.auth import verify_principal
+from shared.auth import body_digest, verify_principal
 from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
+from shared.requestid import reset_request_id, set_request_id
 from tests.support import TEST_SECRET
 
 calls: list[str] = []
@@ -20,10 +22,13 @@ async def things(request: Request) -> JSONResponse:
     calls.append("things")
     query = request.scope["query_string"].decode()
     target = request.url.path + (f"?{query}" if query else "")
-    principal = verify_principal(TEST_SECRET, 60, "GET", target, dict(request.headers.items()))
+    signed = verify_principal(
+        TEST_SECRET, 15, "GET", target, dict(request.headers.items()), audience="upstream", body_sha256=body_digest(b"")
+    )
     cursor = request.query_params.get("cursor")
     page = {"items": [1, 2], "next_cursor": "b"} if cursor is None else {"items": [3], "next_cursor": None}
-    return JSONResponse({**page, "role": str(principal.role)})
+    ids = {"request_id": signed.request_id, "client_request_id": request.headers.get("x-client-request-id")}
+    return JSONResponse({**page, "role": str(signed.principal.role), **ids})
 
 
 @upstream.get("/flaky")
@@ -52,6 +57,18 @@ async def test_signed_paginated_reads():
     pages = [page async for page in client().pages("/things", page_size=2)]
     assert pages == [[1, 2], [3]]
     assert (await client().get("/things"))["role"] == "service"
+
+
+async def test_the_request_ids_are_passed_on_signed():
+    token = set_request_id("a" * 32, "mine-123")
+    try:
+        answer = await client().get("/things")
+    finally:
+        reset_request_id(token)
+    assert (answer["request_id"], answer["client_request_id"]) == ("a" * 32, "mine-123")
+    # Outside a request (a background job) a system id is made and no caller's id is claimed.
+    alone = await client().get("/things")
+    assert len(alone["request_id"]) == 32 and alone["client_request_id"] is None
 
 
 async def test_missing_is_none_and_503_is_retried():

@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 
 from shared.app import create_service_app
 from shared.db import SessionDep
 from shared.errors import Conflict
+from shared.nonces import nonce_table
 from shared.settings import VAR_DIR, ServiceSettings
 from tests.support import CITY, asgi_client
 
@@ -64,6 +65,7 @@ async def app() -> AsyncIterator[FastAPI]:
     application = create_service_app(settings=settings, title="probe", version="0", description="", routers=[router])
     async with application.router.lifespan_context(application):
         async with application.state.engine.begin() as connection:
+            await connection.run_sync(nonce_table(MetaData()).create)  # every service's migrations make it
             await connection.execute(text("CREATE TABLE notes (body TEXT UNIQUE)"))
             await connection.execute(text("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
             await connection.execute(

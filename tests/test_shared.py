@@ -1,12 +1,11 @@
-"""The common library: money, credit codes, principal signatures."""
+"""The common library: money, credit codes, database errors (principal signatures: test_signatures.py)."""
 
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from shared.auth import Principal, Role, sign_principal, verify_principal
-from shared.errors import DatabaseUnavailable, Unauthorized, database_away
+from shared.errors import DatabaseUnavailable, database_away
 from shared.money import format_yuan, parse_yuan, round_fen
 from shared.uscc import make_uscc, uscc_problem
 
@@ -68,28 +67,6 @@ def test_credit_code_checksum_matches_gb_32100_examples():
 def test_credit_code_problems_are_named(code, message):
     problem = uscc_problem(code)
     assert problem is not None and message in problem
-
-
-def test_signature_round_trip_and_tampering():
-    principal = Principal(Role.DISTRICT, "500103")
-    headers = {
-        k.lower(): v for k, v in sign_principal(SECRET, "POST", "/enterprises?atomic=true", principal, now=1000).items()
-    }
-    assert verify_principal(SECRET, 60, "POST", "/enterprises?atomic=true", headers, now=1030) == principal
-    with pytest.raises(Unauthorized, match="not valid"):
-        verify_principal(SECRET, 60, "POST", "/enterprises?atomic=false", headers, now=1030)
-    with pytest.raises(Unauthorized, match="not valid"):
-        verify_principal(SECRET, 60, "GET", "/enterprises?atomic=true", headers, now=1030)
-    with pytest.raises(Unauthorized, match="not valid"):
-        verify_principal(
-            SECRET, 60, "POST", "/enterprises?atomic=true", {**headers, "x-principal-role": "city"}, now=1030
-        )
-    with pytest.raises(Unauthorized, match="not valid"):
-        verify_principal("other", 60, "POST", "/enterprises?atomic=true", headers, now=1030)
-    with pytest.raises(Unauthorized, match="expired"):
-        verify_principal(SECRET, 60, "POST", "/enterprises?atomic=true", headers, now=1061)
-    with pytest.raises(Unauthorized, match="signed by the gateway"):
-        verify_principal(SECRET, 60, "POST", "/enterprises", {}, now=1000)
 
 
 class DriverError(Exception):

@@ -127,3 +127,9 @@ async def revoke_key(session: AsyncSession, key_id: str) -> None:
 async def find_key(session: AsyncSession, key_id: str) -> StoredKey | None:
     row = await repository.by_key_id(session, key_id)
     return None if row is None else StoredKey(record=_record(row), key_hash=row.key_hash)
+
+
+async def all_stored_keys(session: AsyncSession) -> list[StoredKey]:
+    """Every key with its hash, revoked ones included: the gateway's in-memory table."""
+    rows = await repository.all_keys(session, include_revoked=True)
+    return [StoredKey(record=_record(row), key_hash=row.key_hash) for row in rows]

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from services.eligibility.parameters.definitions import ParameterSet
 from services.eligibility.parameters.store import ParameterStore
 from services.eligibility.registry_client.client import RegistryClient
+from shared.admission import by_body_size, by_reach, heavy_work
 
 
 async def get_store(request: Request) -> ParameterStore:
@@ -30,3 +31,9 @@ async def get_registry(request: Request) -> RegistryClient:
 
 
 RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
+
+# Heavy work, admitted by cost (shared/admission.py). A batch by its size: 10,000 items are about 1 MB, a full-size
+# request. Screenings, simulations and exports by the caller's reach: a district's part of the registry or ledger is
+# small, the city's and the auditor's whole of it is full size.
+BatchWorkDep = Annotated[None, heavy_work(by_body_size(1_000_000))]
+ReachWorkDep = Annotated[None, heavy_work(by_reach)]

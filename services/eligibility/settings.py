@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.eligibility.parameters.definitions import DATA_FILE
+from shared.admission import HeavyWorkSettings
 from shared.settings import ServiceSettings
 
 
@@ -35,3 +36,5 @@ class EligibilitySettings(ServiceSettings):
     # publicised; and the most awards one export holds.
     award_notice_working_days: int = Field(default=5, ge=1, le=60)
     award_export_max_rows: int = Field(default=100_000, ge=1, le=1_000_000)
+    # Heavy work admitted at once, in all and per caller (shared/admission.py; HEAVY_* variables).
+    heavy: HeavyWorkSettings = Field(default_factory=HeavyWorkSettings)

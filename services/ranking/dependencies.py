@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.ranking.settings import RankingSettings
 from services.ranking.upstream.client import Upstreams
+from shared.admission import by_query, heavy_work
 
 
 async def get_settings(request: Request) -> RankingSettings:
@@ -22,3 +23,7 @@ async def get_upstreams(request: Request) -> Upstreams:
 
 
 UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
+
+# Heavy work, admitted by cost (shared/admission.py): a sensitivity analysis by its draws, 100,000 (the most one
+# request may ask for by default) a full-size request; the default of 1,000 the smallest.
+SensitivityWorkDep = Annotated[None, heavy_work(by_query("draws", 100_000, default=1000))]

@@ -1,6 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.admission import HeavyWorkSettings
 from shared.settings import ServiceSettings
 
 
@@ -25,3 +26,5 @@ class RankingSettings(ServiceSettings):
     sensitivity_max_draws: int = Field(default=100_000, ge=1, le=1_000_000)
     sensitivity_concentration: float = Field(default=100.0, gt=0, le=1_000_000)
     fragile_threshold: float = Field(default=0.8, gt=0, le=1)
+    # Heavy work admitted at once, in all and per caller (shared/admission.py; HEAVY_* variables).
+    heavy: HeavyWorkSettings = Field(default_factory=HeavyWorkSettings)

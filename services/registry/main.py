@@ -21,8 +21,9 @@ money carry their verification by the city."""
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
     return create_service_app(
-        settings=settings or RegistrySettings(),
+        settings=settings,
         title="Registry",
         version="1.0.0",
         description=DESCRIPTION,
@@ -38,4 +39,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             audit_router,
         ],
         reads_without_transaction=True,
+        body_limits={"/enterprises/import": settings.import_max_bytes},
     )

@@ -9,8 +9,11 @@ from services.registry.idempotency.models import IdempotentRequest
 from services.registry.projects.models import Project
 from services.registry.reference.models import District, Sector
 from services.registry.registrations.models import EnterpriseRegistration
+from shared.nonces import nonce_table
 
 metadata = Base.metadata
+# Signed writes already accepted (shared.nonces).
+request_nonces = nonce_table(metadata)
 
 __all__ = [
     "AuditEntry",
@@ -26,4 +29,5 @@ __all__ = [
     "Project",
     "Sector",
     "metadata",
+    "request_nonces",
 ]

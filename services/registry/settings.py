@@ -1,6 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.admission import HeavyWorkSettings
 from shared.settings import ServiceSettings
 
 
@@ -12,3 +13,7 @@ class RegistrySettings(ServiceSettings):
     import_max_rows: int = Field(default=200_000, ge=1)
     # Bytes accepted by one import body (100,000 CSV rows are about 15 MB).
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Errors the report lists for one rejected row (a row has 14 columns; the rest of a garbage row's are left out).
+    import_max_errors_per_row: int = Field(default=10, ge=1, le=50)
+    # Heavy work admitted at once, in all and per caller (shared/admission.py; HEAVY_* variables).
+    heavy: HeavyWorkSettings = Field(default_factory=HeavyWorkSettings)

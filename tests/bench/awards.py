@@ -9,6 +9,13 @@ commit), 16 writers each with its own connection:
   process on a scratch database, as in the eligibility bench) and runs the rules with their trace.
 A third figure has the 16 writers contend for one subject with rising amounts: every award supersedes the last.
 
+The exports (issue 19): GET /awards/export.csv and /export.xlsx of 100,000 awards, in seconds and as the growth of
+the eligibility process's peak resident set during the request (VmHWM, reset before each through
+/proc/<pid>/clear_refs). The 100,000 awards are written into the ledger with bulk INSERTs, not through the API (at
+the rate above that would take minutes), after the throughput figures: M13 awards on distinct projects, each with a
+calculation as the rules record it, one in a hundred named like a formula (neutralised on the way out). Their
+ceiling is the bare app answering the same bytes to the same client: what moving the document alone costs.
+
 Issue 4 names the throughput but sets no target. The ceiling of each figure, measured in the same run: the bare
 app (`tests/bench/_ceiling.py`) in a uvicorn process with the same flags, answering the 201 the service answered,
 to the same bodies posted by the same 16 writers.
@@ -27,6 +34,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.eligibility.awards.models import Award
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.models import Enterprise, Project
 from shared.reference import DISTRICTS
@@ -35,12 +43,15 @@ from tests.bench._ceiling import CeilingServer, ceiling_server
 from tests.bench._report import figure
 from tests.bench._services import service, signed_client
 from tests.bench.eligibility import verified
+from tests.bench.registry import peak_mib, reset_peak, service_process
 from tests.support import CITY, TestDatabase
 
 WRITERS = 16
 RECORDED = 4_000
 COMPUTABLE = 2_000
 CONTENDED = 800
+EXPORTED = 100_000
+EXPORT_MEASURE = "M13"
 OTHER_POLICY = "渝经信发〔2023〕12号"
 # （一）10% × 12,345,678.95 = 1,234,567.895 → 1,234,567.90
 INVESTMENT = Decimal("12345678.95")
@@ -97,6 +108,68 @@ async def fill_projects(url: str, count: int) -> None:
                     "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))"
                 )
                 await connection.exec_driver_sql("ANALYZE projects")
+    finally:
+        await engine.dispose()
+
+
+async def fill_awards(url: str, count: int) -> None:
+    """`count` standing M13 awards of this policy on distinct projects, by bulk INSERT (see the module's docstring)."""
+    codes = _codes()
+    now = datetime.now(UTC)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            policy_id = (
+                await connection.exec_driver_sql(
+                    "SELECT id FROM policies WHERE document_number = '渝发改规范〔2024〕7号'"
+                )
+            ).scalar_one()
+            for start in range(0, count, 5_000):
+                rows = []
+                for index in range(start, min(count, start + 5_000)):
+                    district = codes[index % len(codes)]
+                    amount = Decimal(100_000 + index % 5_000_000).quantize(Decimal("0.01"))
+                    name = f'=HYPERLINK("http://x/?{index}")' if index % 100 == 0 else f"基准导出项目{index}"
+                    owner = make_uscc(f"91{district}{index:09d}")
+                    rows.append(
+                        {
+                            "policy_id": policy_id,
+                            "policy": "渝发改规范〔2024〕7号",
+                            "measure_id": EXPORT_MEASURE,
+                            "subject_type": "project",
+                            "subject_id": f"EXPORT-{index}",
+                            "subject_name": name,
+                            "recipient_kind": "enterprise",
+                            "recipient": owner,
+                            "year": None,
+                            "stacking_key": f"project:EXPORT-{index}",
+                            "district_code": district,
+                            "amount_yuan": amount,
+                            "payable_yuan": amount,
+                            "status": "proposed",
+                            "is_standing": True,
+                            "calculation": {
+                                "measure_id": EXPORT_MEASURE,
+                                "eligible": True,
+                                "amount_yuan": f"{amount}",
+                                "trace": [
+                                    {
+                                        "step": "actual_spend_yuan",
+                                        "value": f"{amount * 10}",
+                                        "citation": "第（十三）条",
+                                    },
+                                    {"step": "rate", "value": "0.10", "citation": "第（十三）条"},
+                                    {"step": "amount_yuan", "value": f"{amount}", "citation": "第（十三）条"},
+                                ],
+                            },
+                            "created_at": now,
+                            "created_by": "city",
+                            "updated_at": now,
+                        }
+                    )
+                await connection.execute(insert(Award.__table__), rows)  # type: ignore[arg-type]
+            if connection.dialect.name == "postgresql":
+                await connection.exec_driver_sql("ANALYZE awards")
     finally:
         await engine.dispose()
 
@@ -186,12 +259,16 @@ async def run() -> dict[str, Any]:
         await fill_projects(registry_db.url, COMPUTABLE)
         async with (
             service("registry", registry_db.url) as registry_url,
-            service(
+            service_process(
                 "eligibility", eligibility_db.url, registry_url=registry_url, database_pool_size=str(WRITERS)
-            ) as url,
+            ) as (url, pid),
             ceiling_server() as ceiling,
         ):
             result = await _measure(url, ceiling)
+            await fill_awards(eligibility_db.url, EXPORTED)
+            exported, detail = await _exports(url, pid, ceiling)
+            result["figures"] += exported
+            result["detail"]["exports"] = detail
         result["detail"]["database"] = "postgresql" if eligibility_db.postgres else "sqlite"
         return result
     finally:
@@ -261,6 +338,56 @@ async def _measure(url: str, ceiling: CeilingServer) -> dict[str, Any]:
             "one_subject_contended": contended,
         },
     }
+
+
+async def _exports(url: str, pid: int, ceiling: CeilingServer) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each export of the EXPORTED awards once, timed and with the process's peak memory; then the bare app."""
+    figures: list[dict[str, Any]] = []
+    detail: dict[str, Any] = {"awards": EXPORTED, "seeded": "bulk INSERT, not through the API"}
+    params = {"measure_id": EXPORT_MEASURE}
+    async with signed_client(url, CITY) as client, signed_client(ceiling.url, CITY) as bare:
+        for kind in ("csv", "xlsx"):
+            resident = reset_peak(pid)
+            started = time.perf_counter()
+            response = await client.get(f"/awards/export.{kind}", params=params)
+            seconds = time.perf_counter() - started
+            peak = peak_mib(pid)
+            assert response.status_code == 200, response.text[:500]
+            await ceiling.record(response)
+            began = time.perf_counter()
+            moved = await bare.get(f"/awards/export.{kind}", params=params)
+            bare_seconds = time.perf_counter() - began
+            assert moved.status_code == 200 and moved.content == response.content
+            growth = round(peak - resident, 1)
+            detail[kind] = {
+                "seconds": round(seconds, 2),
+                "bytes": len(response.content),
+                "resident_before_mib": round(resident, 1),
+                "peak_resident_mib": round(peak, 1),
+                "peak_growth_mib": growth,
+                "ceiling_seconds": round(bare_seconds, 3),
+            }
+            notes = f"GET /awards/export.{kind} of {EXPORTED:,} awards ({len(response.content) / 1e6:.1f} MB) over HTTP"
+            figures.append(
+                figure(
+                    f"awards.export_{kind}_seconds",
+                    round(seconds, 2),
+                    ceiling=round(bare_seconds, 3),
+                    ceiling_method="bare uvicorn app answering the same bytes, same client",
+                    notes=notes,
+                )
+            )
+            figures.append(
+                figure(
+                    f"awards.export_{kind}_peak_memory",
+                    growth,
+                    ceiling=round(len(response.content) / 2**20, 1),
+                    ceiling_method="the size of the document itself",
+                    notes=f"{notes}: peak RSS growth of the eligibility process; peak RSS {peak:.0f} MiB against "
+                    "the 512 MiB the compose file and manifests allow",
+                )
+            )
+    return figures, detail
 
 
 def other_policy_district(amount: str) -> dict[str, Any]:

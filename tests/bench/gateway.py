@@ -3,17 +3,22 @@
 Targets (issue 6): proxied throughput ≥ 60% of direct; added median latency < 1 ms. The registry and the
 gateway run as uvicorn processes, as under `make run`; the request is `GET /districts` (a real database read).
 
-The ceiling, measured in the same run and interleaved with the other two: the bare app (`tests/bench/_ceiling.py`)
-in a third uvicorn process with the same flags, answering the registry's `/districts` bytes to the same client
-(same signed headers, concurrency and request counts). It is the ceiling of the direct and proxied medians and
-throughputs, and the floor of the added latency: a proxy adds at least one more loopback round trip through an
-HTTP server and an HTTP client, which is what one request to the bare app costs.
+The ceilings, measured in the same run and interleaved with the others:
+- the bare app (`tests/bench/_ceiling.py`) in a third uvicorn process with the same flags, answering the registry's
+  `/districts` bytes to the same client (same signed headers, concurrency and request counts). It is the ceiling
+  of the direct and proxied medians and throughputs, and the floor of the added latency: a proxy adds at least one
+  more loopback round trip through an HTTP server and an HTTP client, which is what one request to the bare app
+  costs;
+- the bare proxy (`BareProxy` below) in a fourth: the same uvicorn flags and the gateway's own upstream
+  connections, and nothing else (no key, limit, log, metric or signature). Its throughput ÷ direct is the ceiling
+  of the gateway's throughput ratio: what a proxy that only relays can keep of the direct throughput here.
 """
 
 import asyncio
 import os
 import statistics
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import httpx
@@ -22,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
+from gateway.upstream import UpstreamPool
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from shared.auth import Principal, Role, sign_principal
+from shared.requestid import make_request_id
 from shared.settings import DEVELOPMENT_INTERNAL_SECRET
 from tests.bench._ceiling import CeilingServer, ceiling_server
 from tests.bench._report import figure
@@ -36,6 +43,60 @@ THROUGHPUT_SECONDS = 5.0
 CONCURRENCY = 16
 PATH = "/districts"
 CITY = Principal(Role.CITY)
+BARE_PROXY_FACTORY = "tests.bench.gateway:create_bare_proxy"
+BARE_PROXY_UPSTREAM = "BENCH_BARE_PROXY_UPSTREAM"
+_RELAYED_BACK_DROP = frozenset({b"connection", b"keep-alive"})
+
+Message = MutableMapping[str, Any]
+
+
+class BareProxy:
+    """A reverse proxy that only relays: the request's headers as they came (less Host) over the gateway's own pooled
+    upstream connections (gateway/upstream.py), the answer streamed back."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self.upstream = httpx.URL(upstream_url)
+        self.pool: UpstreamPool | None = None
+
+    async def __call__(
+        self, scope: Message, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self.pool = UpstreamPool(
+                        self.upstream.host, self.upstream.port or 80, max_connections=100, max_keepalive=50,
+                        connect_timeout=2, read_timeout=30, write_timeout=30, pool_timeout=5,
+                    )  # fmt: skip
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.pool is not None:
+                        await self.pool.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http" or self.pool is None:
+            return
+        more = True
+        while more:  # the bench sends no bodies: drain the request
+            message = await receive()
+            more = bool(message.get("more_body", False))
+        query: bytes = scope["query_string"]
+        target = scope["raw_path"] + (b"?" + query if query else b"")
+        headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+        response = await self.pool.request(scope["method"], target, headers, None, content_length=False)
+        try:
+            relayed = [(name, value) for name, value in response.headers if name.lower() not in _RELAYED_BACK_DROP]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": relayed})
+            async for chunk, more_body in response.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
+        finally:
+            await response.aclose()
+
+
+def create_bare_proxy() -> BareProxy:
+    """The uvicorn factory; the upstream's base URL comes from the environment."""
+    return BareProxy(os.environ[BARE_PROXY_UPSTREAM])
 
 
 async def _latencies(client: httpx.AsyncClient, url: str, headers: Any, count: int) -> list[float]:
@@ -92,9 +153,13 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: CeilingServer) -> dict[str, Any]:
+async def _measure(
+    registry_url: str, gateway_url: str, bare_proxy_url: str, key: str, ceiling: CeilingServer
+) -> dict[str, Any]:
     def direct_headers() -> dict[str, str]:
-        return sign_principal(DEVELOPMENT_INTERNAL_SECRET, "GET", PATH, CITY)
+        return sign_principal(
+            DEVELOPMENT_INTERNAL_SECRET, "GET", PATH, CITY, audience="registry", request_id=make_request_id()
+        )
 
     proxied_headers = {"Authorization": f"Bearer {key}"}
     direct_url, proxied_url = registry_url + PATH, gateway_url + "/api/v1/registry" + PATH
@@ -112,6 +177,9 @@ async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: Ceili
         )
         for _, url, headers in routes:
             await _latencies(client, url, headers, WARMUP_REQUESTS)
+        # The bare proxy relays the direct request, signed for the registry as it is.
+        relayed = ("bare_proxy", bare_proxy_url + PATH, direct_headers)
+        await _latencies(client, relayed[1], direct_headers, WARMUP_REQUESTS)
         # Interleave the three in rounds so that drift of the machine affects them alike.
         latencies: dict[str, list[float]] = {name: [] for name, _, _ in routes}
         before = _sums((await client.get(gateway_url + "/metrics")).text)
@@ -120,9 +188,9 @@ async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: Ceili
                 latencies[name] += await _latencies(client, url, headers, LATENCY_REQUESTS // 6)
         after = _sums((await client.get(gateway_url + "/metrics")).text)
         # Throughput in alternating one-second slices, for the same reason.
-        totals = {name: [0, 0, 0.0] for name, _, _ in routes}
+        totals = {name: [0, 0, 0.0] for name, _, _ in (*routes, relayed)}
         for _ in range(int(THROUGHPUT_SECONDS)):
-            for name, url, headers in routes:
+            for name, url, headers in (*routes, relayed):
                 done, failed, took = await _throughput(client, url, headers, 1.0)
                 totals[name][0] += done
                 totals[name][1] += failed
@@ -140,6 +208,7 @@ async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: Ceili
     median = {name: statistics.median(samples) * 1000 for name, samples in latencies.items()}
     added_ms = median["proxied"] - median["direct"]
     ratio = rps["proxied"] / rps["direct"] if rps["direct"] else 0.0
+    ratio_ceiling = rps["bare_proxy"] / rps["direct"] if rps["direct"] else 0.0
     detail = {
         "request": f"GET {PATH} (registry, city principal)",
         "answer_bytes": len(answer.content),
@@ -157,8 +226,10 @@ async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: Ceili
         "direct_rps": round(rps["direct"], 1),
         "proxied_rps": round(rps["proxied"], 1),
         "ceiling_rps": round(rps["bare"], 1),
+        "bare_proxy_rps": round(rps["bare_proxy"], 1),
         "errors": errors,
         "throughput_ratio": round(ratio, 3),
+        "throughput_ratio_ceiling": round(ratio_ceiling, 3),
     }
     method = "bare uvicorn app answering the same bytes, same client, interleaved"
     latency_note = f"{len(latencies['direct'])} sequential requests each, interleaved in 6 rounds"
@@ -167,7 +238,11 @@ async def _measure(registry_url: str, gateway_url: str, key: str, ceiling: Ceili
         figure(
             "gateway.throughput_ratio",
             round(ratio, 3),
-            notes=f"{rps['proxied']:.0f} ÷ {rps['direct']:.0f} req/s ({rate_note}); already a ratio, no ceiling",
+            ceiling=round(ratio_ceiling, 3),
+            ceiling_method="a proxy that only relays (uvicorn, the gateway's upstream pool, nothing else): its "
+            "throughput ÷ direct, same client, interleaved",
+            notes=f"{rps['proxied']:.0f} ÷ {rps['direct']:.0f} req/s ({rate_note}); the bare proxy "
+            f"{rps['bare_proxy']:.0f} req/s (errors {errors['bare_proxy']})",
         ),
         figure(
             "gateway.added_median_latency",
@@ -225,9 +300,10 @@ async def run() -> dict[str, Any]:
         async with (
             served("services.registry.main:create_app", env) as registry_url,
             served("gateway.main:create_app", {**env, "GATEWAY_REGISTRY_URL": registry_url}) as gateway_url,
+            served(BARE_PROXY_FACTORY, {BARE_PROXY_UPSTREAM: registry_url}) as bare_proxy_url,
             ceiling_server() as ceiling,
         ):
-            result = await _measure(registry_url, gateway_url, key, ceiling)
+            result = await _measure(registry_url, gateway_url, bare_proxy_url, key, ceiling)
         result["detail"]["database"] = "postgresql" if registry_db.postgres else "sqlite"
         result["detail"]["rate_limit_store"] = "memory"
         return result

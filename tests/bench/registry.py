@@ -1,4 +1,5 @@
-"""Registry figures (issue 2) on PostgreSQL: bulk import, district statistics, filtered pages.
+"""Registry figures (issue 2) on PostgreSQL: bulk import, district statistics, filtered pages; and the import's
+peak memory (issue 19).
 
 The registry runs as a uvicorn process with the flags of `make run`, on a scratch database; every request goes
 over HTTP from a pooled httpx client, signed as the gateway would sign it for the city.
@@ -8,6 +9,9 @@ Ceilings, measured in the same run:
   scratch database: no HTTP, no parsing, no validation, no reads, no audit, one transaction. For the second
   import (a new year for every enterprise) that is the COPY of the 100,000 yearly rows plus one set-based UPDATE
   bumping every enterprise's version (its ETag), the end state the import must reach;
+- the import's peak memory: the growth of the registry process's peak resident set (VmHWM, reset before each
+  import through /proc/<pid>/clear_refs) over its resident set before the import, the larger of the two imports.
+  Its ceiling is the size of the CSV body itself, which any import that receives the body whole holds;
 - district statistics and pages: the bare app (`tests/bench/_ceiling.py`) in a uvicorn process with the same
   flags, answering the bytes the registry answered to each request, asked by the same client the same way.
 """
@@ -16,9 +20,11 @@ import asyncio
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,8 +36,8 @@ from shared.reference import DISTRICTS, SECTORS
 from shared.uscc import make_uscc
 from tests.bench._ceiling import CeilingServer, ceiling_server
 from tests.bench._report import figure
-from tests.bench._services import service, signed_client
-from tests.support import CITY, TestDatabase
+from tests.bench._services import FACTORIES, service_env, signed_client, start_uvicorn
+from tests.support import CITY, TestDatabase, stop_process
 
 ENTERPRISES = 100_000
 STATS_REQUESTS = 7
@@ -73,6 +79,34 @@ def _csv(rows: Sequence[Row]) -> bytes:
             f"{uscc},{name},{district},{sector},{ESTABLISHED.isoformat()},false,{year},{revenue},{employees},{flag}"
         )
     return ("\n".join(lines) + "\n").encode()
+
+
+@asynccontextmanager
+async def service_process(name: str, database_url: str, **settings: str) -> AsyncIterator[tuple[str, int]]:
+    """The service `name` as a uvicorn process (as `service` makes it), with its process id, to read its memory."""
+    process, url = await asyncio.to_thread(start_uvicorn, FACTORIES[name], service_env(name, database_url, **settings))
+    try:
+        yield url, process.pid
+    finally:
+        await asyncio.to_thread(stop_process, process)
+
+
+def _status_mib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def reset_peak(pid: int) -> float:
+    """Reset the process's peak resident set to its current one (Linux: "5" to clear_refs); that size in MiB."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return _status_mib(pid, "VmRSS")
+
+
+def peak_mib(pid: int) -> float:
+    """The process's peak resident set since the last reset, in MiB."""
+    return _status_mib(pid, "VmHWM")
 
 
 def _percentile(samples: list[float], fraction: float) -> float:
@@ -122,14 +156,14 @@ async def run() -> dict[str, Any]:
             # Creating and migrating run their own event loops, so they go to a thread.
             await asyncio.to_thread(each.create)
             created.append(each)
-        async with service("registry", database.url) as url, ceiling_server() as ceiling:
-            return await _measure(url, floor.url, ceiling)
+        async with service_process("registry", database.url) as (url, pid), ceiling_server() as ceiling:
+            return await _measure(url, pid, floor.url, ceiling)
     finally:
         for each in created:
             await asyncio.to_thread(each.drop)
 
 
-async def _measure(url: str, floor_url: str, ceiling: CeilingServer) -> dict[str, Any]:
+async def _measure(url: str, pid: int, floor_url: str, ceiling: CeilingServer) -> dict[str, Any]:
     rng = random.Random(20241119)
     detail: dict[str, Any] = {"server": "uvicorn process, flags of make run", "enterprises": ENTERPRISES}
     figures: list[dict[str, Any]] = []
@@ -137,9 +171,11 @@ async def _measure(url: str, floor_url: str, ceiling: CeilingServer) -> dict[str
         for year, new in ((2024, True), (2025, False)):
             rows = _rows(year, rng)
             body = _csv(rows)
+            resident = reset_peak(pid)
             started = time.perf_counter()
             response = await client.post("/enterprises/import", content=body, headers={"content-type": "text/csv"})
             elapsed = time.perf_counter() - started
+            peak = peak_mib(pid)
             assert response.status_code == 200, response.text[:500]
             report = response.json()
             assert not report["rejected"] and report["years_written"] == ENTERPRISES, response.text[:500]
@@ -154,6 +190,10 @@ async def _measure(url: str, floor_url: str, ceiling: CeilingServer) -> dict[str
                 "report": {key: report[key] for key in ("created", "updated", "unchanged", "years_written")},
                 "copy_floor_seconds": round(floor_seconds, 3),
                 "copy_floor_rows_per_second": floor_rate,
+                "csv_mib": round(len(body) / 2**20, 1),
+                "resident_before_mib": round(resident, 1),
+                "peak_resident_mib": round(peak, 1),
+                "peak_growth_mib": round(peak - resident, 1),
             }
             figures.append(
                 figure(
@@ -166,6 +206,20 @@ async def _measure(url: str, floor_url: str, ceiling: CeilingServer) -> dict[str
                     + ("every enterprise created with its year" if new else "every enterprise updated, a new year"),
                 )
             )
+
+        memory = max((detail["import_create"], detail["import_new_year"]), key=lambda item: item["peak_growth_mib"])
+        figures.append(
+            figure(
+                "registry.import_peak_memory",
+                memory["peak_growth_mib"],
+                ceiling=memory["csv_mib"],
+                ceiling_method="the size of the CSV body the import receives",
+                notes=f"peak RSS growth of the registry process during the import of {ENTERPRISES:,} rows, the larger "
+                f"of the two imports (new {detail['import_create']['peak_growth_mib']} MiB, new year "
+                f"{detail['import_new_year']['peak_growth_mib']} MiB); peak RSS {memory['peak_resident_mib']} MiB "
+                "against the 512 MiB the compose file and manifests allow",
+            )
+        )
 
         stats_ms: list[float] = []
         stats: httpx.Response | None = None

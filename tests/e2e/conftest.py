@@ -28,6 +28,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Every caller without a valid key shares the loopback address's bucket: the matrix sends many.
         "GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "100",
         "GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "300",
+        # …and many wrong keys: failed authentications from the loopback are not what this stack measures.
+        "GATEWAY_AUTH_FAILURE_BURST": "100000",
+        "GATEWAY_AUTH_FAILURE_PER_SECOND": "1000",
         "GATEWAY_CORS_ORIGINS": "https://screens.cq.example",
     }
     with launch_stack(tmp_path_factory.mktemp("e2e-logs"), env) as result:

@@ -28,6 +28,8 @@ import pytest
 
 from deploy.run_local import present_services, uvicorn_command
 from shared.auth import Principal, Role, sign_principal
+from shared.requestid import make_request_id
+from shared.server import HttpServerSettings
 from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT
 from tests.e2e.security_support import (
     API,
@@ -436,6 +438,7 @@ def _item_matches(name: str, payload: str, item: dict[str, Any]) -> bool:
 
 
 # Every read, and every write with a path parameter (a write's query parameters are not text: `atomic`, `trace`).
+MAX_REQUEST_TARGET = HttpServerSettings().max_request_line_bytes
 PARAMETER_CASES = [case for case in CASES if case.method == "GET" or "{" in case.template]
 
 
@@ -467,6 +470,8 @@ def test_injection_and_odd_unicode_in_query_and_path_parameters(case: Case, worl
             status = response.status_code
             if status >= 500:
                 wrong.append(f"?{name} {payload_name}: {status} {response.text[:200]}")
+            elif status == 414 and len(target.encode()) > MAX_REQUEST_TARGET:
+                pass  # longer than the server takes (shared/server.py): refused before any parameter is read
             elif status >= 400 and not names_field(response.json(), name):
                 wrong.append(f"?{name} {payload_name}: {status} names no {name!r}: {response.text[:200]}")
             elif status < 300 and response.headers["content-type"].startswith("application/json"):
@@ -518,9 +523,12 @@ def test_no_banner_from_any_service_when_called_directly(world: World) -> None:
                 assert direct.get(path).status_code == 200
             for path in ("/openapi.json", "/docs", "/no-such-route"):
                 assert direct.get(path).status_code == 401
-            signed = sign_principal(signed_secret, "GET", "/no-such-route", Principal(Role.CITY))
+            city = Principal(Role.CITY)
+            signed = sign_principal(
+                signed_secret, "GET", "/no-such-route", city, audience=service, request_id=make_request_id()
+            )
             assert direct.get("/no-such-route", headers=signed).status_code == 404
-            signed = sign_principal(signed_secret, "TRACE", "/healthz", Principal(Role.CITY))
+            signed = sign_principal(signed_secret, "TRACE", "/healthz", city, audience=service, request_id="t1")
             assert direct.request("TRACE", "/healthz", headers=signed).status_code in (404, 405)
 
 
@@ -613,16 +621,22 @@ def test_a_database_password_and_the_internal_secret_stay_out_of_a_service_log(w
         for label, log, process, url in started:
             wait_healthy(process, url, log)
             with make_client(url) as direct:
-                signed = sign_principal(secret, "GET", "/districts", Principal(Role.CITY))
+                city = Principal(Role.CITY)
+                signed = sign_principal(secret, "GET", "/districts", city, audience="registry", request_id="r1")
                 districts = direct.get("/districts", headers=signed)
                 assert districts.status_code == (200 if label == "reachable" else 503), districts.text
                 assert direct.get("/readyz").status_code == (200 if label == "reachable" else 503)
                 assert direct.get("/districts").status_code == 401
-                forged = sign_principal(DEVELOPMENT_INTERNAL_SECRET, "GET", "/districts", Principal(Role.CITY))
+                forged = sign_principal(
+                    DEVELOPMENT_INTERNAL_SECRET, "GET", "/districts", city, audience="registry", request_id="r2"
+                )
                 assert direct.get("/districts", headers=forged).status_code == 401
-                body = {"uscc": "bad", "name": "\u0000", "district_code": OWN}
-                writes = sign_principal(secret, "POST", "/enterprises", Principal(Role.CITY))
-                assert direct.post("/enterprises", json=body, headers=writes).status_code in (422, 503)
+                body = json.dumps({"uscc": "bad", "name": "\u0000", "district_code": OWN}).encode()
+                writes = sign_principal(
+                    secret, "POST", "/enterprises", city, audience="registry", body=body, request_id="r3"
+                )
+                headers = {**writes, "content-type": "application/json"}
+                assert direct.post("/enterprises", content=body, headers=headers).status_code in (422, 503)
     finally:
         for _, _, process, _ in started:
             process.terminate()

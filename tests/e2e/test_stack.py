@@ -1,6 +1,7 @@
 """The real processes: going around the gateway, upstreams down and hung, request ids, rate limits, public routes."""
 
 import json
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from deploy.run_local import present_services
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
 from shared.auth import Principal, Role, sign_principal
+from shared.requestid import make_request_id
 from tests.e2e.conftest import RATE_BURST, RATE_PER_SECOND, READ_TIMEOUT_SECONDS, Stack
 from tests.support import TEST_SECRET
 
@@ -45,22 +47,24 @@ def test_going_around_the_gateway_gets_nothing(stack: Stack) -> None:
             },
         )
         assert claimed.status_code == 401
-        forged = direct.get("/districts", headers=sign_principal("not-the-secret", "GET", "/districts", city))
+        forged = direct.get("/districts", headers=_signed("GET", "/districts", city, secret="not-the-secret"))
         assert forged.status_code == 401
-        stale = direct.get(
-            "/districts", headers=sign_principal(TEST_SECRET, "GET", "/districts", city, now=time.time() - 3600)
-        )
+        stale = direct.get("/districts", headers=_signed("GET", "/districts", city, now=time.time() - 3600))
         assert stale.status_code == 401
         # A valid signature for one request does not open another.
-        replayed = direct.get("/audit", headers=sign_principal(TEST_SECRET, "GET", "/districts", city))
+        replayed = direct.get("/audit", headers=_signed("GET", "/districts", city))
         assert replayed.status_code == 401
-        elevated = sign_principal(TEST_SECRET, "GET", "/audit", Principal(Role.DISTRICT, "500103"))
+        elevated = _signed("GET", "/audit", Principal(Role.DISTRICT, "500103"))
         elevated["X-Principal-Role"] = "city"
         assert direct.get("/audit", headers=elevated).status_code == 401
         # The control: the same request signed with the internal secret is answered.
-        assert (
-            direct.get("/districts", headers=sign_principal(TEST_SECRET, "GET", "/districts", city)).status_code == 200
-        )
+        assert direct.get("/districts", headers=_signed("GET", "/districts", city)).status_code == 200
+
+
+def _signed(
+    method: str, target: str, principal: Principal, *, secret: str = TEST_SECRET, now: float | None = None
+) -> dict[str, str]:
+    return sign_principal(secret, method, target, principal, audience="registry", request_id=make_request_id(), now=now)
 
 
 def test_request_id_is_echoed_forwarded_and_logged(stack: Stack, city: httpx.Client) -> None:
@@ -82,7 +86,10 @@ def test_request_id_is_echoed_forwarded_and_logged(stack: Stack, city: httpx.Cli
     gateway_lines, registry_lines = lines("gateway"), lines("registry")
     assert any(entry.get("route") == "/api/v1/registry/districts" and entry["status"] == 200 for entry in gateway_lines)
     assert any(entry.get("path") == "/districts" for entry in registry_lines)
-    assert all(entry["request_id"] == request_id for entry in gateway_lines + registry_lines)
+    # Every line carries the caller's id beside the system's own, one id for the request in every process.
+    assert all(entry["client_request_id"] == request_id for entry in gateway_lines + registry_lines)
+    system_ids = {entry["request_id"] for entry in gateway_lines + registry_lines}
+    assert len(system_ids) == 1 and re.fullmatch(r"[0-9a-f]{32}", system_ids.pop())
     # The key itself is never written to a log.
     assert stack.keys["city"] not in stack.log("gateway")
 

@@ -90,6 +90,15 @@ async def test_a_first_award_stands_with_its_calculation(city, registry, clock):
     assert event["request_id"]
 
 
+async def test_an_award_event_keeps_the_systems_request_id_and_the_callers_beside_it(city, registry):
+    p = await investment(registry)
+    ids = {"X-Request-ID": "f" * 32, "X-Client-Request-ID": "mine-7"}  # as the gateway passes them on
+    response = await city.post("/awards", json=m01(p, M01_MAX), headers=ids)
+    assert response.status_code == 201 and response.headers["x-request-id"] == "mine-7"
+    [event] = response.json()["events"]
+    assert (event["request_id"], event["client_request_id"]) == ("f" * 32, "mine-7")
+
+
 async def test_a_higher_award_supersedes_a_lower_one_not_yet_paid(city, registry, eligibility_app):
     p = await investment(registry)
     # Another policy granted 1,000,000.00 to the project and it is approved, not paid.

@@ -21,6 +21,7 @@ from gateway.settings import GatewaySettings
 from shared.db import make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.middleware import ServiceMiddleware
+from shared.nonces import NonceStore
 from tests.support import TEST_SECRET, free_port
 
 
@@ -29,11 +30,33 @@ class Thing(BaseModel):
     size: int = 0
 
 
-def echo_app(secret: str = TEST_SECRET) -> FastAPI:
-    """A stand-in service: it verifies the gateway's signature like a real one and echoes what it received."""
+class MemoryNonces(NonceStore):
+    """The echo service has no database: the nonces it accepted are kept in memory."""
+
+    def __init__(self) -> None:
+        super().__init__(window_seconds=60)
+        self.seen: set[str] = set()
+
+    async def accept(self, scope: Any, nonce: str, timestamp: int) -> bool:
+        if nonce in self.seen:
+            return False
+        self.seen.add(nonce)
+        return True
+
+
+def echo_app(secret: str = TEST_SECRET, audience: str = "registry") -> FastAPI:
+    """A stand-in for the service `audience`: it verifies the gateway's signature like a real one and echoes what
+    it received."""
     app = FastAPI(title="Echo", version="1")
     install_error_handlers(app)
-    app.add_middleware(ServiceMiddleware, secret=secret, max_age_seconds=60)
+    app.add_middleware(
+        ServiceMiddleware,
+        secret=secret,
+        max_age_seconds=60,
+        audience=audience,
+        nonces=MemoryNonces(),
+        max_body_bytes=64 * 1024 * 1024,
+    )
     app.state.hits = 0
 
     async def echo(request: Request) -> dict[str, Any]:

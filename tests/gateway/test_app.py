@@ -186,11 +186,14 @@ async def test_gateway_errors_are_problems(gw: Gw, method: str, path: str, statu
     response = await client.request(method, path, headers={"X-Request-ID": "err-1"})
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["request_id"] == "err-1"
+    # The caller's id comes back in the header; the body names the system's, the one the logs are searched by.
+    assert response.headers["x-request-id"] == "err-1"
+    assert len(response.json()["request_id"]) == 32
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_cors_allow_list(gateway_db: TestDatabase, echo: ServerThread) -> None:
+async def test_cors_allow_list(gateway_db: TestDatabase, echoes: dict[str, ServerThread]) -> None:
+    echo = echoes["eligibility"]
     settings = settings_for(gateway_db.url, eligibility_url=echo.url, cors_origins=["https://screens.cq.example"])
     async with running_gateway(settings) as (_, client):
         preflight = await client.options(

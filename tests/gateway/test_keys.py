@@ -1,5 +1,6 @@
 """API keys: the operator's CLI, hashes only, constant-time verification, revocation."""
 
+import asyncio
 import hashlib
 import json
 import os
@@ -8,9 +9,10 @@ import sys
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.authn import KeyAuthenticator
-from gateway.keys.service import KeyProblem, check_role, create_key, find_key, matches, split_key
+from gateway.keys.service import KeyProblem, check_role, create_key, find_key, matches, revoke_key, split_key
 from gateway.models import ApiKey
 from shared.auth import Role
 from shared.db import make_engine, make_sessionmaker
@@ -126,5 +128,51 @@ async def test_the_cache_keeps_a_revocation_out_for_at_most_its_ttl(gateway_db: 
         assert await cached.authenticate(key) == record  # still inside its cache time
         cached.forget()
         assert await cached.authenticate(key) is None
+    finally:
+        await engine.dispose()
+
+
+async def test_unknown_ids_are_answered_from_the_table_in_memory(gateway_db: TestDatabase) -> None:
+    """The time of a lookup must not tell which ids exist: an unknown id goes to the database no more than a known
+    one does (once per cache time, for the whole table), and both compare one digest."""
+    engine = make_engine(gateway_db.url)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        async with sessionmaker() as session, session.begin():
+            key, record = await create_key(session, "city")
+        reads = 0
+
+        def counting() -> AsyncSession:
+            nonlocal reads
+            reads += 1
+            return sessionmaker()
+
+        authenticator = KeyAuthenticator(counting, cache_seconds=3600)  # type: ignore[arg-type]
+        for n in range(200):
+            unknown = f"cqk_{n:012d}_{'y' * 43}"
+            assert await authenticator.authenticate(unknown) is None
+        assert await authenticator.authenticate(key) == record
+        assert reads == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_revocation_reaches_the_table_within_its_cache_time(gateway_db: TestDatabase) -> None:
+    engine = make_engine(gateway_db.url)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        async with sessionmaker() as session, session.begin():
+            key, record = await create_key(session, "district", "500103")
+        authenticator = KeyAuthenticator(sessionmaker, cache_seconds=0.5)
+        assert await authenticator.authenticate(key) == record
+        async with sessionmaker() as session, session.begin():
+            await revoke_key(session, record.key_id)
+        await asyncio.sleep(0.6)
+        assert await authenticator.authenticate(key) is None
+        # A key made after the table was read works once it is read again.
+        async with sessionmaker() as session, session.begin():
+            later, later_record = await create_key(session, "auditor")
+        await asyncio.sleep(0.6)
+        assert await authenticator.authenticate(later) == later_record
     finally:
         await engine.dispose()

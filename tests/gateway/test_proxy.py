@@ -93,9 +93,9 @@ async def test_hop_by_hop_headers_are_dropped_both_ways_and_forwarding_headers_s
     for dropped in ("x-drop-me", "keep-alive", "te", "proxy-authorization", "upgrade"):
         assert dropped not in names, dropped
     assert header_values(echoed, "x-custom") == ["kept"]
-    # The caller's address is appended to what earlier proxies said.
-    assert header_values(echoed, "x-forwarded-for") == ["198.51.100.1, 203.0.113.7"]
-    assert header_values(echoed, "forwarded") == ['for=198.51.100.1, for=203.0.113.7;proto=http;host="gateway.test"']
+    # The caller is not a trusted proxy: what it claimed is not passed on, its own address is.
+    assert header_values(echoed, "x-forwarded-for") == ["203.0.113.7"]
+    assert header_values(echoed, "forwarded") == ['for=203.0.113.7;proto=http;host="gateway.test"']
     assert header_values(echoed, "x-forwarded-proto") == ["http"]
     assert header_values(echoed, "x-forwarded-host") == ["gateway.test"]
 
@@ -157,19 +157,24 @@ async def test_no_cookie_jar_is_shared_between_callers(gw: Gw) -> None:
 async def test_request_id_is_accepted_forwarded_and_echoed(gw: Gw) -> None:
     app, client = gw
     key = await make_key(app, "city")
-    response = await client.get("/api/v1/registry/anything", headers={**bearer(key), "X-Request-ID": "trace-123.a"})
+    sent = {**bearer(key), "X-Request-ID": "trace-123.a", "X-Client-Request-ID": "forged"}
+    response = await client.get("/api/v1/registry/anything", headers=sent)
     assert response.headers["x-request-id"] == "trace-123.a"
-    assert header_values(response.json(), "x-request-id") == ["trace-123.a"]
+    # The service gets the system's id (signed) and the caller's beside it; a caller's X-Client-Request-ID is dropped.
+    system_ids = header_values(response.json(), "x-request-id")
+    assert len(system_ids) == 1 and len(system_ids[0]) == 32 and system_ids[0] != "trace-123.a"
+    assert header_values(response.json(), "x-client-request-id") == ["trace-123.a"]
 
     made = await client.get("/api/v1/registry/anything", headers={**bearer(key), "X-Request-ID": "bad id\twith tab"})
     assert made.headers["x-request-id"] != "bad id\twith tab"
     assert len(made.headers["x-request-id"]) == 32
     assert header_values(made.json(), "x-request-id") == [made.headers["x-request-id"]]
+    assert header_values(made.json(), "x-client-request-id") == []
 
     problem = await client.get("/api/v1/registry/anything", headers={"X-Request-ID": "trace-456"})
     assert problem.status_code == 401
-    assert problem.json()["request_id"] == "trace-456"
     assert problem.headers["x-request-id"] == "trace-456"
+    assert len(problem.json()["request_id"]) == 32
 
 
 async def test_unknown_service_and_undeployed_service(gateway_db: TestDatabase, echo: ServerThread) -> None:
@@ -223,6 +228,7 @@ async def test_hung_upstream_gives_504_within_the_read_timeout(gateway_db: TestD
             elapsed = time.monotonic() - started
             assert response.status_code == 504
             assert response.json()["type"] == "/problems/upstream-timeout"
+            assert response.json()["detail"] == "The registry service sent no answer for 0.5 seconds."
             assert 0.4 < elapsed < 2.0
     finally:
         hung.stop()

@@ -60,11 +60,13 @@ async def test_redis_down_falls_back_to_limiting_in_process() -> None:
         await limiter.close()
 
 
-async def test_gateway_answers_429_with_retry_after_per_key(gateway_db: TestDatabase, echo: ServerThread) -> None:
+async def test_gateway_answers_429_with_retry_after_per_key(
+    gateway_db: TestDatabase, echoes: dict[str, ServerThread]
+) -> None:
     settings = settings_for(
         gateway_db.url,
-        registry_url=echo.url,
-        eligibility_url=echo.url,
+        registry_url=echoes["registry"].url,
+        eligibility_url=echoes["eligibility"].url,
         rate_limit_per_second=1,
         rate_limit_burst=5,
         anonymous_rate_limit_per_second=1,

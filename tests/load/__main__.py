@@ -38,6 +38,7 @@ def stack_env() -> dict[str, str]:
         "GATEWAY_RATE_LIMIT_BURST": "100000",
         "GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "100000",
         "GATEWAY_ANONYMOUS_RATE_LIMIT_BURST": "100000",
+        "GATEWAY_MAX_CONCURRENT_PER_CLIENT": "10000",
     }
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()

@@ -10,10 +10,16 @@ async def test_unsigned_and_forged_requests_are_refused(client_for):
     client = client_for(None)
     response = await client.post("/runs", json={"year": 2025})
     assert response.status_code == 401 and response.headers["content-type"] == "application/problem+json"
-    forged = sign_principal("not-the-secret", "GET", "/rankings/2025", Principal(Role.CITY))
+    city = Principal(Role.CITY)
+    forged = sign_principal("not-the-secret", "GET", "/rankings/2025", city, audience="ranking", request_id="r1")
     assert (await client.get("/rankings/2025", headers=forged)).status_code == 401
-    stale = sign_principal(TEST_SECRET, "GET", "/methodologies", Principal(Role.CITY), now=time.time() - 3600)
+    stale = sign_principal(
+        TEST_SECRET, "GET", "/methodologies", city, audience="ranking", request_id="r2", now=time.time() - 3600
+    )
     assert (await client.get("/methodologies", headers=stale)).status_code == 401
+    # A signature meant for another service does not open this one.
+    elsewhere = sign_principal(TEST_SECRET, "GET", "/methodologies", city, audience="registry", request_id="r3")
+    assert (await client.get("/methodologies", headers=elsewhere)).status_code == 401
 
 
 async def test_probes_answer_without_a_signature(client_for):

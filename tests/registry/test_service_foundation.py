@@ -5,6 +5,7 @@ import time
 import pytest
 
 from shared.auth import Principal, Role, sign_principal
+from shared.requestid import make_request_id
 from tests.registry.factories import enterprise
 from tests.support import TEST_SECRET
 
@@ -18,16 +19,19 @@ async def test_unsigned_request_is_refused_and_nothing_written(client_for, city)
     assert (await city.get("/enterprises")).json()["items"] == []
 
 
+def _signed(target: str, secret: str = TEST_SECRET, **options: float) -> dict[str, str]:
+    return sign_principal(
+        secret, "GET", target, Principal(Role.CITY), audience="registry", request_id=make_request_id(), **options
+    )
+
+
 async def test_forged_and_stale_signatures_are_refused(client_for):
     client = client_for(None)
-    headers = sign_principal("not-the-secret", "GET", "/districts", Principal(Role.CITY))
-    assert (await client.get("/districts", headers=headers)).status_code == 401
-    stale = sign_principal(TEST_SECRET, "GET", "/districts", Principal(Role.CITY), now=time.time() - 3600)
-    response = await client.get("/districts", headers=stale)
-    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    assert (await client.get("/districts", headers=_signed("/districts", "not-the-secret"))).status_code == 401
+    response = await client.get("/districts", headers=_signed("/districts", now=time.time() - 3600))
+    assert response.status_code == 401 and "older (or newer)" in response.json()["detail"]
     # A signature for one path does not open another.
-    other = sign_principal(TEST_SECRET, "GET", "/sectors", Principal(Role.CITY))
-    assert (await client.get("/districts", headers=other)).status_code == 401
+    assert (await client.get("/districts", headers=_signed("/sectors"))).status_code == 401
 
 
 async def test_anonymous_principal_needs_a_key(client_for):
@@ -47,6 +51,9 @@ async def test_request_id_is_echoed_or_made(city):
     ] == "district-sys-42"
     made = (await city.get("/districts", headers={"X-Request-ID": "bad id\nwith newline"})).headers["x-request-id"]
     assert made != "bad id\nwith newline" and len(made) == 32
+    # The caller's own id, passed on by the gateway, is the one the caller sees again.
+    mine = await city.get("/districts", headers={"X-Request-ID": "district-sys-43", "X-Client-Request-ID": "mine-1"})
+    assert mine.headers["x-request-id"] == "mine-1"
 
 
 async def test_unknown_route_and_wrong_method_are_problems(city):

@@ -94,4 +94,6 @@ class AwardEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_district: Mapped[str | None] = mapped_column(String(6))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The system's id of the request (what operators find in the logs), and the caller's own if it sent one.
     request_id: Mapped[str | None] = mapped_column(String(128))
+    client_request_id: Mapped[str | None] = mapped_column(String(128))

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.awards.models import Award, AwardEvent
@@ -97,10 +97,36 @@ async def count(session: AsyncSession, filters: AwardFilters) -> int:
     return int(await session.scalar(_filtered(select(func.count(Award.id)), filters)) or 0)
 
 
-async def every(session: AsyncSession, filters: AwardFilters, limit: int) -> Sequence[Award]:
-    """The awards the filters select, oldest first (for an export), at most `limit`."""
-    query = _filtered(select(Award), filters).order_by(Award.id).limit(limit)
-    return (await session.scalars(query)).all()
+# The columns an export shows, read as plain rows: 100,000 mapped awards with their calculations took the process
+# over 500 MiB.
+_EXPORTED: tuple[Any, ...] = (
+    Award.id,
+    Award.policy,
+    Award.measure_id,
+    Award.subject_type,
+    Award.subject_id,
+    Award.subject_name,
+    Award.recipient_kind,
+    Award.recipient,
+    Award.year,
+    Award.district_code,
+    Award.amount_yuan,
+    Award.payable_yuan,
+    Award.tops_up_award_id,
+    Award.status,
+    Award.is_standing,
+    Award.publicised_on,
+    Award.notice_ends_on,
+    Award.paid_on,
+)
+
+
+async def every(session: AsyncSession, filters: AwardFilters, limit: int) -> Sequence[Row[Any]]:
+    """The awards the filters select, oldest first (for an export), at most `limit`: rows of the exported columns,
+    each read by the attribute of its name."""
+    query = _filtered(select(*_EXPORTED), filters).order_by(Award.id).limit(limit)
+    rows: Sequence[Row[Any]] = (await session.execute(query)).all()
+    return rows
 
 
 async def totals(

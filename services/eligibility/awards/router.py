@@ -17,7 +17,7 @@ from services.eligibility.awards.schemas import (
     SummaryOut,
     TransitionIn,
 )
-from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.dependencies import ParametersDep, ReachWorkDep, RegistryDep
 from services.eligibility.screenings.subjects import RecipientKind
 from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal, Role, require_roles
@@ -129,7 +129,9 @@ def _attachment(extension: str) -> dict[str, str]:
     responses={200: {"content": {"text/csv": {}}}},
     summary="The awards the filters select as CSV for the official documents",
 )
-async def export_csv(session: SessionDep, principal: ReaderDep, filters: FiltersDep, settings: SettingsDep) -> Response:
+async def export_csv(
+    session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
+) -> Response:
     awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
     # Writing up to 100,000 rows is CPU: in a worker thread (the awards are loaded; no session is touched there).
     body = await asyncio.to_thread(exports.to_csv, awards)
@@ -143,7 +145,7 @@ async def export_csv(session: SessionDep, principal: ReaderDep, filters: Filters
     summary="The awards the filters select as an Excel workbook, with totals, for the official documents",
 )
 async def export_xlsx(
-    session: SessionDep, principal: ReaderDep, filters: FiltersDep, settings: SettingsDep
+    session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
 ) -> Response:
     awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
     selected = service.scoped(principal, filters)

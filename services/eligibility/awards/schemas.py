@@ -97,7 +97,8 @@ class AwardEventOut(BaseModel):
     actor_role: str
     actor_district: str | None
     at: datetime
-    request_id: str | None
+    request_id: str | None = Field(description="The system's id of the request that made the step")
+    client_request_id: str | None = Field(description="The X-Request-ID its caller sent, if any")
 
 
 class AwardOut(BaseModel):

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +42,7 @@ from shared.auth import Principal
 from shared.clock import Clock
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import encode_cursor, id_cursor
-from shared.requestid import current_request_id
+from shared.requestid import current_client_request_id, current_request_id
 from shared.uscc import uscc_problem
 
 # The measures whose facts come from an enterprise's figures of one year, chosen with `facts_year`.
@@ -140,7 +141,7 @@ async def summary(
 
 async def export_rows(
     session: AsyncSession, principal: Principal, filters: AwardFilters, max_rows: int
-) -> Sequence[Award]:
+) -> Sequence[Row[Any]]:
     selected = scoped(principal, filters)
     total = await repository.count(session, selected)
     if total > max_rows:
@@ -241,6 +242,7 @@ def _event(
         actor_role=str(who.role),
         actor_district=who.district_code,
         request_id=current_request_id(),
+        client_request_id=current_client_request_id(),
     )
 
 

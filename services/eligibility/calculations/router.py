@@ -8,7 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.eligibility.calculations import service
 from services.eligibility.calculations.schemas import BatchOut, CalculationIn, CalculationOut
-from services.eligibility.dependencies import ParametersDep
+from services.eligibility.dependencies import BatchWorkDep, ParametersDep
 from shared.errors import BadRequest, InvalidInput, UnsupportedMediaType, field_error
 from shared.perf import gc_paused
 
@@ -77,6 +77,7 @@ def _parse_batch(raw: bytes) -> list[CalculationIn]:
 async def calculate_batch(
     request: Request,
     parameters: ParametersDep,
+    _: BatchWorkDep,
     trace: Annotated[bool, Query(description="Include each trace (false: empty traces, a smaller answer)")] = True,
 ) -> Response:
     items = await _batch_items(request)

@@ -25,4 +25,6 @@ class OfficialCalendar(Base):
     make_up_working_days: Mapped[list[str]] = mapped_column(JSONColumn)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(32))
+    # The system's id of the request (what operators find in the logs), and the caller's own if it sent one.
     request_id: Mapped[str | None] = mapped_column(String(128))
+    client_request_id: Mapped[str | None] = mapped_column(String(128))

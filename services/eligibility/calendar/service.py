@@ -27,7 +27,7 @@ from services.eligibility.calendar.schemas import (
 )
 from shared.auth import Principal
 from shared.errors import InvalidInput, ServiceUnavailable, field_error
-from shared.requestid import current_request_id
+from shared.requestid import current_client_request_id, current_request_id
 
 LIBRARY_NAME = "chinese-calendar"
 LIBRARY_VERSION: str = chinese_calendar.__version__
@@ -307,6 +307,7 @@ async def record_year(session: AsyncSession, principal: Principal, year: int, bo
             make_up_working_days=[day.isoformat() for day in sorted(body.make_up_working_days)],
             recorded_by=principal.label,
             request_id=current_request_id(),
+            client_request_id=current_client_request_id(),
         ),
     )
     return await get_year(session, year)

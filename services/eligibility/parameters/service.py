@@ -27,7 +27,7 @@ from services.eligibility.parameters.schemas import (
 from services.eligibility.parameters.store import ParameterStore
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
-from shared.requestid import current_request_id
+from shared.requestid import current_client_request_id, current_request_id
 
 
 def _bounds(bounds: Bounds) -> BoundsOut:
@@ -164,4 +164,5 @@ def _amendment(
         recorded_at=recorded_at,
         recorded_by=principal.label,
         request_id=current_request_id(),
+        client_request_id=current_client_request_id(),
     )

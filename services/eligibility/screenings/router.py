@@ -1,13 +1,23 @@
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
 
-from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.dependencies import ParametersDep, ReachWorkDep, RegistryDep
 from services.eligibility.screenings import service
 from services.eligibility.screenings.schemas import ScreeningIn, ScreeningOut
 from shared.auth import Principal, Role, require_roles
+from shared.perf import gc_paused
 
 router = APIRouter(tags=["screenings"])
+
+
+def rendered(answer: BaseModel) -> Response:
+    """The answer as JSON, written in a worker thread: thousands of subjects are megabytes to serialise."""
+    with gc_paused():
+        return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post(
@@ -20,5 +30,7 @@ async def screen(
     parameters: ParametersDep,
     body: ScreeningIn,
     principal: Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)],
-) -> ScreeningOut:
-    return await service.screen(registry, parameters, principal, body)
+    _: ReachWorkDep,
+) -> Response:
+    answer = await service.screen(registry, parameters, principal, body)
+    return await asyncio.to_thread(rendered, answer)

@@ -1,8 +1,11 @@
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
-from services.eligibility.dependencies import ParametersDep, RegistryDep
+from services.eligibility.dependencies import ParametersDep, ReachWorkDep, RegistryDep
+from services.eligibility.screenings.router import rendered
 from services.eligibility.simulations import service
 from services.eligibility.simulations.schemas import SimulationIn, SimulationOut
 from shared.auth import Principal, Role, require_roles
@@ -20,5 +23,7 @@ async def simulate(
     parameters: ParametersDep,
     body: SimulationIn,
     principal: Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)],
-) -> SimulationOut:
-    return await service.simulate(registry, parameters, principal, body)
+    _: ReachWorkDep,
+) -> Response:
+    answer = await service.simulate(registry, parameters, principal, body)
+    return await asyncio.to_thread(rendered, answer)

@@ -1,5 +1,6 @@
 """What-if: the registry evaluated under the parameters in force and under overrides within the policy's bounds."""
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -8,6 +9,7 @@ from decimal import Decimal
 from services.eligibility.parameters.definitions import ParameterDataError, ParameterSet, Params, format_value
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules.base import ZERO
+from services.eligibility.screenings.schemas import SubjectsRead
 from services.eligibility.screenings.service import (
     evaluate,
     measure_order,
@@ -111,25 +113,32 @@ async def simulate(
     baseline = parameters.at(body.as_of)
     simulation = Simulation(body.as_of, parameters, baseline, reform)
     read = await read_subjects(registry, body.year, district_code, simulation.consume)
-    simulation.changed.sort(
-        key=lambda c: (measure_order(c.measure_id), c.district_code, c.subject_id),
-    )
-    return SimulationOut(
-        year=body.year,
-        as_of=body.as_of,
-        district_code=district_code,
-        overrides={name: format_value(reform.values[name]) for name in body.overrides},
-        parameters_changed=sorted(name for name in body.overrides if reform.values[name] != baseline.values[name]),
-        subjects_read=read,
-        evaluations=simulation.evaluations,
-        total=Comparison.model_validate(_comparison(simulation.total)),
-        by_measure=[
-            MeasureComparison.model_validate({"measure_id": key, **_comparison(entry)})
-            for key, entry in sorted(simulation.by_measure.items(), key=lambda pair: measure_order(pair[0]))
-        ],
-        by_district=[
-            DistrictComparison.model_validate({"district_code": key, **_comparison(entry)})
-            for key, entry in sorted(simulation.by_district.items())
-        ],
-        changed_subjects=simulation.changed,
-    )
+    # Sorting and building the answer of thousands of changed subjects is CPU too.
+    return await asyncio.to_thread(_simulation_out, simulation, body, district_code, read)
+
+
+def _simulation_out(
+    simulation: Simulation, body: SimulationIn, district_code: str | None, read: SubjectsRead
+) -> SimulationOut:
+    baseline, reform = simulation.baseline, simulation.reform
+    with gc_paused():
+        simulation.changed.sort(key=lambda c: (measure_order(c.measure_id), c.district_code, c.subject_id))
+        return SimulationOut(
+            year=body.year,
+            as_of=body.as_of,
+            district_code=district_code,
+            overrides={name: format_value(reform.values[name]) for name in body.overrides},
+            parameters_changed=sorted(name for name in body.overrides if reform.values[name] != baseline.values[name]),
+            subjects_read=read,
+            evaluations=simulation.evaluations,
+            total=Comparison.model_validate(_comparison(simulation.total)),
+            by_measure=[
+                MeasureComparison.model_validate({"measure_id": key, **_comparison(entry)})
+                for key, entry in sorted(simulation.by_measure.items(), key=lambda pair: measure_order(pair[0]))
+            ],
+            by_district=[
+                DistrictComparison.model_validate({"district_code": key, **_comparison(entry)})
+                for key, entry in sorted(simulation.by_district.items())
+            ],
+            changed_subjects=simulation.changed,
+        )

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from services.ranking.dependencies import SettingsDep
+from services.ranking.dependencies import SensitivityWorkDep, SettingsDep
 from services.ranking.sensitivity import service
 from services.ranking.sensitivity.schemas import SensitivityOut
 from shared.auth import Principal, Role, require_roles
@@ -21,6 +21,7 @@ async def read_sensitivity(
     session: SessionDep,
     settings: SettingsDep,
     _: Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR)],
+    __: SensitivityWorkDep,
     draws: Annotated[int, Query(description="Monte Carlo draws (1 … 100,000 by default)")] = 1000,
     seed: Annotated[int, Query(ge=0, le=2**63 - 1, description="The same seed gives the same answer")] = 0,
 ) -> SensitivityOut:

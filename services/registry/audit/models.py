@@ -17,7 +17,9 @@ class AuditEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_district: Mapped[str | None] = mapped_column(String(6))
+    # The system's id of the request (what operators find in the logs), and the caller's own if it sent one.
     request_id: Mapped[str | None] = mapped_column(String(128))
+    client_request_id: Mapped[str | None] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(64))

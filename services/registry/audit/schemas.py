@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EntityType = Literal[
     "enterprise",
@@ -22,7 +22,8 @@ class AuditEntryOut(BaseModel):
     occurred_at: datetime
     actor_role: str
     actor_district: str | None
-    request_id: str | None
+    request_id: str | None = Field(description="The system's id of the request that made the write")
+    client_request_id: str | None = Field(description="The X-Request-ID its caller sent, if any")
     action: str
     entity_type: str
     entity_id: str

@@ -11,7 +11,7 @@ from services.registry.audit.schemas import AuditPage, EntityType
 from services.registry.db import utcnow
 from shared.auth import Principal
 from shared.pagination import encode_cursor, id_cursor
-from shared.requestid import current_request_id
+from shared.requestid import current_client_request_id, current_request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ async def record(session: AsyncSession, principal: Principal, changes: Sequence[
         return
     occurred_at = utcnow()
     request_id = current_request_id()
+    client_request_id = current_client_request_id()
     await repository.add_entries(
         session,
         [
@@ -37,6 +38,7 @@ async def record(session: AsyncSession, principal: Principal, changes: Sequence[
                 "actor_role": str(principal.role),
                 "actor_district": principal.district_code,
                 "request_id": request_id,
+                "client_request_id": client_request_id,
                 "action": change.action,
                 "entity_type": change.entity_type,
                 "entity_id": change.entity_id,

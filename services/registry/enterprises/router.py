@@ -1,8 +1,12 @@
 import asyncio
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
+from services.registry.dependencies import ImportWorkDep
 from services.registry.enterprises import imports, service
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
@@ -21,7 +25,6 @@ from shared.db import SessionDep
 from shared.errors import PayloadTooLarge, SafeJSONResponse
 from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from shared.perf import gc_paused
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 
@@ -95,23 +98,29 @@ async def import_enterprises(
     request: Request,
     session: SessionDep,
     principal: KeyHolderDep,
+    _: ImportWorkDep,
     atomic: Annotated[bool, Query(description="Write nothing unless every row is valid")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> SafeJSONResponse:
+) -> Response:
     settings: RegistrySettings = request.app.state.settings
     body = await _read_limited(request, settings.import_max_bytes)
     content_type = request.headers.get("content-type", "")
 
     async def run() -> tuple[int, dict[str, object]]:
-        # Parsing megabytes of CSV or JSON is CPU: in a worker thread, like the validation.
-        rows = await asyncio.to_thread(_parsed, content_type, body, settings.import_max_rows)
-        report = await service.import_rows(session, principal, rows, atomic=atomic)
-        return status.HTTP_200_OK, await asyncio.to_thread(_dumped, report)
+        # The rows are parsed as they are validated, one at a time, in the service's worker thread.
+        rows = imports.parse_body(content_type, body, settings.import_max_rows)
+        report = await service.import_rows(
+            session, principal, rows, atomic=atomic, max_errors_per_row=settings.import_max_errors_per_row
+        )
+        return status.HTTP_200_OK, report
 
     fingerprint = request_fingerprint(content_type, str(atomic), body)
     outcome = await run_once(session, principal, idempotency_key, fingerprint, run)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    # The answer (a report row per rejected row) is rendered off the event loop as well.
+    rejected = outcome.body.get("rejected")
+    if outcome.status_code == status.HTTP_200_OK and isinstance(rejected, list) and len(rejected) > _ROWS_PER_PIECE:
+        return StreamingResponse(_report_pieces(outcome.body, rejected), headers=headers, media_type=JSON)
+    # The answer is rendered off the event loop as well.
     return await asyncio.to_thread(SafeJSONResponse, outcome.body, status_code=outcome.status_code, headers=headers)
 
 
@@ -153,16 +162,27 @@ async def put_year(
     return out
 
 
-# Bursts of hundreds of thousands of objects, in worker threads and without the cyclic collector, whose full pass
-# over them would stop every thread, the event loop's included.
-def _parsed(content_type: str, body: bytes, max_rows: int) -> list[Any]:
-    with gc_paused():
-        return imports.parse_body(content_type, body, max_rows)
+# A long report is written out a slice of rejected rows at a time, each rendered in a worker thread as it is sent: one
+# rendering of 200,000 rejected rows held the interpreter lock (so the event loop) for a second and, with its text,
+# doubled the memory of the report.
+_ROWS_PER_PIECE = 2_000
+JSON = "application/json"
 
 
-def _dumped(report: ImportReport) -> dict[str, object]:
-    with gc_paused():
-        return report.model_dump(mode="json")
+def _render(content: Any) -> bytes:
+    # As SafeJSONResponse renders: UTF-8, or ASCII escapes when a string cannot be encoded (a lone surrogate).
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _report_pieces(report: dict[str, Any], rejected: list[Any]) -> Iterator[bytes]:
+    head = {key: value for key, value in report.items() if key != "rejected"}
+    yield _render(head)[:-1] + b',"rejected":['
+    for start in range(0, len(rejected), _ROWS_PER_PIECE):
+        yield (b"," if start else b"") + _render(rejected[start : start + _ROWS_PER_PIECE])[1:-1]
+    yield b"]}"
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

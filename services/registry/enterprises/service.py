@@ -1,8 +1,10 @@
 """Enterprises: create, read, change, yearly figures and bulk import, with district scoping and audit."""
 
 import asyncio
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +20,7 @@ from services.registry.enterprises.schemas import (
     EnterpriseOut,
     EnterprisePage,
     EnterprisePatch,
-    ImportReport,
     ImportRow,
-    RejectedRow,
-    RowError,
     YearFigures,
     YearFiguresOut,
 )
@@ -267,75 +266,107 @@ async def put_year(
 
 # One year's figures as plain values, in YEAR_FIELDS order: cheap to compare and to write for 100,000 rows.
 Figures = tuple[Decimal, int, bool, bool]
+# Enterprises read, checked and written at a time. What an import holds beyond its plan (the rows to write, their
+# COPY records, the audit entries) is one chunk's worth, and so is each stretch of work on the event loop.
+IMPORT_CHUNK = 5_000
+# Distinct validation errors kept to be shared by the rows that have them (200,000 rows missing the same field
+# carry one error object, not 200,000).
+_SHARED_ERRORS = 1_000
+
+
+@dataclass(slots=True)
+class _Planned:
+    """One enterprise an import asks for: its values (in ENTERPRISE_FIELDS order), its first row, its years."""
+
+    fields: tuple[Any, ...]
+    first_row: int
+    years: dict[int, Figures]
 
 
 @dataclass(slots=True)
 class _Plan:
-    """What an import asks for, after validation, before anything is read or written."""
+    """What an import asks for, after validation, before anything is read or written; kept as plain values (a
+    validated model per row would cost several times as much for 200,000 rows)."""
 
-    enterprises: dict[str, ImportRow] = field(default_factory=dict)
-    years: dict[str, dict[int, Figures]] = field(default_factory=dict)
-    first_row: dict[str, int] = field(default_factory=dict)
+    max_errors: int
+    rows: int = 0
+    enterprises: dict[str, _Planned] = field(default_factory=dict)
+    # Report entries, as the report shows them: {row, uscc, errors: [{loc, msg}]}.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    _errors: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+
+    def reject(self, row: int, uscc: str | None, errors: list[dict[str, Any]]) -> None:
+        self.rejected.append({"row": row, "uscc": uscc, "errors": errors})
+
+    def errors_of(self, exc: ValidationError) -> list[dict[str, Any]]:
+        errors = []
+        for err in exc.errors(include_url=False)[: self.max_errors]:
+            key = (*err["loc"], err["msg"])
+            error = self._errors.get(key)
+            if error is None:
+                error = _error([storable_text(str(part)) for part in err["loc"]] or ["row"], clean_message(err["msg"]))
+                if len(self._errors) < _SHARED_ERRORS:
+                    self._errors[key] = error
+            errors.append(error)
+        return errors
 
 
-def _row_errors(exc: ValidationError) -> list[RowError]:
-    return [
-        RowError(loc=[storable_text(str(part)) for part in err["loc"]] or ["row"], msg=clean_message(err["msg"]))
-        for err in exc.errors()
-    ]
+def _error(loc: list[str | int], msg: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg}
 
 
-def _validate_rows(raw_rows: Sequence[Any], rejected: list[RejectedRow]) -> list[tuple[int, ImportRow]]:
-    valid: list[tuple[int, ImportRow]] = []
-    for number, raw in enumerate(raw_rows, start=1):
-        try:
-            valid.append((number, ImportRow.model_validate(raw)))
-        except ValidationError as exc:
-            candidate = raw.get("uscc") if isinstance(raw, dict) else None
-            uscc = storable_text(candidate[:32]) if isinstance(candidate, str) else None
-            rejected.append(RejectedRow(row=number, uscc=uscc, errors=_row_errors(exc)))
-    return valid
-
-
-def _row_problem(principal: Principal, plan: _Plan, row: ImportRow) -> RowError | None:
+def _row_problem(principal: Principal, plan: _Plan, row: ImportRow, fields: tuple[Any, ...]) -> dict[str, Any] | None:
     if not principal.may_write_district(row.district_code):
-        return RowError(
-            loc=["district_code"], msg=f"the {principal.label} principal may not write district {row.district_code}"
-        )
+        return _error(["district_code"], f"the {principal.label} principal may not write district {row.district_code}")
     first = plan.enterprises.get(row.uscc)
     if first is not None:
-        differing = [name for name in ENTERPRISE_FIELDS if getattr(first, name) != getattr(row, name)]
+        differing = [name for name, old, new in zip(ENTERPRISE_FIELDS, first.fields, fields, strict=True) if old != new]
         if differing:
-            return RowError(
-                loc=[differing[0]],
-                msg=f"conflicts with row {plan.first_row[row.uscc]} for the same enterprise ({', '.join(differing)})",
+            return _error(
+                [differing[0]],
+                f"conflicts with row {first.first_row} for the same enterprise ({', '.join(differing)})",
             )
-    if row.year is not None and row.year in plan.years.get(row.uscc, {}):
-        return RowError(loc=["year"], msg=f"the figures of {row.uscc} for {row.year} appear more than once")
+        if row.year is not None and row.year in first.years:
+            return _error(["year"], f"the figures of {row.uscc} for {row.year} appear more than once")
     problem = _parent_problem(row.uscc, row.parent_uscc)
     if problem is not None:
-        return RowError(loc=["parent_uscc"], msg=problem)
+        return _error(["parent_uscc"], problem)
     return None
 
 
-def _plan(principal: Principal, rows: list[tuple[int, ImportRow]], rejected: list[RejectedRow]) -> _Plan:
-    plan = _Plan()
-    for number, row in rows:
-        problem = _row_problem(principal, plan, row)
-        if problem is not None:
-            rejected.append(RejectedRow(row=number, uscc=row.uscc, errors=[problem]))
-            continue
-        if row.uscc not in plan.enterprises:
-            plan.enterprises[row.uscc] = row
-            plan.first_row[row.uscc] = number
-            plan.years[row.uscc] = {}
-        if row.year is not None:
-            plan.years[row.uscc][row.year] = (
-                row.revenue_yuan or Decimal("0.00"),
-                row.employees or 0,
-                bool(row.above_scale),
-                bool(row.top500_service),
-            )
+def _add(principal: Principal, plan: _Plan, number: int, row: ImportRow) -> None:
+    fields = tuple(getattr(row, name) for name in ENTERPRISE_FIELDS)
+    problem = _row_problem(principal, plan, row, fields)
+    if problem is not None:
+        plan.reject(number, row.uscc, [problem])
+        return
+    planned = plan.enterprises.get(row.uscc)
+    if planned is None:
+        planned = plan.enterprises[row.uscc] = _Planned(fields, number, {})
+    if row.year is not None:
+        planned.years[row.year] = (
+            row.revenue_yuan or Decimal("0.00"),
+            row.employees or 0,
+            bool(row.above_scale),
+            bool(row.top500_service),
+        )
+
+
+def _validated_plan(principal: Principal, raw_rows: Iterable[Any], max_errors: int) -> _Plan:
+    """Read, validate and plan the rows one at a time (CPU only: run in a worker thread)."""
+    plan = _Plan(max_errors)
+    # A burst of 200,000 rows' objects: a full collection of the cyclic collector over them would stop every thread.
+    with gc_paused():
+        for number, raw in enumerate(raw_rows, start=1):
+            plan.rows = number
+            try:
+                row = ImportRow.model_validate(raw)
+            except ValidationError as exc:
+                candidate = raw.get("uscc") if isinstance(raw, dict) else None
+                uscc = storable_text(candidate[:32]) if isinstance(candidate, str) else None
+                plan.reject(number, uscc, plan.errors_of(exc))
+                continue
+            _add(principal, plan, number, row)
     return plan
 
 
@@ -359,20 +390,53 @@ def _figures_json(figures: Figures, district_code: str) -> dict[str, Any]:
     }
 
 
-def _report(**fields: Any) -> ImportReport:
-    with gc_paused():
-        return ImportReport(**fields)
-
-
-def _validated_plan(principal: Principal, raw_rows: Sequence[Any], rejected: list[RejectedRow]) -> _Plan:
-    # A burst of 200,000 rows' objects: a full collection of the cyclic collector over them would stop every thread.
-    with gc_paused():
-        return _plan(principal, _validate_rows(raw_rows, rejected), rejected)
+def _checked(
+    principal: Principal,
+    plan: _Plan,
+    usccs: Sequence[str],
+    existing: dict[str, dict[str, Any]],
+    stored_years: dict[tuple[str, int], dict[str, Any]],
+) -> list[str]:
+    """The enterprises of `usccs` the principal may write as asked; the others are rejected at their first row."""
+    accepted = []
+    for uscc in usccs:
+        planned = plan.enterprises[uscc]
+        stored = existing.get(uscc)
+        if stored is None:
+            # A district's new credit code that names another district's division is registered singly, and held.
+            division = foreign_division(principal, uscc)
+            if division is not None:
+                message = (
+                    f"the credit code's division segment names district {division}: register it singly with "
+                    "POST /enterprises, where it is held for the city's confirmation"
+                )
+                plan.reject(planned.first_row, uscc, [_error(["uscc"], message)])
+                continue
+        elif not principal.may_write_district(stored["district_code"]):
+            # A district may not take over another district's enterprise by importing it under its own code.
+            message = f"this enterprise belongs to district {stored['district_code']}"
+            plan.reject(planned.first_row, uscc, [_error(["uscc"], message)])
+            continue
+        else:
+            # Nor rewrite a year another district recorded (the enterprise moved in since).
+            foreign = [
+                (year, old["district_code"])
+                for year in planned.years
+                if (old := stored_years.get((uscc, year))) is not None
+                and not principal.may_write_district(old["district_code"])
+            ]
+            if foreign:
+                year, recorded = foreign[0]
+                message = f"the figures of {year} are recorded for district {recorded}"
+                plan.reject(planned.first_row, uscc, [_error(["year"], message)])
+                continue
+        accepted.append(uscc)
+    return accepted
 
 
 @dataclass(slots=True)
 class _Writes:
-    """What an import writes, worked out from the plan and what the registry holds."""
+    """What an import writes for one chunk, worked out from the plan and what the registry holds."""
 
     new_enterprises: list[dict[str, Any]] = field(default_factory=list)
     changed_enterprises: list[dict[str, Any]] = field(default_factory=list)
@@ -384,25 +448,28 @@ class _Writes:
 def _writes(
     principal: Principal,
     plan: _Plan,
+    usccs: Sequence[str],
     existing: dict[str, dict[str, Any]],
     stored_years: dict[tuple[str, int], dict[str, Any]],
+    now: datetime,
 ) -> _Writes:
     """The rows to insert and update and the audit entries (pure, CPU only: run in a worker thread)."""
-    now = utcnow()
     out = _Writes()
     new_enterprises, changed_enterprises, changes = out.new_enterprises, out.changed_enterprises, out.changes
     new_years, changed_years = out.new_years, out.changed_years
 
     verification = written_by(principal, now)
-    for uscc, row in plan.enterprises.items():
-        fields = {name: getattr(row, name) for name in ENTERPRISE_FIELDS}
+    for uscc in usccs:
+        planned = plan.enterprises[uscc]
+        fields = dict(zip(ENTERPRISE_FIELDS, planned.fields, strict=True))
+        district_code = fields["district_code"]
         years_before: dict[str, Any] = {}
         years_after: dict[str, Any] = {}
-        for year, figures in plan.years[uscc].items():
+        for year, figures in planned.years.items():
             old = stored_years.get((uscc, year))
             values = dict(zip(YEAR_FIELDS, figures, strict=True))
             # A new year is the row's district's; a stored year keeps the district it records.
-            year_district = row.district_code if old is None else old["district_code"]
+            year_district = district_code if old is None else old["district_code"]
             written = {"uscc": uscc, "year": year, **values, "district_code": year_district, **verification}
             if old is None:
                 new_years.append({**written, "updated_at": now})
@@ -416,87 +483,87 @@ def _writes(
         if current is None:
             new_enterprises.append({"uscc": uscc, **fields, "version": 1, "created_at": now, "updated_at": now})
             after = {**_enterprise_json(uscc, fields), "years": years_after}
-            changes.append(Change("import", "enterprise", uscc, row.district_code, None, after))
+            changes.append(Change("import", "enterprise", uscc, district_code, None, after))
         elif years_after or any(current[name] != fields[name] for name in ENTERPRISE_FIELDS):
             changed_enterprises.append({"uscc": uscc, **fields, "version": current["version"] + 1, "updated_at": now})
             before = {**_enterprise_json(uscc, current), "years": years_before}
             after = {**_enterprise_json(uscc, fields), "years": years_after}
-            changes.append(Change("import", "enterprise", uscc, row.district_code, before, after))
+            changes.append(Change("import", "enterprise", uscc, district_code, before, after))
 
     return out
 
 
-async def import_rows(
-    session: AsyncSession, principal: Principal, raw_rows: Sequence[Any], *, atomic: bool
-) -> ImportReport:
-    """Create or update enterprises and their figures; invalid rows are reported, or with `atomic` refuse all."""
-    rejected: list[RejectedRow] = []
-    # Validating 200,000 rows takes seconds of CPU: in a worker thread, so the event loop keeps serving the others.
-    plan = await asyncio.to_thread(_validated_plan, principal, raw_rows, rejected)
-
-    years = sorted({year for figures in plan.years.values() for year in figures})
-    existing, stored_years = await repository.existing_for_import(session, sorted(plan.enterprises), years)
-    # A district may not take over another district's enterprise by importing it under its own code.
-    for uscc, stored in existing.items():
-        if not principal.may_write_district(stored["district_code"]):
-            message = f"this enterprise belongs to district {stored['district_code']}"
-            rejected.append(
-                RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["uscc"], msg=message)])
-            )
-            del plan.enterprises[uscc]
-            continue
-        # Nor rewrite a year another district recorded (the enterprise moved in since).
-        for year in plan.years[uscc]:
-            old = stored_years.get((uscc, year))
-            if old is not None and not principal.may_write_district(old["district_code"]):
-                message = f"the figures of {year} are recorded for district {old['district_code']}"
-                rejected.append(
-                    RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["year"], msg=message)])
-                )
-                del plan.enterprises[uscc]
-                break
-    # A district's new credit code that names another district's division is registered singly, and held.
-    for uscc in [uscc for uscc in plan.enterprises if uscc not in existing]:
-        division = foreign_division(principal, uscc)
-        if division is not None:
-            message = (
-                f"the credit code's division segment names district {division}: register it singly with "
-                "POST /enterprises, where it is held for the city's confirmation"
-            )
-            rejected.append(
-                RejectedRow(row=plan.first_row[uscc], uscc=uscc, errors=[RowError(loc=["uscc"], msg=message)])
-            )
-            del plan.enterprises[uscc]
-    rejected.sort(key=lambda item: item.row)
-    if atomic and rejected:
-        raise InvalidInput(
-            f"{len(rejected)} of {len(raw_rows)} rows are invalid; with atomic=true nothing was written.",
-            errors=[
-                {"loc": ["body", item.row, *error.loc], "msg": error.msg} for item in rejected for error in item.errors
-            ],
-            rejected=[item.model_dump() for item in rejected],
-        )
-
-    writes = await asyncio.to_thread(_writes, principal, plan, existing, stored_years)
-    new_enterprises, changed_enterprises = writes.new_enterprises, writes.changed_enterprises
-    new_years, changed_years, changes = writes.new_years, writes.changed_years, writes.changes
-    await repository.insert_enterprises(session, new_enterprises)
-    if not await repository.update_enterprises(session, changed_enterprises):
+async def _write(session: AsyncSession, principal: Principal, writes: _Writes) -> None:
+    await repository.insert_enterprises(session, writes.new_enterprises)
+    if not await repository.update_enterprises(session, writes.changed_enterprises):
         raise Conflict(
             "Some enterprises were changed by another request during the import; nothing was written, retry."
         )
-    await repository.insert_years(session, new_years)
-    await repository.update_years(session, changed_years)
-    if len(new_years) + len(changed_years) >= BULK_LOAD_ROWS:
-        await repository.refresh_statistics(session)
-    await record(session, principal, changes)
-    # A report of 200,000 rejected rows is validated in a worker thread too.
-    return await asyncio.to_thread(
-        _report,
-        rows=len(raw_rows),
-        created=len(new_enterprises),
-        updated=len(changed_enterprises),
-        unchanged=len(plan.enterprises) - len(new_enterprises) - len(changed_enterprises),
-        years_written=len(new_years) + len(changed_years),
-        rejected=rejected,
+    await repository.insert_years(session, writes.new_years)
+    await repository.update_years(session, writes.changed_years)
+    await record(session, principal, writes.changes)
+
+
+# The atomic refusal's `errors` name the first this many (`rejected` has every rejected row with its errors): the
+# flat list of 200,000 rows' errors took the process past 600 MB, and the problem is rendered on the event loop.
+REFUSAL_ERRORS = 1_000
+
+
+def _refusal(plan: _Plan) -> InvalidInput:
+    errors = (
+        {"loc": ["body", item["row"], *error["loc"]], "msg": error["msg"]}
+        for item in plan.rejected
+        for error in item["errors"]
     )
+    return InvalidInput(
+        f"{len(plan.rejected)} of {plan.rows} rows are invalid; with atomic=true nothing was written.",
+        errors=list(itertools.islice(errors, REFUSAL_ERRORS)),
+        rejected=plan.rejected,
+    )
+
+
+async def import_rows(
+    session: AsyncSession, principal: Principal, raw_rows: Iterable[Any], *, atomic: bool, max_errors_per_row: int
+) -> dict[str, Any]:
+    """Create or update enterprises and their figures; invalid rows are reported, or with `atomic` refuse all.
+
+    `raw_rows` is read once, as it comes (a stream of parsed rows). The answer is the report (ImportReport's shape)
+    as plain values, listing at most `max_errors_per_row` errors of a rejected row. The enterprises are read, checked
+    and written chunk by chunk in the request's transaction, so a refusal found in a later chunk (atomic) or a
+    conflict rolls back what earlier chunks wrote.
+    """
+    # Validating 200,000 rows takes seconds of CPU: in a worker thread, so the event loop keeps serving the others.
+    plan = await asyncio.to_thread(_validated_plan, principal, raw_rows, max_errors_per_row)
+    if atomic and plan.rejected:
+        raise _refusal(plan)
+
+    years = sorted({year for planned in plan.enterprises.values() for year in planned.years})
+    usccs = sorted(plan.enterprises)
+    now = utcnow()
+    accepted = created = updated = years_written = 0
+    for start in range(0, len(usccs), IMPORT_CHUNK):
+        chunk = usccs[start : start + IMPORT_CHUNK]
+        existing, stored_years = await repository.existing_for_import(session, chunk, years)
+        writable = _checked(principal, plan, chunk, existing, stored_years)
+        if atomic and plan.rejected:
+            continue  # refused as a whole below; the remaining chunks are only checked, for the report
+        writes = await asyncio.to_thread(_writes, principal, plan, writable, existing, stored_years, now)
+        await _write(session, principal, writes)
+        accepted += len(writable)
+        created += len(writes.new_enterprises)
+        updated += len(writes.changed_enterprises)
+        years_written += len(writes.new_years) + len(writes.changed_years)
+        del writes, existing, stored_years  # the next chunk's take their place
+    plan.rejected.sort(key=lambda item: item["row"])
+    if atomic and plan.rejected:
+        raise _refusal(plan)
+    if years_written >= BULK_LOAD_ROWS:
+        await repository.refresh_statistics(session)
+    return {
+        "rows": plan.rows,
+        "created": created,
+        "updated": updated,
+        "unchanged": accepted - created - updated,
+        "years_written": years_written,
+        "rejected": plan.rejected,
+    }
