@@ -71,10 +71,11 @@ def create_service_app(
     lifespan_hooks: Sequence[LifespanHook] = (),
     reads_without_transaction: bool = False,
     body_limits: Mapping[str, int] | None = None,
+    computations: Sequence[str] = (),
 ) -> FastAPI:
     """`reads_without_transaction`: GET and HEAD never write in this service, so they may skip BEGIN and COMMIT
     (see shared.db.make_read_sessionmaker). `body_limits`: paths whose bodies may be larger (or must be smaller)
-    than `settings.max_body_bytes`."""
+    than `settings.max_body_bytes`. `computations`: POST paths that write nothing (see ServiceMiddleware)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +107,7 @@ def create_service_app(
         nonces=NonceStore(settings.internal.signature_max_age_seconds),
         max_body_bytes=settings.max_body_bytes,
         body_limits=body_limits,
+        computations=computations,
     )
     app.include_router(health.router)
     for router in routers:

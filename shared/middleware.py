@@ -30,7 +30,8 @@ from shared.requestid import (
 logger = get_logger("access")
 
 # A replayed read within the window answers what the captured request could already read, and the gateway retries a
-# bodiless read once with the same headers when its connection could not be used: only writes spend a nonce.
+# bodiless read once with the same headers when its connection could not be used: only writes spend a nonce (and
+# not the POSTs a service names as computations that write nothing, for the same reason).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower()
 
@@ -41,7 +42,9 @@ class _ClientGone(Exception):
 
 class ServiceMiddleware:
     """`audience` is this service's name, which the signature must name; a body is read (up to `body_limits` for
-    its path, else `max_body_bytes`) and hashed before the app sees it, and replayed to the app from memory."""
+    its path, else `max_body_bytes`) and hashed before the app sees it, and replayed to the app from memory.
+    `computations`: POST paths that only compute an answer from their body and write nothing (a replay is answered
+    again, as a read would be), so they spend no nonce."""
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class ServiceMiddleware:
         nonces: NonceStore,
         max_body_bytes: int,
         body_limits: Mapping[str, int] | None = None,
+        computations: Collection[str] = (),
         unsigned_paths: Collection[str] = ("/healthz", "/readyz"),
     ) -> None:
         self.app = app
@@ -62,6 +66,7 @@ class ServiceMiddleware:
         self.nonces = nonces
         self.max_body_bytes = max_body_bytes
         self.body_limits = dict(body_limits or {})
+        self.computations = frozenset(computations)
         self.unsigned_paths = frozenset(unsigned_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,7 +165,8 @@ class ServiceMiddleware:
             audience=self.audience,
             body_sha256=digest.hexdigest(),
         )
-        if scope["method"] not in SAFE_METHODS and not await self.nonces.accept(scope, signed.nonce, signed.timestamp):
+        spends_nonce = scope["method"] not in SAFE_METHODS and path not in self.computations
+        if spends_nonce and not await self.nonces.accept(scope, signed.nonce, signed.timestamp):
             raise Unauthorized("This signed request was already used; every request is signed afresh by the gateway.")
         return signed, _replay(chunks, receive)
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.eligibility.awards.ranking import ranking_client
 from services.eligibility.awards.router import router as awards_router
+from services.eligibility.calculations.router import COMPUTATIONS
 from services.eligibility.calculations.router import router as calculations_router
 from services.eligibility.calendar.router import router as calendar_router
 from services.eligibility.matches.router import router as matches_router
@@ -95,4 +96,5 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
             calendar_router,
         ],
         lifespan_hooks=[parameter_store, registry_client, ranking_client],
+        computations=COMPUTATIONS,
     )

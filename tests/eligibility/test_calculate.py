@@ -1,8 +1,15 @@
 """POST /calculate and /calculate/batch: public, exact, explained, and strict about input."""
 
-import pytest
+import json
 
-from tests.support import ANONYMOUS, CITY
+import httpx
+import pytest
+from sqlalchemy import MetaData, func, select
+
+from shared.auth import NONCE_HEADER, Principal, sign_principal
+from shared.nonces import nonce_table
+from tests.eligibility.test_policies import other_policy
+from tests.support import ANONYMOUS, CITY, TEST_SECRET
 
 
 async def test_calculate_explains_the_amount(client_for):
@@ -202,3 +209,28 @@ async def test_batch_without_traces(client_for):
     answer = response.json()["items"][0]
     assert answer["trace"] == [] and answer["amount_yuan"] == "300.00"
     assert answer["parameters_used"] == {"m13.ratio": "0.30", "m13.cap_yuan": "1000000.00"}
+
+
+async def test_a_calculation_spends_no_nonce_but_a_write_does(eligibility_app):
+    """/calculate writes nothing, so replaying its signed headers is answered again, as a read would be; a write to
+    the same service (a policy registered) is accepted once."""
+    table = nonce_table(MetaData())
+
+    async def replayed_twice(target: str, body: object, principal: Principal) -> tuple[list[int], bool]:
+        """The two answers to the same signed request, and whether the service kept its nonce."""
+        raw = json.dumps(body).encode()
+        signed = sign_principal(
+            TEST_SECRET, "POST", target, principal, audience="eligibility", body=raw, request_id="c" * 32
+        )
+        headers = {**signed, "content-type": "application/json"}
+        transport = httpx.ASGITransport(app=eligibility_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://eligibility") as client:
+            statuses = [(await client.post(target, content=raw, headers=headers)).status_code for _ in range(2)]
+        async with eligibility_app.state.engine.connect() as connection:
+            kept = select(func.count()).where(table.c.nonce == signed[NONCE_HEADER])
+            return statuses, (await connection.execute(kept)).scalar_one() == 1
+
+    calculation = {"measure_id": "M13", "as_of": "2025-06-30", "facts": {"actual_spend_yuan": "100000.00"}}
+    assert await replayed_twice("/calculate", calculation, ANONYMOUS) == ([200, 200], False)
+    assert await replayed_twice("/calculate/batch", [calculation], ANONYMOUS) == ([200, 200], False)
+    assert await replayed_twice("/policies", other_policy(), CITY) == ([201, 401], True)

@@ -8,6 +8,7 @@ thread. The margin is generous: a read under 1 s while the import runs (it takes
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -45,3 +46,45 @@ async def test_reads_are_served_while_a_large_invalid_import_is_validated(regist
     assert answer.json()["rows"] == ROWS and len(answer.json()["rejected"]) == ROWS
     assert latencies, f"the import ended before any read was made ({elapsed:.1f} s)"
     assert max(latencies) < 1.0, ([round(x, 2) for x in latencies], elapsed)
+
+
+def _reset_peak(pid: int) -> None:
+    """The peak starts again from the present size, so that earlier tests' peaks do not count."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _peak_resident_mib(pid: int) -> float:
+    """The process's peak resident set (Linux's VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+
+async def test_a_body_of_millions_of_empty_rows_is_stopped_at_the_limit_in_bounded_memory(registry_process):
+    # Attack test (issue 19): 60 MB of `[{},{},…]` (20 million rows) was parsed whole before the 200,000-row limit
+    # was said, taking the registry to 1.6 GB. Counted while parsed, it stops at the row after the limit; the
+    # process may grow by what 200,000 refused rows and the body cost (~190 MB measured), not by the body's rows.
+    url, process = registry_process
+    body = b"[" + b",".join([b"{}"] * 20_000_000) + b"]"
+    _reset_peak(process.pid)
+    before = _peak_resident_mib(process.pid)
+    auth = PrincipalAuth(CITY)
+    async with (
+        httpx.AsyncClient(base_url=url, auth=auth, timeout=120) as importer,
+        httpx.AsyncClient(base_url=url, auth=auth, timeout=30) as reader,
+    ):
+        upload = asyncio.create_task(
+            importer.post("/enterprises/import", content=body, headers={"content-type": "application/json"})
+        )
+        latencies = []
+        while not upload.done():
+            began = time.perf_counter()
+            assert (await reader.get("/districts")).status_code == 200
+            latencies.append(time.perf_counter() - began)
+            await asyncio.sleep(0.1)
+        answer = await upload
+    assert answer.status_code == 422, answer.text[:300]
+    assert answer.json()["errors"] == [{"loc": ["body"], "msg": "more than 200000 rows"}]
+    assert _peak_resident_mib(process.pid) - before < 600
+    assert max(latencies, default=0) < 1.0, [round(x, 2) for x in latencies]

@@ -14,6 +14,10 @@ from shared.perf import gc_paused
 
 router = APIRouter(tags=["calculate"])
 
+CALCULATE, CALCULATE_BATCH = "/calculate", "/calculate/batch"
+# POSTs only to carry a body: they compute an answer and write nothing, so a replay is harmless (as a read's).
+COMPUTATIONS = (CALCULATE, CALCULATE_BATCH)
+
 _BATCH = TypeAdapter(list[CalculationIn])
 
 
@@ -23,7 +27,7 @@ def _json(body: str) -> Response:
 
 
 @router.post(
-    "/calculate",
+    CALCULATE,
     response_model=CalculationOut,
     summary="One measure for one set of facts on one date: eligibility, amount, reasons and trace (public)",
 )
@@ -59,7 +63,7 @@ def _parse_batch(raw: bytes) -> list[CalculationIn]:
 
 
 @router.post(
-    "/calculate/batch",
+    CALCULATE_BATCH,
     response_model=BatchOut,
     summary="Up to 10,000 calculations, answered in order (public)",
     openapi_extra={
