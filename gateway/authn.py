@@ -13,9 +13,13 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.keys.service import KeyRecord, StoredKey, all_stored_keys, hash_key, split_key
+from shared.errors import DatabaseUnavailable, database_away
 
 # Compared against when the id is unknown, so that both cases hash and compare once.
 _DUMMY_DIGEST = hash_key("cqk_000000000000_" + "0" * 43)
+# After the database could not be read, the next read waits this long: the callers meanwhile get a 503 at once
+# rather than each waiting in turn for a database that is not there.
+RETRY_AFTER_FAILURE_SECONDS = 1.0
 
 
 class KeyAuthenticator:
@@ -27,6 +31,7 @@ class KeyAuthenticator:
         self.cache_seconds = cache_seconds
         self._keys: dict[str, StoredKey] = {}
         self._expires = float("-inf")
+        self._unreadable_until = float("-inf")
         self._reading = asyncio.Lock()
 
     async def authenticate(self, key: str) -> KeyRecord | None:
@@ -44,9 +49,17 @@ class KeyAuthenticator:
         if time.monotonic() < self._expires:
             return self._keys
         async with self._reading:  # one read at a time; callers that waited use the table it read
+            if time.monotonic() < self._unreadable_until:
+                raise DatabaseUnavailable()
             if time.monotonic() >= self._expires or self.cache_seconds == 0:
-                async with self.sessionmaker() as session:
-                    self._keys = {stored.record.key_id: stored for stored in await all_stored_keys(session)}
+                try:
+                    async with self.sessionmaker() as session:
+                        self._keys = {stored.record.key_id: stored for stored in await all_stored_keys(session)}
+                except Exception as exc:
+                    if database_away(exc):
+                        self._unreadable_until = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
+                        raise DatabaseUnavailable() from exc
+                    raise
                 self._expires = time.monotonic() + self.cache_seconds
         return self._keys
 

@@ -36,6 +36,20 @@ class ClientIdentity:
     scheme: str
 
 
+def limited_unit(address: str) -> str:
+    """What the per-address limits count: an IPv4 address, or an IPv6 address's /64 (one subscriber's network,
+    whose holder could otherwise take a fresh address for every request)."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def _parse(node: str) -> Address | None:
     """An address from one element of X-Forwarded-For or a Forwarded `for=`, without port or brackets."""
     node = node.strip().strip('"')

@@ -3,6 +3,9 @@
 - ConcurrencyCap: how many requests one client (an API key, or an address without one) has in flight through the
   proxy. Token buckets bound a client's rate, not how long its requests hold the gateway and the upstream pools:
   a handful of slow requests per second would otherwise take every upstream connection.
+- BodyBudget: how many bytes of request bodies the process holds at once. Every body is read whole before an
+  upstream connection is taken (so a trickling body holds none), which makes its bytes the gateway's memory: 16
+  imports of 64 MiB from one key would be a gigabyte.
 - FailureBlocks: addresses whose failed-authentication bucket (shared, in the rate limiter) is empty, and until
   when. Remembering it here lets the gateway refuse such an address's next requests before looking a key up, at
   the cost of a dictionary lookup rather than a round trip to Redis on every authenticated request.
@@ -32,6 +35,21 @@ class ConcurrencyCap:
 
     def in_flight(self, client: str) -> int:
         return self._in_flight.get(client, 0)
+
+
+class BodyBudget:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def try_reserve(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.held -= size
 
 
 class FailureBlocks:

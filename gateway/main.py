@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.authn import KeyAuthenticator
-from gateway.fairness import ConcurrencyCap, FailureBlocks
+from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import ROUTE_KEY, GatewayMiddleware
 from gateway.openapi import SpecCache, merge
@@ -190,6 +190,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             metrics=metrics,
             specs=specs,
             concurrency=ConcurrencyCap(settings.max_concurrent_per_client),
+            bodies=BodyBudget(settings.max_buffered_body_bytes),
             auth_failures=FailureBlocks(),
         )
         for name in upstreams:

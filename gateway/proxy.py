@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.access import ALL_METHODS, SAFE_METHODS, rule_for
 from gateway.authn import KeyAuthenticator
-from gateway.client import client_of
-from gateway.fairness import ConcurrencyCap, FailureBlocks
+from gateway.client import client_of, limited_unit
+from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import CALLER_KEY, ROUTE_KEY
 from gateway.openapi import SpecCache
@@ -41,6 +41,7 @@ from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
 from shared.errors import problem_response
 from shared.logging import get_logger
 from shared.requestid import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER, current_client_request_id, current_request_id
+from shared.server import server_settings
 
 logger = get_logger("gateway.proxy")
 
@@ -154,6 +155,7 @@ class GatewayState:
     specs: SpecCache
     concurrency: ConcurrencyCap
     auth_failures: FailureBlocks
+    bodies: BodyBudget
 
 
 class _BodyTooLarge(Exception):
@@ -182,12 +184,15 @@ def _body_limit(settings: GatewaySettings, path: str) -> int:
 
 # Set in the scope while a request holds one of its client's concurrent places (released by `proxy`).
 _HELD_KEY = "gateway.held"
+# Set in the scope while a request's body holds bytes of the process's body budget (released by `proxy`).
+_BUDGET_KEY = "gateway.body_budget"
 # Set in the scope by `_authenticate` for a caller with a valid key: whose concurrent places it uses.
 _CLIENT_BUCKET_KEY = "gateway.client_bucket"
 
 
 def _client_address(scope: Scope) -> str:
-    return client_of(scope).address
+    """The unit the per-address limits count (gateway/client.py)."""
+    return limited_unit(client_of(scope).address)
 
 
 async def _authenticate(state: GatewayState, headers: dict[str, str], scope: Scope) -> Principal:
@@ -316,6 +321,27 @@ def _upstream_headers(
     return out, content_length
 
 
+# What the connection pool adds to the head it sends (the request line's framing, `host`, `transfer-encoding`).
+_POOL_HEADERS, _POOL_HEAD_BYTES = 2, 512
+
+
+def _check_fits_upstream(method: str, raw_target: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """A 431 here when the head the gateway would send is beyond the head limits every process applies (the same
+    `HTTP_*` settings): the caller's head passed them, but the forwarding and signed headers added to it would not,
+    and the service would refuse it with a 431 of its own and a closed connection."""
+    limits = server_settings()
+    size = len(method) + len(raw_target) + _POOL_HEAD_BYTES + sum(len(name) + len(value) + 4 for name, value in headers)
+    if len(headers) + _POOL_HEADERS > limits.max_headers or size > limits.max_head_bytes:
+        raise _Refused(
+            431,
+            "Request Header Fields Too Large",
+            "request-header-fields-too-large",
+            f"With the headers the gateway adds ({len(headers) + _POOL_HEADERS} headers, {size} bytes), the request "
+            f"is beyond the {limits.max_headers} headers and {limits.max_head_bytes} bytes a service accepts: send "
+            "fewer or shorter headers.",
+        )
+
+
 async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
     received = 0
     while True:
@@ -354,6 +380,7 @@ async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send)
         held = scope.pop(_HELD_KEY, None)
         if held is not None:  # on every way out: answered, refused, failed, cancelled, the client gone
             state.concurrency.release(held)
+        state.bodies.release(scope.pop(_BUDGET_KEY, 0))
 
 
 # Each service's own OpenAPI document and its pages: the gateway serves one merged document (and its own /docs).
@@ -435,6 +462,18 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
 
     body: bytes | None = None
     if has_body:
+        # The bytes the body may take, reserved before any is read (a chunked body: as many as its limit allows).
+        reserved = int(length) if length is not None else limit
+        if not state.bodies.try_reserve(reserved):
+            state.metrics.rate_limited.labels("body_budget").inc()
+            raise _Refused(
+                503,
+                "Service Unavailable",
+                "gateway-busy",
+                "The gateway holds as many request bodies as it takes at once; nothing was sent on, retry shortly.",
+                {"Retry-After": "2"},
+            )
+        scope[_BUDGET_KEY] = reserved
         try:
             async with asyncio.timeout(settings.body_timeout):
                 body = b"".join([chunk async for chunk in _request_body(receive, limit)])
@@ -468,6 +507,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         request_id=current_request_id() or "",
     )
     upstream_headers, content_length = _upstream_headers(scope["headers"], scope, signed)
+    _check_fits_upstream(method, raw_target, upstream_headers)
     attempts = 2 if method in SAFE_METHODS and not has_body else 1
     started = time.perf_counter()
     response: UpstreamResponse | None = None

@@ -3,7 +3,7 @@
 import json
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
+from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -34,8 +34,11 @@ class GatewaySettings(ServiceSettings):
     probe_timeout: float = Field(default=2.0, gt=0, le=60)
 
     # Request bodies: the general limit, and the larger one for bulk imports (paths ending in /import).
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
+    # Bytes of request bodies one process holds at once (each is read whole before it is sent on): beyond it a
+    # body is refused with a 503 before it is read. At least one import's worth.
+    max_buffered_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024, le=64 * 1024**3)
     # A body is read whole, within this many seconds, before an upstream connection is taken (408 otherwise): a
     # caller trickling its body holds no connection another caller needs.
     body_timeout: float = Field(default=60.0, gt=0, le=3600)
@@ -75,6 +78,12 @@ class GatewaySettings(ServiceSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _one_import_fits_the_body_budget(self) -> "GatewaySettings":
+        if self.max_buffered_body_bytes < max(self.max_body_bytes, self.max_import_body_bytes):
+            raise ValueError("GATEWAY_MAX_BUFFERED_BODY_BYTES must hold at least one body of the largest size allowed")
+        return self
 
     @field_validator("registry_url", "eligibility_url", "ranking_url")
     @classmethod

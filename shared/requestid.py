@@ -34,10 +34,6 @@ def make_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def accept_or_make(candidate: str | None) -> str:
-    return acceptable(candidate) or make_request_id()
-
-
 RequestIdToken = tuple[Token[str | None], Token[str | None]]
 
 

@@ -11,7 +11,12 @@ answers 400, not 431, and h11 costs the gateway far more CPU per request. This s
 - a head (request line and headers) larger than `HTTP_MAX_HEAD_BYTES`, or more than `HTTP_MAX_HEADERS`
   headers → 431;
 - a head not complete within `HTTP_HEAD_TIMEOUT_SECONDS` of a fresh connection or of its first byte on a
-  kept-alive one → 408 (or, if nothing of it arrived, the connection is just closed).
+  kept-alive one → 408 (or, if nothing of it arrived, the connection is just closed);
+- trailer fields after a chunked body, or more than `HTTP_MAX_HEAD_BYTES` between two pieces of a body (trailers on
+  their way, which httptools buffers whole) → the connection is closed (none of this API's callers sends trailers;
+  uvicorn would add them to the request's headers after the app has read these, and the app has the request);
+- a request answered before its body was read (a refusal) may send the rest of it for `HTTP_HEAD_TIMEOUT_SECONDS`
+  at most; then the connection is closed (uvicorn would keep it open for as long as the body trickles).
 
 Bytes are counted before the parser sees them, so no more than the limit is ever buffered. Each refusal is a
 problem+json answer with its own request id, followed by closing the connection.
@@ -24,7 +29,7 @@ from functools import cache
 from typing import Any
 
 import httptools
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -44,6 +49,12 @@ class HttpServerSettings(BaseSettings):
     max_headers: int = Field(default=100, ge=8, le=10_000)
     head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
+    @model_validator(mode="after")
+    def _line_within_the_head(self) -> "HttpServerSettings":
+        if self.max_request_line_bytes > self.max_head_bytes:
+            raise ValueError("HTTP_MAX_REQUEST_LINE_BYTES may not exceed HTTP_MAX_HEAD_BYTES (the line is in the head)")
+        return self
+
 
 @cache
 def server_settings() -> HttpServerSettings:
@@ -59,8 +70,8 @@ class _Refusal(Exception):
         self.detail = detail
 
 
-_TITLES = {408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
-_SLUGS = {408: "request-timeout", 414: "uri-too-long", 431: "request-header-fields-too-large"}
+_TITLES = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+_SLUGS = {400: "bad-request", 408: "request-timeout", 414: "uri-too-long", 431: "request-header-fields-too-large"}
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -70,6 +81,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes of the head being received
         self._reading_head = True  # between the end of one head (or none) and the next
         self._header_count = 0
+        self._since_body = 0  # bytes received in a body's phase since its last piece of body (chunk sizes, trailers)
         self._head_timer: TimerHandle | None = None
         self._refusal: _Refusal | None = None
 
@@ -110,7 +122,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         while data and not self.transport.is_closing():
             if not self._reading_head:
-                self._feed(data)
+                self._since_body += len(data)
+                self._feed(data)  # each piece of body sets the count back (on_body); a finished message too
+                if self._since_body > self.limits.max_head_bytes and not self.transport.is_closing():
+                    self._refuse(
+                        _Refusal(431, f"The request's trailer is larger than {self.limits.max_head_bytes} bytes.")
+                    )
                 return
             self._arm_head_timer()  # the first byte of a head on a kept-alive connection starts its clock
             room = self.limits.max_head_bytes - self._head_bytes
@@ -152,6 +169,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise self._refusal
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._reading_head:
+            self._refusal = _Refusal(400, "Trailer fields are not accepted after a request's body.")
+            raise self._refusal
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
             self._refusal = _Refusal(431, f"The request has more than {self.limits.max_headers} headers.")
@@ -163,25 +183,47 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self._since_body = 0
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_head = True  # whatever follows is the next request's head
         self._head_bytes = 0
+        self._since_body = 0
+        if self.cycle is not None and self.cycle.response_complete:
+            # The body of a request answered early has ended in time: the next head has its usual time.
+            self._cancel_head_timer()
+            self._arm_head_timer()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self._reading_head and self._head_bytes and not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if not self._reading_head and self.cycle is not None and self.cycle.response_complete:
+            # Answered before its body was read: the rest of the body is thrown away as it comes, for no longer than
+            # a head may take, and uvicorn's keep-alive timer stops at its first byte, so this one closes.
+            self._cancel_head_timer()
+            self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._unread_body_timed_out)
+        elif self._reading_head and self._head_bytes:
             self._arm_head_timer()  # part of the next head came while this answer was being made
+
+    def _unread_body_timed_out(self) -> None:
+        self._head_timer = None
+        logger.info("unread body timed out", client=self.client[0] if self.client else None)
+        self.transport.close()
 
     # -- answering -----------------------------------------------------------------------------------------------
 
     def _refuse(self, refusal: _Refusal) -> None:
-        """Answer the refusal (unless an answer is being sent on this connection) and close the connection."""
+        """Answer the refusal and close the connection; only close it when the refusal comes after the head (the app
+        has the request and answers it, or has) or an earlier request's answer is under way."""
         self._cancel_head_timer()
         client = f"{self.client[0]}" if self.client else None
-        logger.info("request head refused", status=refusal.status, detail=refusal.detail, client=client)
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.transport.close()  # an earlier request's answer is under way: nothing can be written in between
+        logger.info("request refused", status=refusal.status, detail=refusal.detail, client=client)
+        if not self._reading_head or (self.cycle is not None and not self.cycle.response_complete):
+            self.transport.close()  # nothing can be written in between
             return
         request_id = make_request_id()
         body = json.dumps(

@@ -1,5 +1,7 @@
 """The common library: money, credit codes, database errors (principal signatures: test_signatures.py)."""
 
+import gc
+import threading
 from decimal import Decimal
 
 import pytest
@@ -7,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shared.errors import DatabaseUnavailable, database_away
 from shared.money import format_yuan, parse_yuan, round_fen
+from shared.perf import gc_paused
 from shared.uscc import make_uscc, uscc_problem
 
 SECRET = "s3cret"
@@ -141,3 +144,27 @@ def test_production_refuses_a_short_or_known_internal_secret(monkeypatch, secret
         ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db")
     monkeypatch.setenv("INTERNAL_SECRET", "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3")
     assert ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db").internal.secret
+
+
+def test_overlapping_collector_pauses_leave_it_running_when_the_last_ends():
+    """Two bursts in two threads, the second beginning while the first has the collector paused and ending after it:
+    the collector runs again once both are done (each restoring what it saw would leave it off for good)."""
+    assert gc.isenabled()
+    first_paused, first_done = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with gc_paused():
+            first_paused.set()
+            second_started.wait(5)
+        first_done.set()
+
+    second_started = threading.Event()
+    worker = threading.Thread(target=first)
+    worker.start()
+    first_paused.wait(5)
+    with gc_paused():
+        second_started.set()
+        first_done.wait(5)
+        assert not gc.isenabled()  # the second burst still runs
+    worker.join(5)
+    assert gc.isenabled()

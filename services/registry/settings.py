@@ -10,9 +10,9 @@ class RegistrySettings(ServiceSettings):
 
     service_name: str = "registry"
     # Rows accepted by one POST /enterprises/import request.
-    import_max_rows: int = Field(default=200_000, ge=1)
+    import_max_rows: int = Field(default=200_000, ge=1, le=1_000_000)
     # Bytes accepted by one import body (100,000 CSV rows are about 15 MB).
-    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
     # Errors the report lists for one rejected row (a row has 14 columns; the rest of a garbage row's are left out).
     import_max_errors_per_row: int = Field(default=10, ge=1, le=50)
     # Heavy work admitted at once, in all and per caller (shared/admission.py; HEAVY_* variables).

@@ -8,7 +8,9 @@ each with a healthy caller who must stay served while it runs (a normal read und
 - one client holding as many requests as it may: its next one is a 429, another client is served;
 - a fresh X-Forwarded-For per request from an untrusted peer: still one address, its bucket runs dry; from a
   trusted proxy, it does name the client;
-- 300 wrong keys in a row: throttled after 10, and a valid key from another address stays served.
+- 300 wrong keys in a row: throttled after 10, and a valid key from another address stays served;
+- a request answered before its body, whose body then trickles: the connection is closed after the head timeout;
+- trailer fields after a chunked body, or an endless one: the connection ends, the process does not grow.
 
 Loopback addresses tell the callers apart (Linux answers all of 127.0.0.0/8): 127.0.0.2 is the trusted proxy,
 each attack comes from an address of its own, the healthy caller from 127.0.0.1.
@@ -235,6 +237,64 @@ def test_a_kept_alive_connection_gets_the_same_time_for_its_next_head(front: Sta
         waited = time.monotonic() - started
     assert _status(answer) == 408
     assert HEAD_TIMEOUT - 0.5 < waited < HEAD_TIMEOUT + 3
+
+
+def test_a_request_answered_before_its_body_cannot_hold_the_connection_by_trickling_it(front: Stack) -> None:
+    # A 404 is answered at once, before the announced gigabyte of body; the caller then sends a byte a second.
+    # uvicorn's keep-alive timer stops at the first byte, so without a bound the connection stayed open for ever.
+    with closing(_connect(front, "gateway", "127.0.0.6")) as connection, Healthy(front):
+        connection.sendall(b"POST /api/v1/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+        started = time.monotonic()
+        received = b""
+        closed = False
+        while time.monotonic() - started < HEAD_TIMEOUT + 8:
+            try:
+                connection.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            readable, _, _ = select.select([connection], [], [], 0.5)
+            if readable:
+                try:
+                    chunk = connection.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+        waited = time.monotonic() - started
+    assert _status(received) == 404
+    assert closed and waited < HEAD_TIMEOUT + 6, waited
+
+
+@pytest.mark.parametrize("name", ["gateway", "registry"])
+def test_trailers_end_the_connection_and_cannot_grow_the_process(front: Stack, name: str) -> None:
+    # The app has the request once its head is read (here it answers 405: POST on /healthz); trailer fields after
+    # the body, which uvicorn would add to its headers, end the connection instead, and an endless one is cut off
+    # after the head limit (httptools buffers a field whole).
+    chunked = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+    for trailer in (b"Host: elsewhere\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"X-Endless: "):
+        before = _rss_kib(front, name)
+        started = time.monotonic()
+        with Healthy(front):
+            answer = _send_head(front, name, "127.0.0.7", chunked + trailer, then=b"v" * 65536, repeat=1600)
+        assert time.monotonic() - started < 10
+        assert answer.count(b"HTTP/1.1 ") <= 1, answer[:500]  # at most the app's answer: no request follows
+        assert b"HTTP/1.1 200" not in answer
+        assert _rss_kib(front, name) - before < 8 * 1024
+
+
+def test_a_head_that_fits_the_gateway_but_not_with_its_own_headers_is_its_431(front: Stack) -> None:
+    # 95 headers pass the gateway's 100; with the forwarding and signed headers it adds, the registry would refuse
+    # them and close the connection: the gateway says so itself, as a problem.
+    headers = {"Authorization": f"Bearer {front.keys['city']}", **{f"X-Extra-{index}": "1" for index in range(92)}}
+    with httpx.Client(base_url=front.gateway, timeout=30, trust_env=False) as client:
+        refused = client.get("/api/v1/registry/districts", headers=headers)
+        assert refused.status_code == 431 and refused.headers["content-type"] == "application/problem+json"
+        assert "the gateway adds" in refused.json()["detail"]
+        fewer = {key: value for key, value in list(headers.items())[:60]}
+        assert client.get("/api/v1/registry/districts", headers=fewer).status_code == 200
 
 
 def test_one_client_with_all_its_places_taken_does_not_stop_another(front: Stack) -> None:

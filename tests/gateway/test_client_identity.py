@@ -5,7 +5,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from gateway.client import identify
+from gateway.client import identify, limited_unit
 from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
 
@@ -102,3 +102,10 @@ async def test_the_gateway_limits_logs_and_forwards_the_identified_client(
     ]
     assert (line["client"], line["peer"], line["forwarded_for"]) == (client_address, "203.0.113.7", "192.0.2.44")
     assert len(line["request_id"]) == 32 and line["client_request_id"] is None
+
+
+def test_per_address_limits_count_an_ipv6_network_not_each_address():
+    assert limited_unit("2001:db8:1:2::1") == limited_unit("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert limited_unit("2001:db8:1:3::1") != limited_unit("2001:db8:1:2::1")
+    assert limited_unit("::ffff:192.0.2.7") == "192.0.2.7"
+    assert limited_unit("192.0.2.7") == "192.0.2.7" and limited_unit("unknown") == "unknown"

@@ -16,6 +16,7 @@ from gateway.keys.service import KeyProblem, check_role, create_key, find_key, m
 from gateway.models import ApiKey
 from shared.auth import Role
 from shared.db import make_engine, make_sessionmaker
+from shared.errors import DatabaseUnavailable
 from shared.settings import PROJECT_ROOT
 from tests.support import TestDatabase
 
@@ -174,5 +175,28 @@ async def test_a_revocation_reaches_the_table_within_its_cache_time(gateway_db: 
             later, later_record = await create_key(session, "auditor")
         await asyncio.sleep(0.6)
         assert await authenticator.authenticate(later) == later_record
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unreachable_database_is_asked_once_and_the_waiting_callers_told_at_once() -> None:
+    """With the key table unreadable, the next read waits a second: 20 callers at once cost one attempt, each gets
+    the 503 problem (not a queue behind a database that is not there)."""
+    engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")  # nothing listens on port 1
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        attempts = 0
+
+        def counting() -> AsyncSession:
+            nonlocal attempts
+            attempts += 1
+            return sessionmaker()
+
+        authenticator = KeyAuthenticator(counting, cache_seconds=5)  # type: ignore[arg-type]
+        outcomes = await asyncio.gather(
+            *(authenticator.authenticate(f"cqk_{n:012d}_{'z' * 43}") for n in range(20)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes), outcomes
+        assert attempts == 1
     finally:
         await engine.dispose()

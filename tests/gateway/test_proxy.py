@@ -327,3 +327,50 @@ async def test_bodies_that_trickle_hold_no_upstream_connection_and_end_in_a_408(
         assert response.status_code == 200 and waited < 1.0, (response.status_code, waited)
         await asyncio.wait_for(asyncio.gather(*attackers), timeout=10)
     assert [answer["status"] for answer in answers] == [408] * 5
+
+
+async def test_bodies_beyond_the_process_budget_are_refused_before_they_are_read(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    # Bodies are held whole before they are sent on: two callers announcing 1 MiB each fill a 2 MiB budget, a third
+    # is a 503 at once (nothing read, nothing sent), and once the two have gone the budget is whole again.
+    settings = settings_for(
+        gateway_db.url,
+        registry_url=echo.url,
+        max_body_bytes=1024 * 1024,
+        max_import_body_bytes=1024 * 1024,
+        max_buffered_body_bytes=2 * 1024 * 1024,
+        body_timeout=1.0,
+    )
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        statuses: list[int] = []
+
+        async def announce_and_stall() -> None:
+            async def receive() -> dict:
+                await asyncio.sleep(3600)
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    statuses.append(message["status"])
+
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                "path": "/api/v1/registry/things", "raw_path": b"/api/v1/registry/things", "query_string": b"",
+                "root_path": "", "client": ("203.0.113.10", 40000), "server": ("gateway.test", 80),
+                "headers": [(b"host", b"gateway.test"), (b"content-type", b"application/json"),
+                            (b"content-length", str(1024 * 1024).encode()),
+                            (b"authorization", f"Bearer {key}".encode())],
+            }  # fmt: skip
+            await app(scope, receive, send)
+
+        stalled = [asyncio.create_task(announce_and_stall()) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        refused = await client.post("/api/v1/registry/things", content=b"{}", headers=bearer(key))
+        assert refused.status_code == 503 and refused.json()["type"].endswith("/gateway-busy")
+        assert refused.headers["retry-after"] == "2"
+        await asyncio.wait_for(asyncio.gather(*stalled), timeout=10)
+        assert statuses == [408, 408]
+        assert app.state.gateway.bodies.held == 0
+        assert (await client.post("/api/v1/registry/things", content=b"{}", headers=bearer(key))).status_code < 500
