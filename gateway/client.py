@@ -2,15 +2,17 @@
 
 uvicorn's own `--proxy-headers` trusts 127.0.0.1 by default, so anything on the loopback could name any address
 it liked and spend someone else's rate limit (or none); every launch command turns it off, and the gateway
-decides here instead, from `GATEWAY_TRUSTED_PROXIES`. Only when the peer is one of those proxies is
-`X-Forwarded-For` (or, without it, `Forwarded`) read, and the client is the rightmost address in it that is not
-itself a trusted proxy, so that a value the caller put in front of the chain is never believed.
+decides here instead, from `GATEWAY_TRUSTED_PROXIES`. Only when the peer is one of those proxies is the header
+they write read (`GATEWAY_FORWARDED_HEADER`: `X-Forwarded-For`, or `Forwarded`; only that one, since a proxy passes
+the other on as the caller sent it), and the client is the rightmost address in it that is not itself a trusted
+proxy, so that a value the caller put in front of the chain is never believed.
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import Literal
 
 from starlette.types import Scope
 
@@ -67,7 +69,12 @@ def _trusted(address: Address | None, networks: Sequence[Network]) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
-def identify(scope: Scope, trusted_proxies: Sequence[Network]) -> ClientIdentity:
+ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
+
+
+def identify(
+    scope: Scope, trusted_proxies: Sequence[Network], header: ForwardedHeader = "x-forwarded-for"
+) -> ClientIdentity:
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
     scheme = str(scope.get("scheme", "http"))
@@ -81,7 +88,7 @@ def identify(scope: Scope, trusted_proxies: Sequence[Network]) -> ClientIdentity
             forwarded.append(value.decode("latin-1"))
         elif name == b"x-forwarded-proto":
             proto = value.decode("latin-1").rpartition(",")[2].strip().lower()
-    if xff:
+    if header == "x-forwarded-for":
         chain = [part for value in xff for part in value.split(",")]
     else:
         chain = [match.group(1) for value in forwarded for match in _FORWARDED_FOR.finditer(value)]

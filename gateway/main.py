@@ -272,12 +272,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     }
     if settings.cors_origins:
         app.add_middleware(ProblemCORSMiddleware, **cors)
-    app.add_middleware(GatewayMiddleware, metrics=metrics, trusted_proxies=settings.trusted_proxies)
+    proxies, header = settings.trusted_proxies, settings.forwarded_header
+    app.add_middleware(GatewayMiddleware, metrics=metrics, trusted_proxies=proxies, forwarded_header=header)
     # The same middleware in the same order for proxied requests, on their short way (see _GatewayApp).
     proxied: ASGIApp = _proxy_endpoint
     if settings.cors_origins:
         proxied = ProblemCORSMiddleware(proxied, **cors)
-    app.proxied_stack = GatewayMiddleware(proxied, metrics=metrics, trusted_proxies=settings.trusted_proxies)
+    app.proxied_stack = GatewayMiddleware(proxied, metrics=metrics, trusted_proxies=proxies, forwarded_header=header)
     return app
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.client import CLIENT_KEY, Network, identify
+from gateway.client import CLIENT_KEY, ForwardedHeader, Network, identify
 from gateway.metrics import GatewayMetrics
 from shared.errors import last_resort_response
 from shared.logging import get_logger
@@ -37,10 +37,18 @@ def route_label(scope: Scope) -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics, trusted_proxies: Sequence[Network] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: GatewayMetrics,
+        trusted_proxies: Sequence[Network] = (),
+        forwarded_header: ForwardedHeader = "x-forwarded-for",
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.trusted_proxies = tuple(trusted_proxies)
+        self.forwarded_header = forwarded_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +64,7 @@ class GatewayMiddleware:
         echoed = (client_request_id or request_id).encode()
         token = set_request_id(request_id, client_request_id)
         scope.setdefault("state", {})["request_id"] = request_id
-        identity = scope[CLIENT_KEY] = identify(scope, self.trusted_proxies)
+        identity = scope[CLIENT_KEY] = identify(scope, self.trusted_proxies, self.forwarded_header)
         started = time.perf_counter()
         holder = {"status": 500, "started": False}
         self.metrics.in_flight.inc()

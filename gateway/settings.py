@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.client import ForwardedHeader
 from shared.settings import ServiceSettings
 
 # The services the gateway knows, in the order of their default ports (8001, 8002, 8003).
@@ -57,6 +58,8 @@ class GatewaySettings(ServiceSettings):
     # Addresses or networks of the proxies in front of the gateway (comma-separated or a JSON list); only when the
     # TCP peer is one of them are X-Forwarded-For / Forwarded honoured. None by default: the peer is the client.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # The header those proxies write the client into (nginx and its ingress controller: X-Forwarded-For).
+    forwarded_header: ForwardedHeader = "x-forwarded-for"
     # Shared buckets for several gateway replicas; in-process buckets when empty.
     redis_url: str = Field(default="", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"))
 

@@ -53,11 +53,17 @@ def test_what_a_trusted_proxy_did_not_write_cleanly_is_not_believed() -> None:
     assert identify(scope, PROXIES).address == "10.0.0.5"
 
 
-def test_forwarded_is_read_when_there_is_no_x_forwarded_for() -> None:
+def test_only_the_header_the_proxies_write_is_read() -> None:
     scope = scope_from("2001:db8::1", {"Forwarded": 'for=198.51.100.7;proto=https, for="[2001:db8::9]:4711"'})
-    assert identify(scope, PROXIES).address == "198.51.100.7"
+    assert identify(scope, PROXIES, "forwarded").address == "198.51.100.7"
     scope = scope_from("10.0.0.5", {"Forwarded": 'for="[2001:db8:cafe::17]:4711"'})
-    assert identify(scope, [ip_network("10.0.0.0/8")]).address == "2001:db8:cafe::17"
+    assert identify(scope, [ip_network("10.0.0.0/8")], "forwarded").address == "2001:db8:cafe::17"
+    # A proxy that writes Forwarded passes the caller's own X-Forwarded-For on: it names nobody, and the other way
+    # round.
+    both = {"Forwarded": "for=198.51.100.7", "X-Forwarded-For": "203.0.113.66"}
+    assert identify(scope_from("10.0.0.5", both), PROXIES, "forwarded").address == "198.51.100.7"
+    assert identify(scope_from("10.0.0.5", both), PROXIES).address == "203.0.113.66"
+    assert identify(scope_from("10.0.0.5", {"Forwarded": "for=198.51.100.7"}), PROXIES).address == "10.0.0.5"
 
 
 def test_the_claimed_chain_is_logged_cut_short() -> None:
