@@ -38,6 +38,7 @@ from gateway.upstream import (
     WriteTimedOut,
 )
 from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
+from shared.bodies import BodyTooLarge, ClientGone, body_chunks
 from shared.errors import problem_response
 from shared.logging import get_logger
 from shared.requestid import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER, current_client_request_id, current_request_id
@@ -156,14 +157,6 @@ class GatewayState:
     concurrency: ConcurrencyCap
     auth_failures: FailureBlocks
     bodies: BodyBudget
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
 
 
 class _Refused(Exception):
@@ -342,22 +335,6 @@ def _check_fits_upstream(method: str, raw_target: bytes, headers: list[tuple[byt
         )
 
 
-async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
-    received = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone()
-        chunk: bytes = message.get("body", b"")
-        received += len(chunk)
-        if received > limit:
-            raise _BodyTooLarge()
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
-
-
 async def _whole(body: bytes) -> AsyncIterator[bytes]:
     """A body already read, as the one piece the pool sends."""
     yield body
@@ -476,7 +453,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         scope[_BUDGET_KEY] = reserved
         try:
             async with asyncio.timeout(settings.body_timeout):
-                body = b"".join([chunk async for chunk in _request_body(receive, limit)])
+                body = b"".join([chunk async for chunk in body_chunks(receive, limit)])
         except TimeoutError:
             raise _Refused(
                 408,
@@ -485,14 +462,14 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 f"The request body did not arrive in full within {settings.body_timeout:g} seconds.",
                 {"Connection": "close"},
             ) from None
-        except _BodyTooLarge:
+        except BodyTooLarge:
             raise _Refused(
                 413,
                 "Content Too Large",
                 "payload-too-large",
                 f"The request body is larger than the {limit} bytes accepted here.",
             ) from None
-        except _ClientGone:
+        except ClientGone:
             logger.info("client went away before its body was read", upstream=service)
             return
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import SignedRequest, fresh_timestamp, verify_principal
+from shared.bodies import BodyTooLarge, ClientGone, body_chunks
 from shared.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -34,10 +35,6 @@ logger = get_logger("access")
 # not the POSTs a service names as computations that write nothing, for the same reason).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower()
-
-
-class _ClientGone(Exception):
-    pass
 
 
 class ServiceMiddleware:
@@ -95,7 +92,7 @@ class ServiceMiddleware:
                 headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
                 try:
                     signed, receive = await self._verify(scope, receive, headers)
-                except _ClientGone:
+                except ClientGone:
                     holder["status"] = 499
                     return
                 except ProblemError as exc:
@@ -140,20 +137,12 @@ class ServiceMiddleware:
                 raise PayloadTooLarge(f"The request body is {int(length)} bytes; at most {limit} are accepted here.")
         chunks: list[bytes] = []
         digest = hashlib.sha256()
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone()
-            chunk: bytes = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:
-                raise PayloadTooLarge(f"The request body is larger than the {limit} bytes accepted here.")
-            if chunk:
+        try:
+            async for chunk in body_chunks(receive, limit):
                 digest.update(chunk)
                 chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        except BodyTooLarge:
+            raise PayloadTooLarge(f"The request body is larger than the {limit} bytes accepted here.") from None
         query: bytes = scope["query_string"]
         target = path + (f"?{query.decode('latin-1')}" if query else "")
         signed = verify_principal(
