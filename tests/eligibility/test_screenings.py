@@ -1,9 +1,13 @@
 """POST /screenings against the real registry app (in-process over httpx's ASGI transport)."""
 
+import asyncio
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
+from services.eligibility.screenings.service import PageWorker
 from tests.eligibility.scenario import (
     TOTAL_2025,
     TOTAL_500103,
@@ -332,3 +336,28 @@ async def test_m07a_of_an_enterprise_that_moved_is_screened_with_the_district_of
     assert paid(yuzhong) == {("M07a", moved): ("district", "500103", "5000000.00")}  # today: nothing
     yubei = (await client_for(district("500112")).post("/screenings", json=BODY)).json()
     assert yubei["eligible"] == []  # today: 渝中区's 5,000,000.00 in 渝北区's screening and totals
+
+
+async def test_reading_waits_while_pages_wait_for_their_evaluation():
+    """At most PageWorker.MAX_WAITING pages are held unevaluated: the next page's hand-over (and so the reading of
+    the registry) waits until one is done, and every page is still evaluated once, in order."""
+    worker = PageWorker()
+    release = threading.Event()
+    done: list[int] = []
+
+    def page(number: int) -> Callable[[], None]:
+        def work() -> None:
+            release.wait(10)
+            done.append(number)
+
+        return work
+
+    for number in range(PageWorker.MAX_WAITING):
+        await asyncio.wait_for(worker.submit(page(number)), timeout=1)
+    held = asyncio.create_task(worker.submit(page(PageWorker.MAX_WAITING)))
+    await asyncio.sleep(0.2)
+    assert not held.done()
+    release.set()
+    await asyncio.wait_for(held, timeout=5)
+    await asyncio.wait_for(worker.finish(), timeout=5)
+    assert done == list(range(PageWorker.MAX_WAITING + 1))

@@ -1,7 +1,7 @@
 """Reading the registry over HTTP: signed as this service, paginated, with timeouts and retries on reads."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -46,18 +46,19 @@ class RegistryClient:
         return found
 
     async def each_page(
-        self, path: str, params: Mapping[str, str | int] | None, consume: Callable[[list[Any]], None]
+        self, path: str, params: Mapping[str, str | int] | None, consume: Callable[[list[Any]], Awaitable[None]]
     ) -> None:
-        """Hand every page to `consume` as it arrives, so that work on one page overlaps the next read."""
+        """Hand every page to `consume` as it arrives, so that work on one page overlaps the next read (`consume`
+        may make the reading wait)."""
         async for page in self.pages(path, params):
-            consume(page)
+            await consume(page)
 
     async def each_page_by_district(
         self,
         path: str,
         district_codes: Iterable[str],
         params: Mapping[str, str | int] | None,
-        consume: Callable[[list[Any]], None],
+        consume: Callable[[list[Any]], Awaitable[None]],
     ) -> None:
         """Like each_page, read district by district, `concurrency` districts at once."""
         semaphore = asyncio.Semaphore(self.concurrency)

@@ -6,7 +6,7 @@ thread, so that the evaluation overlaps the reading and the event loop only hand
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -60,19 +60,27 @@ class PageWorker:
 
     A screening of the whole registry is seconds of CPU: on the event loop it would hold every other request of the
     process (eight at once made a district's screening 35 times slower). `consume` is called in those threads, never
-    two at once, so it needs no lock.
+    two at once, so it needs no lock. At most `MAX_WAITING` pages wait for their turn: beyond that, `submit` (and so
+    the reading of the registry) waits, so a screening never holds the whole registry's pages at once.
     """
+
+    MAX_WAITING = 4
 
     def __init__(self) -> None:
         self._turn = asyncio.Lock()
+        self._room = asyncio.Semaphore(self.MAX_WAITING)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def submit(self, work: Callable[[], None]) -> None:
+    async def submit(self, work: Callable[[], None]) -> None:
+        await self._room.acquire()
         self._tasks.append(asyncio.create_task(self._run(work)))
 
     async def _run(self, work: Callable[[], None]) -> None:
-        async with self._turn:
-            await asyncio.to_thread(work)
+        try:
+            async with self._turn:
+                await asyncio.to_thread(work)
+        finally:
+            self._room.release()
 
     async def finish(self) -> None:
         await asyncio.gather(*self._tasks)
@@ -90,15 +98,15 @@ async def read_subjects(
     counts = {"projects": 0, "clusters": 0, "buildings": 0, "enterprises": 0}
     worker = PageWorker()
 
-    def feed(kind: str, convert: Converter) -> Callable[[list[Any]], None]:
+    def feed(kind: str, convert: Converter) -> Callable[[list[Any]], Awaitable[None]]:
         def work(items: list[Any]) -> None:
             with gc_paused():
                 found, missing = convert(items, year)
                 consume(found, missing)
 
-        def on_page(items: list[Any]) -> None:
+        async def on_page(items: list[Any]) -> None:
             counts[kind] += len(items)
-            worker.submit(lambda: work(items))
+            await worker.submit(lambda: work(items))
 
         return on_page
 
