@@ -113,7 +113,9 @@ def admission_of(app: Starlette) -> Admission:
 
 def heavy_work(cost: Cost) -> Any:
     """A dependency admitting the request at `cost` units, held until the route returns (scope="function": not
-    while the answer is sent). Declared before the body is read by the route, so a refusal starts nothing."""
+    while the answer is sent). It runs before the route parses or validates the body, so a refusal starts none of
+    the work (the body's bytes are already in memory: the middleware read them to check the signature, within the
+    service's body limit)."""
 
     async def admitted(request: Request, principal: PrincipalDep) -> AsyncIterator[None]:
         with admission_of(request.app).admit(principal, cost(request, principal)):

@@ -97,9 +97,13 @@ class ServiceMiddleware:
                     return
                 except ProblemError as exc:
                     response = problem_response(
-                        request, status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail,
+                        request,
+                        status=exc.status,
+                        title=exc.title,
+                        slug=exc.slug,
+                        detail=exc.detail,
                         headers=exc.headers or None,
-                    )  # fmt: skip
+                    )
                     await response(scope, receive, send_with_id)
                     return
                 system_id = acceptable(signed.request_id) or made_id
