@@ -164,15 +164,20 @@ def problem_response(
     return SafeJSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def safe_json(content: Any) -> bytes:
+    """`content` as compact JSON in UTF-8 (as JSONResponse writes it), or with ASCII escapes when a string holds an
+    unpaired surrogate a caller sent, which UTF-8 cannot carry."""
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 class SafeJSONResponse(JSONResponse):
-    """JSON that can always be sent: a string a caller sent may hold an unpaired surrogate, which UTF-8 cannot
-    carry; such a document is written with ASCII escapes instead of failing."""
+    """JSON that can always be sent (see safe_json)."""
 
     def render(self, content: Any) -> bytes:
-        try:
-            return super().render(content)
-        except UnicodeEncodeError:
-            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+        return safe_json(content)
 
 
 _STATUS_SLUGS = {

@@ -1,5 +1,4 @@
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from services.registry.registrations.schemas import RegistrationOut
 from services.registry.settings import RegistrySettings
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
-from shared.errors import PayloadTooLarge, SafeJSONResponse
+from shared.errors import PayloadTooLarge, SafeJSONResponse, safe_json
 from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
 from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 
@@ -169,19 +168,11 @@ _ROWS_PER_PIECE = 2_000
 JSON = "application/json"
 
 
-def _render(content: Any) -> bytes:
-    # As SafeJSONResponse renders: UTF-8, or ASCII escapes when a string cannot be encoded (a lone surrogate).
-    try:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
-
-
 def _report_pieces(report: dict[str, Any], rejected: list[Any]) -> Iterator[bytes]:
     head = {key: value for key, value in report.items() if key != "rejected"}
-    yield _render(head)[:-1] + b',"rejected":['
+    yield safe_json(head)[:-1] + b',"rejected":['
     for start in range(0, len(rejected), _ROWS_PER_PIECE):
-        yield (b"," if start else b"") + _render(rejected[start : start + _ROWS_PER_PIECE])[1:-1]
+        yield (b"," if start else b"") + safe_json(rejected[start : start + _ROWS_PER_PIECE])[1:-1]
     yield b"]}"
 
 
