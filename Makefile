@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    start the whole stack locally (SQLite under var/ unless database URLs are set)"
 	@echo "make test   run the test suite (PostgreSQL at 127.0.0.1:5432 when reachable)"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the import contracts (.importlinter)"
 	@echo "make bench  performance figures beside their targets (JSON on stdout, a table on stderr)"
 	@echo "make load   60 s at 200 requests/s through the gateway (LOAD_ARGS='--rate 100 --seconds 30')"
 	@echo "make fuzz   schemathesis over the merged OpenAPI document, FUZZ_EXAMPLES examples per operation"
@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services gateway deploy
+	$(BIN)/lint-imports --config .importlinter
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
