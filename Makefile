@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 .PHONY: help venv run test lint fmt bench load fuzz migrate lock clean
 
 help:
-	@echo "make run    start the whole stack locally (SQLite under var/ unless database URLs are set)"
-	@echo "make test   run the test suite (PostgreSQL at 127.0.0.1:5432 when reachable)"
+	@echo "make run    start the whole stack locally (its own PostgreSQL under var/postgres unless database URLs are set)"
+	@echo "make test   run the test suite (PostgreSQL at TEST_POSTGRES_URL, else its own under var/test-postgres)"
 	@echo "make lint   ruff, mypy and the import contracts (.importlinter)"
 	@echo "make bench  performance figures beside their targets (JSON on stdout, a table on stderr)"
 	@echo "make load   60 s at 200 requests/s through the gateway (LOAD_ARGS='--rate 100 --seconds 30')"
@@ -33,6 +33,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m deploy.run_local
 
+# Every component's <NAME>_DATABASE_URL must be set (`make run` migrates its own local server's databases itself).
 migrate: $(STAMP)
 	$(BIN)/python -m deploy.migrate registry eligibility ranking gateway
 
@@ -44,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services gateway deploy
-	$(BIN)/lint-imports --config .importlinter
+	$(BIN)/lint-imports .importlinter
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,7 +1,7 @@
 """Migrate a component's database to the newest revision: `python -m deploy.migrate registry [gateway …]`.
 
 The containers run this before they serve; `make run` does the same for every component present. The database
-URL is the component's own setting (`REGISTRY_DATABASE_URL`, …), SQLite under var/ when none is set.
+URL is the component's own setting (`REGISTRY_DATABASE_URL`, …), required (`make run` sets it for its local server).
 """
 
 import argparse

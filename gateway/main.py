@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
@@ -21,10 +22,11 @@ from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import ROUTE_KEY, GatewayMiddleware
 from gateway.openapi import SpecCache, merge
-from gateway.proxy import API_PREFIX, GatewayState, make_upstream, proxy
+from gateway.proxy import API_PREFIX, GatewayState, proxy
 from gateway.ratelimit import make_rate_limiter
 from gateway.settings import GatewaySettings
-from shared.app import tune_garbage_collector
+from gateway.upstream import Upstream
+from shared.app import TELEMETRY_OFF, tune_garbage_collector
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import PROBLEM_MEDIA_TYPE, ServiceUnavailable, install_error_handlers
 from shared.logging import configure_logging
@@ -129,10 +131,6 @@ def _proxied(scope: Scope) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
-async def _proxy_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    await proxy(scope["app"].state.gateway, scope, receive, send)
-
-
 class ProxyDispatch:
     """Sends `/api/v1/...` to the proxy, everything else to the gateway's own routes."""
 
@@ -141,42 +139,25 @@ class ProxyDispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if _proxied(scope):
-            await _proxy_endpoint(scope, receive, send)
+            await proxy(scope["app"].state.gateway, scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
-class _GatewayApp(FastAPI):
-    """Proxied requests take a short way to the proxy: the gateway's own middleware (and CORS when configured),
-    as in the full stack, without the layers that do nothing for them but cost CPU on every call: Starlette's
-    error middleware (GatewayMiddleware is the last resort anyway), FastAPI's body-limit wrapper (no limit is set;
-    the proxy limits bodies itself) and its per-request telemetry check (no OpenTelemetry is configured)."""
-
-    proxied_stack: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.proxied_stack is not None and _proxied(scope):
-            if self.root_path:
-                scope["root_path"] = self.root_path
-            scope["app"] = self
-            await self.proxied_stack(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
+    # Here, not in the lifespan: uvicorn calls the factory before it logs that it started, so its lines are JSON too.
+    configure_logging(settings.service_name, settings.log_level)
     metrics = GatewayMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level)
         tune_garbage_collector()
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo)
-        upstreams = {name: make_upstream(name, url, settings) for name, url in settings.upstream_urls().items()}
+        upstreams = {name: Upstream(url, settings) for name, url in settings.upstream_urls().items()}
         limiter = make_rate_limiter(settings.redis_url)
         specs = SpecCache(
-            {name: upstream.client for name, upstream in upstreams.items()},
+            {name: upstream.session for name, upstream in upstreams.items()},
             settings.internal.secret,
             settings.openapi_cache_seconds,
             settings.probe_timeout,
@@ -203,13 +184,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await limiter.close()
             await engine.dispose()
 
-    app = _GatewayApp(
+    app = FastAPI(
         title="Gateway",
         version="1.0.0",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        telemetry=TELEMETRY_OFF,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -274,11 +256,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.add_middleware(ProblemCORSMiddleware, **cors)
     proxies, header = settings.trusted_proxies, settings.forwarded_header
     app.add_middleware(GatewayMiddleware, metrics=metrics, trusted_proxies=proxies, forwarded_header=header)
-    # The same middleware in the same order for proxied requests, on their short way (see _GatewayApp).
-    proxied: ASGIApp = _proxy_endpoint
-    if settings.cors_origins:
-        proxied = ProblemCORSMiddleware(proxied, **cors)
-    app.proxied_stack = GatewayMiddleware(proxied, metrics=metrics, trusted_proxies=proxies, forwarded_header=header)
     return app
 
 
@@ -301,14 +278,16 @@ async def readiness_checks(app: FastAPI, state: GatewayState) -> dict[str, str]:
         return "ok"
 
     async def upstream(name: str) -> str:
+        probe = aiohttp.ClientTimeout(total=settings.probe_timeout)
         try:
-            response = await state.upstreams[name].client.get("/readyz", timeout=settings.probe_timeout)
+            async with state.upstreams[name].session.get("/readyz", timeout=probe) as response:
+                if response.status == 200:
+                    return "ok"
+                json = "json" in response.content_type
+                detail: Any = (await response.json(content_type=None)).get("detail") if json else ""
+                return f"not ready ({response.status}): {detail}".rstrip(": ")
         except Exception as exc:
             return f"unreachable: {type(exc).__name__}"
-        if response.status_code != 200:
-            detail: Any = response.json().get("detail") if "json" in response.headers.get("content-type", "") else ""
-            return f"not ready ({response.status_code}): {detail}".rstrip(": ")
-        return "ok"
 
     names = list(state.upstreams)
     results = await asyncio.gather(database(), rate_limit_store(), *(upstream(name) for name in names))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from gateway.access import rule_for
 from shared.auth import Principal, Role, sign_principal
@@ -154,7 +154,7 @@ class _Entry:
 
 class SpecCache:
     def __init__(
-        self, clients: Mapping[str, httpx.AsyncClient], secret: str, ttl_seconds: float, timeout_seconds: float
+        self, clients: Mapping[str, aiohttp.ClientSession], secret: str, ttl_seconds: float, timeout_seconds: float
     ) -> None:
         self.clients = clients
         self.secret = secret
@@ -171,10 +171,10 @@ class SpecCache:
             self.secret, "GET", "/openapi.json", SERVICE_PRINCIPAL, audience=service, request_id=make_request_id()
         )
         try:
-            response = await client.get("/openapi.json", headers=headers, timeout=self.timeout_seconds)
-            response.raise_for_status()
-            spec: dict[str, Any] = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
+            async with client.get("/openapi.json", headers=headers, timeout=timeout, raise_for_status=True) as response:
+                spec: dict[str, Any] = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             logger.warning("service spec not available", upstream=service, error=type(exc).__name__)
             self._entries.pop(service, None)
             return None

@@ -1,21 +1,23 @@
 """The streaming reverse proxy: `/api/v1/<service>/<path>` onto the service, with the caller's principal signed.
 
-One connection pool per upstream (gateway/upstream.py, made in the lifespan). Request and response bodies are
-streamed, hop-by-hop headers are dropped, `Forwarded`/`X-Forwarded-For` are set, no cookies are kept, timeouts
-are explicit, and only bodiless safe requests are retried (once, when the connection could not be used).
+One aiohttp session per upstream (gateway/upstream.py, made in the lifespan) carries the proxied requests and the
+gateway's own (readiness, OpenAPI documents). Response bodies are streamed, request bodies are read whole first (so
+that a caller trickling one holds no upstream connection), hop-by-hop headers are dropped, `Forwarded` and
+`X-Forwarded-For` are set, no cookies are kept and timeouts are explicit. A bodiless safe request is tried once more
+when no connection could be made; aiohttp itself sends an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) once
+more when its connection closes before an answer. A POST or PATCH is never sent twice.
 """
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from http.cookiejar import Cookie, CookieJar
-from typing import Any
-from urllib.parse import quote
+from typing import NoReturn
+from urllib.parse import quote, quote_from_bytes
 
-import httpx
+import aiohttp
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from gateway.access import ALL_METHODS, SAFE_METHODS, rule_for
 from gateway.authn import KeyAuthenticator
@@ -26,17 +28,7 @@ from gateway.middleware import CALLER_KEY, ROUTE_KEY
 from gateway.openapi import SpecCache
 from gateway.ratelimit import RateLimiter, retry_after_header
 from gateway.settings import SERVICE_NAMES, GatewaySettings
-from gateway.upstream import (
-    ConnectFailed,
-    ConnectionBroken,
-    ConnectTimedOut,
-    PoolExhausted,
-    TimedOut,
-    UpstreamError,
-    UpstreamPool,
-    UpstreamResponse,
-    WriteTimedOut,
-)
+from gateway.upstream import PoolExhausted, Upstream
 from shared.auth import PRINCIPAL_HEADERS, Principal, Role, sign_principal
 from shared.bodies import BodyTooLarge, ClientGone, body_chunks
 from shared.errors import problem_response
@@ -83,72 +75,16 @@ _REQUEST_DROP = frozenset(
 _RESPONSE_DROP = frozenset(
     name.encode("latin-1") for name in HOP_BY_HOP | {"server", "date", REQUEST_ID_HEADER.lower()}
 )
-_CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower().encode("latin-1")
+_CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower()
 ANONYMOUS = Principal(Role.ANONYMOUS)
-
-
-class _NoCookies(CookieJar):
-    """The upstream clients are shared by every caller: they must never remember a cookie."""
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Upstream:
-    """One service behind the gateway: the proxy's connection pool, and an httpx.AsyncClient (both made in the
-    lifespan) for the gateway's own requests (readiness, OpenAPI documents).
-
-    Proxied requests use the pool (gateway/upstream.py): plain HTTP/1.1 exchanges with no cookie, redirect or
-    auth handling, so nothing of one caller's exchange can leak into another's.
-    """
-
-    name: str
-    client: httpx.AsyncClient
-    pool: UpstreamPool
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
-        await self.client.aclose()
-
-
-def make_upstream(name: str, base_url: str, settings: GatewaySettings) -> Upstream:
-    timeout = httpx.Timeout(
-        connect=settings.upstream_connect_timeout,
-        read=settings.upstream_read_timeout,
-        write=settings.upstream_write_timeout,
-        pool=settings.upstream_pool_timeout,
-    )
-    client = httpx.AsyncClient(
-        base_url=base_url,
-        transport=httpx.AsyncHTTPTransport(retries=0, trust_env=False),
-        timeout=timeout,
-        cookies=_NoCookies(),
-        follow_redirects=False,
-        trust_env=False,
-    )
-    url = httpx.URL(base_url)
-    tls = url.scheme == "https"
-    pool = UpstreamPool(
-        url.host,
-        url.port or (443 if tls else 80),
-        tls=tls,
-        max_connections=settings.upstream_max_connections,
-        max_keepalive=settings.upstream_max_keepalive,
-        connect_timeout=settings.upstream_connect_timeout,
-        read_timeout=settings.upstream_read_timeout,
-        write_timeout=settings.upstream_write_timeout,
-        pool_timeout=settings.upstream_pool_timeout,
-    )
-    return Upstream(name, client, pool)
+# A query is passed on as it came, but for bytes outside printable ASCII, which are percent-encoded (and signed so).
+_QUERY_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 @dataclass(slots=True)
 class GatewayState:
     settings: GatewaySettings
+    # The deployed services, by name.
     upstreams: dict[str, Upstream]
     authenticator: KeyAuthenticator
     limiter: RateLimiter
@@ -277,8 +213,8 @@ async def _charge(state: GatewayState, bucket: str, rate: float, burst: int, cal
 
 def _upstream_headers(
     raw_headers: list[tuple[bytes, bytes]], scope: Scope, signed: dict[str, str]
-) -> tuple[list[tuple[bytes, bytes]], bool]:
-    """The headers to send on (names lower case, values as received), and whether they carry a Content-Length."""
+) -> list[tuple[str, str]]:
+    """The headers to send on (names lower case, values as received, decoded as Latin-1 as HTTP headers are)."""
     connection_tokens: set[bytes] = set()
     host = b""
     for key, value in raw_headers:
@@ -289,55 +225,50 @@ def _upstream_headers(
             )
         elif name == b"host":
             host = value
-    out: list[tuple[bytes, bytes]] = []
-    content_length = False
+    out: list[tuple[str, str]] = []
     for key, value in raw_headers:
         name = key.lower()
         if name in _REQUEST_DROP or name in connection_tokens:
             continue
-        content_length = content_length or name == b"content-length"
-        out.append((name, value))
+        out.append((name.decode("latin-1"), value.decode("latin-1")))
     # The client as the gateway identified it (gateway/client.py): a chain the caller claimed is not passed on.
     identity = client_of(scope)
     address, scheme = identity.address, identity.scheme
     node = f'"[{address}]"' if ":" in address else address
-    forwarded = f"for={node};proto={scheme}".encode("latin-1") + (b';host="' + host + b'"' if host else b"")
-    out.append((b"forwarded", forwarded))
-    out.append((b"x-forwarded-for", address.encode("latin-1")))
-    out.append((b"x-forwarded-proto", scheme.encode("latin-1")))
+    host_text = host.decode("latin-1")
+    out.append(("forwarded", f"for={node};proto={scheme}" + (f';host="{host_text}"' if host else "")))
+    out.append(("x-forwarded-for", address))
+    out.append(("x-forwarded-proto", scheme))
     if host:
-        out.append((b"x-forwarded-host", host))
+        out.append(("x-forwarded-host", host_text))
     client_request_id = current_client_request_id()
     if client_request_id is not None:  # the caller's own id; the system's is among the signed headers
-        out.append((_CLIENT_REQUEST_ID, client_request_id.encode("latin-1")))
-    out.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in signed.items())
-    return out, content_length
+        out.append((_CLIENT_REQUEST_ID, client_request_id))
+    out.extend((name.lower(), value) for name, value in signed.items())
+    return out
 
 
-# What the connection pool adds to the head it sends (the request line's framing, `host`, `transfer-encoding`).
-_POOL_HEADERS, _POOL_HEAD_BYTES = 2, 512
+# What aiohttp adds to the head it sends: `host` and `content-length`, and the request line's framing (bytes).
+_CLIENT_HEADERS, _CLIENT_HEAD_BYTES = 2, 512
 
 
-def _check_fits_upstream(method: str, raw_target: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+def _check_fits_upstream(method: str, raw_target: bytes, headers: list[tuple[str, str]]) -> None:
     """A 431 here when the head the gateway would send is beyond the head limits every process applies (the same
     `HTTP_*` settings): the caller's head passed them, but the forwarding and signed headers added to it would not,
     and the service would refuse it with a 431 of its own and a closed connection."""
     limits = server_settings()
-    size = len(method) + len(raw_target) + _POOL_HEAD_BYTES + sum(len(name) + len(value) + 4 for name, value in headers)
-    if len(headers) + _POOL_HEADERS > limits.max_headers or size > limits.max_head_bytes:
+    size = (
+        len(method) + len(raw_target) + _CLIENT_HEAD_BYTES + sum(len(name) + len(value) + 4 for name, value in headers)
+    )
+    if len(headers) + _CLIENT_HEADERS > limits.max_headers or size > limits.max_head_bytes:
         raise _Refused(
             431,
             "Request Header Fields Too Large",
             "request-header-fields-too-large",
-            f"With the headers the gateway adds ({len(headers) + _POOL_HEADERS} headers, {size} bytes), the request "
+            f"With the headers the gateway adds ({len(headers) + _CLIENT_HEADERS} headers, {size} bytes), the request "
             f"is beyond the {limits.max_headers} headers and {limits.max_head_bytes} bytes a service accepts: send "
             "fewer or shorter headers.",
         )
-
-
-async def _whole(body: bytes) -> AsyncIterator[bytes]:
-    """A body already read, as the one piece the pool sends."""
-    yield body
 
 
 async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -433,9 +364,10 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         state.specs.warm(service)
 
     query: bytes = scope["query_string"]
-    target = sub_path + (f"?{query.decode('latin-1')}" if query else "")
     has_body = (length is not None and length != "0") or "transfer-encoding" in headers
-    raw_target = quote(sub_path, safe="/:@!$&'()*+,;=-._~").encode() + (b"?" + query if query else b"")
+    query_text = quote_from_bytes(query, safe=_QUERY_SAFE)
+    target = sub_path + (f"?{query_text}" if query else "")
+    raw_target = (quote(sub_path, safe="/:@!$&'()*+,;=-._~") + (f"?{query_text}" if query else "")).encode("ascii")
 
     body: bytes | None = None
     if has_body:
@@ -483,32 +415,48 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         body=body or b"",
         request_id=current_request_id() or "",
     )
-    upstream_headers, content_length = _upstream_headers(scope["headers"], scope, signed)
+    upstream_headers = _upstream_headers(scope["headers"], scope, signed)
     _check_fits_upstream(method, raw_target, upstream_headers)
-    attempts = 2 if method in SAFE_METHODS and not has_body else 1
+    url = upstream.origin.join(URL(raw_target.decode("ascii"), encoded=True))
+    retryable = method in SAFE_METHODS and not has_body
+    try:
+        async with upstream.connection_slot():
+            response = await _exchange(state, service, upstream, method, url, upstream_headers, body, retryable)
+            try:
+                await _relay(state, service, response, send)
+            finally:
+                response.release()
+    except PoolExhausted:
+        state.metrics.upstream_errors.labels(service, "pool_exhausted").inc()
+        raise _Refused(
+            503,
+            "Service Unavailable",
+            "upstream-busy",
+            f"Every connection to the {service} service stayed busy for {settings.upstream_pool_timeout:g} "
+            "seconds; try again shortly.",
+            {"Retry-After": "1"},
+        ) from None
+
+
+async def _exchange(
+    state: GatewayState,
+    service: str,
+    upstream: Upstream,
+    method: str,
+    url: URL,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    retryable: bool,
+) -> aiohttp.ClientResponse:
+    """Send the request and wait for the answer's head (its failures answered as problems); a `retryable` request is
+    tried a second time when no connection could be made."""
+    settings = state.settings
+    retried = not retryable
     started = time.perf_counter()
-    response: UpstreamResponse | None = None
-    for attempt in range(attempts):
+    while True:
         try:
-            response = await upstream.pool.request(
-                method,
-                raw_target,
-                upstream_headers,
-                _whole(body) if body is not None else None,
-                content_length=content_length,
-            )
-            break
-        except PoolExhausted:
-            state.metrics.upstream_errors.labels(service, "pool_exhausted").inc()
-            raise _Refused(
-                503,
-                "Service Unavailable",
-                "upstream-busy",
-                f"Every connection to the {service} service stayed busy for {settings.upstream_pool_timeout:g} "
-                "seconds; try again shortly.",
-                {"Retry-After": "1"},
-            ) from None
-        except ConnectTimedOut:
+            response = await upstream.session.request(method, url, headers=headers, data=body, allow_redirects=False)
+        except aiohttp.ConnectionTimeoutError:
             state.metrics.upstream_errors.labels(service, "connect_timeout").inc()
             raise _Refused(
                 503,
@@ -517,54 +465,58 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
                 f"The {service} service did not accept a connection within {settings.upstream_connect_timeout:g} "
                 "seconds.",
             ) from None
-        except TimedOut as exc:
+        except aiohttp.ServerTimeoutError as exc:
             state.metrics.upstream_errors.labels(service, "timeout").inc()
-            logger.warning("upstream timeout", upstream=service, error=str(exc))
-            detail = (
-                f"The {service} service did not take the request within {settings.upstream_write_timeout:g} seconds."
-                if isinstance(exc, WriteTimedOut)
-                else f"The {service} service sent no answer for {settings.upstream_read_timeout:g} seconds."
-            )
+            logger.warning("upstream timeout", upstream=service, error=type(exc).__name__)
+            detail = f"The {service} service sent no answer for {settings.upstream_read_timeout:g} seconds."
             raise _Refused(504, "Gateway Timeout", "upstream-timeout", detail) from None
-        except (ConnectFailed, ConnectionBroken) as exc:
-            if attempt + 1 < attempts:
+        except aiohttp.ClientConnectorError as exc:  # refused or unreachable: a bodiless read tries once more
+            if not retried:
+                retried = True
                 await asyncio.sleep(0.05)
                 continue
-            kind = "unreachable" if isinstance(exc, ConnectFailed) else "broken"
-            state.metrics.upstream_errors.labels(service, kind).inc()
-            logger.warning("upstream unreachable", upstream=service, error=type(exc).__name__)
-            raise _Refused(
-                503,
-                "Service Unavailable",
-                "upstream-unavailable",
-                f"The {service} service is not reachable; try again shortly.",
-            ) from None
-        except UpstreamError as exc:
+            _unreachable(state, service, "unreachable", exc)
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            # Closed or reset before an answer; aiohttp itself has sent an idempotent request once more already.
+            _unreachable(state, service, "broken", exc)
+        except aiohttp.ClientError as exc:  # an answer that is not valid HTTP
             state.metrics.upstream_errors.labels(service, "error").inc()
             logger.warning("upstream error", upstream=service, error=type(exc).__name__)
             raise _Refused(502, "Bad Gateway", "bad-gateway", f"The {service} service gave no usable answer.") from None
-    assert response is not None
-    state.metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
+        state.metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
+        return response
+
+
+def _unreachable(state: GatewayState, service: str, kind: str, error: Exception) -> NoReturn:
+    state.metrics.upstream_errors.labels(service, kind).inc()
+    logger.warning("upstream unreachable", upstream=service, error=type(error).__name__)
+    raise _Refused(
+        503,
+        "Service Unavailable",
+        "upstream-unavailable",
+        f"The {service} service is not reachable; try again shortly.",
+    ) from None
+
+
+async def _relay(state: GatewayState, service: str, response: aiohttp.ClientResponse, send: Send) -> None:
+    """The answer to the caller: its status, its headers less the hop-by-hop ones, its body as it arrives."""
+    connection_tokens = {
+        token.strip().lower().encode("latin-1")
+        for name, value in response.raw_headers
+        if name.lower() == b"connection"
+        for token in value.decode("latin-1").split(",")
+        if token.strip()
+    }
+    headers = [
+        (key, value)
+        for key, value in response.raw_headers
+        if (name := key.lower()) not in _RESPONSE_DROP and name not in connection_tokens
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
     try:
-        connection_tokens = {
-            token.strip().lower().encode("latin-1")
-            for name, value in response.headers
-            if name.lower() == b"connection"
-            for token in value.decode("latin-1").split(",")
-            if token.strip()
-        }
-        response_headers = [
-            (key, value)
-            for key, value in response.headers
-            if (name := key.lower()) not in _RESPONSE_DROP and name not in connection_tokens
-        ]
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response_headers})
-        try:
-            async for chunk, more in response.chunks():
-                if chunk or not more:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
-        except UpstreamError:
-            state.metrics.upstream_errors.labels(service, "broken_response").inc()
-            raise
-    finally:
-        await response.aclose()
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except (aiohttp.ClientError, TimeoutError):
+        state.metrics.upstream_errors.labels(service, "broken_response").inc()
+        raise
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -5,10 +5,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
-from gateway.resp import lean_client
 from shared.logging import get_logger
 
 logger = get_logger("gateway.ratelimit")
@@ -97,6 +96,12 @@ return {allowed, retry_ms, math.floor(tokens)}
 """
 
 
+# Seconds for a connection to Redis, a free one from the pool, and an answer; beyond, the request is limited in
+# process. Every proxied request runs the script once, so Redis is given little time.
+REDIS_TIMEOUT_SECONDS = 0.5
+MAX_REDIS_CONNECTIONS = 64
+
+
 class RedisRateLimiter:
     """Buckets in Redis, one hash per caller, updated atomically by a Lua script.
 
@@ -105,31 +110,21 @@ class RedisRateLimiter:
     """
 
     def __init__(self, url: str, *, prefix: str = "gateway:ratelimit:") -> None:
-        self.redis: Redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # A request waits for a free connection rather than failing over to in-process buckets when all are busy.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=MAX_REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )  # fmt: skip
+        self.redis: Redis = Redis.from_pool(pool)
         self.prefix = prefix
+        # EVALSHA, and the script loaded again when Redis has forgotten it (NOSCRIPT).
         self._script: Any = self.redis.register_script(_TAKE_SCRIPT)
-        # The script runs for every request: through the lean client when the URL allows (see gateway/resp.py).
-        self._lean = lean_client(url, timeout=0.5)
-        self._sha = self._script.sha.encode()
         self.fallback = MemoryRateLimiter()
         self._failing = False
 
-    async def _run_script(self, bucket: str, rate: float, burst: int) -> Any:
-        if self._lean is None:
-            return await self._script(keys=[self.prefix + bucket], args=[rate, burst])
-        # The arguments as redis-py encodes them: floats by repr, integers in decimal.
-        arguments = (b"1", (self.prefix + bucket).encode(), repr(rate).encode(), str(burst).encode())
-        try:
-            return await self._lean.call(b"EVALSHA", self._sha, *arguments)
-        except ResponseError as error:
-            if not str(error).startswith("NOSCRIPT"):
-                raise
-        await self._lean.call(b"SCRIPT", b"LOAD", _TAKE_SCRIPT.encode())
-        return await self._lean.call(b"EVALSHA", self._sha, *arguments)
-
     async def take(self, bucket: str, rate: float, burst: int) -> Decision:
         try:
-            allowed, retry_ms, remaining = await self._run_script(bucket, rate, burst)
+            allowed, retry_ms, remaining = await self._script(keys=[self.prefix + bucket], args=[rate, burst])
         except (RedisError, OSError) as exc:
             if not self._failing:
                 logger.warning("redis unavailable, rate limiting in process", error=type(exc).__name__)
@@ -144,8 +139,6 @@ class RedisRateLimiter:
         await self.redis.ping()
 
     async def close(self) -> None:
-        if self._lean is not None:
-            await self._lean.close()
         await self.redis.aclose()
 
 

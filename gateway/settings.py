@@ -23,14 +23,13 @@ class GatewaySettings(ServiceSettings):
     eligibility_url: str = "http://127.0.0.1:8002"
     ranking_url: str = "http://127.0.0.1:8003"
 
-    # Timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`.
+    # Timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`: no data for
+    # that long, while the request is sent or the answer awaited or read.
     upstream_connect_timeout: float = Field(default=2.0, gt=0, le=60)
     upstream_read_timeout: float = Field(default=30.0, gt=0, le=600)
-    upstream_write_timeout: float = Field(default=30.0, gt=0, le=600)
+    # Waiting for one of the `upstream_max_connections` (kept alive between requests) to be free: 503 after it.
     upstream_pool_timeout: float = Field(default=5.0, gt=0, le=60)
-    # Connections per upstream pool, and how many of them are kept alive.
     upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
-    upstream_max_keepalive: int = Field(default=50, ge=0, le=10_000)
     # Readiness and OpenAPI fetches use this shorter timeout.
     probe_timeout: float = Field(default=2.0, gt=0, le=60)
 

@@ -1,17 +1,23 @@
-"""The service's clock: today's date in China's time zone (Asia/Shanghai), the one every policy date is read in.
+"""The clocks: today's date in China's time zone (Asia/Shanghai), the one every policy date is read in, and the
+UTC time every record is stamped with.
 
-Dates that decide money (a notice's first day, whether a year has ended) are read from this clock only, never
-from a caller. Tests hold it at a date: `app.state.clock.hold(date(2025, 9, 30))`, or `<PREFIX>_TODAY` for a
-process (refused in production).
+Dates that decide money (a notice's first day, whether a year has ended) are read from the service's Clock only
+(`ClockDep`), never from a caller nor from another service's copy. Tests hold it at a date:
+`app.state.clock.hold(date(2025, 9, 30))`, or `<PREFIX>_TODAY` for a process (refused in production).
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    """The time a record is written (created_at, an audit entry, a decision), in UTC."""
+    return datetime.now(UTC)
 
 
 class Clock:

@@ -1,62 +1,21 @@
 """JSON logs through structlog; every line carries the request id of the request it belongs to (the system's, and
-the caller's own as client_request_id when it sent one)."""
+the caller's own as client_request_id when it sent one).
+
+Our own lines go through structlog's filtering logger straight to stdout; the standard library's (uvicorn,
+SQLAlchemy, …) through the root handler, rendered by the same processors, so that both look alike.
+"""
 
 import logging
 import sys
-from contextlib import nullcontext
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
-from structlog.typing import EventDict
+from structlog.typing import EventDict, Processor
 
 from shared.requestid import current_client_request_id, current_request_id
 
-_LEVELS = {"critical": 50, "exception": 40, "error": 40, "warn": 30, "warning": 30, "info": 20, "debug": 10}
 
-
-class _Output:
-    """Where our own lines go and from which level, set by configure_logging (and changed by calling it again)."""
-
-    service = ""
-    level = logging.INFO
-    handler: logging.StreamHandler[TextIO] | None = None
-
-
-def _below_level(_: Any, method_name: str, event_dict: EventDict) -> EventDict:
-    if _LEVELS.get(method_name, logging.INFO) < _Output.level:
-        raise structlog.DropEvent
-    return event_dict
-
-
-def _with_service(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    return {"service": _Output.service, **event_dict}
-
-
-class _LineWriter:
-    """Writes a rendered line straight to the root handler's stream, under its lock, flushed at once.
-
-    structlog's own lines skip the standard library's LogRecord, handler and formatter machinery (the bulk of a
-    log call's cost) yet come out exactly as the formatter would write them; foreign lines still take that way.
-    """
-
-    def _write(self, line: str) -> None:
-        handler = _Output.handler
-        if handler is None:
-            return
-        try:
-            with handler.lock or nullcontext():
-                handler.stream.write(line + "\n")
-                handler.stream.flush()
-        except Exception:  # as the standard library's handlers do: a line that cannot be written fails nothing else
-            handler.handleError(logging.makeLogRecord({"msg": line}))
-
-    msg = debug = info = warning = warn = error = critical = exception = fatal = log = _write
-
-
-_WRITER = _LineWriter()
-
-
-def _add_request_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     request_id = current_request_id()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
@@ -66,8 +25,16 @@ def _add_request_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
     return event_dict
 
 
+def _service_first(service: str) -> Processor:
+    def add_service(_: Any, __: str, event_dict: EventDict) -> EventDict:
+        return {"service": service, **event_dict}
+
+    return add_service
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    shared_processors: list[Any] = [
+    """JSON lines on stdout from `level` up, naming `service`; calling it again replaces the configuration."""
+    shared_processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.processors.add_log_level,
@@ -77,29 +44,29 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _with_service, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _service_first(service), renderer],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    _Output.service = service
-    _Output.level = root.level
-    _Output.handler = handler
-    # Our own lines: the same processors and rendering as the formatter applies, written directly (see _LineWriter).
     structlog.configure(
-        processors=[_below_level, *shared_processors, _with_service, renderer],
-        logger_factory=lambda *_: _WRITER,
-        cache_logger_on_first_use=True,
+        processors=[*shared_processors, _service_first(service), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(root.level),
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
+        # Not cached: a logger made at import time follows a later configure_logging (a test's, a second app's).
+        cache_logger_on_first_use=False,
     )
     # The access line is written by our middleware, with the request id; uvicorn's would lack it.
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs every call at INFO; our own access lines already say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # uvicorn's own lines (started, stopped, errors) go through the root handler, from LOG_LEVEL up like the rest.
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def get_logger(name: str) -> Any:

@@ -36,12 +36,7 @@ def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] |
         raise RuntimeError("No database URL: set the service's <SERVICE>_DATABASE_URL")
 
     def configure(connection: Connection) -> None:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            compare_type=True,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -10,7 +10,7 @@ connection of an insert.
 import time
 
 from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
 
@@ -33,10 +33,7 @@ def nonce_table(metadata: MetaData) -> Table:
 
 
 _TABLE = nonce_table(make_metadata())
-_INSERTS = {
-    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["nonce"]),
-    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["nonce"]),
-}
+_INSERT = insert(_TABLE).on_conflict_do_nothing(index_elements=["nonce"])
 
 
 class NonceStore:
@@ -56,7 +53,7 @@ class NonceStore:
             # write, and the insert alone decides (a purge that fails later cannot undo it).
             async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
                 inserted = await connection.execute(
-                    _INSERTS[connection.dialect.name],
+                    _INSERT,
                     {"nonce": nonce, "expires_at": timestamp + 2 * self.window_seconds},
                 )
                 if purge:

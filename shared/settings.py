@@ -64,8 +64,9 @@ class ServiceSettings(BaseSettings):
                     "(e.g. `openssl rand -hex 32`)"
                 )
         if not self.database_url:
-            if self.environment == "production":
-                raise ValueError(f"the database URL must be set in production ({self.service_name})")
-            VAR_DIR.mkdir(exist_ok=True)
-            self.database_url = f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+            variable = f"{self.model_config.get('env_prefix', '')}DATABASE_URL".upper()
+            raise ValueError(
+                f"no database URL for {self.service_name}: set {variable} to a PostgreSQL URL "
+                "(postgresql+asyncpg://user@host:5432/name); `make run` starts a local server and sets it itself"
+            )
         return self

@@ -9,7 +9,13 @@ from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.main import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
-from tests.support import TestDatabase, uvicorn_process
+from tests.support import TestDatabase, stop_embedded_postgres, uvicorn_process
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The tests' own server (when no server answered at TEST_POSTGRES_URL) stops with the session, while its log
+    # lines still have somewhere to go.
+    stop_embedded_postgres()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The real stack as processes: every present service and the gateway as uvicorn processes on free ports, each
-service on a database of its own (PostgreSQL when reachable), keys made in the gateway's database.
+service on a database of its own, keys made in the gateway's database.
 
 Used by the end-to-end tests, the fault tests (on a PostgreSQL cluster of their own) and the load test.
 """
@@ -20,7 +20,7 @@ from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
 from shared.settings import PROJECT_ROOT
-from tests.support import POSTGRES_ADMIN_URL, TestDatabase, free_port, stop_process, wait_healthy
+from tests.support import TestDatabase, free_port, stop_process, wait_healthy
 
 # name → (role, district)
 KeySpec = Mapping[str, tuple[str, str | None]]
@@ -115,13 +115,13 @@ def launch_stack(
     env: Mapping[str, str],
     *,
     keys: KeySpec = DEFAULT_KEYS,
-    admin_url: str = POSTGRES_ADMIN_URL,
+    admin_url: str | None = None,
     services: Sequence[str] | None = None,
 ) -> Iterator[Stack]:
     """Databases made and migrated, keys made, every process started and healthy; all of it gone afterwards.
 
     `env` is laid over the caller's environment (gateway limits, timeouts…); the upstream and database URLs
-    are set here. `admin_url` names the PostgreSQL server that holds the databases.
+    are set here. `admin_url` names the PostgreSQL server that holds the databases (the tests' usual one if None).
     """
     names = list(services if services is not None else present_services())
     ports = {name: free_port() for name in (*names, "gateway")}

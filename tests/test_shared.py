@@ -146,6 +146,16 @@ def test_production_refuses_a_short_or_known_internal_secret(monkeypatch, secret
     assert ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db").internal.secret
 
 
+def test_a_service_without_a_database_url_refuses_to_start_and_names_the_variable(monkeypatch):
+    from pydantic import ValidationError
+
+    from services.registry.settings import RegistrySettings
+
+    monkeypatch.delenv("REGISTRY_DATABASE_URL", raising=False)
+    with pytest.raises(ValidationError, match="no database URL for registry: set REGISTRY_DATABASE_URL"):
+        RegistrySettings(environment="development")
+
+
 def test_overlapping_collector_pauses_leave_it_running_when_the_last_ends():
     """Two bursts in two threads, the second beginning while the first has the collector paused and ending after it:
     the collector runs again once both are done (each restoring what it saw would leave it off for good)."""

@@ -1,84 +1,42 @@
-"""The database helpers that keep a request cheap: reads without a transaction, straight through the driver, and
-the check on checkout that replaced pool_pre_ping."""
+"""The database helpers: reads without a transaction, the check on checkout that replaced pool_pre_ping, one engine
+(PostgreSQL), and the shared repository helpers."""
 
 import asyncio
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Boolean, Date, Integer, Numeric, String, bindparam, cast, func, insert, literal, select, text
+from sqlalchemy import insert, select, text
 
 from services.registry.reference.models import District
-from shared.db import (
-    JSONColumn,
-    UtcDateTime,
-    make_engine,
-    make_read_sessionmaker,
-    make_sessionmaker,
-    nest_rows,
-    read_rows,
-)
-
-TYPED = select(
-    cast(bindparam("text"), String).label("text"),
-    cast(bindparam("number"), Integer).label("number"),
-    cast(bindparam("flag"), Boolean).label("flag"),
-    cast(bindparam("day"), Date).label("day"),
-    cast(bindparam("money"), Numeric(18, 2)).label("money"),
-    cast(bindparam("moment"), UtcDateTime()).label("moment"),
-    func.count().label("count"),
-)
-VALUES = {
-    "text": "渝中区",
-    "number": 7,
-    "flag": True,
-    "day": date(2025, 6, 30),
-    "money": Decimal("1234.50"),
-    "moment": datetime(2025, 6, 30, 8, 0, tzinfo=UTC),
-}
+from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from shared.repository import among, with_children
 
 
-def postgres(app: FastAPI) -> bool:
-    return bool(app.state.engine.dialect.name == "postgresql")
+def test_an_engine_is_made_for_postgresql_only() -> None:
+    with pytest.raises(ValueError, match="not a PostgreSQL URL: sqlite"):
+        make_engine("sqlite+aiosqlite:///var/registry.db")
 
 
-async def test_a_read_gives_the_same_values_through_the_driver_as_through_sqlalchemy(registry_app: FastAPI) -> None:
-    if not postgres(registry_app):
-        pytest.skip("the driver path is PostgreSQL's")
-    reads = make_read_sessionmaker(registry_app.state.engine)
-    assert reads is not None
-    districts = select(District.code, District.name).order_by(District.code).where(District.code > bindparam("after"))
-    async with reads() as session:
-        session.info["read_session"] = True
-        fast = [tuple(row) for row in await read_rows(session, TYPED, VALUES)]
-        fast_districts = [tuple(row) for row in await read_rows(session, districts, {"after": "500100"})]
+async def test_among_binds_any_number_of_values_as_one_parameter(registry_app: FastAPI) -> None:
+    codes = [str(number) for number in range(480_000, 520_000)]  # more than the 32,767 parameters a statement may have
     async with make_sessionmaker(registry_app.state.engine)() as session:
-        usual = [tuple(row) for row in await read_rows(session, TYPED, VALUES)]
-        usual_districts = [tuple(row) for row in await read_rows(session, districts, {"after": "500100"})]
-    assert fast == usual == [(*VALUES.values(), 1)]
-    assert [type(value) for value in fast[0]] == [type(value) for value in usual[0]]
-    assert fast_districts == usual_districts and len(fast_districts) == 38
+        found = (await session.scalars(select(District.code).where(among(District.code, codes)))).all()
+    assert len(found) == 38
 
 
-async def test_a_column_the_driver_would_return_differently_is_read_the_usual_way(registry_app: FastAPI) -> None:
-    if not postgres(registry_app):
-        pytest.skip("the driver path is PostgreSQL's")
-    reads = make_read_sessionmaker(registry_app.state.engine)
-    assert reads is not None
-    as_json = select(cast(literal('{"a": [1, "二"]}'), JSONColumn).label("document"))
-    async with reads() as session:
-        session.info["read_session"] = True
-        assert [tuple(row) for row in await read_rows(session, as_json)] == [({"a": [1, "二"]},)]
+async def test_parents_are_read_with_their_children_in_order(registry_app: FastAPI) -> None:
+    parents = select(District.code, District.name).where(District.code.in_(["500101", "500103"]))
+    async with make_sessionmaker(registry_app.state.engine)() as session:
+        rows = await with_children(session, parents, [District.name], District.code, [District.code.desc()], "same")
+    by_code = {row["code"]: row for row in rows}
+    assert set(by_code) == {"500101", "500103"}
+    assert by_code["500103"]["same"] == [{"name": by_code["500103"]["name"]}]
 
 
 async def test_a_read_session_refuses_to_write(registry_app: FastAPI) -> None:
-    if not postgres(registry_app):
-        pytest.skip("read sessions are PostgreSQL's")
     reads = make_read_sessionmaker(registry_app.state.engine)
-    assert reads is not None
     row = {"code": "599999", "name": "不存在区", "kind": "district"}
     async with reads() as session:
         with pytest.raises(RuntimeError, match="tried to write"):
@@ -88,8 +46,6 @@ async def test_a_read_session_refuses_to_write(registry_app: FastAPI) -> None:
 
 
 async def test_a_connection_the_server_ended_is_replaced_on_checkout(registry_app: FastAPI) -> None:
-    if not postgres(registry_app):
-        pytest.skip("the check is on PostgreSQL connections")
     engine = registry_app.state.engine
     sessions = make_sessionmaker(engine)
     async with sessions() as session:
@@ -106,20 +62,9 @@ async def test_a_connection_the_server_ended_is_replaced_on_checkout(registry_ap
             assert (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one() != victim
 
 
-def test_rows_of_a_join_are_nested_under_their_parent() -> None:
-    rows = [("a", 1, 2024, "x"), ("a", 1, 2025, "y"), ("b", 2, None, None), ("c", 3, 2025, "z")]
-    assert nest_rows(rows, ("key", "n"), ("year", "v"), "years") == [
-        {"key": "a", "n": 1, "years": [{"year": 2024, "v": "x"}, {"year": 2025, "v": "y"}]},
-        {"key": "b", "n": 2, "years": []},
-        {"key": "c", "n": 3, "years": [{"year": 2025, "v": "z"}]},
-    ]
-
-
 async def test_a_connection_idle_for_a_while_is_pinged_before_use(
     registry_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not postgres(registry_app):
-        pytest.skip("the check is on PostgreSQL connections")
     engine = make_engine(registry_app.state.settings.database_url, pool_size=1)
     queries: list[str] = []
 

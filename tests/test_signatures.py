@@ -7,14 +7,12 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import MetaData, func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registry.main import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
@@ -146,7 +144,7 @@ def test_the_window_is_short_and_bounded():
             InternalAuthSettings(signature_max_age_seconds=out_of_bounds)
 
 
-# ---- the nonce store, on SQLite and on the registry's database (PostgreSQL when reachable) ----------------------------
+# ---- the nonce store, on the registry's database ---------------------------------------------------------------------
 
 
 async def _store_accepts_once_and_purges(engine) -> None:  # type: ignore[no-untyped-def]
@@ -162,16 +160,6 @@ async def _store_accepts_once_and_purges(engine) -> None:  # type: ignore[no-unt
     async with engine.connect() as connection:
         kept = (await connection.execute(select(table.c.nonce))).scalars().all()
     assert "d" * 32 in kept and "c" * 32 not in kept
-
-
-async def test_the_nonce_store_on_sqlite(tmp_path: Path):
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'nonces.db'}")
-    async with engine.begin() as connection:
-        await connection.run_sync(nonce_table(MetaData()).metadata.create_all)
-    try:
-        await _store_accepts_once_and_purges(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_the_nonce_store_on_the_services_database(registry_app: FastAPI):

@@ -3,10 +3,9 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
-from services.eligibility.awards.ranking import ranking_client
+from services.eligibility.awards.ranking import make_ranking_client
 from services.eligibility.awards.router import router as awards_router
 from services.eligibility.calculations.router import COMPUTATIONS
 from services.eligibility.calculations.router import router as calculations_router
@@ -17,7 +16,7 @@ from services.eligibility.parameters.definitions import load_parameter_set
 from services.eligibility.parameters.router import router as parameters_router
 from services.eligibility.parameters.store import ParameterStore
 from services.eligibility.policies.router import router as policies_router
-from services.eligibility.registry_client.client import RegistryClient
+from services.eligibility.registry_client.client import make_registry_client
 from services.eligibility.screenings.router import router as screenings_router
 from services.eligibility.settings import EligibilitySettings
 from services.eligibility.simulations.router import router as simulations_router
@@ -28,59 +27,30 @@ citations and the policy's bounds, a calculator that explains every yuan, screen
 of an enterprise to the measures that apply (第三十二条 of 渝府发〔2024〕18号), and what-if simulations."""
 
 
-def _settings(app: FastAPI) -> EligibilitySettings:
-    settings: EligibilitySettings = app.state.settings
-    return settings
-
-
-@asynccontextmanager
-async def parameter_store(app: FastAPI) -> AsyncIterator[None]:
-    settings = _settings(app)
-    store = ParameterStore(
-        load_parameter_set(settings.parameters_file), app.state.sessionmaker, settings.parameters_refresh_seconds
-    )
-    await store.reload()
-    app.state.parameter_store = store
-    yield
-
-
-def make_registry_http(settings: EligibilitySettings) -> httpx.AsyncClient:
-    """The pooled client for the registry; tests and the bench swap the transport."""
-    return httpx.AsyncClient(
-        base_url=settings.registry_url,
-        timeout=httpx.Timeout(settings.registry_timeout_seconds, connect=settings.registry_connect_timeout_seconds),
-        limits=httpx.Limits(max_connections=settings.registry_concurrency * 2, max_keepalive_connections=32),
-    )
-
-
-@asynccontextmanager
-async def registry_client(app: FastAPI) -> AsyncIterator[None]:
-    settings = _settings(app)
-    transport: httpx.AsyncBaseTransport | None = getattr(app.state, "registry_transport", None)
-    http = (
-        httpx.AsyncClient(
-            base_url=settings.registry_url, transport=transport, timeout=settings.registry_timeout_seconds
-        )
-        if transport is not None
-        else make_registry_http(settings)
-    )
-    app.state.registry = RegistryClient(
-        http,
-        secret=settings.internal.secret,
-        retries=settings.registry_retries,
-        backoff_seconds=settings.registry_retry_backoff_seconds,
-        page_size=settings.registry_page_size,
-        concurrency=settings.registry_concurrency,
-    )
-    try:
-        yield
-    finally:
-        await http.aclose()
-
-
 def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
+    settings = settings or EligibilitySettings()
+
+    @asynccontextmanager
+    async def parameter_store(app: FastAPI) -> AsyncIterator[None]:
+        store = ParameterStore(load_parameter_set(), app.state.sessionmaker, settings.parameters_refresh_seconds)
+        await store.reload()
+        app.state.parameter_store = store
+        yield
+
+    @asynccontextmanager
+    async def service_clients(app: FastAPI) -> AsyncIterator[None]:
+        """The pooled clients of the registry and the ranking service (reached through services.eligibility.
+        dependencies)."""
+        app.state.registry = registry = make_registry_client(settings)
+        app.state.ranking = ranking = make_ranking_client(settings)
+        try:
+            yield
+        finally:
+            await registry.aclose()
+            await ranking.aclose()
+
     return create_service_app(
-        settings=settings or EligibilitySettings(),
+        settings=settings,
         title="Eligibility",
         version="1.0.0",
         description=DESCRIPTION,
@@ -95,6 +65,6 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
             policies_router,
             calendar_router,
         ],
-        lifespan_hooks=[parameter_store, registry_client, ranking_client],
+        lifespan_hooks=[parameter_store, service_clients],
         computations=COMPUTATIONS,
     )

@@ -1,9 +1,6 @@
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.eligibility.parameters.definitions import DATA_FILE
 from shared.admission import HeavyWorkSettings
 from shared.settings import ServiceSettings
 
@@ -22,8 +19,6 @@ class EligibilitySettings(ServiceSettings):
     registry_page_size: int = Field(default=500, ge=1, le=500)
     # Paginated reads run per district, this many at once.
     registry_concurrency: int = Field(default=8, ge=1, le=64)
-    # The parameter data file; amendments recorded through the API are layered on it.
-    parameters_file: Path = DATA_FILE
     # How long a process trusts its copy of the amendments before reading them again (other workers write too).
     parameters_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
     batch_max_items: int = Field(default=10_000, ge=1, le=100_000)

@@ -18,19 +18,19 @@ def exact() -> Iterator[None]:
         yield
 
 
-def six(value: Decimal) -> Decimal:
+def six_places(value: Decimal) -> Decimal:
     """Rounded half-up to six places, as scores are published and compared (never "-0.000000")."""
     rounded = value.quantize(PLACES, rounding=ROUND_HALF_UP)
     return abs(rounded) if rounded.is_zero() else rounded
 
 
-def format_six(value: Decimal) -> str:
-    return f"{six(value):.6f}"
+def six_places_text(value: Decimal) -> str:
+    return f"{six_places(value):.6f}"
 
 
 # A decimal carried in JSON as a string with six places, e.g. "0.734512".
 Six = Annotated[
     Decimal,
-    PlainSerializer(format_six, return_type=str, when_used="json"),
+    PlainSerializer(six_places_text, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{6}$", "examples": ["0.734512"]}),
 ]

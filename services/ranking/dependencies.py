@@ -1,4 +1,9 @@
-"""Dependencies every router of the service shares."""
+"""The ranking service's dependencies: its settings, the clients of its upstreams, and the admission of heavy work.
+
+The clients are made once, in the app's lifespan (services.ranking.main), and reached only through `get_upstreams`:
+a test replaces them with `app.dependency_overrides[get_upstreams] = …`. The session (shared.db.SessionDep), the
+principal (shared.auth) and the clock (shared.clock.ClockDep) are every service's and are defined once there.
+"""
 
 from typing import Annotated
 

@@ -16,8 +16,6 @@ class RankingSettings(ServiceSettings):
     # Retries of an idempotent read after a transport error or a 502/503/504, with exponential backoff.
     upstream_retries: int = Field(default=2, ge=0, le=10)
     upstream_retry_backoff_seconds: float = Field(default=0.2, ge=0, le=30)
-    # The parameter of the eligibility service that holds the award per rank (the money has one home).
-    award_parameter: str = "m06.award_by_rank_yuan"
     # The years the policy rewards and its force are not kept here: they are read from the eligibility service's
     # parameters (GET /parameters?measure_id=policy) for every run and check, so they have one home.
 

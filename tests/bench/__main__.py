@@ -31,7 +31,7 @@ import uvicorn
 import tests.bench as bench_package
 from shared.settings import PROJECT_ROOT, VAR_DIR
 from tests.bench._report import SPECS, complete, dumps, not_measured, render
-from tests.support import POSTGRES_ADMIN_URL, postgres_reachable
+from tests.support import postgres_admin_url
 
 REPORT_DIR = VAR_DIR / "bench"
 
@@ -57,11 +57,8 @@ def _commit() -> str:
 
 
 def _postgres_version() -> str | None:
-    if not postgres_reachable():
-        return None
-
     async def ask() -> str:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        connection = await asyncpg.connect(postgres_admin_url())
         try:
             return str(await connection.fetchval("SHOW server_version"))
         finally:

@@ -103,11 +103,10 @@ async def fill_projects(url: str, count: int) -> None:
         async with engine.begin() as connection:
             await connection.execute(insert(Enterprise.__table__), owners)  # type: ignore[arg-type]
             await connection.execute(insert(Project.__table__), rows)  # type: ignore[arg-type]
-            if connection.dialect.name == "postgresql":
-                await connection.exec_driver_sql(
-                    "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))"
-                )
-                await connection.exec_driver_sql("ANALYZE projects")
+            await connection.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))"
+            )
+            await connection.exec_driver_sql("ANALYZE projects")
     finally:
         await engine.dispose()
 
@@ -168,8 +167,7 @@ async def fill_awards(url: str, count: int) -> None:
                         }
                     )
                 await connection.execute(insert(Award.__table__), rows)  # type: ignore[arg-type]
-            if connection.dialect.name == "postgresql":
-                await connection.exec_driver_sql("ANALYZE awards")
+            await connection.exec_driver_sql("ANALYZE awards")
     finally:
         await engine.dispose()
 
@@ -269,7 +267,6 @@ async def run() -> dict[str, Any]:
             exported, detail = await _exports(url, pid, ceiling)
             result["figures"] += exported
             result["detail"]["exports"] = detail
-        result["detail"]["database"] = "postgresql" if eligibility_db.postgres else "sqlite"
         return result
     finally:
         for database in created:

@@ -235,12 +235,11 @@ async def fill_registry(url: str) -> float:
                 batch = rows[name]
                 for start in range(0, len(batch), 2_000):
                     await connection.execute(insert(table), batch[start : start + 2_000])
-            if connection.dialect.name == "postgresql":
-                for name in ("projects", "clusters", "buildings"):
-                    await connection.exec_driver_sql(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
-                    )
-                await connection.exec_driver_sql("ANALYZE")
+            for name in ("projects", "clusters", "buildings"):
+                await connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
+                )
+            await connection.exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
     return time.perf_counter() - started
@@ -532,7 +531,6 @@ async def run() -> dict[str, Any]:
             {
                 "registry_fill_s": round(fill_seconds, 1),
                 "registry_workers": REGISTRY_WORKERS,
-                "database": "postgresql" if registry_db.postgres else "sqlite",
             }
         )
         return {"figures": figures, "detail": detail}

@@ -10,7 +10,7 @@ The ceilings, measured in the same run and interleaved with the others:
   more loopback round trip through an HTTP server and an HTTP client, which is what one request to the bare app
   costs;
 - the bare proxy (`BareProxy` below) in a fourth: the same uvicorn flags and the gateway's own upstream
-  connections, and nothing else (no key, limit, log, metric or signature). Its throughput ÷ direct is the ceiling
+  client, and nothing else (no key, limit, log, metric or signature). Its throughput ÷ direct is the ceiling
   of the gateway's throughput ratio: what a proxy that only relays can keep of the direct throughput here.
 """
 
@@ -23,11 +23,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
+from yarl import URL
 
 from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
-from gateway.upstream import UpstreamPool
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from shared.auth import Principal, Role, sign_principal
 from shared.requestid import make_request_id
@@ -51,12 +53,12 @@ Message = MutableMapping[str, Any]
 
 
 class BareProxy:
-    """A reverse proxy that only relays: the request's headers as they came (less Host) over the gateway's own pooled
-    upstream connections (gateway/upstream.py), the answer streamed back."""
+    """A reverse proxy that only relays: the request's headers as they came (less Host) through the gateway's own
+    upstream client (gateway/upstream.py, the gateway's default settings), the answer streamed back."""
 
     def __init__(self, upstream_url: str) -> None:
-        self.upstream = httpx.URL(upstream_url)
-        self.pool: UpstreamPool | None = None
+        self.upstream_url = upstream_url
+        self.upstream: Upstream | None = None
 
     async def __call__(
         self, scope: Message, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
@@ -65,33 +67,38 @@ class BareProxy:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    self.pool = UpstreamPool(
-                        self.upstream.host, self.upstream.port or 80, max_connections=100, max_keepalive=50,
-                        connect_timeout=2, read_timeout=30, write_timeout=30, pool_timeout=5,
-                    )  # fmt: skip
+                    # The defaults without the environment (no database is needed to relay).
+                    self.upstream = Upstream(self.upstream_url, GatewaySettings.model_construct())
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    if self.pool is not None:
-                        await self.pool.aclose()
+                    if self.upstream is not None:
+                        await self.upstream.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        if scope["type"] != "http" or self.pool is None:
+        if scope["type"] != "http" or self.upstream is None:
             return
         more = True
         while more:  # the bench sends no bodies: drain the request
             message = await receive()
             more = bool(message.get("more_body", False))
         query: bytes = scope["query_string"]
-        target = scope["raw_path"] + (b"?" + query if query else b"")
-        headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
-        response = await self.pool.request(scope["method"], target, headers, None, content_length=False)
-        try:
-            relayed = [(name, value) for name, value in response.headers if name.lower() not in _RELAYED_BACK_DROP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": relayed})
-            async for chunk, more_body in response.chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
-        finally:
-            await response.aclose()
+        target = (scope["raw_path"] + (b"?" + query if query else b"")).decode("latin-1")
+        url = self.upstream.origin.join(URL(target, encoded=True))
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"] if name != b"host"
+        ]
+        async with self.upstream.connection_slot():
+            response = await self.upstream.session.request(scope["method"], url, headers=headers, allow_redirects=False)
+            try:
+                relayed = [
+                    (name, value) for name, value in response.raw_headers if name.lower() not in _RELAYED_BACK_DROP
+                ]
+                await send({"type": "http.response.start", "status": response.status, "headers": relayed})
+                async for chunk in response.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            finally:
+                response.release()
 
 
 def create_bare_proxy() -> BareProxy:
@@ -304,7 +311,7 @@ async def run() -> dict[str, Any]:
             ceiling_server() as ceiling,
         ):
             result = await _measure(registry_url, gateway_url, bare_proxy_url, key, ceiling)
-        result["detail"]["database"] = "postgresql" if registry_db.postgres else "sqlite"
+        result["detail"]["database"] = "postgresql"
         result["detail"]["rate_limit_store"] = "memory"
         return result
     finally:

@@ -26,7 +26,7 @@ from shared.requestid import make_request_id
 from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
 from tests.deploy.test_manifests import ENV_VALUES, compose_config
-from tests.support import POSTGRES_ADMIN_URL, free_port, use_postgres
+from tests.support import free_port, postgres_admin_url
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,7 @@ class Localised:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.ports = {name: free_port() for name in ORDER}
-        admin = make_url(POSTGRES_ADMIN_URL)
+        admin = make_url(postgres_admin_url())
         self.pg_host, self.pg_port = admin.host or "127.0.0.1", admin.port or 5432
 
     def __call__(self, text: str, own_port: int | None = None) -> str:
@@ -69,7 +69,7 @@ class Localised:
 
 
 def psql(sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
-    admin = make_url(POSTGRES_ADMIN_URL)
+    admin = make_url(postgres_admin_url())
     return subprocess.run(
         [
             "psql",
@@ -141,8 +141,6 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    if not use_postgres():
-        pytest.skip("the compose wiring is proven against PostgreSQL")
     workdir = tmp_path_factory.mktemp("compose-processes")
     env_file = workdir / ".env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in ENV_VALUES.items()))
@@ -150,7 +148,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     assert result.returncode == 0, result.stderr
     compose = yaml.safe_load(result.stdout)
     localise = Localised(prefix=f"ci{uuid.uuid4().hex[:6]}_")
-    admin = make_url(POSTGRES_ADMIN_URL)
+    admin = make_url(postgres_admin_url())
     init = subprocess.run(
         ["sh", str(PROJECT_ROOT / "deploy/postgres/init-databases.sh")],
         env={
@@ -220,7 +218,7 @@ def test_the_stack_serves_through_the_gateway(stack):
 
 def test_each_role_reaches_only_its_own_database(stack):
     prefix = stack.localise.prefix
-    admin = make_url(POSTGRES_ADMIN_URL)
+    admin = make_url(postgres_admin_url())
     attempt = subprocess.run(
         [
             "psql",
@@ -272,7 +270,7 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
     imported = httpx.post(url, content=body, headers=headers, timeout=30)
     assert imported.status_code == 200 and imported.json()["created"] == 5
 
-    admin = make_url(POSTGRES_ADMIN_URL)
+    admin = make_url(postgres_admin_url())
     connection = ["-h", admin.host or "127.0.0.1", "-p", str(admin.port or 5432), "-U", admin.username or "postgres"]
     dump = tmp_path / "registry.dump"
     assert shutil.which("pg_dump") and shutil.which("pg_restore")

@@ -18,13 +18,10 @@ import pytest
 
 from deploy.seed_demo import seed
 from shared.uscc import ALPHABET, make_uscc
-from tests.pgcluster import PostgresCluster, server_bin
+from tests.pgcluster import PostgresCluster
 from tests.stack import Stack, launch_stack
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(server_bin() is None, reason="needs an installed PostgreSQL server (initdb, pg_ctl)"),
-]
+pytestmark = pytest.mark.e2e
 
 REGISTRY = "/api/v1/registry"
 ELIGIBILITY = "/api/v1/eligibility"

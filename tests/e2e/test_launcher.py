@@ -59,8 +59,7 @@ def databases() -> Iterator[dict[str, TestDatabase]]:
             made[name] = TestDatabase(f"run_{name}", PROJECT_ROOT / "services" / name)
     made["gateway"] = TestDatabase("run_gateway", GATEWAY_DIR)
     for database in made.values():
-        if database.postgres:
-            database._admin_execute(f'CREATE DATABASE "{database.name}"')  # the launcher migrates them itself
+        database._admin_execute(f'CREATE DATABASE "{database.name}"')  # the launcher migrates them itself
     yield made
     for database in made.values():
         database.drop()

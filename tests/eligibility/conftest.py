@@ -10,6 +10,7 @@ from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal
 from shared.clock import Clock
 from tests.eligibility.awards_support import OTHER_POLICY, TODAY, register_other_policy
+from tests.eligibility.doubles import registry_in_process
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
 ELIGIBILITY_TABLES = ("parameter_amendments", "award_events", "awards", "official_calendars")
@@ -31,10 +32,13 @@ def eligibility_settings(database_url: str, **overrides: object) -> EligibilityS
 
 @pytest.fixture(scope="session")
 async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
-    app = create_eligibility_app(eligibility_settings(eligibility_database.url))
+    settings = eligibility_settings(eligibility_database.url)
+    app = create_eligibility_app(settings)
     # The registry answers in-process: the real registry app behind httpx's ASGI transport.
-    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
-    async with app.router.lifespan_context(app):
+    async with (
+        registry_in_process(app, settings, httpx.ASGITransport(app=registry_app)),
+        app.router.lifespan_context(app),
+    ):
         yield app
 
 

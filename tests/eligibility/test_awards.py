@@ -703,14 +703,14 @@ async def test_the_exports_parse_back_with_the_right_totals(city, client_for, re
 
 async def test_the_openapi_documents_the_ledger(eligibility_app):
     paths = eligibility_app.openapi()["paths"]
-    assert {
+    assert {path for path in paths if path.startswith("/awards")} == {
         "/awards",
         "/awards/{award_id}",
         "/awards/{award_id}/transitions",
         "/awards/summary",
         "/awards/export.csv",
         "/awards/export.xlsx",
-    } <= set(paths)
+    }
 
 
 async def test_if_the_code_let_a_second_award_through_the_database_would_answer_409(

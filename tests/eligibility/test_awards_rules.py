@@ -16,13 +16,16 @@ import pytest
 from fastapi import FastAPI
 
 from services.eligibility.awards.ranking import RankingClient
+from services.eligibility.dependencies import get_ranking, get_registry
 from services.eligibility.registry_client.client import RegistryClient
 from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.http import ServiceClient
 from tests.eligibility.awards_support import propose, ranking_rows, written
+from tests.eligibility.doubles import overridden
 from tests.eligibility.scenario import Scenario, building, cluster, enterprise, new_uscc, project, seed, year
+from tests.ranking.doubles import upstreams_in_process
 from tests.support import CITY, TEST_SECRET, TestDatabase, asgi_client
 
 # A one-off award is computed on the day it is proposed (the clock's today); a yearly one on the last day of its year.
@@ -172,13 +175,10 @@ async def test_a_subject_the_registry_lacks_or_that_does_not_fit_is_refused(city
 async def test_the_registry_down_is_a_503_and_nothing_is_written(city, registry, eligibility_app):
     owner = await enterprise(registry, "500103", sector="software_it", spun_off=False)
     await year(registry, owner, 2025, "25000000.00", top500=True)
-    saved: RegistryClient = eligibility_app.state.registry
     orphan = RegistryClient(
-        saved.service.http, secret=TEST_SECRET, retries=0, backoff_seconds=0, page_size=10, concurrency=1
+        dead("registry").http, secret=TEST_SECRET, retries=0, backoff_seconds=0, page_size=10, concurrency=1
     )
-    orphan.service = dead("registry")
-    eligibility_app.state.registry = orphan
-    try:
+    async with overridden(eligibility_app, get_registry, orphan):
         counts = await written(eligibility_app)
         response = await city.post(
             "/awards",
@@ -190,9 +190,6 @@ async def test_the_registry_down_is_a_503_and_nothing_is_written(city, registry,
         body = {"measure_id": "M08", "subject_type": "enterprise", "subject_id": owner, "amount_yuan": "1.00"}
         response = await city.post("/awards", json=body)
         assert response.status_code == 503 and await written(eligibility_app) == counts
-    finally:
-        await orphan.service.http.aclose()
-        eligibility_app.state.registry = saved
 
 
 # ---- M06: the published ranking of the real ranking service ------------------------------------------------------
@@ -205,12 +202,15 @@ def ranking_database() -> Iterator[TestDatabase]:
 
 @pytest.fixture(scope="module")
 async def ranking_app(ranking_database, registry_app, eligibility_app) -> AsyncIterator[FastAPI]:
-    app = create_ranking_app(
-        RankingSettings(database_url=ranking_database.url, environment="test", upstream_retry_backoff_seconds=0.01)
+    settings = RankingSettings(
+        database_url=ranking_database.url, environment="test", upstream_retry_backoff_seconds=0.01
     )
-    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
-    app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
-    async with app.router.lifespan_context(app):
+    app = create_ranking_app(settings)
+    registry, eligibility = httpx.ASGITransport(app=registry_app), httpx.ASGITransport(app=eligibility_app)
+    async with (
+        upstreams_in_process(app, settings, registry=registry, eligibility=eligibility),
+        app.router.lifespan_context(app),
+    ):
         yield app
 
 
@@ -236,16 +236,11 @@ async def ranking_2025(ranking_app, registry_app) -> dict[str, Any]:
 
 @pytest.fixture
 async def with_ranking(eligibility_app, ranking_app) -> AsyncIterator[None]:
-    saved = eligibility_app.state.ranking
     http = httpx.AsyncClient(base_url="http://ranking", transport=httpx.ASGITransport(app=ranking_app))
-    eligibility_app.state.ranking = RankingClient(
-        ServiceClient(http, upstream="ranking", secret=TEST_SECRET, retries=0)
-    )
-    try:
+    async with overridden(
+        eligibility_app, get_ranking, RankingClient(ServiceClient(http, upstream="ranking", secret=TEST_SECRET))
+    ):
         yield
-    finally:
-        await http.aclose()
-        eligibility_app.state.ranking = saved
 
 
 def m06(district_code: str, amount: str, year_: int = 2025) -> dict[str, Any]:
@@ -296,14 +291,9 @@ async def test_m06_without_a_published_ranking_or_with_the_ranking_down(
     response = await city.post("/awards", json=m06("500103", "1.00", 2026))
     assert response.status_code == 422
     assert response.json()["errors"] == [{"loc": ["body", "year"], "msg": "no published ranking for 2026"}]
-    saved = eligibility_app.state.ranking
-    eligibility_app.state.ranking = RankingClient(dead("ranking"))
-    try:
+    async with overridden(eligibility_app, get_ranking, RankingClient(dead("ranking"))):
         down = await city.post("/awards", json=m06("500103", "1.00"))
         assert down.status_code == 503 and "ranking" in down.json()["detail"]
-    finally:
-        await eligibility_app.state.ranking.service.http.aclose()
-        eligibility_app.state.ranking = saved
     wrong = await city.post("/awards", json={**m06("500103", "1.00"), "subject_type": "enterprise"})
     assert wrong.status_code == 422 and ["body", "subject_type"] in [e["loc"] for e in wrong.json()["errors"]]
     assert await written(eligibility_app) == counts

@@ -31,6 +31,11 @@ async def test_the_catalogue_is_public_and_complete(client_for):
     assert by_id["M02"]["facts"] == ["platform_domain", "verified_investment_yuan"]
     m01_params = {p["name"]: p["value"] for p in by_id["M01"]["parameters"]}
     assert m01_params["m01.cap_yuan"] == "5000000.00" and m01_params["m01.special_major_cap_yuan"] == "20000000.00"
+    # The prose is written from the values in force (shared/policy/catalogue.json holds placeholders).
+    assert by_id["M01"]["summary_en"] == (
+        "10% of the verified investment, at most 5,000,000 yuan; for a special major project approved by the city "
+        "government: 10%, at most 20,000,000 yuan."
+    )
 
 
 async def test_one_measure_and_an_unknown_one(client_for):
@@ -56,3 +61,16 @@ async def test_public_routes_still_need_the_gateway_signature(client_for, method
     response = await client_for(None).request(method, path, json=[] if path.endswith("batch") else {})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_get_measures_shows_the_amended_prose(client_for, city):
+    response = await city.post(
+        "/parameters/m02.cap_yuan/values",
+        json={"effective_from": "2026-01-01", "value": "4500000.50", "reason": "2026 budget: lower cap"},
+    )
+    assert response.status_code == 201, response.text
+    anonymous = client_for(ANONYMOUS)
+    before = (await anonymous.get("/measures/M02", params={"as_of": "2025-12-31"})).json()["summary_en"]
+    after = (await anonymous.get("/measures/M02", params={"as_of": "2026-01-01"})).json()["summary_en"]
+    assert before.endswith("20% of it, at most 5,000,000 yuan.")
+    assert after.endswith("20% of it, at most 4,500,000.50 yuan.")

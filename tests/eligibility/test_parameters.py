@@ -1,31 +1,31 @@
 """Parameters as data: dated values, units, citations, the policy's bounds; GET /parameters and amendments."""
 
-import copy
-import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from services.eligibility.parameters.definitions import (
-    DATA_FILE,
     DatedValue,
     ParameterDataError,
     load_parameter_set,
     parse_parameter_set,
 )
 from services.eligibility.rules.engine import evaluate, parse_facts
+from shared.policy.parameters import PolicyParameters, read_parameter_files
 from tests.support import ANONYMOUS, AUDITOR, CITY, SERVICE, district
 
-DOCUMENT = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+# validity.json (2 parameters) and the files of M01 (4), M02 (3), M03 (1), M05 (3), M06 (1), M07a (1), M07b (3), M13 (2).
+PARAMETER_COUNT = 20
 
 
-def with_value(name: str, value: object) -> dict:
-    document = copy.deepcopy(DOCUMENT)
-    for parameter in document["parameters"]:
-        if parameter["name"] == name:
-            parameter["values"][0]["value"] = value
-    return document
+def with_value(name: str, value: str | dict[str, str], files: PolicyParameters | None = None) -> PolicyParameters:
+    """The parameter files with the first value of `name` replaced (in memory)."""
+    files = files or read_parameter_files()
+    for _, parameter in files.by_measure():
+        if parameter.name == name:
+            parameter.values[min(parameter.values)].value = value
+    return files
 
 
 def test_every_parameter_has_unit_citation_bounds_and_a_value_from_the_first_day():
@@ -75,12 +75,9 @@ def test_a_data_file_value_outside_the_bounds_is_refused(name, value, fragment):
 
 
 def test_the_first_year_rewarded_comes_before_the_last():
-    document = with_value("policy.first_rewarded_year", "2026")
-    for parameter in document["parameters"]:
-        if parameter["name"] == "policy.last_rewarded_year":
-            parameter["values"][0]["value"] = "2025"
+    files = with_value("policy.last_rewarded_year", "2025", with_value("policy.first_rewarded_year", "2026"))
     with pytest.raises(ParameterDataError) as caught:
-        parse_parameter_set(document)
+        parse_parameter_set(files)
     assert caught.value.problems[0][0] == "policy.first_rewarded_year"
 
 
@@ -94,9 +91,9 @@ async def test_the_years_rewarded_are_read_by_the_other_services(client_for):
 
 
 def test_growth_tiers_must_keep_their_order():
-    document = with_value("m05.tier2_min_growth", "0.25")  # above tier 1's 0.20
+    files = with_value("m05.tier2_min_growth", "0.25")  # above tier 1's 0.20
     with pytest.raises(ParameterDataError) as caught:
-        parse_parameter_set(document)
+        parse_parameter_set(files)
     assert caught.value.problems[0][0] == "m05.tier1_min_growth"
 
 
@@ -124,8 +121,14 @@ async def test_get_parameters_is_public_with_history_and_bounds(client_for):
     body = response.json()
     assert body["policy"]["effective_to"] == "2027-12-31"
     by_name = {item["name"]: item for item in body["items"]}
-    assert len(by_name) == len(DOCUMENT["parameters"])
+    assert len(by_name) == len(read_parameter_files().by_measure()) == PARAMETER_COUNT
     tiers = by_name["m03.tier_amounts_yuan"]
+    assert tiers["reference"] == {
+        "document": "渝发改规范〔2024〕7号",
+        "clause": "第（三）条",
+        "quote": "对年度评估为A等级的现代生产性服务业集聚区，分档次给予200—1000万元奖励",
+    }
+    assert tiers["citation"] == "渝发改规范〔2024〕7号 第（三）条：" + tiers["reference"]["quote"]
     assert tiers["bounds"] == {"min": "2000000.00", "min_exclusive": False, "max": "10000000.00"}
     assert tiers["value"] == {"1": "10000000.00", "2": "6000000.00", "3": "2000000.00"}
     assert tiers["history"][0]["effective_from"] == "2024-11-19" and tiers["history"][0]["source"] == "data file"

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.eligibility.main import create_app
 from tests.eligibility.conftest import eligibility_settings
+from tests.eligibility.doubles import registry_in_process
 from tests.eligibility.scenario import TOTAL_2025, seed
 from tests.support import ANONYMOUS, CITY, TestDatabase, asgi_client
 
@@ -84,9 +85,9 @@ class Flaky:
 async def test_reads_are_retried_after_a_503(eligibility_database, registry_app, registry):
     await seed(registry)
     flaky = Flaky(registry_app)
-    app = create_app(eligibility_settings(eligibility_database.url))
-    app.state.registry_transport = httpx.ASGITransport(app=flaky)
-    async with app.router.lifespan_context(app):
+    settings = eligibility_settings(eligibility_database.url)
+    app = create_app(settings)
+    async with registry_in_process(app, settings, httpx.ASGITransport(app=flaky)), app.router.lifespan_context(app):
         response = await asgi_client(app, CITY).post("/screenings", json={"as_of": "2025-06-30", "year": 2025})
     assert response.status_code == 200
     assert response.json()["totals"]["amount_yuan"] == str(TOTAL_2025)
@@ -102,9 +103,9 @@ async def test_retries_give_up_with_a_503(eligibility_database, registry_app):
             await send({"type": "http.response.start", "status": 502, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-    app = create_app(eligibility_settings(eligibility_database.url, registry_retries=2))
-    app.state.registry_transport = httpx.ASGITransport(app=Down())
-    async with app.router.lifespan_context(app):
+    settings = eligibility_settings(eligibility_database.url, registry_retries=2)
+    app = create_app(settings)
+    async with registry_in_process(app, settings, httpx.ASGITransport(app=Down())), app.router.lifespan_context(app):
         response = await asgi_client(app, CITY).post("/screenings", json={"as_of": "2025-06-30", "year": 2025})
     assert response.status_code == 503
     # Each read is tried once and retried twice; the first to give up cancels the reads still running.

@@ -1,5 +1,9 @@
 """The eligibility service's own foundations: migrations, probes, request ids, the parameter store."""
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
 from tests.support import ANONYMOUS, CITY
 
 
@@ -14,24 +18,15 @@ async def test_request_id_is_echoed(client_for):
     assert response.headers["X-Request-ID"] == "req-42"
 
 
-async def test_amendments_are_append_only_in_postgresql(client_for, eligibility_app):
-    from sqlalchemy import text
-    from sqlalchemy.exc import DBAPIError
-
+async def test_amendments_are_append_only(client_for, eligibility_app):
     response = await client_for(CITY).post(
         "/parameters/m07b.award_yuan/values",
         json={"effective_from": "2026-01-01", "value": "800000.00", "reason": "2026 budget"},
     )
     assert response.status_code == 201
     async with eligibility_app.state.engine.connect() as connection:
-        if connection.dialect.name != "postgresql":
-            return
-        try:
+        with pytest.raises(DBAPIError, match="append-only"):
             await connection.execute(text("UPDATE parameter_amendments SET value = '\"1000000.00\"'"))
-        except DBAPIError as exc:
-            assert "append-only" in str(exc)
-        else:
-            raise AssertionError("the update went through")
 
 
 async def test_the_store_picks_up_amendments_made_by_another_process(client_for, eligibility_app):
@@ -61,7 +56,8 @@ async def test_the_store_picks_up_amendments_made_by_another_process(client_for,
 
 def test_openapi_documents_every_route(eligibility_app):
     paths = eligibility_app.openapi()["paths"]
-    assert {
+    prefixes = ("/measures", "/parameters", "/calculate", "/screenings", "/simulations", "/enterprises")
+    assert {path for path in paths if path.startswith(prefixes)} == {
         "/measures",
         "/measures/{measure_id}",
         "/parameters",
@@ -72,6 +68,6 @@ def test_openapi_documents_every_route(eligibility_app):
         "/screenings",
         "/enterprises/{uscc}/matches",
         "/simulations",
-    } <= set(paths)
+    }
     batch = paths["/calculate/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert batch["items"] == {"$ref": "#/components/schemas/CalculationIn"}

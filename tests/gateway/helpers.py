@@ -161,7 +161,7 @@ class ServerThread:
 
 class RawServer:
     """A TCP server that misbehaves: `hang` accepts nothing (connections wait in the backlog), `hangup` accepts
-    and closes at once. It counts the connections it saw."""
+    and closes at once, `garbage` answers what is not HTTP. It counts the connections it saw."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -176,7 +176,7 @@ class RawServer:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> "RawServer":
-        if self.mode == "hangup":
+        if self.mode in ("hangup", "garbage"):
             self.thread.start()
         return self
 
@@ -191,6 +191,8 @@ class RawServer:
             conn.settimeout(0.5)
             with suppress(OSError):
                 conn.recv(65536)
+                if self.mode == "garbage":
+                    conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
             conn.close()
 
     def stop(self) -> None:

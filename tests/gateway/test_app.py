@@ -1,6 +1,8 @@
 """The gateway's own routes and cross-cutting behaviour: health, readiness, metrics, the merged OpenAPI document,
 the docs page, body limits, CORS, and problems for every error."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -36,7 +38,7 @@ async def test_readyz_is_a_503_problem_naming_what_is_down(
         assert ready.headers["content-type"] == "application/problem+json"
         checks = ready.json()["checks"]
         assert checks["registry"] == "ok"
-        assert checks["eligibility"].startswith("unreachable: ConnectError")
+        assert checks["eligibility"] == "unreachable: ClientConnectorError"
         assert "ranking" not in checks  # not deployed, so not waited for
 
 
@@ -149,7 +151,7 @@ async def test_body_limit_413_by_content_length_and_while_streaming(
         assert declared.headers["content-type"] == "application/problem+json"
         assert "at most 2048" in declared.json()["detail"]
 
-        async def chunks():
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(10):
                 yield b"y" * 512
 

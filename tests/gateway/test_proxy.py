@@ -2,10 +2,14 @@
 
 import asyncio
 import hashlib
+import json
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from starlette.types import Message
 
 from tests.gateway.helpers import (
     RawServer,
@@ -21,7 +25,7 @@ from tests.support import TestDatabase
 Gw = tuple[FastAPI, httpx.AsyncClient]
 
 
-def header_values(echoed: dict, name: str) -> list[str]:
+def header_values(echoed: dict[str, Any], name: str) -> list[str]:
     return [value for key, value in echoed["headers"] if key == name]
 
 
@@ -48,6 +52,30 @@ async def test_percent_encoded_path_is_signed_as_the_service_sees_it(gw: Gw) -> 
     response = await client.get("/api/v1/registry/names/%E6%B8%9D%E4%B8%AD%20x", headers=bearer(key))
     assert response.status_code == 200, response.text
     assert response.json()["path"] == "/names/渝中 x"
+
+
+async def test_a_raw_byte_in_the_query_is_sent_percent_encoded_and_signed_so(gw: Gw) -> None:
+    app, _ = gw
+    key = await make_key(app, "city")
+    started: list[Message] = []
+    body: list[bytes] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        (started if message["type"] == "http.response.start" else body).append(message.get("body", message))
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": "/api/v1/registry/anything", "raw_path": b"/api/v1/registry/anything",
+        "query_string": "q=渝中 区&x=|".encode(), "root_path": "", "client": ("203.0.113.8", 40000),
+        "server": ("gateway.test", 80),
+        "headers": [(b"host", b"gateway.test"), (b"authorization", f"Bearer {key}".encode())],
+    }  # fmt: skip
+    await app(scope, receive, send)
+    assert started[0]["status"] == 200  # the service accepted the signature over the query it received
+    assert json.loads(b"".join(body))["query"] == "q=%E6%B8%9D%E4%B8%AD%20%E5%8C%BA&x=|"
 
 
 async def test_anonymous_caller_on_public_route_is_forwarded_as_anonymous(gw: Gw) -> None:
@@ -112,7 +140,7 @@ async def test_request_body_is_streamed_through_unchanged(gw: Gw) -> None:
     key = await make_key(app, "city")
     payload = bytes(range(256)) * 2000  # 512,000 bytes, under the 1 MiB limit
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(payload), 65536):
             yield payload[start : start + 65536]
 
@@ -262,6 +290,54 @@ async def test_only_safe_bodiless_requests_are_retried(gateway_db: TestDatabase)
         hangup.stop()
 
 
+async def test_an_answer_that_is_not_http_is_a_502(gateway_db: TestDatabase) -> None:
+    garbage = RawServer("garbage").start()
+    try:
+        settings = settings_for(gateway_db.url, registry_url=garbage.url)
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            response = await client.get("/api/v1/registry/anything", headers=bearer(key))
+            assert response.status_code == 502
+            assert response.json()["type"] == "/problems/bad-gateway"
+            assert response.json()["detail"] == "The registry service gave no usable answer."
+            metrics = (await client.get("/metrics")).text
+            assert 'gateway_upstream_errors_total{kind="error",upstream="registry"} 1.0' in metrics
+    finally:
+        garbage.stop()
+
+
+async def test_every_connection_busy_for_the_pool_timeout_is_a_503_upstream_busy(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    settings = settings_for(
+        gateway_db.url, registry_url=echo.url, upstream_max_connections=1, upstream_pool_timeout=0.3
+    )
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        slow = asyncio.create_task(client.get("/api/v1/registry/slow", params={"seconds": 1}, headers=bearer(key)))
+        await asyncio.sleep(0.2)  # the slow request holds the one connection
+        started = time.monotonic()
+        busy = await client.get("/api/v1/registry/things/1", headers=bearer(key))
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert busy.json()["type"] == "/problems/upstream-busy"
+        assert (
+            busy.json()["detail"]
+            == "Every connection to the registry service stayed busy for 0.3 seconds; try again shortly."
+        )
+        assert 0.25 < time.monotonic() - started < 1.0
+        assert (await slow).status_code == 200
+        assert (await client.get("/api/v1/registry/things/1", headers=bearer(key))).status_code == 200
+
+
+async def test_head_requests_are_answered_without_a_body(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    for _ in range(2):  # the connection is used again after a HEAD
+        response = await client.head("/api/v1/registry/things/5", headers=bearer(key))
+        assert response.status_code == 200 and response.content == b""
+        assert int(response.headers["content-length"]) > 0
+
+
 async def test_concurrent_requests_share_the_pool(gw: Gw) -> None:
     app, client = gw
     key = await make_key(app, "city")
@@ -293,12 +369,12 @@ async def test_bodies_that_trickle_hold_no_upstream_connection_and_end_in_a_408(
     )
     async with running_gateway(settings) as (app, client):
         key = await make_key(app, "city")
-        answers: list[dict] = []
+        answers: list[Message] = []
 
         async def trickle() -> None:
             sent = False
 
-            async def receive() -> dict:
+            async def receive() -> Message:
                 nonlocal sent
                 if not sent:
                     sent = True
@@ -306,7 +382,7 @@ async def test_bodies_that_trickle_hold_no_upstream_connection_and_end_in_a_408(
                 await asyncio.sleep(3600)  # the rest of the body never comes
                 return {"type": "http.disconnect"}
 
-            async def send(message: dict) -> None:
+            async def send(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     answers.append(message)
 
@@ -347,11 +423,11 @@ async def test_bodies_beyond_the_process_budget_are_refused_before_they_are_read
         statuses: list[int] = []
 
         async def announce_and_stall() -> None:
-            async def receive() -> dict:
+            async def receive() -> Message:
                 await asyncio.sleep(3600)
                 return {"type": "http.disconnect"}
 
-            async def send(message: dict) -> None:
+            async def send(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     statuses.append(message["status"])
 

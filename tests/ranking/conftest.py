@@ -13,6 +13,8 @@ from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.auth import Principal
 from shared.clock import Clock
+from tests.eligibility.doubles import registry_in_process
+from tests.ranking.doubles import upstreams_in_process
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
 DEFAULT_VERSION = "2024.1"
@@ -37,9 +39,12 @@ def ranking_database() -> Iterator[TestDatabase]:
 
 @pytest.fixture(scope="session")
 async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
-    app = create_eligibility_app(EligibilitySettings(database_url=eligibility_database.url, environment="test"))
-    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
-    async with app.router.lifespan_context(app):
+    settings = EligibilitySettings(database_url=eligibility_database.url, environment="test")
+    app = create_eligibility_app(settings)
+    async with (
+        registry_in_process(app, settings, httpx.ASGITransport(app=registry_app)),
+        app.router.lifespan_context(app),
+    ):
         yield app
 
 
@@ -47,11 +52,14 @@ async def eligibility_app(eligibility_database: TestDatabase, registry_app: Fast
 async def ranking_app(
     ranking_database: TestDatabase, registry_app: FastAPI, eligibility_app: FastAPI
 ) -> AsyncIterator[FastAPI]:
-    app = create_ranking_app(ranking_settings(ranking_database.url))
+    settings = ranking_settings(ranking_database.url)
+    app = create_ranking_app(settings)
     # Both upstreams answer in-process: the real registry and eligibility apps behind httpx's ASGI transport.
-    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
-    app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
-    async with app.router.lifespan_context(app):
+    registry, eligibility = httpx.ASGITransport(app=registry_app), httpx.ASGITransport(app=eligibility_app)
+    async with (
+        upstreams_in_process(app, settings, registry=registry, eligibility=eligibility),
+        app.router.lifespan_context(app),
+    ):
         yield app
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.ranking.decimals import exact, six
+from services.ranking.decimals import exact, six_places_text
 from services.ranking.runs.compute import (
     Method,
     median,
@@ -18,42 +18,57 @@ from services.ranking.upstream.schemas import AwardTable, DistrictStatsIn
 from tests.ranking.scenario import by_code, seed
 
 
-def d(*values: str | int) -> list[Decimal]:
+def decimals(*values: str | int) -> list[Decimal]:
     return [Decimal(value) for value in values]
 
 
-def sixes(values: list[Decimal]) -> list[str]:
-    return [f"{six(value):.6f}" for value in values]
+def six_places_texts(values: list[Decimal]) -> list[str]:
+    return [six_places_text(value) for value in values]
 
 
 def test_min_max():
     with exact():
-        assert sixes(normalise(d(2, 4, 8, 5), "min_max")) == ["0.000000", "0.333333", "1.000000", "0.500000"]
+        assert six_places_texts(normalise(decimals(2, 4, 8, 5), "min_max")) == [
+            "0.000000",
+            "0.333333",
+            "1.000000",
+            "0.500000",
+        ]
         # No spread: the indicator does not discriminate, everyone gets 0.
-        assert sixes(normalise(d(3, 3, 3), "min_max")) == ["0.000000"] * 3
+        assert six_places_texts(normalise(decimals(3, 3, 3), "min_max")) == ["0.000000"] * 3
 
 
 def test_z_score_uses_the_population_deviation():
     # mean 2.5; variance (2.25 + 0.25 + 0.25 + 2.25)/4 = 1.25; deviation √1.25 = 1.118033988…
     with exact():
-        assert sixes(normalise(d(1, 2, 3, 4), "z_score")) == ["-1.341641", "-0.447214", "0.447214", "1.341641"]
-        assert sixes(normalise(d(7, 7), "z_score")) == ["0.000000", "0.000000"]
+        assert six_places_texts(normalise(decimals(1, 2, 3, 4), "z_score")) == [
+            "-1.341641",
+            "-0.447214",
+            "0.447214",
+            "1.341641",
+        ]
+        assert six_places_texts(normalise(decimals(7, 7), "z_score")) == ["0.000000", "0.000000"]
 
 
 def test_rank_normalisation_averages_ties():
     # Ascending ranks: 5 → 1, 10 → 2, the two 20s share (3 + 4)/2 = 3.5; scaled (r − 1)/(n − 1).
     with exact():
-        assert sixes(normalise(d(10, 20, 20, 5), "rank")) == ["0.333333", "0.833333", "0.833333", "0.000000"]
+        assert six_places_texts(normalise(decimals(10, 20, 20, 5), "rank")) == [
+            "0.333333",
+            "0.833333",
+            "0.833333",
+            "0.000000",
+        ]
 
 
 def test_quantiles_median_and_winsorisation():
     with exact():
-        ordered = d(*range(1, 22))  # 1 … 21
+        ordered = decimals(*range(1, 22))  # 1 … 21
         assert quantile(ordered, Decimal("0.1")) == 3 and quantile(ordered, Decimal("0.9")) == 19
-        assert quantile(d(0, 10), Decimal("0.2")) == 2  # interpolated between the two order statistics
+        assert quantile(decimals(0, 10), Decimal("0.2")) == 2  # interpolated between the two order statistics
         # Sorted 1, 10, 21: low at 2 × 0.1 = 0.2 → 1 + 0.2 × 9 = 2.8; high at 1.8 → 10 + 0.8 × 11 = 18.8.
-        assert winsorise(d(21, 1, 10), Decimal("0.1")) == d("18.8", "2.8", 10)
-        assert median(d(3, 1, 2)) == 2 and median(d(4, 1, 3, 2)) == Decimal("2.5")
+        assert winsorise(decimals(21, 1, 10), Decimal("0.1")) == decimals("18.8", "2.8", 10)
+        assert median(decimals(3, 1, 2)) == 2 and median(decimals(4, 1, 3, 2)) == Decimal("2.5")
 
 
 def stats(code: str, comparable: int, growth: str | None) -> DistrictStatsIn:
@@ -99,7 +114,7 @@ def test_the_minimum_base_caps_growth_at_the_median_of_those_meeting_it(min_base
     ]
     with exact():
         growth, capped, _ = prepared_indicators(rows, method(min_base))
-    assert (sixes(growth), capped) == expected
+    assert (six_places_texts(growth), capped) == expected
 
 
 def test_award_tiers_follow_the_table():

@@ -4,11 +4,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from shared.policy.ranking import MethodologyVersion, read_methodologies
 from tests.ranking.conftest import count_rows
-from tests.support import ANONYMOUS, AUDITOR, district
+from tests.support import ANONYMOUS, AUDITOR, CITY, district
+
+PUBLISHED = read_methodologies()
 
 
-def methodology(**overrides):
+def methodology(**overrides: object) -> dict[str, object]:
     body = {
         "version": "2025.1",
         "weights": {"new_count": "0.25", "net_increase": "0.25", "revenue_growth": "0.5"},
@@ -76,10 +79,9 @@ async def test_a_version_never_changes(city, ranking_app):
     assert (await city.get("/methodologies/2025.1")).json()["normalisation"] == "z_score"
     assert (await city.put("/methodologies/2025.1", json=methodology())).status_code == 405
     # Even in the database: only `is_default` of a version may move.
-    if ranking_app.state.engine.dialect.name == "postgresql":
-        with pytest.raises(DBAPIError, match="immutable"):
-            async with ranking_app.state.engine.begin() as connection:
-                await connection.execute(text("UPDATE methodologies SET min_base = 0 WHERE version = '2024.1'"))
+    with pytest.raises(DBAPIError, match="immutable"):
+        async with ranking_app.state.engine.begin() as connection:
+            await connection.execute(text("UPDATE methodologies SET min_base = 0 WHERE version = '2024.1'"))
 
 
 @pytest.mark.parametrize(
@@ -137,3 +139,37 @@ async def test_only_the_city_creates_methodologies(client_for, ranking_app, prin
 async def test_unknown_version_is_404(client_for):
     response = await client_for(ANONYMOUS).get("/methodologies/1999.1")
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+def six_places(version: MethodologyVersion) -> dict[str, object]:
+    """A data-file version as GET /methodologies shows it."""
+    return {
+        "version": version.version,
+        "weights": {name: f"{weight:.6f}" for name, weight in version.weights.model_dump().items()},
+        "normalisation": version.normalisation,
+        "growth_basis": version.growth_basis,
+        "min_base": version.min_base,
+        "winsorise": None if version.winsorise is None else f"{version.winsorise:.6f}",
+        "tie_break": version.tie_break,
+        "max_unreported_share": f"{version.max_unreported_share:.6f}",
+        "description": version.description,
+        "is_default": version.version == PUBLISHED.default_version,
+    }
+
+
+async def test_the_versions_in_the_database_are_those_of_the_data_file(client_for):
+    """shared/policy/ranking/methodologies.json and the migrations that insert its versions say the same."""
+    items = (await client_for(ANONYMOUS).get("/methodologies")).json()["items"]
+    assert [{key: item[key] for key in six_places(PUBLISHED.default)} for item in items] == [
+        six_places(version) for version in PUBLISHED.versions
+    ]
+
+
+async def test_a_new_version_takes_the_published_defaults_it_does_not_set(client_for):
+    body = {"version": "2025.9", "weights": {"new_count": "0.2", "net_increase": "0.3", "revenue_growth": "0.5"}}
+    created = await client_for(CITY).post("/methodologies", json={**body, "description": "Only weights set."})
+    assert created.status_code == 201, created.text
+    default = six_places(PUBLISHED.default)
+    shown = created.json()
+    for key in ("normalisation", "growth_basis", "min_base", "winsorise", "tie_break", "max_unreported_share"):
+        assert shown[key] == default[key], key

@@ -41,8 +41,6 @@ OLD_VERSION = (
 
 def test_the_upgrade_keeps_every_version_and_gives_it_the_threshold_0_05():
     database = TestDatabase("ranking_0002", SERVICE_DIR)
-    if not database.postgres:
-        pytest.skip("the old shape is tested on PostgreSQL (its immutability trigger)")
     database._admin_execute(f'CREATE DATABASE "{database.name}"')
     try:
         upgrade(SERVICE_DIR, database.url, "0001")

@@ -11,6 +11,7 @@ import pytest
 from services.ranking import CODE_VERSION
 from services.ranking.main import create_app
 from tests.ranking.conftest import TODAY, count_rows, ranking_settings
+from tests.ranking.doubles import upstreams_in_process
 from tests.ranking.scenario import EMPTY, EXPECTED, TOTAL, award_for, by_code, seed, total
 from tests.support import ANONYMOUS, AUDITOR, CITY, asgi_client, district
 
@@ -208,11 +209,12 @@ async def test_an_upstream_down_is_a_503_problem_and_nothing_is_written(
     )
     app = create_app(settings)
     # The other upstream answers in-process; the one under test has nothing listening.
-    if upstream == "registry":
-        app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
-    else:
-        app.state.registry_transport = httpx.ASGITransport(app=registry_app)
-    async with app.router.lifespan_context(app):
+    in_process = (
+        {"eligibility": httpx.ASGITransport(app=eligibility_app)}
+        if upstream == "registry"
+        else {"registry": httpx.ASGITransport(app=registry_app)}
+    )
+    async with upstreams_in_process(app, settings, **in_process), app.router.lifespan_context(app):
         app.state.clock.hold(TODAY)
         response = await asgi_client(app, CITY).post("/runs", json={"year": 2025, "as_of": AS_OF})
         assert response.status_code == 503, response.text

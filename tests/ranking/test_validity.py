@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from services.ranking.main import create_app
 from tests.ranking.conftest import count_rows, ranking_settings
+from tests.ranking.doubles import upstreams_in_process
 from tests.ranking.scenario import EXPECTED, by_code, seed
 from tests.support import ANONYMOUS, CITY, asgi_client
 
@@ -103,11 +104,14 @@ class PolicyAnswer(httpx.AsyncBaseTransport):
 async def ranking_with(
     ranking_database, registry_app, eligibility_app, edit, clock_at: date
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI, PolicyAnswer]]:
-    app = create_app(ranking_settings(ranking_database.url, upstream_retries=0))
-    app.state.registry_transport = httpx.ASGITransport(app=registry_app)
+    settings = ranking_settings(ranking_database.url, upstream_retries=0)
+    app = create_app(settings)
     transport = PolicyAnswer(eligibility_app, edit)
-    app.state.eligibility_transport = transport
-    async with app.router.lifespan_context(app):
+    registry = httpx.ASGITransport(app=registry_app)
+    async with (
+        upstreams_in_process(app, settings, registry=registry, eligibility=transport),
+        app.router.lifespan_context(app),
+    ):
         app.state.clock.hold(clock_at)
         yield asgi_client(app, CITY), app, transport
 

@@ -5,6 +5,7 @@ import pytest
 
 from services.ranking.main import create_app
 from tests.ranking.conftest import TODAY, ranking_settings
+from tests.ranking.doubles import upstreams_in_process
 from tests.ranking.scenario import EXPECTED, seed
 from tests.support import CITY, asgi_client
 
@@ -17,9 +18,10 @@ async def test_a_run_over_http_then_registry_stopped(
     url, process = registry_process
     await seed(registry)  # written through the in-process registry app: the same database
     in_process = (await city.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})).json()
-    app = create_app(ranking_settings(ranking_database.url, registry_url=url, upstream_retries=1))
-    app.state.eligibility_transport = httpx.ASGITransport(app=eligibility_app)
-    async with app.router.lifespan_context(app):
+    settings = ranking_settings(ranking_database.url, registry_url=url, upstream_retries=1)
+    app = create_app(settings)
+    eligibility = httpx.ASGITransport(app=eligibility_app)
+    async with upstreams_in_process(app, settings, eligibility=eligibility), app.router.lifespan_context(app):
         app.state.clock.hold(TODAY)
         client = asgi_client(app, CITY)
         response = await client.post("/runs", json={"year": 2025, "as_of": "2026-03-31"})

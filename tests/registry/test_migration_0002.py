@@ -225,8 +225,6 @@ def _at(value: Any) -> datetime:
 @pytest.fixture
 def old_registry():  # type: ignore[no-untyped-def]
     database = TestDatabase("registry_0002", SERVICE_DIR)
-    if not database.postgres:
-        pytest.skip("the upgrade is tested on PostgreSQL")
     database._admin_execute(f'CREATE DATABASE "{database.name}"')
     try:
         config = alembic_config(SERVICE_DIR, database.url)

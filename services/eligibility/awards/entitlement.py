@@ -18,7 +18,7 @@ from services.eligibility.parameters.definitions import ParameterSet
 from services.eligibility.rules import engine
 from services.eligibility.rules.base import ZERO, Step, clause, facts_json
 from services.eligibility.rules.engine import Outcome
-from services.eligibility.rules.m06 import M06Facts
+from services.eligibility.rules.m06_district_ranking_award import M06Facts
 from services.eligibility.screenings import subjects
 from services.eligibility.screenings.subjects import Candidate, Gap, RecipientKind
 from shared.errors import InvalidInput, field_error

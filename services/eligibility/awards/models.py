@@ -2,12 +2,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eligibility.db import Base, JSONColumn, utcnow
-
-AwardId = BigInteger().with_variant(Integer(), "sqlite")
 
 # The states that stand for their key; the others (rejected, withdrawn, superseded) never do.
 STANDING_STATUSES = ("proposed", "approved", "publicised", "paid")
@@ -33,7 +31,6 @@ class Award(Base):
             "stacking_key",
             unique=True,
             postgresql_where=text("is_standing"),
-            sqlite_where=text("is_standing"),
         ),
         Index("ix_awards_district_code_id", "district_code", "id"),
         CheckConstraint("amount_yuan > 0", name="amount_positive"),
@@ -44,8 +41,8 @@ class Award(Base):
         CheckConstraint(f"NOT is_standing OR status IN ({_quoted(STANDING_STATUSES)})", name="standing_status"),
     )
 
-    id: Mapped[int] = mapped_column(AwardId, primary_key=True)
-    policy_id: Mapped[int] = mapped_column(AwardId, ForeignKey("policies.id"), index=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("policies.id"), index=True)
     # The policy's document number, canonical (a copy of policies.document_number, for filters and exports).
     policy: Mapped[str] = mapped_column(String(100))
     measure_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -64,10 +61,10 @@ class Award(Base):
     # The entitlement; what this award pays is payable_yuan (the difference, for a top-up of a paid award).
     amount_yuan: Mapped[Decimal]
     payable_yuan: Mapped[Decimal]
-    tops_up_award_id: Mapped[int | None] = mapped_column(AwardId, ForeignKey("awards.id"))
+    tops_up_award_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("awards.id"))
     status: Mapped[str] = mapped_column(String(16), index=True)
     is_standing: Mapped[bool]
-    superseded_by_id: Mapped[int | None] = mapped_column(AwardId, ForeignKey("awards.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("awards.id"))
     publicised_on: Mapped[date | None]
     notice_ends_on: Mapped[date | None]
     paid_on: Mapped[date | None]
@@ -83,8 +80,8 @@ class AwardEvent(Base):
 
     __tablename__ = "award_events"
 
-    id: Mapped[int] = mapped_column(AwardId, primary_key=True)
-    award_id: Mapped[int] = mapped_column(AwardId, ForeignKey("awards.id"), index=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    award_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("awards.id"), index=True)
     event: Mapped[str] = mapped_column(String(16))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, text
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.awards.models import Award, AwardEvent
@@ -10,13 +10,9 @@ from services.eligibility.awards.schemas import AwardFilters
 
 
 async def lock_key(session: AsyncSession, stacking_key: str) -> None:
-    """Serialise every write on one stacking key until the transaction ends.
-
-    PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: the session's transaction began
-    with BEGIN IMMEDIATE, so it holds the database's one write lock already.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": stacking_key})
+    """Serialise every write on one stacking key until the transaction ends: a transaction-scoped advisory lock on
+    the key's hash."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(stacking_key))))
 
 
 async def standing(session: AsyncSession, stacking_key: str) -> Award | None:

@@ -1,11 +1,9 @@
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from services.eligibility.awards import exports, service
-from services.eligibility.awards.ranking import RankingDep
 from services.eligibility.awards.schemas import (
     AwardDetail,
     AwardFilters,
@@ -17,14 +15,13 @@ from services.eligibility.awards.schemas import (
     SummaryOut,
     TransitionIn,
 )
-from services.eligibility.dependencies import ParametersDep, ReachWorkDep, RegistryDep
+from services.eligibility.dependencies import ParametersDep, RankingDep, ReachWorkDep, RegistryDep, SettingsDep
 from services.eligibility.screenings.subjects import RecipientKind
-from services.eligibility.settings import EligibilitySettings
 from shared.auth import Principal, Role, require_roles
-from shared.clock import ClockDep
+from shared.clock import ClockDep, utcnow
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Storable, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
 
 router = APIRouter(prefix="/awards", tags=["awards"])
 
@@ -34,7 +31,7 @@ AwardIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def award_filters(
+async def award_filters(
     subject_type: SubjectType | None = None,
     subject_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
     district_code: DistrictCode | None = None,
@@ -63,14 +60,6 @@ def award_filters(
 FiltersDep = Annotated[AwardFilters, Depends(award_filters)]
 
 
-async def get_settings(request: Request) -> EligibilitySettings:
-    settings: EligibilitySettings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[EligibilitySettings, Depends(get_settings)]
-
-
 @router.post(
     "",
     response_model=AwardDetail,
@@ -95,10 +84,10 @@ async def list_awards(
     principal: ReaderDep,
     filters: FiltersDep,
     clock: ClockDep,
+    before_id: AfterId,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> AwardPage:
-    return await service.list_page(session, principal, filters, cursor, limit, clock.today())
+    return await service.list_page(session, principal, filters, before_id, limit, clock.today())
 
 
 @router.get(
@@ -149,7 +138,7 @@ async def export_xlsx(
 ) -> Response:
     awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
     selected = service.scoped(principal, filters)
-    body = await asyncio.to_thread(exports.to_xlsx, awards, selected, datetime.now(UTC))
+    body = await asyncio.to_thread(exports.to_xlsx, awards, selected, utcnow())
     return Response(body, media_type=XLSX, headers=_attachment("xlsx"))
 
 

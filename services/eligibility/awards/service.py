@@ -37,12 +37,12 @@ from services.eligibility.policies.numbers import normalise_document_number
 from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules.base import DOCUMENT, ZERO
 from services.eligibility.rules.engine import RULES
-from services.eligibility.screenings.service import scope_district
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
-from shared.pagination import encode_cursor, id_cursor
+from shared.pagination import next_cursor
 from shared.requestid import current_client_request_id, current_request_id
+from shared.scoping import listing_district
 from shared.uscc import uscc_problem
 
 # The measures whose facts come from an enterprise's figures of one year, chosen with `facts_year`.
@@ -98,7 +98,7 @@ def policy_filter(text: str | None) -> str | None:
 
 def scoped(principal: Principal, filters: AwardFilters) -> AwardFilters:
     """A district reads only its own district's awards (asking for another is a 403)."""
-    return replace(filters, district_code=scope_district(principal, filters.district_code))
+    return replace(filters, district_code=listing_district(principal, filters.district_code))
 
 
 async def read(session: AsyncSession, principal: Principal, award_id: int, today: date) -> AwardDetail:
@@ -111,12 +111,11 @@ async def read(session: AsyncSession, principal: Principal, award_id: int, today
 
 
 async def list_page(
-    session: AsyncSession, principal: Principal, filters: AwardFilters, cursor: str | None, limit: int, today: date
+    session: AsyncSession, principal: Principal, filters: AwardFilters, before_id: int | None, limit: int, today: date
 ) -> AwardPage:
-    rows = await repository.page(session, scoped(principal, filters), id_cursor(cursor), limit + 1)
+    rows = await repository.page(session, scoped(principal, filters), before_id, limit + 1)
     items = [award_out(award, today) for award in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return AwardPage(items=items, next_cursor=next_cursor)
+    return AwardPage(items=items, next_cursor=next_cursor(rows, limit, lambda award: award.id))
 
 
 async def summary(
@@ -355,7 +354,7 @@ async def propose(
             award.tops_up_award_id = paid.id
             award.payable_yuan = body.amount_yuan - paid.amount_yuan
         # The old award stops standing before the new one is written: the unique index sees one at a time.
-        await repository.flush(session)
+        await session.flush()
     try:
         await repository.add(session, award)
     except IntegrityError as exc:
@@ -492,13 +491,13 @@ async def transition(
             # A top-up that fails leaves the paid award it topped up standing again.
             resumes = await repository.get(session, award.tops_up_award_id, fresh=True)
     award.status = step.target
-    await repository.flush(session)
+    await session.flush()
     await repository.add_event(
         session, _event(award.id, body.action, from_status, award.status, on, body.reason, principal)
     )
     if resumes is not None:
         resumes.is_standing = True
-        await repository.flush(session)
+        await session.flush()
         await repository.add_event(
             session,
             _event(

@@ -1,6 +1,5 @@
 """/calculate: one measure, one set of facts, one date — no other service needed."""
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,18 +55,18 @@ def _check(item: CalculationIn, loc: tuple[str | int, ...], errors: list[dict[st
     return facts
 
 
-def calculate(parameters: ParameterSet, item: CalculationIn) -> str:
+def calculate(parameters: ParameterSet, item: CalculationIn) -> dict[str, Any]:
     errors: list[dict[str, Any]] = []
     facts = _check(item, ("body",), errors)
     if facts is None:
         raise InvalidInput("The calculation request is invalid: see `errors`.", errors=errors)
-    return to_json(outcome_json(engine.evaluate(item.measure_id, item.as_of, facts, parameters, year=item.year)))
+    return outcome_json(engine.evaluate(item.measure_id, item.as_of, facts, parameters, year=item.year))
 
 
 def calculate_batch(
     parameters: ParameterSet, items: Sequence[CalculationIn], max_items: int, *, include_trace: bool = True
-) -> str:
-    """The batch's answers, in order, as a JSON document."""
+) -> dict[str, Any]:
+    """The batch's answers, in order (BatchOut's shape, as plain values)."""
     if len(items) > max_items:
         raise InvalidInput(
             f"A batch holds at most {max_items} items; this one has {len(items)}.",
@@ -88,8 +87,4 @@ def calculate_batch(
             )
             for item, facts in zip(items, checked, strict=True)
         ]
-        return to_json({"count": len(answers), "items": answers})
-
-
-def to_json(body: dict[str, Any]) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    return {"count": len(answers), "items": answers}

@@ -16,7 +16,7 @@ class OfficialCalendar(Base):
 
     __tablename__ = "official_calendars"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
     notice: Mapped[str] = mapped_column(String(100))
     # [{"name": "国庆节、中秋节", "first_day": "2025-10-01", "last_day": "2025-10-08"}, ...], ISO dates, in order.

@@ -30,7 +30,7 @@ def measure_out(measure: Measure, parameters: ParameterSet, as_of: date) -> Meas
         frequency=measure.frequency,
         lead_department_zh=measure.lead_department_zh,
         lead_department_en=measure.lead_department_en,
-        summary_en=measure.summary_en,
+        summary_en=measure.summary_en(params),
         citation=measure.citation,
         effective_from=parameters.policy.effective_from,
         effective_to=parameters.policy.effective_to,

@@ -1,11 +1,11 @@
-"""Parameters as data: dated values with unit, citation and the policy's bounds (pure, no I/O but the file read).
+"""Parameters as data: dated values with unit, reference and the policy's bounds (pure, no I/O but the file read).
 
-A parameter's value in force on a date is the one with the latest `effective_from` on or before it. Every value,
-in the data file, in an amendment or in a simulation's override, is checked against the parameter's bounds and
-the cross-parameter rules; one outside them is refused.
+The values come from the parameter files of shared/policy/ (validity.json and one file per measure); a parameter's
+value in force on a date is the one with the latest `effective_from` on or before it. Every value, in a file, in an
+amendment or in a simulation's override, is checked against the parameter's bounds and the cross-parameter rules;
+one outside them is refused.
 """
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from shared.money import FEN, MAX_YUAN
+from shared.policy import POLICY_DIR
+from shared.policy.parameters import BoundsIn, Kind, ParameterIn, PolicyParameters, read_parameter_files
+from shared.policy.references import Reference
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "parameters.json"
-
-Kind = Literal["ratio", "yuan", "yuan_table", "year", "date"]
-KINDS: tuple[Kind, ...] = ("ratio", "yuan", "yuan_table", "year", "date")
 ParamValue = Decimal | Mapping[str, Decimal] | int | date
 JSONValue = str | dict[str, str]
 # A bound is a number (ratios, yuan, years) or a date (kind `date`).
@@ -58,17 +57,13 @@ class Bounds:
         }
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], kind: str = "ratio") -> "Bounds":
-        def limit(value: Any) -> Limit | None:
+    def parse(cls, raw: BoundsIn, kind: str) -> "Bounds":
+        def limit(value: str | None) -> Limit | None:
             if value is None:
                 return None
-            return date.fromisoformat(str(value)) if kind == "date" else Decimal(str(value))
+            return date.fromisoformat(value) if kind == "date" else Decimal(value)
 
-        return cls(
-            minimum=limit(raw.get("min")),
-            maximum=limit(raw.get("max")),
-            min_exclusive=bool(raw.get("min_exclusive", False)),
-        )
+        return cls(minimum=limit(raw.min), maximum=limit(raw.max), min_exclusive=raw.min_exclusive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +120,16 @@ class ParameterDefinition:
     unit: str
     description_zh: str
     description_en: str
-    citation: str
+    reference: Reference
     bounds: Bounds
     keys: tuple[str, ...] = ()
     required_keys: tuple[str, ...] = ()
     key_bounds: Mapping[str, Bounds] = field(default_factory=dict)
     values: tuple[DatedValue, ...] = ()
+
+    @property
+    def citation(self) -> str:
+        return self.reference.citation
 
     def coerce(self, raw: Any) -> ParamValue:
         """Parse `raw` as a value of this parameter and check the bounds; ValueError says what is wrong."""
@@ -191,7 +190,11 @@ class Policy:
     title_en: str
     effective_from: date
     effective_to: date
-    citation: str
+    reference: Reference
+
+    @property
+    def citation(self) -> str:
+        return self.reference.citation
 
     def in_force(self, as_of: date) -> bool:
         return self.effective_from <= as_of <= self.effective_to
@@ -206,7 +209,7 @@ def cross_problems(values: Mapping[str, ParamValue]) -> list[tuple[str, str]]:
         problems.append(
             (
                 "m05.tier1_min_growth",
-                f"the 1,000,000 tier needs faster growth ({tier1}) than the 500,000 tier ({tier2})",
+                f"tier 1 needs faster growth ({tier1}) than tier 2 ({tier2})",
             )
         )
     first, last = values.get("policy.first_rewarded_year"), values.get("policy.last_rewarded_year")
@@ -337,53 +340,48 @@ class ParameterSet:
         )
 
 
-def parse_parameter_set(document: Mapping[str, Any]) -> ParameterSet:
-    raw_policy = document["policy"]
+def _definition(measure_id: str, raw: ParameterIn) -> ParameterDefinition:
+    return ParameterDefinition(
+        name=raw.name,
+        measure_id=measure_id,
+        kind=raw.kind,
+        unit=raw.unit,
+        description_zh=raw.description_zh,
+        description_en=raw.description_en,
+        reference=raw.reference,
+        bounds=Bounds.parse(raw.bounds, raw.kind),
+        keys=tuple(raw.keys),
+        required_keys=tuple(raw.required_keys),
+        key_bounds={key: Bounds.parse(bounds, "yuan") for key, bounds in raw.key_bounds.items()},
+    )
+
+
+def parse_parameter_set(files: PolicyParameters) -> ParameterSet:
+    """The parameter set of the files, every value parsed and bounds-checked (ParameterDataError lists each)."""
+    validity = files.validity
     policy = Policy(
-        document=raw_policy["document"],
-        title_zh=raw_policy["title_zh"],
-        title_en=raw_policy["title_en"],
-        effective_from=date.fromisoformat(raw_policy["effective_from"]),
-        effective_to=date.fromisoformat(raw_policy["effective_to"]),
-        citation=raw_policy["citation"],
+        document=validity.document,
+        title_zh=validity.title_zh,
+        title_en=validity.title_en,
+        effective_from=validity.effective_from,
+        effective_to=validity.effective_to,
+        reference=validity.reference,
     )
     definitions: list[ParameterDefinition] = []
     problems: list[tuple[str, str]] = []
-    for raw in document["parameters"]:
-        name = raw["name"]
-        if raw["kind"] not in KINDS:
-            problems.append((name, f"unknown kind {raw['kind']!r}"))
-            continue
-        definition = ParameterDefinition(
-            name=name,
-            measure_id=raw["measure_id"],
-            kind=raw["kind"],
-            unit=raw["unit"],
-            description_zh=raw["description_zh"],
-            description_en=raw["description_en"],
-            citation=raw["citation"],
-            bounds=Bounds.parse(raw.get("bounds", {}), raw["kind"]),
-            keys=tuple(raw.get("keys", ())),
-            required_keys=tuple(raw.get("required_keys", ())),
-            key_bounds={key: Bounds.parse(b) for key, b in raw.get("key_bounds", {}).items()},
-        )
+    for measure_id, raw in files.by_measure():
+        definition = _definition(measure_id, raw)
         values: list[DatedValue] = []
-        for item in raw["values"]:
+        for effective_from, item in sorted(raw.values.items()):
             try:
-                values.append(
-                    DatedValue(
-                        effective_from=date.fromisoformat(item["effective_from"]),
-                        value=definition.coerce(item["value"]),
-                        note=item.get("note", ""),
-                    )
-                )
+                values.append(DatedValue(effective_from, definition.coerce(item.value), item.note))
             except ValueError as exc:
-                problems.append((name, f"value from {item.get('effective_from')}: {exc}"))
-        definitions.append(replace(definition, values=tuple(sorted(values, key=lambda v: v.effective_from))))
+                problems.append((raw.name, f"value from {effective_from}: {exc}"))
+        definitions.append(replace(definition, values=tuple(values)))
     if problems:
         raise ParameterDataError(problems)
     return ParameterSet(policy, definitions)
 
 
-def load_parameter_set(path: Path = DATA_FILE) -> ParameterSet:
-    return parse_parameter_set(json.loads(path.read_text(encoding="utf-8")))
+def load_parameter_set(policy_dir: Path = POLICY_DIR) -> ParameterSet:
+    return parse_parameter_set(read_parameter_files(policy_dir))

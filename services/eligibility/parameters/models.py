@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eligibility.db import Base, JSONColumn, utcnow
@@ -13,7 +13,7 @@ class ParameterAmendment(Base):
     __tablename__ = "parameter_amendments"
     __table_args__ = (UniqueConstraint("name", "effective_from", name="uq_parameter_amendments_name_effective_from"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
     effective_from: Mapped[date]
     value: Mapped[Any] = mapped_column(JSONColumn)

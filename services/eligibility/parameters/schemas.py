@@ -8,6 +8,12 @@ from shared.identifiers import Storable
 ParamValueOut = str | dict[str, str]
 
 
+class ReferenceOut(BaseModel):
+    document: str
+    clause: str = Field(description="e.g. `第（二）条`, or `七、附则`")
+    quote: str = Field(description="The sentence of the clause the value rests on, verbatim from the text")
+
+
 class BoundsOut(BaseModel):
     min: str | None
     min_exclusive: bool
@@ -27,11 +33,12 @@ class DatedValueOut(BaseModel):
 class ParameterOut(BaseModel):
     name: str
     measure_id: str
-    kind: str = Field(description="`ratio`, `yuan` or `yuan_table` (key → yuan)")
+    kind: str = Field(description="`ratio`, `yuan`, `yuan_table` (key → yuan), `year` or `date`")
     unit: str
     description_zh: str
     description_en: str
-    citation: str
+    citation: str = Field(description="The reference as one line: document, clause and quote")
+    reference: ReferenceOut
     bounds: BoundsOut
     keys: list[str] = Field(description="For a table: the keys it may have")
     key_bounds: dict[str, BoundsOut] = Field(description="For a table: bounds of particular keys")
@@ -48,6 +55,7 @@ class PolicyOut(BaseModel):
     effective_from: date
     effective_to: date
     citation: str
+    reference: ReferenceOut
 
 
 class ParametersOut(BaseModel):

@@ -23,6 +23,7 @@ from services.eligibility.parameters.schemas import (
     ParameterOut,
     ParametersOut,
     PolicyOut,
+    ReferenceOut,
 )
 from services.eligibility.parameters.store import ParameterStore
 from shared.auth import Principal
@@ -60,6 +61,7 @@ def parameter_out(definition: ParameterDefinition, as_of: date) -> ParameterOut:
         description_zh=definition.description_zh,
         description_en=definition.description_en,
         citation=definition.citation,
+        reference=ReferenceOut.model_validate(definition.reference.model_dump()),
         bounds=_bounds(definition.bounds),
         keys=list(definition.keys),
         key_bounds={key: _bounds(b) for key, b in definition.key_bounds.items()},
@@ -79,6 +81,7 @@ def policy_out(parameters: ParameterSet) -> PolicyOut:
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
         citation=policy.citation,
+        reference=ReferenceOut.model_validate(policy.reference.model_dump()),
     )
 
 

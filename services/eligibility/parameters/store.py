@@ -1,4 +1,5 @@
-"""The parameters a process uses: the data file plus the amendments in the database, re-read when stale."""
+"""The parameters a process uses: the parameter files of shared/policy/ plus the amendments in the database,
+re-read when stale."""
 
 import asyncio
 import time
@@ -19,7 +20,7 @@ def amendment_values(base: ParameterSet, rows: Sequence[ParameterAmendment]) -> 
     for row in rows:
         definition = base.definitions.get(row.name)
         if definition is None:
-            raise ParameterDataError([(row.name, "an amendment names a parameter the data file no longer has")])
+            raise ParameterDataError([(row.name, "an amendment names a parameter the parameter files no longer have")])
         values.append(
             (
                 row.name,

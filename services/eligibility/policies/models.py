@@ -1,11 +1,9 @@
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eligibility.db import Base, utcnow
-
-PolicyId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Policy(Base):
@@ -19,7 +17,7 @@ class Policy(Base):
         CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="effective_range"),
     )
 
-    id: Mapped[int] = mapped_column(PolicyId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # normalise_document_number's form, e.g. 渝发改规范〔2024〕7号.
     document_number: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(200))

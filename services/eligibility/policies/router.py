@@ -7,7 +7,7 @@ from services.eligibility.policies.schemas import PolicyIn, PolicyOut, PolicyPag
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
 from shared.identifiers import Storable
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
@@ -25,9 +25,9 @@ NumberQuery = Annotated[
 
 @router.get("", response_model=PolicyPage, summary="The registered policies, in the order registered (public)")
 async def list_policies(
-    session: SessionDep, q: NumberQuery = None, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+    session: SessionDep, after_id: AfterId, q: NumberQuery = None, limit: LimitQuery = DEFAULT_LIMIT
 ) -> PolicyPage:
-    return await service.list_page(session, q, cursor, limit)
+    return await service.list_page(session, q, after_id, limit)
 
 
 @router.get("/{policy_id}", response_model=PolicyOut, summary="One registered policy (public)")

@@ -10,7 +10,7 @@ from services.eligibility.policies.numbers import DOCUMENT_NUMBER_SHAPE, normali
 from services.eligibility.policies.schemas import PolicyIn, PolicyOut, PolicyPage
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
-from shared.pagination import encode_cursor, id_cursor
+from shared.pagination import next_cursor
 
 # This policy's own document number, canonical; the migration registers it (created_by "migration").
 THIS_POLICY_NUMBER = "渝发改规范〔2024〕7号"
@@ -94,7 +94,7 @@ async def read(session: AsyncSession, policy_id: int) -> PolicyOut:
     return policy_out(policy)
 
 
-async def list_page(session: AsyncSession, q: str | None, cursor: str | None, limit: int) -> PolicyPage:
+async def list_page(session: AsyncSession, q: str | None, after_id: int | None, limit: int) -> PolicyPage:
     canonical: str | None = None
     if q is not None:
         try:
@@ -104,10 +104,9 @@ async def list_page(session: AsyncSession, q: str | None, cursor: str | None, li
                 f"`q` finds a policy by its document number ({DOCUMENT_NUMBER_SHAPE}).",
                 errors=[field_error(["query", "q"], str(error))],
             ) from None
-    rows = await repository.page(session, canonical, id_cursor(cursor), limit + 1)
+    rows = await repository.page(session, canonical, after_id, limit + 1)
     items = [policy_out(policy) for policy in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return PolicyPage(items=items, next_cursor=next_cursor)
+    return PolicyPage(items=items, next_cursor=next_cursor(rows, limit, lambda policy: policy.id))
 
 
 def _conflict(existing: Policy) -> Conflict:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from services.eligibility.settings import EligibilitySettings
 from shared.http import ServiceClient
 
 
@@ -25,6 +26,9 @@ class RegistryClient:
         )
         self.page_size = page_size
         self.concurrency = concurrency
+
+    async def aclose(self) -> None:
+        await self.service.http.aclose()
 
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any | None:
         """GET a registry resource: its JSON, or None on 404; a 503 problem when the registry cannot be read."""
@@ -68,6 +72,27 @@ class RegistryClient:
                 await self.each_page(path, {**(params or {}), "district_code": code}, consume)
 
         await run_all([one(code) for code in district_codes])
+
+
+def make_registry_client(
+    settings: EligibilitySettings, transport: httpx.AsyncBaseTransport | None = None
+) -> RegistryClient:
+    """The pooled client of the registry, made once per process; a test passes an in-process transport
+    (`httpx.ASGITransport(app=registry_app)`) and puts the client in `app.dependency_overrides`."""
+    http = httpx.AsyncClient(
+        base_url=settings.registry_url,
+        transport=transport,
+        timeout=httpx.Timeout(settings.registry_timeout_seconds, connect=settings.registry_connect_timeout_seconds),
+        limits=httpx.Limits(max_connections=settings.registry_concurrency * 2, max_keepalive_connections=32),
+    )
+    return RegistryClient(
+        http,
+        secret=settings.internal.secret,
+        retries=settings.registry_retries,
+        backoff_seconds=settings.registry_retry_backoff_seconds,
+        page_size=settings.registry_page_size,
+        concurrency=settings.registry_concurrency,
+    )
 
 
 async def run_all(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:

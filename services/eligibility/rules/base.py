@@ -11,8 +11,9 @@ from pydantic import ConfigDict, TypeAdapter
 
 from services.eligibility.parameters.definitions import JSONValue, Params
 from shared.money import round_fen
+from shared.policy.references import MEASURES_DOCUMENT
 
-DOCUMENT = "渝发改规范〔2024〕7号"
+DOCUMENT = MEASURES_DOCUMENT
 ZERO = Decimal("0.00")
 
 

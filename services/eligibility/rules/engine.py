@@ -9,11 +9,30 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.eligibility.parameters.definitions import JSONValue, ParameterSet, Params
-from services.eligibility.rules import m01, m02, m03, m05, m06, m07a, m07b, m13
+from services.eligibility.rules import (
+    m01_project_grant,
+    m02_public_platform,
+    m03_a_grade_cluster,
+    m05_star_building,
+    m06_district_ranking_award,
+    m07a_top500_first_listing,
+    m07b_manufacturer_spin_off,
+    m13_event_platform,
+)
 from services.eligibility.rules.base import ZERO, Evaluation, Reason, Rule, Step
 
 RULES: dict[str, Rule[Any]] = {
-    rule.measure_id: rule for rule in (m01.RULE, m02.RULE, m03.RULE, m05.RULE, m06.RULE, m07a.RULE, m07b.RULE, m13.RULE)
+    rule.measure_id: rule
+    for rule in (
+        m01_project_grant.RULE,
+        m02_public_platform.RULE,
+        m03_a_grade_cluster.RULE,
+        m05_star_building.RULE,
+        m06_district_ranking_award.RULE,
+        m07a_top500_first_listing.RULE,
+        m07b_manufacturer_spin_off.RULE,
+        m13_event_platform.RULE,
+    )
 }
 
 

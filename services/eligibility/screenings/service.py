@@ -30,10 +30,10 @@ from services.eligibility.screenings.schemas import (
     Totals,
 )
 from services.eligibility.screenings.subjects import Candidate, Gap
-from shared.auth import Principal, Role
-from shared.errors import Forbidden
+from shared.auth import Principal
 from shared.perf import gc_paused
 from shared.reference import DISTRICT_CODES
+from shared.scoping import listing_district
 
 NOT_SCREENED = [
     NotScreened(
@@ -44,15 +44,6 @@ NOT_SCREENED = [
 
 Consumer = Callable[[list[Candidate], list[Gap]], None]
 Converter = Callable[[list[dict[str, Any]], int], tuple[list[Candidate], list[Gap]]]
-
-
-def scope_district(principal: Principal, requested: str | None) -> str | None:
-    """The district a caller may screen: city and auditor any or all, a district only its own."""
-    if principal.role is Role.DISTRICT:
-        if requested is not None and requested != principal.district_code:
-            raise Forbidden(f"A district key may only read its own district ({principal.district_code}).")
-        return principal.district_code
-    return requested
 
 
 class PageWorker:
@@ -160,7 +151,8 @@ class ReasonTally:
         if subject_id < entry[1]:
             entry[1], entry[2] = subject_id, message
 
-    def out(self) -> list[ReasonCount]:
+    def reason_counts(self) -> list[ReasonCount]:
+        """The counts by measure (catalogue order) and reason code."""
         return [
             ReasonCount(measure_id=measure_id, code=code, count=entry[0], example=entry[2])
             for (measure_id, code), entry in sorted(
@@ -236,7 +228,7 @@ def subject_out(candidate: Candidate, amount: Decimal) -> ScreenedSubject:
 async def screen(
     registry: RegistryClient, parameters: ParameterSet, principal: Principal, body: ScreeningIn
 ) -> ScreeningOut:
-    district_code = scope_district(principal, body.district_code)
+    district_code = listing_district(principal, body.district_code)
     screening = Screening(body.as_of, parameters, district_code)
     read = await read_subjects(registry, body.year, district_code, screening.consume)
     # Sorting and building the answer of thousands of eligible subjects is CPU too.
@@ -257,7 +249,7 @@ def _screening_out(
             subjects_read=read,
             evaluations=screening.evaluations,
             eligible=[subject_out(candidate, amount) for candidate, amount in screening.eligible],
-            not_eligible=screening.reasons.out(),
+            not_eligible=screening.reasons.reason_counts(),
             totals=screening.totals(),
             not_screened=NOT_SCREENED,
         )

@@ -19,13 +19,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from services.eligibility.rules.m01 import M01Facts
-from services.eligibility.rules.m02 import M02Facts
-from services.eligibility.rules.m03 import M03Facts
-from services.eligibility.rules.m05 import M05Facts
-from services.eligibility.rules.m07a import M07aFacts
-from services.eligibility.rules.m07b import M07bFacts
-from services.eligibility.rules.m13 import M13Facts
+from services.eligibility.rules.m01_project_grant import M01Facts
+from services.eligibility.rules.m02_public_platform import M02Facts
+from services.eligibility.rules.m03_a_grade_cluster import M03Facts
+from services.eligibility.rules.m05_star_building import M05Facts
+from services.eligibility.rules.m07a_top500_first_listing import M07aFacts
+from services.eligibility.rules.m07b_manufacturer_spin_off import M07bFacts
+from services.eligibility.rules.m13_event_platform import M13Facts
 from shared.reference import PLATFORM_DOMAINS, SECTOR_CODES
 
 PROJECT_MEASURES = {"investment": "M01", "platform": "M02", "event": "M13"}

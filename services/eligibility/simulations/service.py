@@ -14,7 +14,6 @@ from services.eligibility.screenings.service import (
     evaluate,
     measure_order,
     read_subjects,
-    scope_district,
 )
 from services.eligibility.screenings.subjects import Candidate, Gap
 from services.eligibility.simulations.schemas import (
@@ -28,6 +27,7 @@ from services.eligibility.simulations.schemas import (
 from shared.auth import Principal
 from shared.errors import InvalidInput, field_error
 from shared.perf import gc_paused
+from shared.scoping import listing_district
 
 # Per key: baseline count, baseline amount, reform count, reform amount.
 Tally = dict[str, list[int | Decimal]]
@@ -109,7 +109,7 @@ async def simulate(
             "An override is refused: see `errors`.",
             errors=[field_error(["body", "overrides", name], message) for name, message in exc.problems],
         ) from None
-    district_code = scope_district(principal, body.district_code)
+    district_code = listing_district(principal, body.district_code)
     baseline = parameters.at(body.as_of)
     simulation = Simulation(body.as_of, parameters, baseline, reform)
     read = await read_subjects(registry, body.year, district_code, simulation.consume)

@@ -16,7 +16,7 @@ class Methodology(Base):
         CheckConstraint(
             "weight_new_count >= 0 AND weight_net_increase >= 0 AND weight_revenue_growth >= 0", name="weights_positive"
         ),
-        # Exact on PostgreSQL (numeric); SQLite stores numeric as binary floating point, hence the tolerance.
+        # numeric is exact; the tolerance is the one the deployed constraint has had since the first migration.
         CheckConstraint(
             "ABS(weight_new_count + weight_net_increase + weight_revenue_growth - 1) < 0.0000005", name="weights_sum"
         ),
@@ -31,7 +31,6 @@ class Methodology(Base):
             "is_default",
             unique=True,
             postgresql_where=text("is_default"),
-            sqlite_where=text("is_default"),
         ),
     )
 

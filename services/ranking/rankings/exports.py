@@ -8,7 +8,7 @@ from decimal import Decimal
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
-from services.ranking.decimals import six
+from services.ranking.decimals import six_places
 from services.ranking.rankings.schemas import RankingOut
 from shared.money import FEN
 from shared.spreadsheets import csv_row, xlsx_row
@@ -25,7 +25,9 @@ def to_csv(ranking: RankingOut) -> bytes:
     for row in ranking.rows:
         # Scores (six places, negative under z-scores) and awards stay numbers; csv_row neutralises the text.
         writer.writerow(
-            csv_row((row.rank, row.district_code, row.district_name, six(row.score), row.award_yuan.quantize(FEN)))
+            csv_row(
+                (row.rank, row.district_code, row.district_name, six_places(row.score), row.award_yuan.quantize(FEN))
+            )
         )
     return buffer.getvalue().encode("utf-8-sig")
 

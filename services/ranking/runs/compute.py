@@ -1,7 +1,8 @@
 """The ranking as a pure function of the registry's figures, the methodology and the award table.
 
 Decimal arithmetic throughout (one fixed context), so that the same inputs give the same digits on any machine.
-The steps are those of services/ranking/METHODOLOGY.md:
+The steps are those of services/ranking/METHODOLOGY.md; the indicators and the published versions are data
+(shared/policy/ranking/methodologies.json):
 
 1. indicators: new above-size count, net increase, comparable revenue growth (null growth counts as 0);
 2. minimum base: the growth of a district with fewer comparable enterprises than `min_base` is capped at the median
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from services.ranking.decimals import exact, six
+from services.ranking.decimals import exact, six_places
 from services.ranking.upstream.schemas import AwardTable, DistrictStatsIn
+from shared.policy.ranking import published_methodologies
 
-INDICATORS = ("new_count", "net_increase", "revenue_growth")
+# 第（六）条's three indicators, in the order of the methodology file.
+INDICATORS: tuple[str, ...] = tuple(indicator.name for indicator in published_methodologies().indicators)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
@@ -41,19 +44,19 @@ class Method:
     min_base: int
     winsorise: Decimal | None
     tie_break: tuple[str, ...]
-    max_unreported_share: Decimal = Decimal("0.05")
+    max_unreported_share: Decimal = published_methodologies().default.max_unreported_share
 
     def canonical(self) -> dict[str, Any]:
         """The methodology as it enters a run's document and hash."""
         return {
             "version": self.version,
-            "weights": {name: f"{six(self.weights[name]):.6f}" for name in INDICATORS},
+            "weights": {name: f"{six_places(self.weights[name]):.6f}" for name in INDICATORS},
             "normalisation": self.normalisation,
             "growth_basis": self.growth_basis,
             "min_base": self.min_base,
-            "winsorise": None if self.winsorise is None else f"{six(self.winsorise):.6f}",
+            "winsorise": None if self.winsorise is None else f"{six_places(self.winsorise):.6f}",
             "tie_break": list(self.tie_break),
-            "max_unreported_share": f"{six(self.max_unreported_share):.6f}",
+            "max_unreported_share": f"{six_places(self.max_unreported_share):.6f}",
         }
 
 
@@ -265,7 +268,7 @@ def rank_districts(rows: Sequence[DistrictStatsIn], method: Method, award: Award
                     indicators={name: indicators[name][index] for name in INDICATORS},
                     normalised=norm,
                     contributions=contributions,
-                    score=six(sum(contributions.values(), ZERO)),
+                    score=six_places(sum(contributions.values(), ZERO)),
                     above_scale_count=row.above_scale_count,
                     prior_above_scale_count=row.prior_above_scale_count,
                     moved_in_count=row.moved_in_count,

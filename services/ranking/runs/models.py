@@ -23,7 +23,6 @@ class Run(Base):
             "year",
             unique=True,
             postgresql_where=text("status = 'published'"),
-            sqlite_where=text("status = 'published'"),
         ),
     )
 

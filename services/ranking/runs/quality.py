@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from services.ranking.decimals import exact, six
+from services.ranking.decimals import exact, six_places_text
 from services.ranking.methodologies.schemas import DEFAULT_MAX_UNREPORTED_SHARE
 from services.ranking.upstream.schemas import DistrictStatsReportIn
 
@@ -64,8 +64,8 @@ def failures(
                     "district_code": row.district_code,
                     "msg": f"{row.unreported_count} of the district's {row.prior_above_scale_count} above-size "
                     f"enterprises of {report.base_year} have no verified record for {report.year} (share "
-                    f"{six(share):.6f}, more than the methodology's max_unreported_share "
-                    f"{six(max_unreported_share):.6f}); they are unreported, not exits: report or verify them "
+                    f"{six_places_text(share)}, more than the methodology's max_unreported_share "
+                    f"{six_places_text(max_unreported_share)}); they are unreported, not exits: report or verify them "
                     "before publishing",
                 }
             )

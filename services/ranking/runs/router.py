@@ -8,7 +8,7 @@ from services.ranking.runs.schemas import PublishIn, PublishOut, RunCreate, RunO
 from shared.auth import Principal, Role, require_roles
 from shared.clock import ClockDep
 from shared.db import SessionDep
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -33,12 +33,12 @@ async def create_run(
 async def list_runs(
     session: SessionDep,
     _: ReaderDep,
+    before_id: AfterIntegerId,
     year: Annotated[int | None, Query(ge=1, le=9999)] = None,
     status: RunStatus | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> RunPage:
-    return await service.list_page(session, year=year, status=status, cursor=cursor, limit=limit)
+    return await service.list_page(session, year=year, status=status, before_id=before_id, limit=limit)
 
 
 @router.get(

@@ -4,9 +4,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.ranking.decimals import Six
-from services.ranking.methodologies.schemas import TIE_BREAK_RULE, GrowthBasis, Normalisation, TieBreakKey, WeightsOut
+from services.ranking.methodologies.schemas import TIE_BREAK_RULE, WeightsOut
 from shared.identifiers import Storable
 from shared.money import Yuan
+from shared.policy.ranking import GrowthBasis, Normalisation, TieBreakKey
 
 RunStatus = Literal["draft", "published", "superseded"]
 

@@ -1,6 +1,6 @@
 """Runs: compute a year's ranking from the registry and the award table, freeze it, and publish it."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,9 +32,9 @@ from services.ranking.runs.schemas import (
 from services.ranking.upstream.client import Upstreams
 from services.ranking.upstream.schemas import PolicyValidity
 from shared.auth import Principal
-from shared.clock import Clock
+from shared.clock import Clock, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
-from shared.pagination import MAX_INTEGER_ID, encode_cursor, id_cursor
+from shared.pagination import next_cursor
 
 
 def method_of(methodology: Methodology) -> Method:
@@ -258,11 +258,9 @@ async def read(session: AsyncSession, run_id: int) -> RunOut:
 
 
 async def list_page(
-    session: AsyncSession, *, year: int | None, status: str | None, cursor: str | None, limit: int
+    session: AsyncSession, *, year: int | None, status: str | None, before_id: int | None, limit: int
 ) -> RunPage:
-    rows = await repository.page(
-        session, year=year, status=status, before_id=id_cursor(cursor, MAX_INTEGER_ID), limit=limit + 1
-    )
+    rows = await repository.page(session, year=year, status=status, before_id=before_id, limit=limit + 1)
     items = [
         RunSummary(
             run_id=run.id,
@@ -280,7 +278,7 @@ async def list_page(
         )
         for run in rows[:limit]
     ]
-    return RunPage(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+    return RunPage(items=items, next_cursor=next_cursor(rows, limit, lambda run: run.id))
 
 
 def changes_between(previous: Run, current: Run) -> list[Change]:
@@ -336,7 +334,7 @@ async def publish(
             boundary_ties=ties,
         )
     current = await repository.published(session, run.year, for_update=True)
-    now = datetime.now(UTC)
+    now = utcnow()
     changes: list[Change] = []
     if current is not None:
         if reason is None:

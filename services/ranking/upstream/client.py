@@ -5,11 +5,14 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
+from services.ranking.settings import RankingSettings
 from services.ranking.upstream.schemas import AwardTable, DistrictStatsReportIn, PolicyValidity
-from shared.http import ServiceClient, UpstreamUnavailable
+from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
 from shared.money import parse_yuan
+from shared.policy.ranking import published_methodologies
 from shared.reference import DISTRICT_CODES
 
 FIRST_YEAR = "policy.first_rewarded_year"
@@ -21,6 +24,10 @@ class Upstreams:
         self.registry = registry
         self.eligibility = eligibility
         self.award_parameter = award_parameter
+
+    async def aclose(self) -> None:
+        await self.registry.http.aclose()
+        await self.eligibility.http.aclose()
 
     async def district_stats(self, year: int) -> DistrictStatsReportIn:
         path = f"/district-stats/{year}"
@@ -130,3 +137,34 @@ def _parse_table(value: Any) -> dict[int, Decimal] | None:
     if any(later > earlier for earlier, later in pairwise(amounts)):
         return None
     return table
+
+
+def make_upstreams(
+    settings: RankingSettings,
+    *,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
+    eligibility_transport: httpx.AsyncBaseTransport | None = None,
+) -> Upstreams:
+    """The pooled clients of the two upstreams, made once per process; a test passes in-process transports
+    (`httpx.ASGITransport(app=…)`) and puts the result in `app.dependency_overrides`."""
+
+    def client(upstream: str, base_url: str, transport: httpx.AsyncBaseTransport | None) -> ServiceClient:
+        timeout = settings.upstream_timeout_seconds
+        http = (
+            make_http_client(base_url, timeout_seconds=timeout)
+            if transport is None
+            else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
+        )
+        return ServiceClient(
+            http,
+            upstream=upstream,
+            secret=settings.internal.secret,
+            retries=settings.upstream_retries,
+            backoff_seconds=settings.upstream_retry_backoff_seconds,
+        )
+
+    return Upstreams(
+        client("registry", settings.registry_url, registry_transport),
+        client("eligibility", settings.eligibility_url, eligibility_transport),
+        award_parameter=published_methodologies().award_parameter,
+    )

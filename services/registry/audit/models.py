@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.db import Base, JSONColumn, utcnow
@@ -13,7 +13,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_district: Mapped[str | None] = mapped_column(String(6))

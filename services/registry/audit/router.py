@@ -7,7 +7,7 @@ from services.registry.audit.schemas import AuditPage, EntityType
 from shared.auth import Role, require_roles
 from shared.db import SessionDep
 from shared.identifiers import Storable
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
 
 router = APIRouter(tags=["audit"])
 
@@ -20,12 +20,17 @@ router = APIRouter(tags=["audit"])
 )
 async def read_audit_log(
     session: SessionDep,
+    before_id: AfterId,
     entity_type: EntityType | None = None,
     entity_id: Annotated[str | None, Query(max_length=64), Storable] = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> AuditPage:
     return await service.read_page(
-        session, entity_type=entity_type, entity_id=entity_id, district_code=district_code, cursor=cursor, limit=limit
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        district_code=district_code,
+        before_id=before_id,
+        limit=limit,
     )

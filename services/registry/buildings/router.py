@@ -13,7 +13,7 @@ from services.registry.buildings.schemas import (
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
 BuildingId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -30,11 +30,11 @@ async def create_building(data: BuildingCreate, session: SessionDep, principal: 
 async def list_buildings(
     session: SessionDep,
     principal: KeyHolderDep,
+    after_id: AfterIntegerId,
     district_code: DistrictCode | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> BuildingPage:
-    return await service.list_page(session, principal, district_code=district_code, cursor=cursor, limit=limit)
+    return await service.list_page(session, principal, district_code=district_code, after_id=after_id, limit=limit)
 
 
 @router.get("/{building_id}", response_model=BuildingOut, summary="One star building with its yearly revenue")

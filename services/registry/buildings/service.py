@@ -12,11 +12,12 @@ from services.registry.buildings.schemas import (
     BuildingYearIn,
     BuildingYearOut,
 )
-from services.registry.db import utcnow
-from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
 from services.registry.verification.service import apply_written_by, written_by
 from shared.auth import Principal
+from shared.clock import utcnow
 from shared.errors import NotFound
+from shared.pagination import page_of
+from shared.scoping import ensure_readable, ensure_writable, listing_district
 
 
 async def _load(session: AsyncSession, building_id: int, *, for_update: bool = False) -> Building:
@@ -47,18 +48,16 @@ async def read(session: AsyncSession, principal: Principal, building_id: int) ->
 
 
 async def list_page(
-    session: AsyncSession, principal: Principal, *, district_code: str | None, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, *, district_code: str | None, after_id: int | None, limit: int
 ) -> BuildingPage:
     rows = await repository.page(
         session,
         district_code=listing_district(principal, district_code),
-        after_id=cursor_key(cursor, int),
+        after_id=after_id,
         limit=limit + 1,
     )
     # One validation of the whole page runs in pydantic's core, far faster than a model per row.
-    return BuildingPage.model_validate(
-        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["id"])}
-    )
+    return BuildingPage.model_validate(page_of(rows, limit, lambda row: row["id"]))
 
 
 async def put_year(

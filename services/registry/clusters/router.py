@@ -14,7 +14,7 @@ from services.registry.clusters.schemas import (
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 ClusterId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -29,11 +29,11 @@ async def create_cluster(data: ClusterCreate, session: SessionDep, principal: Ke
 async def list_clusters(
     session: SessionDep,
     principal: KeyHolderDep,
+    after_id: AfterIntegerId,
     district_code: DistrictCode | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> ClusterPage:
-    return await service.list_page(session, principal, district_code=district_code, cursor=cursor, limit=limit)
+    return await service.list_page(session, principal, district_code=district_code, after_id=after_id, limit=limit)
 
 
 @router.get("/{cluster_id}", response_model=ClusterOut, summary="One cluster with its evaluations")

@@ -16,11 +16,12 @@ from services.registry.clusters.schemas import (
     EvaluationOut,
     flat_belongs_to,
 )
-from services.registry.db import utcnow
-from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
 from services.registry.verification.service import apply_written_by, written_by
 from shared.auth import Principal, Role
+from shared.clock import utcnow
 from shared.errors import Forbidden, NotFound
+from shared.pagination import page_of
+from shared.scoping import ensure_readable, ensure_writable, listing_district
 
 
 async def _load(session: AsyncSession, cluster_id: int, *, for_update: bool = False) -> Cluster:
@@ -93,18 +94,16 @@ async def read(session: AsyncSession, principal: Principal, cluster_id: int) -> 
 
 
 async def list_page(
-    session: AsyncSession, principal: Principal, *, district_code: str | None, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, *, district_code: str | None, after_id: int | None, limit: int
 ) -> ClusterPage:
     rows = await repository.page(
         session,
         district_code=listing_district(principal, district_code),
-        after_id=cursor_key(cursor, int),
+        after_id=after_id,
         limit=limit + 1,
     )
     # One validation of the whole page runs in pydantic's core, far faster than a model per row.
-    return ClusterPage.model_validate(
-        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["id"])}
-    )
+    return ClusterPage.model_validate(page_of(rows, limit, lambda row: row["id"]))
 
 
 async def put_evaluation(

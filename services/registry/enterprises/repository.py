@@ -3,14 +3,14 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.registry.db import utcnow
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from shared import bulk
-from shared.db import nest_rows, read_rows, read_with_children
+from shared.repository import among, with_children
 
 ENTERPRISES = cast(Table, Enterprise.__table__)
 ENTERPRISE_YEARS = cast(Table, EnterpriseYear.__table__)
@@ -23,83 +23,54 @@ async def get(session: AsyncSession, uscc: str, *, for_update: bool = False) -> 
     return (await session.scalars(query)).one_or_none()
 
 
-ENTERPRISE_COLUMNS = (
-    Enterprise.uscc,
-    Enterprise.name,
-    Enterprise.district_code,
-    Enterprise.sector,
-    Enterprise.established_on,
-    Enterprise.spun_off_from_manufacturer,
-    Enterprise.parent_uscc,
-    Enterprise.spun_off_on,
-    Enterprise.version,
-    Enterprise.created_at,
-    Enterprise.updated_at,
+# Listings and reads of plain values are Core statements on the tables (shared.repository.table_columns says why).
+_E = ENTERPRISES.c
+_Y = ENTERPRISE_YEARS.c
+ENTERPRISE_COLUMNS = tuple(
+    _E[name]
+    for name in (
+        "uscc",
+        "name",
+        "district_code",
+        "sector",
+        "established_on",
+        "spun_off_from_manufacturer",
+        "parent_uscc",
+        "spun_off_on",
+        "version",
+        "created_at",
+        "updated_at",
+    )
 )
-YEAR_COLUMNS = (
-    EnterpriseYear.year,
-    EnterpriseYear.revenue_yuan,
-    EnterpriseYear.employees,
-    EnterpriseYear.above_scale,
-    EnterpriseYear.top500_service,
-    EnterpriseYear.district_code,
-    EnterpriseYear.verification_status,
-    EnterpriseYear.submitted_by,
-    EnterpriseYear.submitted_at,
-    EnterpriseYear.verified_by,
-    EnterpriseYear.verified_at,
-    EnterpriseYear.verification_reason,
+YEAR_COLUMNS = tuple(
+    _Y[name]
+    for name in (
+        "year",
+        "revenue_yuan",
+        "employees",
+        "above_scale",
+        "top500_service",
+        "district_code",
+        "verification_status",
+        "submitted_by",
+        "submitted_at",
+        "verified_by",
+        "verified_at",
+        "verification_reason",
+    )
 )
 
 
-# Built once for each combination of filters, with the values as parameters: building and hashing a statement
-# costs more than running it.
-_PAGES: dict[tuple[bool, bool, bool, bool, bool], Any] = {}
-_ENTERPRISE_KEYS = tuple(column.key for column in ENTERPRISE_COLUMNS)
-_YEAR_KEYS = tuple(column.key for column in YEAR_COLUMNS)
-
-
-def _of_district_in_year() -> Any:
+def _of_district_in_year(district_code: str, year: int) -> ColumnElement[bool]:
     """The enterprise belonged to the district in the year: its figures of that year say so, or, without figures of
     that year, its present district does."""
-    figures = select(EnterpriseYear.uscc).where(
-        EnterpriseYear.uscc == Enterprise.uscc, EnterpriseYear.year == bindparam("year")
-    )
-    recorded_there = figures.where(EnterpriseYear.district_code == bindparam("district_code")).exists()
-    return recorded_there | ((Enterprise.district_code == bindparam("district_code")) & ~figures.exists())
+    figures = select(_Y.uscc).where(_Y.uscc == _E.uscc, _Y.year == year)
+    recorded_there = figures.where(_Y.district_code == district_code).exists()
+    return recorded_there | ((_E.district_code == district_code) & ~figures.exists())
 
 
-def _page_query(district: bool, sector: bool, search: bool, after: bool, in_year: bool) -> Any:
-    key = (district, sector, search, after, in_year)
-    query = _PAGES.get(key)
-    if query is None:
-        query = select(*ENTERPRISE_COLUMNS).order_by(Enterprise.uscc).limit(bindparam("limit"))
-        if district and in_year:
-            query = query.where(_of_district_in_year())
-        elif district:
-            query = query.where(Enterprise.district_code == bindparam("district_code"))
-        if sector:
-            query = query.where(Enterprise.sector == bindparam("sector"))
-        if search:
-            query = query.where(Enterprise.name.ilike(bindparam("pattern"), escape="\\"))
-        if after:
-            query = query.where(Enterprise.uscc > bindparam("after_uscc"))
-        _PAGES[key] = query
-    return query
-
-
-_YEARS_OF: dict[str, Any] = {}
-
-
-def _years_query(dialect: str) -> Any:
-    query = _YEARS_OF.get(dialect)
-    if query is None:
-        query = _YEARS_OF[dialect] = (
-            select(EnterpriseYear.uscc, *YEAR_COLUMNS)
-            .where(bulk.member_of_parameter(dialect, ENTERPRISE_YEARS.c.uscc, "keys"))
-            .order_by(EnterpriseYear.uscc, EnterpriseYear.year)
-        )
-    return query
+async def _with_years(session: AsyncSession, enterprises: Any) -> list[dict[str, Any]]:
+    return await with_children(session, enterprises, YEAR_COLUMNS, _Y.uscc, (_Y.uscc, _Y.year), "years")
 
 
 async def page(
@@ -114,51 +85,33 @@ async def page(
 ) -> list[dict[str, Any]]:
     """A page of enterprises, each a dict with its `years`, read as plain rows (listings are read in bulk). With
     `year`, the district filter is the district of the enterprise in that year."""
-    in_year = district_code is not None and year is not None
-    query = _page_query(
-        district_code is not None, sector is not None, bool(name_contains), after_uscc is not None, in_year
-    )
-    parameters: dict[str, Any] = {"limit": limit}
-    if district_code is not None:
-        parameters["district_code"] = district_code
-    if in_year:
-        parameters["year"] = year
+    query = select(*ENTERPRISE_COLUMNS).order_by(_E.uscc).limit(limit)
+    if district_code is not None and year is not None:
+        query = query.where(_of_district_in_year(district_code, year))
+    elif district_code is not None:
+        query = query.where(_E.district_code == district_code)
     if sector is not None:
-        parameters["sector"] = sector
+        query = query.where(_E.sector == sector)
     if name_contains:
         escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        parameters["pattern"] = f"%{escaped}%"
+        query = query.where(_E.name.ilike(f"%{escaped}%", escape="\\"))
     if after_uscc is not None:
-        parameters["after_uscc"] = after_uscc
-    years = _years_query(session.get_bind().dialect.name)
-    return await read_with_children(session, query, parameters, _ENTERPRISE_KEYS, years, _YEAR_KEYS, "years")
-
-
-_READ = (
-    select(*ENTERPRISE_COLUMNS, *YEAR_COLUMNS)
-    .outerjoin(EnterpriseYear, EnterpriseYear.uscc == Enterprise.uscc)
-    .where(Enterprise.uscc == bindparam("uscc"))
-    .order_by(EnterpriseYear.year)
-)
+        query = query.where(_E.uscc > after_uscc)
+    return await _with_years(session, query)
 
 
 async def read(session: AsyncSession, uscc: str) -> dict[str, Any] | None:
-    """One enterprise with its `years`, as plain values (in one statement), or None."""
-    rows = await read_rows(session, _READ, {"uscc": uscc})
-    enterprises = nest_rows(rows, _ENTERPRISE_KEYS, _YEAR_KEYS, "years")
+    """One enterprise with its `years`, as plain values, or None."""
+    enterprises = await _with_years(session, select(*ENTERPRISE_COLUMNS).where(_E.uscc == uscc))
     return enterprises[0] if enterprises else None
 
 
-_EXISTS = select(Enterprise.uscc).where(Enterprise.uscc == bindparam("uscc"))
-_INSERT = insert(ENTERPRISES)
-
-
 async def exists(session: AsyncSession, uscc: str) -> bool:
-    return (await session.execute(_EXISTS, {"uscc": uscc})).first() is not None
+    return (await session.execute(select(Enterprise.uscc).where(Enterprise.uscc == uscc))).first() is not None
 
 
 async def insert_one(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(_INSERT, values)
+    await session.execute(insert(ENTERPRISES), values)
 
 
 async def update_fields(session: AsyncSession, uscc: str, expected_version: int, values: dict[str, Any]) -> bool:
@@ -200,41 +153,28 @@ _IMPORT_YEAR_COLUMNS = (
     EnterpriseYear.top500_service,
     EnterpriseYear.district_code,
 )
-_IMPORT_QUERIES: dict[str, Any] = {}
-
-
-def _import_query(dialect: str) -> Any:
-    """The enterprises among `usccs`, each joined with its stored figures for `years` (one row per year)."""
-    query = _IMPORT_QUERIES.get(dialect)
-    if query is None:
-        query = _IMPORT_QUERIES[dialect] = (
-            select(*_IMPORT_ENTERPRISE_COLUMNS, *_IMPORT_YEAR_COLUMNS[1:])
-            .select_from(Enterprise)
-            .outerjoin(
-                EnterpriseYear,
-                (EnterpriseYear.uscc == Enterprise.uscc) & EnterpriseYear.year.in_(bindparam("years", expanding=True)),
-            )
-            .where(bulk.member_of_parameter(dialect, ENTERPRISES.c.uscc, "usccs"))
-        )
-    return query
 
 
 async def existing_for_import(
     session: AsyncSession, usccs: Sequence[str], years: Sequence[int]
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int], dict[str, Any]]]:
     """The enterprises among `usccs` that exist, and their stored figures for `years`, as plain values."""
-    query = _import_query(session.get_bind().dialect.name)
+    query = (
+        select(*_IMPORT_ENTERPRISE_COLUMNS, *_IMPORT_YEAR_COLUMNS[1:])
+        .select_from(Enterprise)
+        .outerjoin(EnterpriseYear, (EnterpriseYear.uscc == Enterprise.uscc) & among(EnterpriseYear.year, years))
+        .where(among(Enterprise.uscc, usccs))
+    )
     width = len(_IMPORT_ENTERPRISE_COLUMNS)
     enterprise_keys = tuple(column.key for column in _IMPORT_ENTERPRISE_COLUMNS)
     year_keys = tuple(column.key for column in _IMPORT_YEAR_COLUMNS)  # the year's district is `district_code`
     enterprises: dict[str, dict[str, Any]] = {}
     figures: dict[tuple[str, int], dict[str, Any]] = {}
-    for batch in bulk.batches(session, usccs):
-        for row in (await session.execute(query, {"usccs": list(batch), "years": list(years)})).all():
-            if row[0] not in enterprises:
-                enterprises[row[0]] = dict(zip(enterprise_keys, row[:width], strict=True))
-            if row[width] is not None:
-                figures[(row[0], row[width])] = dict(zip(year_keys, (row[0], *row[width:]), strict=True))
+    for row in (await session.execute(query)).all():
+        if row[0] not in enterprises:
+            enterprises[row[0]] = dict(zip(enterprise_keys, row[:width], strict=True))
+        if row[width] is not None:
+            figures[(row[0], row[width])] = dict(zip(year_keys, (row[0], *row[width:]), strict=True))
     return enterprises, figures
 
 
@@ -267,14 +207,10 @@ async def refresh_statistics(session: AsyncSession) -> None:
     """Renew the planner's statistics of the yearly figures after a bulk load (PostgreSQL's manual, "Populating a
     Database": run ANALYZE afterwards), so that the district statistics read right after an import of the year's
     directory are planned on the figures they read rather than on stale ones; autovacuum would only catch up later."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("ANALYZE enterprise_years"))
-
-
-_DISTRICT_OF = select(Enterprise.district_code).where(Enterprise.uscc == bindparam("uscc"))
+    await session.execute(text("ANALYZE enterprise_years"))
 
 
 async def district_of(session: AsyncSession, uscc: str) -> str | None:
     """The district of the enterprise with this credit code, or None if the registry holds no such enterprise."""
-    found = (await session.execute(_DISTRICT_OF, {"uscc": uscc})).first()
+    found = (await session.execute(select(Enterprise.district_code).where(Enterprise.uscc == uscc))).first()
     return str(found[0]) if found else None

@@ -2,10 +2,10 @@ import asyncio
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from services.registry.dependencies import ImportWorkDep
+from services.registry.dependencies import IdempotencyDep, ImportBodyDep, ImportWorkDep, SettingsDep
 from services.registry.enterprises import imports, service
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
@@ -16,18 +16,16 @@ from services.registry.enterprises.schemas import (
     YearFigures,
     YearFiguresOut,
 )
-from services.registry.idempotency.service import request_fingerprint, run_once
+from services.registry.idempotency.service import request_fingerprint
 from services.registry.registrations.schemas import RegistrationOut
-from services.registry.settings import RegistrySettings
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
-from shared.errors import PayloadTooLarge, SafeJSONResponse, safe_json
+from shared.errors import SafeJSONResponse, safe_json
+from shared.etags import IfMatchDep, etag
 from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterText, LimitQuery
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
-
-ETAG_DESCRIPTION = "The enterprise's version; send it back in If-Match to change it safely."
 
 
 @router.post(
@@ -45,7 +43,7 @@ async def create_enterprise(
     created = await service.create(session, principal, data)
     if isinstance(created, RegistrationOut):
         return SafeJSONResponse(created.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    response.headers["ETag"] = service.etag(created.version)
+    response.headers["ETag"] = etag(created.version)
     response.headers["Location"] = f"/enterprises/{created.uscc}"
     return created
 
@@ -54,6 +52,7 @@ async def create_enterprise(
 async def list_enterprises(
     session: SessionDep,
     principal: KeyHolderDep,
+    after_uscc: AfterText,
     district_code: DistrictCode | None = None,
     sector: SectorCode | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name"), Storable] = None,
@@ -65,7 +64,6 @@ async def list_enterprises(
         ),
     ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> EnterprisePage:
     return await service.list_page(
         session,
@@ -73,7 +71,7 @@ async def list_enterprises(
         district_code=district_code,
         sector=sector,
         name_contains=q,
-        cursor=cursor,
+        after_uscc=after_uscc,
         limit=limit,
         year=year,
     )
@@ -94,17 +92,16 @@ async def list_enterprises(
     },
 )
 async def import_enterprises(
-    request: Request,
     session: SessionDep,
     principal: KeyHolderDep,
+    settings: SettingsDep,
+    idempotency: IdempotencyDep,
     _: ImportWorkDep,
+    body: ImportBodyDep,
     atomic: Annotated[bool, Query(description="Write nothing unless every row is valid")] = False,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    # Documented with the request body (CSV or JSON) above.
+    content_type: Annotated[str, Header(include_in_schema=False)] = "",
 ) -> Response:
-    settings: RegistrySettings = request.app.state.settings
-    body = await _read_limited(request, settings.import_max_bytes)
-    content_type = request.headers.get("content-type", "")
-
     async def run() -> tuple[int, dict[str, object]]:
         # The rows are parsed as they are validated, one at a time, in the service's worker thread.
         rows = imports.parse_body(content_type, body, settings.import_max_rows)
@@ -113,8 +110,7 @@ async def import_enterprises(
         )
         return status.HTTP_200_OK, report
 
-    fingerprint = request_fingerprint(content_type, str(atomic), body)
-    outcome = await run_once(session, principal, idempotency_key, fingerprint, run)
+    outcome = await idempotency.run(request_fingerprint(content_type, str(atomic), body), run)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     rejected = outcome.body.get("rejected")
     if outcome.status_code == status.HTTP_200_OK and isinstance(rejected, list) and len(rejected) > _ROWS_PER_PIECE:
@@ -128,7 +124,7 @@ async def read_enterprise(
     uscc: Uscc, session: SessionDep, principal: KeyHolderDep, response: Response
 ) -> EnterpriseOut:
     enterprise = await service.read(session, principal, uscc)
-    response.headers["ETag"] = service.etag(enterprise.version)
+    response.headers["ETag"] = etag(enterprise.version)
     return enterprise
 
 
@@ -139,10 +135,10 @@ async def update_enterprise(
     session: SessionDep,
     principal: KeyHolderDep,
     response: Response,
-    if_match: Annotated[str | None, Header(description=ETAG_DESCRIPTION)] = None,
+    expected_versions: IfMatchDep,
 ) -> EnterpriseOut:
-    enterprise = await service.update(session, principal, uscc, patch, if_match)
-    response.headers["ETag"] = service.etag(enterprise.version)
+    enterprise = await service.update(session, principal, uscc, patch, expected_versions)
+    response.headers["ETag"] = etag(enterprise.version)
     return enterprise
 
 
@@ -157,7 +153,7 @@ async def put_year(
 ) -> YearFiguresOut:
     out, created, version = await service.put_year(session, principal, uscc, year, figures)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    response.headers["ETag"] = service.etag(version)
+    response.headers["ETag"] = etag(version)
     return out
 
 
@@ -174,17 +170,3 @@ def _report_pieces(report: dict[str, Any], rejected: list[Any]) -> Iterator[byte
     for start in range(0, len(rejected), _ROWS_PER_PIECE):
         yield (b"," if start else b"") + safe_json(rejected[start : start + _ROWS_PER_PIECE])[1:-1]
     yield b"]}"
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"An import body may be at most {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"An import body may be at most {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
-from services.registry.db import utcnow
 from services.registry.enterprises import repository
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.enterprises.schemas import (
@@ -26,9 +25,9 @@ from services.registry.enterprises.schemas import (
 )
 from services.registry.registrations import service as registrations
 from services.registry.registrations.schemas import RegistrationOut
-from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
 from services.registry.verification.service import apply_written_by, written_by
 from shared.auth import Principal, Role
+from shared.clock import utcnow
 from shared.errors import (
     Conflict,
     InvalidInput,
@@ -38,8 +37,10 @@ from shared.errors import (
     field_error,
     storable_text,
 )
+from shared.pagination import page_of
 from shared.perf import gc_paused
 from shared.reference import DISTRICT_CODES
+from shared.scoping import ensure_readable, ensure_writable, listing_district
 
 ENTERPRISE_FIELDS = (
     "name",
@@ -69,17 +70,6 @@ def _parent_problem(uscc: str, parent_uscc: str | None) -> str | None:
     if parent_uscc is not None and parent_uscc == uscc:
         return "an enterprise cannot be spun off from itself"
     return None
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _if_match_allows(if_match: str | None, version: int) -> bool:
-    if if_match is None:
-        return True
-    tags = [tag.strip() for tag in if_match.split(",")]
-    return "*" in tags or etag(version) in tags
 
 
 def _snapshot(enterprise: Enterprise) -> dict[str, Any]:
@@ -136,7 +126,7 @@ async def list_page(
     district_code: str | None,
     sector: str | None,
     name_contains: str | None,
-    cursor: str | None,
+    after_uscc: str | None,
     limit: int,
     year: int | None = None,
 ) -> EnterprisePage:
@@ -146,30 +136,32 @@ async def list_page(
             errors=[field_error(["query", "year"], "only with district_code")],
         )
     district_code = listing_district(principal, district_code)
-    after = cursor_key(cursor, str)
     rows = await repository.page(
         session,
         district_code=district_code,
         sector=sector,
         name_contains=name_contains,
-        after_uscc=after,
+        after_uscc=after_uscc,
         limit=limit + 1,
         year=year,
     )
-    # One validation of the whole page runs in pydantic's core, far faster than a model per row.
-    return EnterprisePage.model_validate(
-        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["uscc"])}
-    )
+    return EnterprisePage.model_validate(page_of(rows, limit, lambda row: row["uscc"]))
 
 
 async def update(
-    session: AsyncSession, principal: Principal, uscc: str, patch: EnterprisePatch, if_match: str | None
+    session: AsyncSession,
+    principal: Principal,
+    uscc: str,
+    patch: EnterprisePatch,
+    expected_versions: frozenset[int] | None,
 ) -> EnterpriseOut:
+    """Change some fields of the enterprise, if it is at one of `expected_versions` (None: at any)."""
     enterprise = await _load(session, uscc, for_update=True)
     ensure_writable(principal, enterprise.district_code)
-    if not _if_match_allows(if_match, enterprise.version):
+    if expected_versions is not None and enterprise.version not in expected_versions:
         raise PreconditionFailed(
-            f"The enterprise has changed: its ETag is {etag(enterprise.version)}, the request expected {if_match}."
+            f"The enterprise has changed: it is at version {enterprise.version}, not the one the request expected; "
+            "read it again and retry."
         )
     changes = {
         name: value
@@ -222,7 +214,7 @@ def _check_spin_off(enterprise: Enterprise, changes: dict[str, Any]) -> None:
 async def put_year(
     session: AsyncSession, principal: Principal, uscc: str, year: int, figures: YearFigures
 ) -> tuple[YearFiguresOut, bool, int]:
-    """Create or replace one year's figures; returns them, whether they were created, and the new ETag version.
+    """Create or replace one year's figures; returns them, whether they were created, and the enterprise's new version.
 
     The year records the enterprise's district for that year: the one named, else the one the record already has,
     else the enterprise's current district. A district key writes only its own district's years. A changed record

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.idempotency import repository
 from shared.auth import Principal
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, field_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,26 +27,29 @@ def request_fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-async def run_once(
-    session: AsyncSession,
-    principal: Principal,
-    key: str | None,
-    fingerprint: str,
-    action: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
-) -> Outcome:
-    if key is None:
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """One request's idempotency: its key (None: the request runs every time) in the principal's namespace."""
+
+    session: AsyncSession
+    principal: Principal
+    key: str | None
+
+    async def run(self, fingerprint: str, action: Callable[[], Awaitable[tuple[int, dict[str, Any]]]]) -> Outcome:
+        """Run `action` once per key; the same request again gets the stored answer, another one a 422."""
+        if self.key is None:
+            status_code, body = await action()
+            return Outcome(status_code, body, replayed=False)
+        owner = self.principal.label
+        claimed = await repository.claim(self.session, owner, self.key, fingerprint)
+        stored = None if claimed else await repository.get(self.session, owner, self.key)
+        if stored is not None:
+            if stored.request_hash != fingerprint:
+                raise InvalidInput(
+                    "This Idempotency-Key was used for a different request; use a new key for a new request.",
+                    errors=[field_error(["header", "Idempotency-Key"], "reused with a different body")],
+                )
+            return Outcome(stored.status_code, stored.response, replayed=True)
         status_code, body = await action()
+        await repository.complete(self.session, owner, self.key, status_code, body)
         return Outcome(status_code, body, replayed=False)
-    owner = principal.label
-    claimed = await repository.claim(session, owner, key, fingerprint)
-    stored = None if claimed else await repository.get(session, owner, key)
-    if stored is not None:
-        if stored.request_hash != fingerprint:
-            raise InvalidInput(
-                "This Idempotency-Key was used for a different request; use a new key for a new request.",
-                errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with a different body"}],
-            )
-        return Outcome(stored.status_code, stored.response, replayed=True)
-    status_code, body = await action()
-    await repository.complete(session, owner, key, status_code, body)
-    return Outcome(status_code, body, replayed=False)

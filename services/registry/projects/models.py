@@ -32,14 +32,12 @@ class Project(Verified, Base):
             "year",
             unique=True,
             postgresql_where=_STANDING,
-            sqlite_where=_STANDING,
         ),
         Index(
             "uq_projects_project_code",
             "project_code",
             unique=True,
             postgresql_where=_STANDING,
-            sqlite_where=_STANDING,
         ),
         status_check(),
     )

@@ -7,7 +7,7 @@ from services.registry.projects.schemas import ProjectCreate, ProjectKind, Proje
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, ProjectCode, Uscc, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -23,13 +23,13 @@ async def create_project(data: ProjectCreate, session: SessionDep, principal: Ke
 async def list_projects(
     session: SessionDep,
     principal: KeyHolderDep,
+    after_id: AfterIntegerId,
     district_code: DistrictCode | None = None,
     kind: ProjectKind | None = None,
     year: Year | None = None,
     owner_uscc: Uscc | None = None,
     project_code: ProjectCode | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> ProjectPage:
     return await service.list_page(
         session,
@@ -39,7 +39,7 @@ async def list_projects(
         year=year,
         owner_uscc=owner_uscc,
         project_code=project_code,
-        cursor=cursor,
+        after_id=after_id,
         limit=limit,
     )
 

@@ -10,15 +10,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
-from services.registry.db import utcnow
 from services.registry.enterprises import repository as enterprises
 from services.registry.projects import repository
 from services.registry.projects.models import Project
 from services.registry.projects.schemas import ProjectCreate, ProjectOut, ProjectPage
-from services.registry.scoping import cursor_key, ensure_readable, ensure_writable, listing_district, next_cursor
 from services.registry.verification.service import written_by
 from shared.auth import Principal
+from shared.clock import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
+from shared.pagination import page_of
+from shared.scoping import ensure_readable, ensure_writable, listing_district
 
 
 def name_key(name: str) -> str:
@@ -101,7 +102,7 @@ async def list_page(
     year: int | None,
     owner_uscc: str | None,
     project_code: str | None,
-    cursor: str | None,
+    after_id: int | None,
     limit: int,
 ) -> ProjectPage:
     rows = await repository.page(
@@ -111,10 +112,8 @@ async def list_page(
         year=year,
         owner_uscc=owner_uscc,
         project_code=project_code,
-        after_id=cursor_key(cursor, int),
+        after_id=after_id,
         limit=limit + 1,
     )
     # One validation of the whole page runs in pydantic's core, far faster than a model per row.
-    return ProjectPage.model_validate(
-        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["id"])}
-    )
+    return ProjectPage.model_validate(page_of(rows, limit, lambda row: row["id"]))

@@ -12,7 +12,7 @@ from services.registry.registrations.schemas import (
 )
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/enterprise-registrations", tags=["enterprises"])
 RegistrationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -27,11 +27,11 @@ CityPrincipal = Annotated[Principal, require_roles(Role.CITY)]
 )
 async def list_registrations(
     session: SessionDep,
+    after_id: AfterIntegerId,
     status: RegistrationStatus | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> RegistrationPage:
-    return await service.list_page(session, status=status, cursor=cursor, limit=limit)
+    return await service.list_page(session, status=status, after_id=after_id, limit=limit)
 
 
 @router.post(

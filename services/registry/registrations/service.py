@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
-from services.registry.db import utcnow
 from services.registry.registrations import repository
 from services.registry.registrations.models import EnterpriseRegistration
 from services.registry.registrations.schemas import RegistrationOut, RegistrationPage
-from services.registry.scoping import cursor_key, next_cursor
 from shared.auth import Principal
+from shared.clock import utcnow
 from shared.errors import Conflict, NotFound
+from shared.pagination import page_of
 
 if TYPE_CHECKING:
     from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut
@@ -57,11 +57,9 @@ async def hold(
     return out
 
 
-async def list_page(session: AsyncSession, *, status: str | None, cursor: str | None, limit: int) -> RegistrationPage:
-    rows = await repository.page(session, status=status, after_id=cursor_key(cursor, int), limit=limit + 1)
-    return RegistrationPage.model_validate(
-        {"items": rows[:limit], "next_cursor": next_cursor(rows, limit, lambda row: row["id"])}
-    )
+async def list_page(session: AsyncSession, *, status: str | None, after_id: int | None, limit: int) -> RegistrationPage:
+    rows = await repository.page(session, status=status, after_id=after_id, limit=limit + 1)
+    return RegistrationPage.model_validate(page_of(rows, limit, lambda row: row["id"]))
 
 
 async def _held(session: AsyncSession, registration_id: int) -> EnterpriseRegistration:

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.registry.enterprises.models import EnterpriseYear
-from shared.db import read_dicts, read_rows
 
 # The statements are built once, with the years as parameters: building the aliased joins costs far more than
 # running them, and a statement built once is compiled once.
@@ -135,11 +134,12 @@ _FIGURES_COUNTS = select(
 
 async def by_district(session: AsyncSession, year: int) -> Sequence[dict[str, Any]]:
     """Per district with any figure: the counts and revenues above, from verified enterprise-years."""
-    return await read_dicts(session, _DISTRICT_STATS, {"year": year, "base_year": year - 1})
+    result = await session.execute(_DISTRICT_STATS, {"year": year, "base_year": year - 1})
+    return [dict(row) for row in result.mappings()]
 
 
 async def figures_counts(session: AsyncSession, year: int, base_year: int) -> tuple[int, int, int, int]:
     """Enterprise-year figures held for `year` and `base_year`, then how many of them are verified."""
-    (counts,) = await read_rows(session, _FIGURES_COUNTS, {"year": year, "base_year": base_year})
+    counts = (await session.execute(_FIGURES_COUNTS, {"year": year, "base_year": base_year})).one()
     held, held_base, verified, verified_base = (int(value or 0) for value in counts)
     return held, held_base, verified, verified_base

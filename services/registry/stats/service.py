@@ -3,18 +3,18 @@
 Only verified enterprise-years count (the statistics bureau's directory, verified or imported by the city), each in
 the district its yearly record names. A missing (or unverified) record of the year is "unreported", not an exit.
 Revenue growth follows the statisticians' comparable basis: only enterprises above size in both years in the
-district count, so that enterprises entering, leaving or moving do not show up as growth or decline.
+district count, so that enterprises entering, leaving or moving do not show up as growth or decline. The growth
+formula is the ranking methodology's (shared/policy/ranking.py).
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.stats import repository
 from services.registry.stats.schemas import DistrictStats, DistrictStatsReport
+from shared.policy.ranking import comparable_growth
 from shared.reference import DISTRICTS
-
-GROWTH_PLACES = Decimal("0.000001")
 
 
 def _money(value: object) -> Decimal:
@@ -30,11 +30,7 @@ async def district_stats(session: AsyncSession, year: int) -> DistrictStatsRepor
         prior = int(row.get("prior_above_scale_count") or 0)
         comparable_now = _money(row.get("comparable_revenue_yuan"))
         comparable_before = _money(row.get("comparable_prior_revenue_yuan"))
-        growth = (
-            (comparable_now / comparable_before - 1).quantize(GROWTH_PLACES, rounding=ROUND_HALF_UP)
-            if comparable_before > 0
-            else None
-        )
+        growth = comparable_growth(comparable_now, comparable_before)
         districts.append(
             DistrictStats(
                 district_code=district.code,

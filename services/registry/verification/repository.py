@@ -24,7 +24,7 @@ from services.registry.db import utcnow
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.projects.models import Project
 from services.registry.verification.schemas import FLAT_KEYS
-from shared.db import read_dicts
+from shared.repository import read_dicts
 
 
 @dataclass(frozen=True)
@@ -124,29 +124,6 @@ _QUEUE = union_all(
         for name, kind in KINDS.items()
     )
 ).subquery("queue")
-_QUEUE_PAGES: dict[tuple[bool, bool, bool], Any] = {}
-
-
-def _queue_query(record: bool, district: bool, after: bool) -> Any:
-    key = (record, district, after)
-    query = _QUEUE_PAGES.get(key)
-    if query is None:
-        query = (
-            select(*_QUEUE.c)
-            .where(_QUEUE.c.verification_status == bindparam("status"))
-            .order_by(_QUEUE.c.record, _QUEUE.c.id)
-            .limit(bindparam("limit"))
-        )
-        if record:
-            query = query.where(_QUEUE.c.record == bindparam("record"))
-        if district:
-            query = query.where(_QUEUE.c.district_code == bindparam("district_code"))
-        if after:
-            query = query.where(
-                tuple_(_QUEUE.c.record, _QUEUE.c.id) > tuple_(bindparam("after_record"), bindparam("after_id"))
-            )
-        _QUEUE_PAGES[key] = query
-    return query
 
 
 async def queue_page(
@@ -158,12 +135,16 @@ async def queue_page(
     after: tuple[str, str] | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    parameters: dict[str, Any] = {"status": status, "limit": limit}
+    query = (
+        select(*_QUEUE.c)
+        .where(_QUEUE.c.verification_status == status)
+        .order_by(_QUEUE.c.record, _QUEUE.c.id)
+        .limit(limit)
+    )
     if record is not None:
-        parameters["record"] = record
+        query = query.where(_QUEUE.c.record == record)
     if district_code is not None:
-        parameters["district_code"] = district_code
+        query = query.where(_QUEUE.c.district_code == district_code)
     if after is not None:
-        parameters["after_record"], parameters["after_id"] = after
-    query = _queue_query(record is not None, district_code is not None, after is not None)
-    return await read_dicts(session, query, parameters)
+        query = query.where(tuple_(_QUEUE.c.record, _QUEUE.c.id) > tuple_(*after))
+    return await read_dicts(session, query)

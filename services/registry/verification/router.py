@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from services.registry.verification import service
 from services.registry.verification.schemas import (
     BulkVerification,
     BulkVerificationReport,
+    QueueKey,
     QueuePage,
     RecordKind,
     VerificationDecision,
@@ -15,7 +16,7 @@ from services.registry.verification.schemas import (
 from shared.auth import KeyHolderDep, Role, require_roles
 from shared.db import SessionDep
 from shared.identifiers import DistrictCode, Uscc, Year
-from shared.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from shared.pagination import DEFAULT_LIMIT, LimitQuery, cursor_after
 
 router = APIRouter(tags=["verification"])
 RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -110,12 +111,12 @@ async def verify_many(body: BulkVerification, session: SessionDep, principal: Ke
 )
 async def verification_queue(
     session: SessionDep,
+    after: Annotated[QueueKey | None, Depends(cursor_after(QueueKey))],
     status: Annotated[VerificationStatus, Query()] = "submitted",
     record: RecordKind | None = None,
     district_code: DistrictCode | None = None,
     limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
 ) -> QueuePage:
     return await service.queue(
-        session, status=status, record_kind=record, district_code=district_code, cursor=cursor, limit=limit
+        session, status=status, record_kind=record, district_code=district_code, after=after, limit=limit
     )

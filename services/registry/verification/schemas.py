@@ -8,6 +8,8 @@ from shared.identifiers import Storable
 VerificationStatus = Literal["submitted", "verified", "rejected"]
 RecordKind = Literal["enterprise_year", "cluster_evaluation", "building", "building_year", "project"]
 Decision = Literal["verify", "reject"]
+# The queue's sort key, which its cursor carries: the record kind and the record's id (e.g. `91500103MA5U7XXXX0/2025`).
+QueueKey = tuple[RecordKind, Annotated[str, Field(min_length=1, max_length=64), Storable]]
 # The flat columns of services.registry.verification.models.Verified, in the order of VerificationOut's fields.
 FLAT_KEYS = ("verification_status", "submitted_by", "submitted_at", "verified_by", "verified_at", "verification_reason")
 NESTED_KEYS = ("status", "submitted_by", "submitted_at", "verified_by", "verified_at", "reason")

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.schemas import EntityType
 from services.registry.audit.service import Change, record
-from services.registry.db import utcnow
 from services.registry.verification import repository
 from services.registry.verification.schemas import (
     FLAT_KEYS,
     BulkVerification,
     BulkVerificationReport,
+    QueueKey,
     QueuePage,
     RecordKind,
     VerificationOut,
@@ -28,8 +28,9 @@ from services.registry.verification.schemas import (
     nest_verification,
 )
 from shared.auth import Principal, Role
+from shared.clock import utcnow
 from shared.errors import InvalidInput, NotFound, field_error
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import page_of
 from shared.reference import MAX_YEAR, MIN_YEAR
 from shared.uscc import uscc_problem
 
@@ -239,20 +240,10 @@ async def queue(
     status: str,
     record_kind: str | None,
     district_code: str | None,
-    cursor: str | None,
+    after: QueueKey | None,
     limit: int,
 ) -> QueuePage:
-    after: tuple[str, str] | None = None
-    if cursor is not None:
-        decoded = decode_cursor(cursor)
-        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[field_error(["query", "cursor"], "invalid cursor")],
-            )
-        after = (decoded[0], decoded[1])
     rows = await repository.queue_page(
         session, status=status, record=record_kind, district_code=district_code, after=after, limit=limit + 1
     )
-    next_cursor = encode_cursor([rows[limit - 1]["record"], rows[limit - 1]["id"]]) if len(rows) > limit else None
-    return QueuePage.model_validate({"items": rows[:limit], "next_cursor": next_cursor})
+    return QueuePage.model_validate(page_of(rows, limit, lambda row: (row["record"], row["id"])))

@@ -28,12 +28,10 @@ $$
 def upgrade() -> None:
     op.create_table(
         "parameter_amendments",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("effective_from", sa.Date(), nullable=False),
-        sa.Column(
-            "value", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("value", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.String(length=32), nullable=False),
@@ -42,17 +40,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", "effective_from", name="uq_parameter_amendments_name_effective_from"),
     )
     op.create_index(op.f("ix_parameter_amendments_name"), "parameter_amendments", ["name"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_APPEND_ONLY_FUNCTION)
-        op.execute(
-            "CREATE TRIGGER parameter_amendments_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-            "ON parameter_amendments FOR EACH STATEMENT EXECUTE FUNCTION parameter_amendments_refuse_change()"
-        )
+    op.execute(_APPEND_ONLY_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER parameter_amendments_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+        "ON parameter_amendments FOR EACH STATEMENT EXECUTE FUNCTION parameter_amendments_refuse_change()"
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS parameter_amendments_append_only ON parameter_amendments")
-        op.execute("DROP FUNCTION IF EXISTS parameter_amendments_refuse_change()")
+    op.execute("DROP TRIGGER IF EXISTS parameter_amendments_append_only ON parameter_amendments")
+    op.execute("DROP FUNCTION IF EXISTS parameter_amendments_refuse_change()")
     op.drop_index(op.f("ix_parameter_amendments_name"), table_name="parameter_amendments")
     op.drop_table("parameter_amendments")

@@ -65,7 +65,7 @@ $$
 """
 
 _MONEY = sa.Numeric(precision=18, scale=2)
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_ID = sa.BigInteger()
 
 
 def upgrade() -> None:
@@ -90,9 +90,7 @@ def upgrade() -> None:
         sa.Column("publicised_on", sa.Date(), nullable=True),
         sa.Column("notice_ends_on", sa.Date(), nullable=True),
         sa.Column("paid_on", sa.Date(), nullable=True),
-        sa.Column(
-            "calculation", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-        ),
+        sa.Column("calculation", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -127,7 +125,6 @@ def upgrade() -> None:
         ["stacking_key"],
         unique=True,
         postgresql_where=sa.text("is_standing"),
-        sqlite_where=sa.text("is_standing"),
     )
     op.create_table(
         "award_events",
@@ -146,39 +143,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_award_events")),
     )
     op.create_index(op.f("ix_award_events_award_id"), "award_events", ["award_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_EVENTS_APPEND_ONLY)
-        op.execute(
-            "CREATE TRIGGER award_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-            "ON award_events FOR EACH STATEMENT EXECUTE FUNCTION award_events_refuse_change()"
-        )
-        op.execute(_AWARDS_NOT_DELETED)
-        op.execute(
-            "CREATE TRIGGER awards_not_deleted BEFORE DELETE OR TRUNCATE "
-            "ON awards FOR EACH STATEMENT EXECUTE FUNCTION awards_refuse_delete()"
-        )
-        op.execute(_AWARDS_NOT_REWRITTEN)
-        op.execute(
-            "CREATE TRIGGER awards_not_rewritten BEFORE UPDATE "
-            "ON awards FOR EACH ROW EXECUTE FUNCTION awards_refuse_rewrite()"
-        )
+    op.execute(_EVENTS_APPEND_ONLY)
+    op.execute(
+        "CREATE TRIGGER award_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+        "ON award_events FOR EACH STATEMENT EXECUTE FUNCTION award_events_refuse_change()"
+    )
+    op.execute(_AWARDS_NOT_DELETED)
+    op.execute(
+        "CREATE TRIGGER awards_not_deleted BEFORE DELETE OR TRUNCATE "
+        "ON awards FOR EACH STATEMENT EXECUTE FUNCTION awards_refuse_delete()"
+    )
+    op.execute(_AWARDS_NOT_REWRITTEN)
+    op.execute(
+        "CREATE TRIGGER awards_not_rewritten BEFORE UPDATE "
+        "ON awards FOR EACH ROW EXECUTE FUNCTION awards_refuse_rewrite()"
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
-        op.execute("DROP FUNCTION IF EXISTS awards_refuse_rewrite()")
-        op.execute("DROP TRIGGER IF EXISTS awards_not_deleted ON awards")
-        op.execute("DROP FUNCTION IF EXISTS awards_refuse_delete()")
-        op.execute("DROP TRIGGER IF EXISTS award_events_append_only ON award_events")
-        op.execute("DROP FUNCTION IF EXISTS award_events_refuse_change()")
+    op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
+    op.execute("DROP FUNCTION IF EXISTS awards_refuse_rewrite()")
+    op.execute("DROP TRIGGER IF EXISTS awards_not_deleted ON awards")
+    op.execute("DROP FUNCTION IF EXISTS awards_refuse_delete()")
+    op.execute("DROP TRIGGER IF EXISTS award_events_append_only ON award_events")
+    op.execute("DROP FUNCTION IF EXISTS award_events_refuse_change()")
     op.drop_index(op.f("ix_award_events_award_id"), table_name="award_events")
     op.drop_table("award_events")
     op.drop_index(
         "uq_awards_standing_stacking_key",
         table_name="awards",
         postgresql_where=sa.text("is_standing"),
-        sqlite_where=sa.text("is_standing"),
     )
     op.drop_index(op.f("ix_awards_status"), table_name="awards")
     op.drop_index(op.f("ix_awards_stacking_key"), table_name="awards")

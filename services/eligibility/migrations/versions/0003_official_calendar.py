@@ -27,13 +27,13 @@ END;
 $$
 """
 
-_JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+_JSON = postgresql.JSONB(astext_type=sa.Text())
 
 
 def upgrade() -> None:
     op.create_table(
         "official_calendars",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("notice", sa.String(length=100), nullable=False),
         sa.Column("holidays", _JSON, nullable=False),
@@ -44,17 +44,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_official_calendars")),
     )
     op.create_index(op.f("ix_official_calendars_year"), "official_calendars", ["year"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_APPEND_ONLY_FUNCTION)
-        op.execute(
-            "CREATE TRIGGER official_calendars_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-            "ON official_calendars FOR EACH STATEMENT EXECUTE FUNCTION official_calendars_refuse_change()"
-        )
+    op.execute(_APPEND_ONLY_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER official_calendars_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+        "ON official_calendars FOR EACH STATEMENT EXECUTE FUNCTION official_calendars_refuse_change()"
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS official_calendars_append_only ON official_calendars")
-        op.execute("DROP FUNCTION IF EXISTS official_calendars_refuse_change()")
+    op.execute("DROP TRIGGER IF EXISTS official_calendars_append_only ON official_calendars")
+    op.execute("DROP FUNCTION IF EXISTS official_calendars_refuse_change()")
     op.drop_index(op.f("ix_official_calendars_year"), table_name="official_calendars")
     op.drop_table("official_calendars")

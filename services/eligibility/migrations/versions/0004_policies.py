@@ -18,7 +18,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_ID = sa.BigInteger()
 
 
 def upgrade() -> None:

@@ -272,56 +272,46 @@ def _standing_index() -> None:
         ["stacking_key"],
         unique=True,
         postgresql_where=sa.text("is_standing"),
-        sqlite_where=sa.text("is_standing"),
     )
 
 
 def upgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    with op.batch_alter_table("awards") as batch:
-        batch.add_column(sa.Column("policy_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True))
-        batch.add_column(sa.Column("recipient_kind", sa.String(length=16), nullable=True))
-        batch.alter_column("recipient", existing_type=sa.String(length=32), type_=sa.String(length=200))
-    if postgresql:
-        # The data move rewrites keys, policies and recipients, which the rule forbids the application.
-        op.execute("ALTER TABLE awards DISABLE TRIGGER awards_not_rewritten")
+    op.add_column("awards", sa.Column("policy_id", sa.BigInteger(), nullable=True))
+    op.add_column("awards", sa.Column("recipient_kind", sa.String(length=16), nullable=True))
+    op.alter_column("awards", "recipient", existing_type=sa.String(length=32), type_=sa.String(length=200))
+    # The data move rewrites keys, policies and recipients, which the rule forbids the application.
+    op.execute("ALTER TABLE awards DISABLE TRIGGER awards_not_rewritten")
     # Rows are rewritten one at a time: the one-standing-per-key index is checked again once all are moved.
     op.drop_index("uq_awards_standing_stacking_key", table_name="awards")
     _Migration(op.get_bind()).run()
     _standing_index()
-    if postgresql:
-        op.execute(_AWARDS_NOT_REWRITTEN)
-        op.execute("ALTER TABLE awards ENABLE TRIGGER awards_not_rewritten")
-    with op.batch_alter_table("awards") as batch:
-        batch.alter_column(
-            "policy_id", existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        )
-        batch.alter_column("recipient_kind", existing_type=sa.String(length=16), nullable=False)
-        batch.create_foreign_key(op.f("fk_awards_policy_id_policies"), "policies", ["policy_id"], ["id"])
-        batch.create_index(op.f("ix_awards_policy_id"), ["policy_id"], unique=False)
-        batch.create_check_constraint(
-            op.f("ck_awards_recipient_kind_known"), "recipient_kind IN ('enterprise', 'district', 'city_department')"
-        )
+    op.execute(_AWARDS_NOT_REWRITTEN)
+    op.execute("ALTER TABLE awards ENABLE TRIGGER awards_not_rewritten")
+    op.alter_column("awards", "policy_id", existing_type=sa.BigInteger(), nullable=False)
+    op.alter_column("awards", "recipient_kind", existing_type=sa.String(length=16), nullable=False)
+    op.create_foreign_key(op.f("fk_awards_policy_id_policies"), "awards", "policies", ["policy_id"], ["id"])
+    op.create_index(op.f("ix_awards_policy_id"), "awards", ["policy_id"], unique=False)
+    op.create_check_constraint(
+        op.f("ck_awards_recipient_kind_known"),
+        "awards",
+        "recipient_kind IN ('enterprise', 'district', 'city_department')",
+    )
 
 
 def downgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
-    with op.batch_alter_table("awards") as batch:
-        batch.drop_constraint(op.f("ck_awards_recipient_kind_known"), type_="check")
-        batch.drop_index(op.f("ix_awards_policy_id"))
-        batch.drop_constraint(op.f("fk_awards_policy_id_policies"), type_="foreignkey")
-        batch.drop_column("recipient_kind")
-        batch.drop_column("policy_id")
-        batch.alter_column("recipient", existing_type=sa.String(length=200), type_=sa.String(length=32))
-    if postgresql:
-        # The rule of revision 0002, without the columns it no longer has.
-        previous = _AWARDS_NOT_REWRITTEN
-        for column in ("policy_id", "recipient_kind", "recipient"):
-            previous = previous.replace(f"NEW.{column}, ", "").replace(f"OLD.{column}, ", "")
-        op.execute(previous)
-        op.execute(
-            "CREATE TRIGGER awards_not_rewritten BEFORE UPDATE "
-            "ON awards FOR EACH ROW EXECUTE FUNCTION awards_refuse_rewrite()"
-        )
+    op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
+    op.drop_constraint(op.f("ck_awards_recipient_kind_known"), "awards", type_="check")
+    op.drop_index(op.f("ix_awards_policy_id"), table_name="awards")
+    op.drop_constraint(op.f("fk_awards_policy_id_policies"), "awards", type_="foreignkey")
+    op.drop_column("awards", "recipient_kind")
+    op.drop_column("awards", "policy_id")
+    op.alter_column("awards", "recipient", existing_type=sa.String(length=200), type_=sa.String(length=32))
+    # The rule of revision 0002, without the columns it no longer has.
+    previous = _AWARDS_NOT_REWRITTEN
+    for column in ("policy_id", "recipient_kind", "recipient"):
+        previous = previous.replace(f"NEW.{column}, ", "").replace(f"OLD.{column}, ", "")
+    op.execute(previous)
+    op.execute(
+        "CREATE TRIGGER awards_not_rewritten BEFORE UPDATE "
+        "ON awards FOR EACH ROW EXECUTE FUNCTION awards_refuse_rewrite()"
+    )

@@ -37,11 +37,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("parameter_amendments") as batch:
-        batch.drop_column("client_request_id")
-    with op.batch_alter_table("official_calendars") as batch:
-        batch.drop_column("client_request_id")
-    with op.batch_alter_table("award_events") as batch:
-        batch.drop_column("client_request_id")
+    op.drop_column("parameter_amendments", "client_request_id")
+    op.drop_column("official_calendars", "client_request_id")
+    op.drop_column("award_events", "client_request_id")
     op.drop_index("ix_request_nonces_expires_at", table_name="request_nonces")
     op.drop_table("request_nonces")

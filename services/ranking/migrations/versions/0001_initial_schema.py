@@ -51,9 +51,7 @@ def upgrade() -> None:
         sa.Column("growth_basis", sa.String(length=16), nullable=False),
         sa.Column("min_base", sa.Integer(), nullable=False),
         sa.Column("winsorise", sa.Numeric(precision=7, scale=6), nullable=True),
-        sa.Column(
-            "tie_break", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("tie_break", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -82,7 +80,6 @@ def upgrade() -> None:
         ["is_default"],
         unique=True,
         postgresql_where=sa.text("is_default"),
-        sqlite_where=sa.text("is_default"),
     )
     op.create_table(
         "runs",
@@ -93,18 +90,14 @@ def upgrade() -> None:
         sa.Column("input_hash", sa.String(length=64), nullable=False),
         sa.Column("code_version", sa.String(length=32), nullable=False),
         sa.Column("quality_passed", sa.Boolean(), nullable=False),
-        sa.Column(
-            "document", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("document", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_by", sa.String(length=32), nullable=True),
         sa.Column("publish_reason", sa.Text(), nullable=True),
-        sa.Column(
-            "changes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-        ),
+        sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("supersedes_run_id", sa.Integer(), nullable=True),
         sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("superseded_by_run_id", sa.Integer(), nullable=True),
@@ -125,7 +118,6 @@ def upgrade() -> None:
         ["year"],
         unique=True,
         postgresql_where=sa.text("status = 'published'"),
-        sqlite_where=sa.text("status = 'published'"),
     )
     methodologies = sa.table(
         "methodologies",
@@ -137,7 +129,7 @@ def upgrade() -> None:
         sa.column("growth_basis", sa.String),
         sa.column("min_base", sa.Integer),
         sa.column("winsorise", sa.Numeric(7, 6)),
-        sa.column("tie_break", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")),
+        sa.column("tie_break", postgresql.JSONB(astext_type=sa.Text())),
         sa.column("description", sa.Text),
         sa.column("is_default", sa.Boolean),
         sa.column("created_at", sa.DateTime(timezone=True)),
@@ -163,23 +155,20 @@ def upgrade() -> None:
             }
         ],
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_IMMUTABLE_FUNCTION)
-        op.execute(
-            "CREATE TRIGGER methodologies_immutable BEFORE UPDATE ON methodologies "
-            "FOR EACH ROW EXECUTE FUNCTION methodologies_refuse_change()"
-        )
+    op.execute(_IMMUTABLE_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER methodologies_immutable BEFORE UPDATE ON methodologies "
+        "FOR EACH ROW EXECUTE FUNCTION methodologies_refuse_change()"
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER methodologies_immutable ON methodologies")
-        op.execute("DROP FUNCTION methodologies_refuse_change()")
+    op.execute("DROP TRIGGER methodologies_immutable ON methodologies")
+    op.execute("DROP FUNCTION methodologies_refuse_change()")
     op.drop_index(
         "uq_runs_published_year",
         table_name="runs",
         postgresql_where=sa.text("status = 'published'"),
-        sqlite_where=sa.text("status = 'published'"),
     )
     op.drop_index("ix_runs_year_status", table_name="runs")
     op.drop_index(op.f("ix_runs_methodology_version"), table_name="runs")
@@ -189,6 +178,5 @@ def downgrade() -> None:
         "uq_methodologies_default",
         table_name="methodologies",
         postgresql_where=sa.text("is_default"),
-        sqlite_where=sa.text("is_default"),
     )
     op.drop_table("methodologies")

@@ -21,22 +21,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("methodologies") as batch:
-        batch.add_column(
-            sa.Column(
-                "max_unreported_share",
-                sa.Numeric(precision=7, scale=6),
-                nullable=False,
-                server_default=sa.text("0.05"),
-            )
-        )
-    with op.batch_alter_table("methodologies") as batch:
-        # The value is each version's own from now on: no default at the database.
-        batch.alter_column("max_unreported_share", server_default=None)
-        batch.create_check_constraint("max_unreported_share", "max_unreported_share >= 0 AND max_unreported_share <= 1")
+    op.add_column(
+        "methodologies",
+        sa.Column(
+            "max_unreported_share",
+            sa.Numeric(precision=7, scale=6),
+            nullable=False,
+            server_default=sa.text("0.05"),
+        ),
+    )
+    # The value is each version's own from now on: no default at the database.
+    op.alter_column("methodologies", "max_unreported_share", server_default=None)
+    op.create_check_constraint(
+        "max_unreported_share", "methodologies", "max_unreported_share >= 0 AND max_unreported_share <= 1"
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("methodologies") as batch:
-        batch.drop_constraint(op.f("ck_methodologies_max_unreported_share"), type_="check")
-        batch.drop_column("max_unreported_share")
+    op.drop_constraint(op.f("ck_methodologies_max_unreported_share"), "methodologies", type_="check")
+    op.drop_column("methodologies", "max_unreported_share")

@@ -90,7 +90,7 @@ $$
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_role", sa.String(length=16), nullable=False),
         sa.Column("actor_district", sa.String(length=6), nullable=True),
@@ -99,12 +99,8 @@ def upgrade() -> None:
         sa.Column("entity_type", sa.String(length=32), nullable=False),
         sa.Column("entity_id", sa.String(length=64), nullable=False),
         sa.Column("district_code", sa.String(length=6), nullable=True),
-        sa.Column(
-            "before", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-        ),
-        sa.Column(
-            "after", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
-        ),
+        sa.Column("before", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index(op.f("ix_audit_log_district_code"), "audit_log", ["district_code"], unique=False)
@@ -123,9 +119,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.SmallInteger(), nullable=False),
-        sa.Column(
-            "response", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("response", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("principal", "key", name=op.f("pk_idempotent_requests")),
     )
@@ -262,18 +256,16 @@ def upgrade() -> None:
     op.bulk_insert(districts, [{"code": d[0], "name": d[1], "kind": d[2]} for d in _DISTRICTS])
     sectors = sa.table("sectors", sa.column("code"), sa.column("name_zh"), sa.column("name_en"))
     op.bulk_insert(sectors, [{"code": s[0], "name_zh": s[1], "name_en": s[2]} for s in _SECTORS])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(_APPEND_ONLY_FUNCTION)
-        op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
-            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()"
-        )
+    op.execute(_APPEND_ONLY_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()"
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
-        op.execute("DROP FUNCTION IF EXISTS audit_log_refuse_change()")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+    op.execute("DROP FUNCTION IF EXISTS audit_log_refuse_change()")
     op.drop_index("ix_enterprise_years_year_above_scale", table_name="enterprise_years")
     op.drop_table("enterprise_years")
     op.drop_table("cluster_evaluations")

@@ -54,35 +54,28 @@ def name_key(name: str) -> str:
     return "".join(char for char in unicodedata.normalize("NFKC", name) if not char.isspace())
 
 
-def _import_years_sql(dialect: str) -> str:
-    """(entity id, audit id) of every enterprise-year an import entry wrote (the years under `after.years`)."""
-    if dialect == "postgresql":
-        return (
-            "SELECT a.entity_id || '/' || y.key AS entity_id, a.id AS id FROM audit_log a "
-            "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.after -> 'years') = 'object' "
-            "THEN a.after -> 'years' ELSE '{}'::jsonb END) AS y "
-            "WHERE a.entity_type = 'enterprise' AND a.action = 'import'"
-        )
-    return (
-        "SELECT a.entity_id || '/' || y.key AS entity_id, a.id AS id FROM audit_log a, json_each(a.after, '$.years') y "
-        "WHERE a.entity_type = 'enterprise' AND a.action = 'import' AND json_type(a.after, '$.years') = 'object'"
-    )
+# (entity id, audit id) of every enterprise-year an import entry wrote (the years under `after.years`).
+_IMPORT_YEARS_SQL = (
+    "SELECT a.entity_id || '/' || y.key AS entity_id, a.id AS id FROM audit_log a "
+    "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.after -> 'years') = 'object' "
+    "THEN a.after -> 'years' ELSE '{}'::jsonb END) AS y "
+    "WHERE a.entity_type = 'enterprise' AND a.action = 'import'"
+)
 
 
 def _add_verification_columns(table: str) -> None:
-    with op.batch_alter_table(table) as batch:
-        batch.add_column(sa.Column("verification_status", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("submitted_by", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("verified_by", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("verification_reason", sa.String(length=1000), nullable=True))
+    op.add_column(table, sa.Column("verification_status", sa.String(length=16), nullable=True))
+    op.add_column(table, sa.Column("submitted_by", sa.String(length=32), nullable=True))
+    op.add_column(table, sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(table, sa.Column("verified_by", sa.String(length=32), nullable=True))
+    op.add_column(table, sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(table, sa.Column("verification_reason", sa.String(length=1000), nullable=True))
 
 
-def _backfill_verification(table: str, entity_type: str, entity_id_sql: str, dialect: str) -> None:
+def _backfill_verification(table: str, entity_type: str, entity_id_sql: str) -> None:
     entries = f"SELECT entity_id, id FROM audit_log WHERE entity_type = '{entity_type}'"  # noqa: S608 - constants
     if table == "enterprise_years":
-        entries += " UNION ALL " + _import_years_sql(dialect)
+        entries += " UNION ALL " + _IMPORT_YEARS_SQL
     op.execute(
         f"""
         UPDATE {table} SET
@@ -100,50 +93,47 @@ def _backfill_verification(table: str, entity_type: str, entity_id_sql: str, dia
         WHERE latest.entity_id = {entity_id_sql}
         """  # noqa: S608 - table names and SQL are this module's constants
     )
-    now = "now()" if dialect == "postgresql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     op.execute(
         f"UPDATE {table} SET verification_status = 'submitted', submitted_by = 'migration', "  # noqa: S608
-        f"submitted_at = {now} WHERE verification_status IS NULL"
+        "submitted_at = now() WHERE verification_status IS NULL"
     )
-    with op.batch_alter_table(table) as batch:
-        batch.alter_column("verification_status", existing_type=sa.String(length=16), nullable=False)
-        batch.alter_column("submitted_by", existing_type=sa.String(length=32), nullable=False)
-        batch.alter_column("submitted_at", existing_type=sa.DateTime(timezone=True), nullable=False)
-        batch.create_check_constraint(op.f(f"ck_{table}_verification_status"), _STATUS_CHECK)
+    op.alter_column(table, "verification_status", existing_type=sa.String(length=16), nullable=False)
+    op.alter_column(table, "submitted_by", existing_type=sa.String(length=32), nullable=False)
+    op.alter_column(table, "submitted_at", existing_type=sa.DateTime(timezone=True), nullable=False)
+    op.create_check_constraint(op.f(f"ck_{table}_verification_status"), table, _STATUS_CHECK)
 
 
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
 
-    with op.batch_alter_table("enterprises") as batch:
-        batch.add_column(sa.Column("parent_uscc", sa.String(length=18), nullable=True))
-        batch.add_column(sa.Column("spun_off_on", sa.Date(), nullable=True))
+    op.add_column("enterprises", sa.Column("parent_uscc", sa.String(length=18), nullable=True))
+    op.add_column("enterprises", sa.Column("spun_off_on", sa.Date(), nullable=True))
 
     # The year's district, from the enterprise's district when the migration runs.
-    with op.batch_alter_table("enterprise_years") as batch:
-        batch.add_column(sa.Column("district_code", sa.String(length=6), nullable=True))
+    op.add_column("enterprise_years", sa.Column("district_code", sa.String(length=6), nullable=True))
     op.execute(
         "UPDATE enterprise_years SET district_code = "
         "(SELECT enterprises.district_code FROM enterprises WHERE enterprises.uscc = enterprise_years.uscc)"
     )
-    with op.batch_alter_table("enterprise_years") as batch:
-        batch.alter_column("district_code", existing_type=sa.String(length=6), nullable=False)
-        batch.create_foreign_key(
-            op.f("fk_enterprise_years_district_code_districts"), "districts", ["district_code"], ["code"]
-        )
+    op.alter_column("enterprise_years", "district_code", existing_type=sa.String(length=6), nullable=False)
+    op.create_foreign_key(
+        op.f("fk_enterprise_years_district_code_districts"),
+        "enterprise_years",
+        "districts",
+        ["district_code"],
+        ["code"],
+    )
     op.create_index(
         "ix_enterprise_years_year_district_code", "enterprise_years", ["year", "district_code"], unique=False
     )
 
     for table, (entity_type, entity_id_sql) in _VERIFIED_TABLES.items():
         _add_verification_columns(table)
-        _backfill_verification(table, entity_type, entity_id_sql, dialect)
+        _backfill_verification(table, entity_type, entity_id_sql)
 
     # Projects: the national project code, the normalised name, duplicates marked.
-    with op.batch_alter_table("projects") as batch:
-        batch.add_column(sa.Column("name_key", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("project_code", sa.String(length=24), nullable=True))
-        batch.add_column(sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
+    op.add_column("projects", sa.Column("name_key", sa.Text(), nullable=True))
+    op.add_column("projects", sa.Column("project_code", sa.String(length=24), nullable=True))
+    op.add_column("projects", sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
     connection = op.get_bind()
     projects = sa.table("projects", sa.column("id", sa.Integer()), sa.column("name"), sa.column("name_key"))
     rows = connection.execute(sa.select(projects.c.id, projects.c.name)).all()
@@ -166,16 +156,16 @@ def upgrade() -> None:
         )
         """
     )
-    with op.batch_alter_table("projects") as batch:
-        batch.alter_column("name_key", existing_type=sa.Text(), nullable=False)
-        batch.create_foreign_key(op.f("fk_projects_duplicate_of_id_projects"), "projects", ["duplicate_of_id"], ["id"])
+    op.alter_column("projects", "name_key", existing_type=sa.Text(), nullable=False)
+    op.create_foreign_key(
+        op.f("fk_projects_duplicate_of_id_projects"), "projects", "projects", ["duplicate_of_id"], ["id"]
+    )
     op.create_index(
         "uq_projects_identity",
         "projects",
         ["owner_uscc", "kind", "name_key", "year"],
         unique=True,
         postgresql_where=_STANDING,
-        sqlite_where=_STANDING,
     )
     op.create_index(
         "uq_projects_project_code",
@@ -183,21 +173,18 @@ def upgrade() -> None:
         ["project_code"],
         unique=True,
         postgresql_where=_STANDING,
-        sqlite_where=_STANDING,
     )
 
     # Clusters belong to their own district until the city records otherwise.
-    with op.batch_alter_table("clusters") as batch:
-        batch.add_column(sa.Column("belongs_to_kind", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("belongs_to_district", sa.String(length=6), nullable=True))
-        batch.add_column(sa.Column("belongs_to_department", sa.String(length=200), nullable=True))
+    op.add_column("clusters", sa.Column("belongs_to_kind", sa.String(length=16), nullable=True))
+    op.add_column("clusters", sa.Column("belongs_to_district", sa.String(length=6), nullable=True))
+    op.add_column("clusters", sa.Column("belongs_to_department", sa.String(length=200), nullable=True))
     op.execute("UPDATE clusters SET belongs_to_kind = 'district', belongs_to_district = district_code")
-    with op.batch_alter_table("clusters") as batch:
-        batch.alter_column("belongs_to_kind", existing_type=sa.String(length=16), nullable=False)
-        batch.create_foreign_key(
-            op.f("fk_clusters_belongs_to_district_districts"), "districts", ["belongs_to_district"], ["code"]
-        )
-        batch.create_check_constraint(op.f("ck_clusters_belongs_to"), _BELONGS_TO_CHECK)
+    op.alter_column("clusters", "belongs_to_kind", existing_type=sa.String(length=16), nullable=False)
+    op.create_foreign_key(
+        op.f("fk_clusters_belongs_to_district_districts"), "clusters", "districts", ["belongs_to_district"], ["code"]
+    )
+    op.create_check_constraint(op.f("ck_clusters_belongs_to"), "clusters", _BELONGS_TO_CHECK)
 
     op.create_table(
         "enterprise_registrations",
@@ -205,9 +192,7 @@ def upgrade() -> None:
         sa.Column("uscc", sa.String(length=18), nullable=False),
         sa.Column("district_code", sa.String(length=6), nullable=False),
         sa.Column("division_code", sa.String(length=6), nullable=False),
-        sa.Column(
-            "data", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("requested_by", sa.String(length=32), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
@@ -231,39 +216,34 @@ def downgrade() -> None:
     op.drop_index("ix_enterprise_registrations_status_id", table_name="enterprise_registrations")
     op.drop_table("enterprise_registrations")
 
-    with op.batch_alter_table("clusters") as batch:
-        batch.drop_constraint(op.f("ck_clusters_belongs_to"), type_="check")
-        batch.drop_constraint(op.f("fk_clusters_belongs_to_district_districts"), type_="foreignkey")
-        batch.drop_column("belongs_to_department")
-        batch.drop_column("belongs_to_district")
-        batch.drop_column("belongs_to_kind")
+    op.drop_constraint(op.f("ck_clusters_belongs_to"), "clusters", type_="check")
+    op.drop_constraint(op.f("fk_clusters_belongs_to_district_districts"), "clusters", type_="foreignkey")
+    op.drop_column("clusters", "belongs_to_department")
+    op.drop_column("clusters", "belongs_to_district")
+    op.drop_column("clusters", "belongs_to_kind")
 
     op.drop_index("uq_projects_project_code", table_name="projects")
     op.drop_index("uq_projects_identity", table_name="projects")
-    with op.batch_alter_table("projects") as batch:
-        batch.drop_constraint(op.f("fk_projects_duplicate_of_id_projects"), type_="foreignkey")
-        batch.drop_column("duplicate_of_id")
-        batch.drop_column("project_code")
-        batch.drop_column("name_key")
+    op.drop_constraint(op.f("fk_projects_duplicate_of_id_projects"), "projects", type_="foreignkey")
+    op.drop_column("projects", "duplicate_of_id")
+    op.drop_column("projects", "project_code")
+    op.drop_column("projects", "name_key")
 
     for table in reversed(tuple(_VERIFIED_TABLES)):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(op.f(f"ck_{table}_verification_status"), type_="check")
-            for column in (
-                "verification_reason",
-                "verified_at",
-                "verified_by",
-                "submitted_at",
-                "submitted_by",
-                "verification_status",
-            ):
-                batch.drop_column(column)
+        op.drop_constraint(op.f(f"ck_{table}_verification_status"), table, type_="check")
+        for column in (
+            "verification_reason",
+            "verified_at",
+            "verified_by",
+            "submitted_at",
+            "submitted_by",
+            "verification_status",
+        ):
+            op.drop_column(table, column)
 
     op.drop_index("ix_enterprise_years_year_district_code", table_name="enterprise_years")
-    with op.batch_alter_table("enterprise_years") as batch:
-        batch.drop_constraint(op.f("fk_enterprise_years_district_code_districts"), type_="foreignkey")
-        batch.drop_column("district_code")
+    op.drop_constraint(op.f("fk_enterprise_years_district_code_districts"), "enterprise_years", type_="foreignkey")
+    op.drop_column("enterprise_years", "district_code")
 
-    with op.batch_alter_table("enterprises") as batch:
-        batch.drop_column("spun_off_on")
-        batch.drop_column("parent_uscc")
+    op.drop_column("enterprises", "spun_off_on")
+    op.drop_column("enterprises", "parent_uscc")

@@ -35,7 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("audit_log") as batch:
-        batch.drop_column("client_request_id")
+    op.drop_column("audit_log", "client_request_id")
     op.drop_index("ix_request_nonces_expires_at", table_name="request_nonces")
     op.drop_table("request_nonces")

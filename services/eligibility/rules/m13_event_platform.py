@@ -1,4 +1,9 @@
-"""M13 — 第（十三）条: grant to a producer-service event or activity platform, on its actual spend."""
+"""M13 — 第（十三）条: grant to a producer-service event or activity platform, on its actual spend.
+
+渝发改规范〔2024〕7号 第（十三）条：对符合条件的生产性服务业活动平台，按不超过实际投入的30%给予补助，最高不超过100万元。
+
+Parameters: shared/policy/measures/m13_event_platform.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

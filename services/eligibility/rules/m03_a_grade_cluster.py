@@ -1,4 +1,13 @@
-"""M03 — 第（三）条: yearly reward of a cluster (集聚区) graded A, by tier."""
+"""M03 — 第（三）条: yearly reward of a cluster (集聚区) graded A, by tier.
+
+渝发改规范〔2024〕7号 第（三）条：对年度评估为A等级的现代生产性服务业集聚区，分档次给予200—1000万元奖励，资金按照集聚区
+隶属关系由所在区县政府或市级部门（含开发区管委会）管理使用，专项用于支持该集聚区产业发展规划和建设方案编制、项目策划、
+基础设施建设、完善公共服务支撑体系、健全统计监测机制等。
+
+The reward goes to the body the cluster belongs to (隶属关系), not to the enterprise operating it.
+
+Parameters: shared/policy/measures/m03_a_grade_cluster.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -1,4 +1,11 @@
-"""M06 — 第（六）条: yearly reward of a district by its rank in the composite evaluation (the ranking service)."""
+"""M06 — 第（六）条: yearly reward of a district by its rank in the composite evaluation (the ranking service).
+
+渝发改规范〔2024〕7号 第（六）条：对每年规模（限额）以上生产性服务业企业新增数量、净增数量和营业收入增速等指标综合评价前
+10名的区县，第1—5名分别给予500万元的一次性奖励，第6—10名分别给予300万元的一次性奖励。
+
+The rank comes from the ranking service (methodology: shared/policy/ranking/methodologies.json).
+Parameters: shared/policy/measures/m06_district_ranking_award.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

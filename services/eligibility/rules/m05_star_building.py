@@ -1,4 +1,11 @@
-"""M05 — 第（五）条: yearly fixed reward of a star building's operator whose revenue grew fast."""
+"""M05 — 第（五）条: yearly fixed reward of a star building's operator whose revenue grew fast.
+
+渝发改规范〔2024〕7号 第（五）条：支持打造特色“星级”楼宇，对年度营业收入增速较快的“星级”楼宇，分档给予楼宇运营机构
+100万元、50万元的定额奖励。
+
+The text fixes the two amounts; what growth is "fast" for each is a parameter.
+Parameters: shared/policy/measures/m05_star_building.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -1,4 +1,11 @@
-"""M07b — 第（七）条: one-off reward of a producer-service enterprise spun off by a manufacturer (主辅分离)."""
+"""M07b — 第（七）条: one-off reward of a producer-service enterprise spun off by a manufacturer (主辅分离).
+
+渝发改规范〔2024〕7号 第（七）条：鼓励制造业企业主辅分离，剥离现代物流、节能环保、检验检测等业务设立生产性服务业独立法人
+企业，对分离后新设立的生产性服务业企业，年营业收入达到2000万元以上的给予一次性奖励，最高不超过100万元。
+
+"达到…以上" includes the figure; "新设立" is a dated parameter (established on or after it).
+Parameters: shared/policy/measures/m07b_manufacturer_spin_off.json.
+"""
 
 from dataclasses import dataclass
 from datetime import date
@@ -41,7 +48,7 @@ def evaluate(facts: M07bFacts, ev: Evaluation) -> Decimal | None:
     if facts.revenue_yuan < threshold:
         ev.refuse(
             "revenue_below_threshold",
-            f"the revenue {facts.revenue_yuan:.2f} does not reach {threshold:.2f} (2000万元以上)",
+            f"the revenue {facts.revenue_yuan:.2f} does not reach {threshold:.2f} (达到…以上 includes the figure)",
             CITATION,
         )
         return None

@@ -1,4 +1,11 @@
-"""M02 — 第（二）条: one-off grant to a public service platform whose investment is above 5,000,000."""
+"""M02 — 第（二）条: one-off grant to a public service platform in a listed domain, on its investment.
+
+渝发改规范〔2024〕7号 第（二）条：支持现代生产性服务业领域共性技术研发、成果转化、中试熟化、工业设计、供应链管理、知识
+产权运营、品牌营销、检验检测认证等领域公共服务平台建设，投资额超过500万元的，按不超过投资额的20%给予补助，最高不超过
+500万元。
+
+Parameters: shared/policy/measures/m02_public_platform.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,7 +41,7 @@ def evaluate(facts: M02Facts, ev: Evaluation) -> Decimal | None:
     if investment <= threshold:
         ev.refuse(
             "investment_not_above_threshold",
-            f"the investment {investment:.2f} is not above {threshold:.2f} (超过500万元 means strictly above)",
+            f"the investment {investment:.2f} is not above {threshold:.2f} (超过, above, is strict)",
             CITATION,
         )
         return None

