@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import TYPE_ANNOTATION_MAP, make_metadata, utcnow
+from shared.clock import utcnow
+from shared.db import TYPE_ANNOTATION_MAP, make_metadata
 
 
 class Base(DeclarativeBase):

@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -27,10 +27,6 @@ NAMING_CONVENTION = {
 
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 MoneyColumn = Numeric(18, 2, asdecimal=True)

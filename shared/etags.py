@@ -11,9 +11,11 @@ def etag(version: int) -> str:
 
 
 def _version(tag: str) -> int | None:
-    """The version a strong tag of ours names (`"3"`); None for any other tag, which no version matches."""
+    """The version a strong tag of ours names (`"3"`); None for any other tag, which no version matches. Tags compare
+    character by character (RFC 9110 §8.8.3.2): `"03"` is not the tag of version 3."""
     if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdecimal() and tag[1:-1].isascii():
-        return int(tag[1:-1])
+        version = int(tag[1:-1])
+        return version if etag(version) == tag else None
     return None
 
 

@@ -2,7 +2,7 @@
 records; the city writes any; the city, the auditor and the services read any."""
 
 from shared.auth import Principal, Role
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Unauthorized
 
 # A refusal names the caller, never the record's district: that would tell a district who owns what.
 _OWN_DISTRICT_ONLY = "The {principal} principal may {verb} only the records of its own district."
@@ -23,6 +23,8 @@ def listing_district(principal: Principal, requested: str | None) -> str | None:
     principal, which may not ask for another."""
     if principal.reads_everything:
         return requested
+    if principal.role is Role.ANONYMOUS:
+        raise Unauthorized("An API key is needed to read district records.")
     if principal.role is not Role.DISTRICT or principal.district_code is None:
         raise Forbidden(f"The {principal.label} principal may not read district records.")
     if requested is not None and requested != principal.district_code:

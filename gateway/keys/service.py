@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.keys import repository
 from gateway.models import ApiKey
 from shared.auth import Principal, Role
-from shared.db import utcnow
+from shared.clock import utcnow
 from shared.reference import DISTRICT_CODES
 
 KEY_PREFIX = "cqk"

@@ -3,7 +3,8 @@
 from sqlalchemy import Numeric
 from sqlalchemy.orm import DeclarativeBase
 
-from shared.db import TYPE_ANNOTATION_MAP, JSONColumn, MoneyColumn, make_metadata, utcnow
+from shared.clock import utcnow
+from shared.db import TYPE_ANNOTATION_MAP, JSONColumn, MoneyColumn, make_metadata
 
 __all__ = ["Base", "FractionColumn", "JSONColumn", "MoneyColumn", "utcnow"]
 

@@ -2,7 +2,8 @@
 
 from sqlalchemy.orm import DeclarativeBase
 
-from shared.db import TYPE_ANNOTATION_MAP, JSONColumn, MoneyColumn, make_metadata, utcnow
+from shared.clock import utcnow
+from shared.db import TYPE_ANNOTATION_MAP, JSONColumn, MoneyColumn, make_metadata
 
 __all__ = ["Base", "JSONColumn", "MoneyColumn", "utcnow"]
 

@@ -21,7 +21,11 @@ async def overridden(app: FastAPI, dependency: Callable[..., Awaitable[Any]], cl
     """`client` answers for `dependency` in `app` until the block ends (then the previous answer again); closed at
     the end."""
     previous = app.dependency_overrides.get(dependency)
-    app.dependency_overrides[dependency] = lambda: client
+
+    async def answer() -> Client:  # a coroutine, as the dependency it stands for: no thread-pool hop
+        return client
+
+    app.dependency_overrides[dependency] = answer
     try:
         yield client
     finally:

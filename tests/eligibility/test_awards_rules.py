@@ -238,7 +238,9 @@ async def ranking_2025(ranking_app, registry_app) -> dict[str, Any]:
 async def with_ranking(eligibility_app, ranking_app) -> AsyncIterator[None]:
     http = httpx.AsyncClient(base_url="http://ranking", transport=httpx.ASGITransport(app=ranking_app))
     async with overridden(
-        eligibility_app, get_ranking, RankingClient(ServiceClient(http, upstream="ranking", secret=TEST_SECRET))
+        eligibility_app,
+        get_ranking,
+        RankingClient(ServiceClient(http, upstream="ranking", secret=TEST_SECRET, retries=0)),
     ):
         yield
 

@@ -22,9 +22,17 @@ async def upstreams_in_process(
     """The app reads the upstreams given through their transports (`httpx.ASGITransport(app=…)`), the others at
     their settings' URLs, until the block ends."""
     upstreams = make_upstreams(settings, registry_transport=registry, eligibility_transport=eligibility)
-    app.dependency_overrides[get_upstreams] = lambda: upstreams
+    previous = app.dependency_overrides.get(get_upstreams)
+
+    async def answer() -> Upstreams:  # a coroutine, as the dependency it stands for: no thread-pool hop
+        return upstreams
+
+    app.dependency_overrides[get_upstreams] = answer
     try:
         yield upstreams
     finally:
-        app.dependency_overrides.pop(get_upstreams, None)
+        if previous is None:
+            app.dependency_overrides.pop(get_upstreams, None)
+        else:
+            app.dependency_overrides[get_upstreams] = previous
         await upstreams.aclose()

@@ -46,17 +46,11 @@ async def get(session: AsyncSession, award_id: int, *, fresh: bool = False) -> A
 
 async def add(session: AsyncSession, award: Award) -> Award:
     session.add(award)
-    await session.flush()
     return award
-
-
-async def flush(session: AsyncSession) -> None:
-    await session.flush()
 
 
 async def add_event(session: AsyncSession, event: AwardEvent) -> None:
     session.add(event)
-    await session.flush()
 
 
 async def events(session: AsyncSession, award_id: int) -> Sequence[AwardEvent]:

@@ -1,9 +1,8 @@
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from services.eligibility.awards import exports, service
+from services.eligibility.awards import service
 from services.eligibility.awards.schemas import (
     AwardDetail,
     AwardFilters,
@@ -18,8 +17,9 @@ from services.eligibility.awards.schemas import (
 from services.eligibility.dependencies import ParametersDep, RankingDep, ReachWorkDep, RegistryDep, SettingsDep
 from services.eligibility.screenings.subjects import RecipientKind
 from shared.auth import Principal, Role, require_roles
-from shared.clock import ClockDep, utcnow
+from shared.clock import ClockDep
 from shared.db import SessionDep
+from shared.downloads import XLSX, download
 from shared.identifiers import DistrictCode, Storable, Year
 from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
 
@@ -28,7 +28,6 @@ router = APIRouter(prefix="/awards", tags=["awards"])
 CityDep = Annotated[Principal, require_roles(Role.CITY)]
 ReaderDep = Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)]
 AwardIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def award_filters(
@@ -104,12 +103,7 @@ async def summary(
         Query(description="Repeat to group by several; default measure_id, year, district_code, status"),
     ] = None,
 ) -> SummaryOut:
-    keys: list[GroupKey] = group_by if group_by is not None else ["measure_id", "year", "district_code", "status"]
-    return await service.summary(session, principal, filters, keys)
-
-
-def _attachment(extension: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="awards.{extension}"'}
+    return await service.summary(session, principal, filters, group_by)
 
 
 @router.get(
@@ -121,10 +115,8 @@ def _attachment(extension: str) -> dict[str, str]:
 async def export_csv(
     session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
 ) -> Response:
-    awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
-    # Writing up to 100,000 rows is CPU: in a worker thread (the awards are loaded; no session is touched there).
-    body = await asyncio.to_thread(exports.to_csv, awards)
-    return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment("csv"))
+    body = await service.export_csv(session, principal, filters, settings.award_export_max_rows)
+    return download(body, "awards.csv")
 
 
 @router.get(
@@ -136,10 +128,8 @@ async def export_csv(
 async def export_xlsx(
     session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
 ) -> Response:
-    awards = await service.export_rows(session, principal, filters, settings.award_export_max_rows)
-    selected = service.scoped(principal, filters)
-    body = await asyncio.to_thread(exports.to_xlsx, awards, selected, utcnow())
-    return Response(body, media_type=XLSX, headers=_attachment("xlsx"))
+    body = await service.export_xlsx(session, principal, filters, settings.award_export_max_rows)
+    return download(body, "awards.xlsx")
 
 
 @router.get("/{award_id}", response_model=AwardDetail, summary="One award with its calculation and history")

@@ -1,5 +1,6 @@
 """The award ledger's logic: 就高不重复 under a per-key lock, the checks against the rules, the workflow."""
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -10,7 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility.awards import identity, repository
+from services.eligibility.awards import exports, identity, repository
 from services.eligibility.awards.entitlement import Entitlement, assess
 from services.eligibility.awards.identity import MEASURE_RECIPIENT_KIND
 from services.eligibility.awards.models import Award, AwardEvent
@@ -38,7 +39,7 @@ from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.rules.base import DOCUMENT, ZERO
 from services.eligibility.rules.engine import RULES
 from shared.auth import Principal
-from shared.clock import Clock
+from shared.clock import Clock, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import next_cursor
 from shared.requestid import current_client_request_id, current_request_id
@@ -118,10 +119,14 @@ async def list_page(
     return AwardPage(items=items, next_cursor=next_cursor(rows, limit, lambda award: award.id))
 
 
+DEFAULT_GROUPING: tuple[GroupKey, ...] = ("measure_id", "year", "district_code", "status")
+
+
 async def summary(
-    session: AsyncSession, principal: Principal, filters: AwardFilters, group_by: Sequence[GroupKey]
+    session: AsyncSession, principal: Principal, filters: AwardFilters, group_by: Sequence[GroupKey] | None
 ) -> SummaryOut:
-    keys = list(dict.fromkeys(group_by))
+    """Counts and sums grouped by `group_by` (default: measure, year, district and status)."""
+    keys = list(dict.fromkeys(group_by if group_by is not None else DEFAULT_GROUPING))
     rows = await repository.totals(session, scoped(principal, filters), keys)
     groups = [
         SummaryGroup.model_validate({**values, "count": count, "amount_yuan": amount, "payable_yuan": payable})
@@ -149,6 +154,18 @@ async def export_rows(
             errors=[field_error(["query"], f"{total} awards selected, at most {max_rows} per export")],
         )
     return await repository.every(session, selected, max_rows)
+
+
+async def export_csv(session: AsyncSession, principal: Principal, filters: AwardFilters, max_rows: int) -> bytes:
+    awards = await export_rows(session, principal, filters, max_rows)
+    # Writing up to 100,000 rows is CPU: in a worker thread (the awards are loaded; no session is touched there).
+    return await asyncio.to_thread(exports.to_csv, awards)
+
+
+async def export_xlsx(session: AsyncSession, principal: Principal, filters: AwardFilters, max_rows: int) -> bytes:
+    """The workbook of the awards `filters` select, with totals and the filters written on its first sheet."""
+    awards = await export_rows(session, principal, filters, max_rows)
+    return await asyncio.to_thread(exports.to_xlsx, awards, scoped(principal, filters), utcnow())
 
 
 # ---- proposing -------------------------------------------------------------------------------------------------
@@ -357,6 +374,7 @@ async def propose(
         await session.flush()
     try:
         await repository.add(session, award)
+        await session.flush()
     except IntegrityError as exc:
         # Only if the lock were bypassed: the database still holds one standing award per key.
         if "stacking_key" not in str(exc.orig):
@@ -368,6 +386,7 @@ async def propose(
     reason = "; ".join(part for part in (body.reason, ledger_note) if part) or None
     proposed = _event(award.id, "propose", None, "proposed", on, reason, principal)
     await repository.add_event(session, proposed)
+    await session.flush()
     if current is not None and previous_status is not None:
         if current.status == "superseded":
             current.superseded_by_id = award.id
@@ -392,6 +411,7 @@ async def propose(
                 principal,
             )
         await repository.add_event(session, event)
+        await session.flush()
     # A new award's history is the one event just written.
     return await detail(session, award, today, [proposed])
 
@@ -495,6 +515,7 @@ async def transition(
     await repository.add_event(
         session, _event(award.id, body.action, from_status, award.status, on, body.reason, principal)
     )
+    await session.flush()
     if resumes is not None:
         resumes.is_standing = True
         await session.flush()
@@ -510,4 +531,5 @@ async def transition(
                 principal,
             ),
         )
+        await session.flush()
     return await detail(session, award, today)

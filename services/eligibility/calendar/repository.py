@@ -23,5 +23,4 @@ async def records_of_year(session: AsyncSession, year: int) -> Sequence[Official
 
 async def add(session: AsyncSession, record: OfficialCalendar) -> OfficialCalendar:
     session.add(record)
-    await session.flush()
     return record

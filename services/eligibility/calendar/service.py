@@ -310,6 +310,7 @@ async def record_year(session: AsyncSession, principal: Principal, year: int, bo
             client_request_id=current_client_request_id(),
         ),
     )
+    await session.flush()
     return await get_year(session, year)
 
 

@@ -9,9 +9,8 @@ from services.eligibility.matches.schemas import MatchesOut
 from shared.auth import KeyHolderDep
 from shared.clock import ClockDep
 from shared.db import SessionDep
-from shared.errors import InvalidInput, field_error
+from shared.identifiers import Uscc
 from shared.reference import MAX_YEAR, MIN_YEAR
-from shared.uscc import validate_uscc
 
 router = APIRouter(tags=["matches"])
 
@@ -27,17 +26,10 @@ async def matches(
     registry: RegistryDep,
     parameters: ParametersDep,
     principal: KeyHolderDep,
-    uscc: Annotated[str, Path(min_length=18, max_length=18, description="Unified social credit code")],
+    uscc: Annotated[Uscc, Path(description="Unified social credit code")],
     as_of: Annotated[date | None, Query(description="Default: today")] = None,
     year: Annotated[
         int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the figures (default: the year before as_of)")
     ] = None,
 ) -> MatchesOut:
-    try:
-        code = validate_uscc(uscc)
-    except ValueError as exc:
-        problem = field_error(["path", "uscc"], str(exc))
-        raise InvalidInput(f"{uscc!r} is not a valid credit code.", errors=[problem]) from None
-    day = as_of or clock.today()
-    chosen = year if year is not None else day.year - 1
-    return await service.match(session, registry, parameters, principal, code, day, chosen)
+    return await service.match(session, registry, parameters, principal, uscc, as_of or clock.today(), year)

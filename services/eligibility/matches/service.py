@@ -110,8 +110,11 @@ async def match(
     principal: Principal,
     uscc: str,
     as_of: date,
-    year: int,
+    year: int | None,
 ) -> MatchesOut:
+    """What `uscc` qualifies for on `as_of`, from the figures of `year` (default: the year before `as_of`)."""
+    if year is None:
+        year = as_of.year - 1
     enterprise = await registry.enterprise(uscc)
     if enterprise is None:
         raise NotFound(f"The registry has no enterprise {uscc}.")

@@ -4,64 +4,22 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from services.eligibility.dependencies import ParametersDep
-from services.eligibility.measures.catalogue import MEASURES, MEASURES_BY_ID, Measure
-from services.eligibility.measures.schemas import MeasureOut, MeasureParameter, MeasuresOut
-from services.eligibility.parameters.definitions import ParameterSet, format_value
-from services.eligibility.rules.engine import RULES
+from services.eligibility.measures import service
+from services.eligibility.measures.schemas import MeasureOut, MeasuresOut
 from shared.clock import ClockDep
-from shared.errors import NotFound
 
 router = APIRouter(tags=["measures"])
 
 AsOfQuery = Annotated[date | None, Query(description="The date parameter values are shown for (default: today)")]
 
 
-def measure_out(measure: Measure, parameters: ParameterSet, as_of: date) -> MeasureOut:
-    rule = RULES.get(measure.id)
-    params = parameters.at(as_of)
-    return MeasureOut(
-        id=measure.id,
-        clause=measure.clause,
-        title_zh=measure.title_zh,
-        title_en=measure.title_en,
-        computable=measure.computable,
-        recipient=measure.recipient,
-        subject_type=measure.subject_type,
-        frequency=measure.frequency,
-        lead_department_zh=measure.lead_department_zh,
-        lead_department_en=measure.lead_department_en,
-        summary_en=measure.summary_en(params),
-        citation=measure.citation,
-        effective_from=parameters.policy.effective_from,
-        effective_to=parameters.policy.effective_to,
-        facts=rule.facts if rule else [],
-        parameters=[
-            MeasureParameter(
-                name=name,
-                unit=parameters.definitions[name].unit,
-                value=format_value(params.values[name]),
-                citation=parameters.definitions[name].citation,
-            )
-            for name in (rule.parameters if rule else ())
-        ],
-    )
-
-
 @router.get("/measures", response_model=MeasuresOut, summary="The 16 measures of 渝发改规范〔2024〕7号 (public)")
 async def list_measures(parameters: ParametersDep, clock: ClockDep, as_of: AsOfQuery = None) -> MeasuresOut:
-    day = as_of or clock.today()
-    return MeasuresOut(
-        as_of=day,
-        document=parameters.policy.document,
-        items=[measure_out(measure, parameters, day) for measure in MEASURES],
-    )
+    return service.list_measures(parameters, as_of or clock.today())
 
 
 @router.get("/measures/{measure_id}", response_model=MeasureOut, summary="One measure (public)")
 async def get_measure(
     parameters: ParametersDep, clock: ClockDep, measure_id: Annotated[str, Path(max_length=8)], as_of: AsOfQuery = None
 ) -> MeasureOut:
-    measure = MEASURES_BY_ID.get(measure_id)
-    if measure is None:
-        raise NotFound(f"There is no measure {measure_id!r}; the measures are M01 … M16 with M07a, M07b, M07c.")
-    return measure_out(measure, parameters, as_of or clock.today())
+    return service.get_measure(parameters, measure_id, as_of or clock.today())

@@ -21,5 +21,4 @@ async def exists(session: AsyncSession, name: str, effective_from: date) -> bool
 
 async def add(session: AsyncSession, amendment: ParameterAmendment) -> ParameterAmendment:
     session.add(amendment)
-    await session.flush()
     return amendment

@@ -147,6 +147,7 @@ async def amend(
         ) from None
     try:
         await repository.add(session, _amendment(name, body, value, recorded_at, principal))
+        await session.flush()
     except IntegrityError:
         # Another request recorded a value for the same day between the check above and this insert.
         raise Conflict(f"{name} already has a value in force from {body.effective_from}.") from None

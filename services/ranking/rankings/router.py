@@ -8,10 +8,10 @@ from services.ranking.rankings.schemas import RankingHistory, RankingOut
 from shared.auth import PrincipalDep
 from shared.clock import ClockDep
 from shared.db import SessionDep
+from shared.downloads import XLSX, download
 
 router = APIRouter(prefix="/rankings", tags=["published rankings"])
 YearPath = Annotated[int, Path(ge=1, le=9999, description="The year ranked")]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/{year}", response_model=RankingOut, summary="The published ranking of a year (public)")
@@ -32,10 +32,6 @@ async def read_history(
     return await service.history(session, upstreams, clock, year)
 
 
-def _attachment(year: int, extension: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="ranking-{year}.{extension}"'}
-
-
 @router.get(
     "/{year}/export.csv",
     response_class=Response,
@@ -46,7 +42,7 @@ async def export_csv(
     year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
 ) -> Response:
     ranking = await service.published(session, upstreams, clock, year)
-    return Response(exports.to_csv(ranking), media_type="text/csv; charset=utf-8", headers=_attachment(year, "csv"))
+    return download(exports.to_csv(ranking), f"ranking-{year}.csv")
 
 
 @router.get(
@@ -59,4 +55,4 @@ async def export_xlsx(
     year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: PrincipalDep
 ) -> Response:
     ranking = await service.published(session, upstreams, clock, year)
-    return Response(exports.to_xlsx(ranking), media_type=XLSX, headers=_attachment(year, "xlsx"))
+    return download(exports.to_xlsx(ranking), f"ranking-{year}.xlsx")
