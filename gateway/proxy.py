@@ -230,7 +230,17 @@ def _upstream_headers(
         name = key.lower()
         if name in _REQUEST_DROP or name in connection_tokens:
             continue
-        out.append((name.decode("latin-1"), value.decode("latin-1")))
+        try:
+            # aiohttp writes header values as UTF-8: a value decoded otherwise would reach the service changed.
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Refused(
+                400,
+                "Bad Request",
+                "bad-request",
+                f"The value of the {name.decode('latin-1')!r} header is not UTF-8 text; it cannot be passed on.",
+            ) from None
+        out.append((name.decode("latin-1"), text))
     # The client as the gateway identified it (gateway/client.py): a chain the caller claimed is not passed on.
     identity = client_of(scope)
     address, scheme = identity.address, identity.scheme
@@ -258,7 +268,10 @@ def _check_fits_upstream(method: str, raw_target: bytes, headers: list[tuple[str
     and the service would refuse it with a 431 of its own and a closed connection."""
     limits = server_settings()
     size = (
-        len(method) + len(raw_target) + _CLIENT_HEAD_BYTES + sum(len(name) + len(value) + 4 for name, value in headers)
+        len(method)
+        + len(raw_target)
+        + _CLIENT_HEAD_BYTES
+        + sum(len(name) + len(value.encode()) + 4 for name, value in headers)
     )
     if len(headers) + _CLIENT_HEADERS > limits.max_headers or size > limits.max_head_bytes:
         raise _Refused(
@@ -417,7 +430,9 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     )
     upstream_headers = _upstream_headers(scope["headers"], scope, signed)
     _check_fits_upstream(method, raw_target, upstream_headers)
-    url = upstream.origin.join(URL(raw_target.decode("ascii"), encoded=True))
+    # The target is appended to the service's origin as it came, never joined to it: a join would read a target
+    # beginning with `//` as another host (and resolve `..`), sending the signed request wherever the caller chose.
+    url = URL(str(upstream.origin) + raw_target.decode("ascii"), encoded=True)
     retryable = method in SAFE_METHODS and not has_body
     try:
         async with upstream.connection_slot():
@@ -476,8 +491,9 @@ async def _exchange(
                 await asyncio.sleep(0.05)
                 continue
             _unreachable(state, service, "unreachable", exc)
-        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
-            # Closed or reset before an answer; aiohttp itself has sent an idempotent request once more already.
+        except aiohttp.ClientConnectionError as exc:
+            # Closed or reset before an answer (a read has been sent once more by aiohttp already; a write never is:
+            # gateway/upstream.py, WriteNotResent).
             _unreachable(state, service, "broken", exc)
         except aiohttp.ClientError as exc:  # an answer that is not valid HTTP
             state.metrics.upstream_errors.labels(service, "error").inc()

@@ -12,15 +12,37 @@ from contextlib import asynccontextmanager
 import aiohttp
 from yarl import URL
 
+from gateway.access import SAFE_METHODS
 from gateway.settings import GatewaySettings
 
 # The services (uvicorn) close a keep-alive connection after 5 idle seconds; one idle for this long is not
 # reused, so that a request is not sent on a connection the service is closing.
 IDLE_EXPIRY_SECONDS = 4.0
+# Connections beyond the proxied requests' slots for the gateway's own requests (readiness, OpenAPI documents),
+# which take no slot: they never make a proxied request that holds one wait for a connection.
+PROBE_CONNECTIONS = 4
 
 
 class PoolExhausted(Exception):
     """Every connection to the service stayed in use for the pool timeout."""
+
+
+class WriteNotResent(aiohttp.ClientConnectionError):
+    """A write whose connection closed before an answer. aiohttp would send a PUT or DELETE once more (it holds them
+    idempotent), but the service may have done it already, and the resent copy, with the same spent nonce, would be
+    refused as a replay: the caller would read a 401 for a write that was made. So it is not resent; the caller gets
+    a 503 and retries (with an Idempotency-Key where the route takes one)."""
+
+
+async def _no_resent_writes(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    try:
+        return await handler(request)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        if request.method in SAFE_METHODS:
+            raise
+        raise WriteNotResent(f"{request.method}: {exc}") from exc
 
 
 class Upstream:
@@ -37,7 +59,9 @@ class Upstream:
         self.session = aiohttp.ClientSession(
             base_url=self.origin,
             connector=aiohttp.TCPConnector(
-                limit=settings.upstream_max_connections, limit_per_host=0, keepalive_timeout=IDLE_EXPIRY_SECONDS
+                limit=settings.upstream_max_connections + PROBE_CONNECTIONS,
+                limit_per_host=0,
+                keepalive_timeout=IDLE_EXPIRY_SECONDS,
             ),
             timeout=aiohttp.ClientTimeout(
                 total=None,
@@ -49,6 +73,7 @@ class Upstream:
             auto_decompress=False,
             skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
             trust_env=False,
+            middlewares=(_no_resent_writes,),
         )
 
     @asynccontextmanager

@@ -5,6 +5,7 @@ Our own lines go through structlog's filtering logger straight to stdout; the st
 SQLAlchemy, …) through the root handler, rendered by the same processors, so that both look alike.
 """
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -23,6 +24,18 @@ def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
         if client_request_id is not None:
             event_dict.setdefault("client_request_id", client_request_id)
     return event_dict
+
+
+class _StdoutLogger(structlog.WriteLogger):
+    """structlog's write logger, which drops a line it cannot write (stdout closed or broken) as the standard
+    library's handlers do, rather than failing the request that logged it."""
+
+    def msg(self, message: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            super().msg(message)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 def _service_first(service: str) -> Processor:
@@ -54,7 +67,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[*shared_processors, _service_first(service), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(root.level),
-        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
+        logger_factory=lambda *_: _StdoutLogger(sys.stdout),
         # Not cached: a logger made at import time follows a later configure_logging (a test's, a second app's).
         cache_logger_on_first_use=False,
     )

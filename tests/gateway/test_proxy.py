@@ -270,7 +270,7 @@ async def test_slow_but_answering_upstream_within_timeout_is_fine(gw: Gw) -> Non
     assert response.json() == {"slept": 0.3}
 
 
-async def test_only_safe_bodiless_requests_are_retried(gateway_db: TestDatabase) -> None:
+async def test_only_safe_bodiless_requests_are_sent_twice(gateway_db: TestDatabase) -> None:
     hangup = RawServer("hangup").start()
     try:
         settings = settings_for(gateway_db.url, registry_url=hangup.url, eligibility_url="", ranking_url="")
@@ -286,6 +286,13 @@ async def test_only_safe_bodiless_requests_are_retried(gateway_db: TestDatabase)
             assert post.status_code == 503
             await asyncio.sleep(0.2)
             assert hangup.connections - before == 3  # a POST is never sent twice
+            # Nor a PUT or DELETE, which aiohttp would resend: the copy's spent nonce would answer a made write 401.
+            for method in ("PUT", "DELETE"):
+                write = await client.request(method, "/api/v1/registry/anything", headers=bearer(key))
+                assert write.status_code == 503, method
+                assert write.json()["type"] == "/problems/upstream-unavailable"
+            await asyncio.sleep(0.2)
+            assert hangup.connections - before == 5
     finally:
         hangup.stop()
 
@@ -450,3 +457,15 @@ async def test_bodies_beyond_the_process_budget_are_refused_before_they_are_read
         assert statuses == [408, 408]
         assert app.state.gateway.bodies.held == 0
         assert (await client.post("/api/v1/registry/things", content=b"{}", headers=bearer(key))).status_code < 500
+
+
+async def test_a_target_that_looks_like_another_host_stays_on_the_service(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    # A join of `//host/…` to the service's origin would send the signed request to that host (SSRF).
+    settings = settings_for(gateway_db.url, registry_url=echo.url)
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        response = await client.get("/api/v1/registry//169.254.169.254/latest/meta-data", headers=bearer(key))
+        assert response.status_code == 200
+        assert response.json()["path"] == "//169.254.169.254/latest/meta-data"  # as the echo service received it

@@ -58,8 +58,10 @@ async def test_concurrent_takes_get_their_own_answers() -> None:
         decisions = await asyncio.gather(*(limiter.take(buckets[i % 3], rate=0.001, burst=5) for i in range(30)))
         for index, bucket in enumerate(buckets):
             mine = decisions[index::3]
-            assert [d.allowed for d in mine] == [True] * 5 + [False] * 5, bucket
-            assert sorted(d.remaining for d in mine[:5]) == [0, 1, 2, 3, 4]
+            # Concurrent takes may reach Redis in any order (a pool of connections): each bucket gives exactly its
+            # burst, every remaining count once.
+            assert sum(d.allowed for d in mine) == 5, bucket
+            assert sorted(d.remaining for d in mine if d.allowed) == [0, 1, 2, 3, 4]
             assert await limiter.redis.exists(limiter.prefix + bucket) == 1  # counted in Redis, not in process
     finally:
         await limiter.close()
