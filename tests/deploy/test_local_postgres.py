@@ -2,11 +2,13 @@
 one database per component, the URLs handed to the components, kept across a restart, and stopped."""
 
 import asyncio
+import os
 from pathlib import Path
 
 import asyncpg
+import pytest
 
-from deploy.local_postgres import LocalPostgres
+from deploy.local_postgres import SERVER_MAJOR, LocalPostgres, hold
 from deploy.migrate import COMPONENTS
 from deploy.run_local import start_local_postgres
 
@@ -61,3 +63,30 @@ def test_a_restart_keeps_the_port_and_the_data(tmp_path: Path) -> None:
         assert server.running_port() is None
     finally:
         server.destroy()
+
+
+def test_a_second_holder_of_the_data_directory_is_refused(tmp_path: Path) -> None:
+    held = hold(tmp_path / "postgres")
+    try:
+        with pytest.raises(RuntimeError, match=r"another process \(a `make run`\?\) is using"):
+            hold(tmp_path / "postgres")
+    finally:
+        held.close()
+    hold(tmp_path / "postgres").close()  # free again once the first let go
+
+
+def test_data_of_another_major_version_is_named_not_started(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("16\n")
+    with pytest.raises(RuntimeError, match=rf"was made by PostgreSQL 16; this is {SERVER_MAJOR}"):
+        LocalPostgres(data).start()
+
+
+def test_a_pid_file_of_another_process_is_named(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    server.data_dir.mkdir()
+    # This test's own process is alive, and nothing listens on port 1.
+    (server.data_dir / "postmaster.pid").write_text(f"{os.getpid()}\n{server.data_dir}\n0\n1\n")
+    with pytest.raises(RuntimeError, match="but no server answers on its port 1"):
+        server.running_port()
