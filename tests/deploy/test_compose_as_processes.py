@@ -321,6 +321,13 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
         return httpx.get(target, headers=signed(secret, "GET", target), timeout=30).json()["items"]
 
     original, restored = everything(registry), everything(f"http://127.0.0.1:{port}")
-    assert len(restored) >= 5 and restored == original
-    audit = f"http://127.0.0.1:{port}/audit?limit=500"
-    assert len(httpx.get(audit, headers=signed(secret, "GET", audit), timeout=30).json()["items"]) >= 5
+    assert restored == original
+    assert {row["uscc"] for row in rows} <= {item["uscc"] for item in restored}  # the five imported just now
+
+    def audit(base: str) -> list[dict[str, Any]]:
+        target = f"{base}/audit?limit=500"
+        return httpx.get(target, headers=signed(secret, "GET", target), timeout=30).json()["items"]
+
+    original_audit = audit(registry)
+    assert audit(f"http://127.0.0.1:{port}") == original_audit
+    assert {row["uscc"] for row in rows} <= {entry["entity_id"] for entry in original_audit}
