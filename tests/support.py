@@ -12,9 +12,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
@@ -272,3 +273,32 @@ def asgi_client(app: FastAPI, principal: Principal | None, base_url: str = "http
         auth=PrincipalAuth(principal, audience=app.state.settings.service_name),
         timeout=60,
     )
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_Closable)
+
+
+@asynccontextmanager
+async def overridden(
+    app: FastAPI, dependency: Callable[..., Awaitable[Any]], client: ClientT
+) -> AsyncIterator[ClientT]:
+    """`client` answers for `dependency` in `app` (through `app.dependency_overrides`) until the block ends, then
+    the previous answer again; the client is closed at the end."""
+    previous = app.dependency_overrides.get(dependency)
+
+    async def answer() -> ClientT:  # a coroutine, as the dependency it stands for: no thread-pool hop
+        return client
+
+    app.dependency_overrides[dependency] = answer
+    try:
+        yield client
+    finally:
+        if previous is None:
+            app.dependency_overrides.pop(dependency, None)
+        else:
+            app.dependency_overrides[dependency] = previous
+        await client.aclose()

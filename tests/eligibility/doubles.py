@@ -1,9 +1,7 @@
 """The eligibility service's clients of the registry and the ranking service, swapped for tests through
 `app.dependency_overrides` (the app's own, made in its lifespan, stay unused meanwhile)."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 from fastapi import FastAPI
@@ -12,28 +10,7 @@ from services.eligibility.awards.ranking import RankingClient, make_ranking_clie
 from services.eligibility.dependencies import get_ranking, get_registry
 from services.eligibility.registry_client.client import RegistryClient, make_registry_client
 from services.eligibility.settings import EligibilitySettings
-
-Client = TypeVar("Client", RegistryClient, RankingClient)
-
-
-@asynccontextmanager
-async def overridden(app: FastAPI, dependency: Callable[..., Awaitable[Any]], client: Client) -> AsyncIterator[Client]:
-    """`client` answers for `dependency` in `app` until the block ends (then the previous answer again); closed at
-    the end."""
-    previous = app.dependency_overrides.get(dependency)
-
-    async def answer() -> Client:  # a coroutine, as the dependency it stands for: no thread-pool hop
-        return client
-
-    app.dependency_overrides[dependency] = answer
-    try:
-        yield client
-    finally:
-        if previous is None:
-            app.dependency_overrides.pop(dependency, None)
-        else:
-            app.dependency_overrides[dependency] = previous
-        await client.aclose()
+from tests.support import overridden
 
 
 def registry_in_process(

@@ -23,10 +23,9 @@ from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.http import ServiceClient
 from tests.eligibility.awards_support import propose, ranking_rows, written
-from tests.eligibility.doubles import overridden
 from tests.eligibility.scenario import Scenario, building, cluster, enterprise, new_uscc, project, seed, year
 from tests.ranking.doubles import upstreams_in_process
-from tests.support import CITY, TEST_SECRET, TestDatabase, asgi_client
+from tests.support import CITY, TEST_SECRET, TestDatabase, asgi_client, overridden
 
 # A one-off award is computed on the day it is proposed (the clock's today); a yearly one on the last day of its year.
 AS_OF = "2025-06-30"
