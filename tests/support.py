@@ -141,7 +141,8 @@ def postgres_admin_url() -> str:
         raise RuntimeError(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {TEST_POSTGRES_URL}")
     # A server of this session's own (two sessions at once must not stop each other's): a few seconds of initdb.
     VAR_DIR.mkdir(exist_ok=True)
-    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="test-postgres-", dir=VAR_DIR)) / "data", durable=False)
+    scratch = Path(tempfile.mkdtemp(prefix="test-postgres-", dir=VAR_DIR))
+    server = LocalPostgres(scratch / "data", durable=False, protected=False)
     _EMBEDDED.append(server)
     atexit.register(stop_embedded_postgres)  # outside pytest too (the bench)
     server.start()

@@ -31,8 +31,13 @@ def test_the_launcher_starts_its_server_makes_the_databases_and_sets_the_urls(tm
         assert env["RANKING_DATABASE_URL"] == given  # a URL that is set is kept
         for name in ("registry", "eligibility", "gateway"):
             assert (
-                env[f"{name.upper()}_DATABASE_URL"] == f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/{name}"
+                env[f"{name.upper()}_DATABASE_URL"]
+                == f"postgresql+asyncpg://postgres:{server.password}@127.0.0.1:{server.port}/{name}"
             )
+        # Any local user reaches 127.0.0.1: without the password (kept for this user alone) the server says no.
+        assert server.password and (server.password_file.stat().st_mode & 0o777) == 0o600
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(_databases(f"postgresql://postgres:wrong@127.0.0.1:{server.port}/postgres"))
         assert asyncio.run(_databases(server.url())) == {"postgres", "registry", "eligibility", "gateway"}
         # The next start finds the data and the databases, and adopts the server that is still running.
         again: dict[str, str] = {}
