@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run    start the whole stack locally (its own PostgreSQL under var/postgres unless database URLs are set)"
-	@echo "make test   run the test suite (PostgreSQL at TEST_POSTGRES_URL, else its own under var/test-postgres)"
+	@echo "make test   run the test suite (PostgreSQL at TEST_POSTGRES_URL, else one of its own under var/)"
 	@echo "make lint   ruff, mypy and the import contracts (.importlinter)"
 	@echo "make bench  performance figures beside their targets (JSON on stdout, a table on stderr)"
 	@echo "make load   60 s at 200 requests/s through the gateway (LOAD_ARGS='--rate 100 --seconds 30')"
