@@ -36,6 +36,10 @@ class ConcurrencyCap:
     def in_flight(self, client: str) -> int:
         return self._in_flight.get(client, 0)
 
+    def total(self) -> tuple[int, int]:
+        """(clients with a request in flight, requests in flight): idle clients are not counted, nor kept."""
+        return len(self._in_flight), sum(self._in_flight.values())
+
 
 class BodyBudget:
     def __init__(self, limit: int) -> None:

@@ -21,7 +21,7 @@ def test_the_cap_counts_each_client_and_forgets_idle_ones() -> None:
     assert cap.try_acquire("a")
     for client in ("a", "a", "b"):
         cap.release(client)
-    assert cap.in_flight("a") == cap.in_flight("b") == 0 and not cap._in_flight
+    assert cap.in_flight("a") == cap.in_flight("b") == 0 and cap.total() == (0, 0)
 
 
 def test_a_block_lasts_its_time() -> None:
@@ -61,7 +61,7 @@ async def test_one_client_holding_slow_requests_cannot_stop_another(
         assert (await client.get("/api/v1/eligibility/measures")).status_code == 200
         assert [answer.status_code for answer in await asyncio.gather(*slow)] == [200] * 3
         assert (await client.get("/api/v1/registry/things/3", headers=bearer(greedy))).status_code == 200
-        assert not state.concurrency._in_flight
+        assert state.concurrency.total() == (0, 0)
 
 
 async def test_every_way_out_gives_the_place_back(gateway_db: TestDatabase, echo: ServerThread) -> None:
@@ -80,12 +80,12 @@ async def test_every_way_out_gives_the_place_back(gateway_db: TestDatabase, echo
         assert (await client.get("/api/v1/ranking/methodologies", headers=bearer(key))).status_code == 503
         gone = asyncio.create_task(client.get("/api/v1/registry/slow", params={"seconds": 5}, headers=bearer(key)))
         await asyncio.sleep(0.3)
-        assert sum(state.concurrency._in_flight.values()) == 1
+        assert state.concurrency.total() == (1, 1)
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await gone
         await asyncio.sleep(0.1)
-        assert not state.concurrency._in_flight
+        assert state.concurrency.total() == (0, 0)
         assert (await client.get("/api/v1/registry/things/2", headers=bearer(key))).status_code == 200
 
 
