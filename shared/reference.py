@@ -72,6 +72,47 @@ DISTRICTS: tuple[District, ...] = tuple(
 )
 DISTRICT_CODES: frozenset[str] = frozenset(_DISTRICT_NAMES)
 
+# 一区两群: the city's regions, as the producer-services map (渝府发〔2024〕18号 第（二十三）条) groups its tiles.
+Region = Literal["central", "new_main", "northeast", "southeast"]
+REGION_NAMES: dict[Region, str] = {
+    "central": "中心城区",
+    "new_main": "主城新区",
+    "northeast": "渝东北三峡库区城镇群",
+    "southeast": "渝东南武陵山区城镇群",
+}
+_REGION_DISTRICTS: dict[Region, tuple[str, ...]] = {
+    "central": ("500103", "500104", "500105", "500106", "500107", "500108", "500109", "500112", "500113"),
+    "new_main": (
+        "500102",
+        "500110",
+        "500111",
+        "500115",
+        "500116",
+        "500117",
+        "500118",
+        "500119",
+        "500120",
+        "500151",
+        "500152",
+        "500153",
+    ),
+    "northeast": (
+        "500101",
+        "500154",
+        "500155",
+        "500229",
+        "500230",
+        "500231",
+        "500233",
+        "500235",
+        "500236",
+        "500237",
+        "500238",
+    ),
+    "southeast": ("500114", "500156", "500240", "500241", "500242", "500243"),
+}
+DISTRICT_REGIONS: dict[str, Region] = {code: region for region, codes in _REGION_DISTRICTS.items() for code in codes}
+
 # 渝府发〔2024〕18号 第二至四部分.
 SECTORS: tuple[Sector, ...] = (
     Sector("tech_rnd", "科技研发服务", "Technology R&D services"),
