@@ -1,5 +1,5 @@
-# One image for the gateway and the three services; the command picks the component (see docker-compose.yml).
 # syntax=docker/dockerfile:1
+# One image for the gateway and the four services; the command picks the component (see docker-compose.yml).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -11,7 +11,13 @@ FROM python:3.11-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
+# The monitoring service draws SVG charts with Chinese text (matplotlib): WenQuanYi Micro Hei is the CJK font it
+# looks for. MPLCONFIGDIR: the root filesystem is read-only, /tmp is not (matplotlib keeps its font cache there).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --home-dir /app app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
@@ -20,5 +26,5 @@ COPY services ./services
 COPY gateway ./gateway
 COPY deploy/__init__.py deploy/migrate.py ./deploy/
 USER app
-EXPOSE 8000 8001 8002 8003
+EXPOSE 8000 8001 8002 8003 8004
 CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header", "--no-proxy-headers", "--http", "shared.server:BoundedHttpToolsProtocol"]

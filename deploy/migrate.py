@@ -13,7 +13,7 @@ from pathlib import Path
 from shared.migrations import upgrade
 from shared.settings import PROJECT_ROOT, ServiceSettings
 
-COMPONENTS = ("registry", "eligibility", "ranking", "gateway")
+COMPONENTS = ("registry", "eligibility", "ranking", "monitoring", "gateway")
 
 
 def component_dir(name: str) -> Path:

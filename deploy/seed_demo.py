@@ -6,6 +6,10 @@ star buildings with yearly revenue, and investment projects, platforms and event
 code, every owner an enterprise of the registry, no two the same). The data are made by a seeded random generator:
 the same seed gives the same registry.
 
+Issue 18 adds the clusters' yearly revenue (a few of them 百亿级, 10,000,000,000 yuan or more) and a dozen 市级领军企业
+designations (one of them revoked), all written by the city, from a generator of their own so that the rest of
+the data stay as they were.
+
 Most facts are written by the city, so verified as written; with the district keys (the demo keys file), two
 counties submit their own 2025 figures, a few cluster evaluations and projects, which wait for the city's
 verification (`GET /verifications`).
@@ -262,7 +266,10 @@ def seed(
         "buildings": 0,
         "projects": 0,
         "submitted_for_verification": 0,
+        "cluster_years": 0,
+        "leading_designations": 0,
     }
+    cluster_ids: list[int] = []
 
     def imported(client: Api, rows: list[dict[str, Any]], year: int) -> int:
         report = client.call("POST", "/enterprises/import?atomic=true", rows)
@@ -304,6 +311,7 @@ def seed(
             if belongs_to is not None:
                 body["belongs_to"] = belongs_to
             cluster = api.call("POST", "/clusters", body)
+            cluster_ids.append(int(cluster["id"]))
             for year in YEARS:
                 grade = rng.choices("ABCD", weights=(25, 35, 25, 15))[0]
                 low, high = {"A": (85, 98), "B": (75, 85), "C": (60, 75), "D": (40, 60)}[grade]
@@ -392,12 +400,37 @@ def seed(
             )
             counts["projects"] += 1
             counts["submitted_for_verification"] += 1
+        seed_monitoring(api, random.Random(seed_value + 18), cluster_ids, enterprises, counts)  # noqa: S311 - demo
     finally:
         api.close()
         for client in submitters.values():
             client.close()
     counts["requests"] = api.requests
     return counts
+
+
+def seed_monitoring(
+    api: Api, rng: random.Random, cluster_ids: list[int], enterprises: list[DemoEnterprise], counts: dict[str, int]
+) -> None:
+    """Issue 18's registry facts, by the city (verified as written): every cluster's revenue of each year, a few
+    above the 百亿级 line, and a dozen 市级领军企业 designations of above-size enterprises, one revoked."""
+    for cluster_id in cluster_ids:
+        revenue = rng.uniform(1.5e9, 1.4e10)
+        for year in YEARS:
+            api.call("PUT", f"/clusters/{cluster_id}/years/{year}", {"revenue_yuan": str(_yuan(revenue))})
+            counts["cluster_years"] += 1
+            revenue *= max(0.7, rng.gauss(1.12, 0.1))
+    above = [e for e in enterprises if e.years.get(YEARS[-1], (Decimal(0), 0, False, False))[2]]
+    chosen = sorted(rng.sample(above, min(12, len(above))), key=lambda e: e.uscc)
+    for index, leader in enumerate(chosen):
+        year = 2024 if index < 5 else 2025
+        body = {"uscc": leader.uscc, "year": year, "document": f"渝发改服务〔{year}〕{11 + index}号"}
+        designation = api.call("POST", "/leading-enterprises", body)
+        counts["leading_designations"] += 1
+        if index == 0:  # one designation revoked, as happens when an enterprise no longer qualifies
+            api.call(
+                "POST", f"/leading-enterprises/{designation['id']}/revocation", {"reason": "经年度复核不再符合认定条件"}
+            )
 
 
 def registry_is_empty(base_url: str, city_key: str) -> bool:

@@ -1,4 +1,4 @@
-"""The API gateway: one front door for the registry, eligibility and ranking services.
+"""The API gateway: one front door for the registry, eligibility, ranking and monitoring services.
 
 `uvicorn --factory gateway.main:create_app`. Keys: `python -m gateway.keys create --role city`.
 """

@@ -49,7 +49,7 @@ RULES: tuple[Rule, ...] = (
     _rule("registry", r"/audit/?", SAFE_METHODS, READERS_OF_EVERYTHING, "the audit log is for city and auditor"),
     _rule(
         "registry",
-        r"/(enterprises/[^/]+/years/[^/]+|clusters/[^/]+/evaluations/[^/]+|buildings/[^/]+(/years/[^/]+)?"
+        r"/(enterprises/[^/]+/years/[^/]+|clusters/[^/]+/(evaluations|years)/[^/]+|buildings/[^/]+(/years/[^/]+)?"
         r"|projects/[^/]+)/verification/?|/verifications/?",
         WRITE_METHODS,
         CITY_ONLY,
@@ -76,6 +76,20 @@ RULES: tuple[Rule, ...] = (
         CITY_ONLY,
         "only the city confirms or refuses a held registration",
     ),
+    _rule(
+        "registry",
+        r"/leading-enterprises(/.*)?",
+        WRITE_METHODS,
+        CITY_ONLY,
+        "only the city designates 市级领军企业 and revokes a designation",
+    ),
+    _rule(
+        "registry",
+        r"/monitoring-stats(/.*)?",
+        SAFE_METHODS,
+        READERS_OF_EVERYTHING,
+        "the monitoring statistics are the whole city's (a district key reads its own records elsewhere)",
+    ),
     _rule("eligibility", r"/measures(/.*)?", SAFE_METHODS, ANYONE, "the measures catalogue is public"),
     _rule("eligibility", r"/parameters(/.*)?", SAFE_METHODS, ANYONE, "the parameters are public"),
     _rule("eligibility", r"/calculate(/batch)?/?", frozenset({"POST"}), ANYONE, "calculation is public"),
@@ -97,6 +111,15 @@ RULES: tuple[Rule, ...] = (
     _rule("ranking", r"/rankings/[^/]+(/.*)?", SAFE_METHODS, ANYONE, "published rankings are public"),
     _rule("ranking", r"/methodologies(/.*)?", SAFE_METHODS, ANYONE, "the method is published before the data"),
     _rule("ranking", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city makes methodologies and runs, and publishes"),
+    _rule(
+        "monitoring",
+        r"/(plan|targets(/[^/]+)?|indicators(/[^/]+)?)/?",
+        SAFE_METHODS,
+        ANYONE,
+        "the plan's targets and indicators are public",
+    ),
+    _rule("monitoring", r"/publications/.*", SAFE_METHODS, ANYONE, "published assessments are public (定期发布)"),
+    _rule("monitoring", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city records observations and publishes"),
     _rule("*", r"/.*", SAFE_METHODS, KEY_HOLDERS, "reading needs an API key"),
     _rule("*", r"/.*", WRITE_METHODS, WRITERS, "the auditor role changes nothing"),
 )

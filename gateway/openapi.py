@@ -41,7 +41,8 @@ _GATEWAY_RESPONSES = {
 
 DESCRIPTION = """One API for Chongqing's producer-services support under 渝发改规范〔2024〕7号: the **registry**
 (districts, sectors, enterprises, clusters, buildings, projects), **eligibility** (the measures as code,
-calculation, screening, awards) and **ranking** (the yearly district ranking).
+calculation, screening, awards), **ranking** (the yearly district ranking) and **monitoring** (统计监测 of the
+action plan 渝府发〔2024〕18号: its 2027 targets, their yearly assessment, the producer-services map).
 
 Authenticate with `Authorization: Bearer <api key>`. Keys belong to a `city`, `district` or `auditor` caller;
 the measures catalogue, calculation and published rankings need no key. Every error is

@@ -19,6 +19,7 @@ from deploy.run_local import present_services, uvicorn_command
 from gateway import GATEWAY_DIR
 from gateway.keys.admin import run_in_session
 from gateway.keys.service import create_key
+from gateway.settings import SERVICE_NAMES
 from shared.settings import PROJECT_ROOT
 from tests.support import TestDatabase, free_port, stop_process, wait_healthy
 
@@ -133,7 +134,7 @@ def launch_stack(
     databases["gateway"] = TestDatabase("gateway", GATEWAY_DIR, admin_url=admin_url)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     full_env["GATEWAY_DATABASE_URL"] = databases["gateway"].url
-    for upstream in ("registry", "eligibility", "ranking"):
+    for upstream in SERVICE_NAMES:
         url = f"http://127.0.0.1:{ports[upstream]}" if upstream in names else ""
         full_env[f"GATEWAY_{upstream.upper()}_URL"] = url
         for caller in names:

@@ -1,4 +1,4 @@
-"""Every listing of the three services takes its cursor through shared.pagination: a cursor no page issued is a
+"""Every listing of the four services takes its cursor through shared.pagination: a cursor no page issued is a
 422 problem naming `cursor`, before the service or the database sees it (a crafted one was a 500 on /audit)."""
 
 import base64
@@ -9,6 +9,9 @@ from fastapi import FastAPI
 
 from services.eligibility.main import create_app as create_eligibility_app
 from services.eligibility.settings import EligibilitySettings
+from services.monitoring import SERVICE_DIR as MONITORING_DIR
+from services.monitoring.main import create_app as create_monitoring_app
+from services.monitoring.settings import MonitoringSettings
 from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
@@ -26,9 +29,15 @@ LISTINGS = {
         "/projects": "integer",
         "/enterprise-registrations": "integer",
         "/verifications": "record and id",
+        "/leading-enterprises": "integer",
     },
     "eligibility": {"/policies": "bigint", "/awards": "bigint"},
     "ranking": {"/runs": "integer"},
+    "monitoring": {"/indicators/{indicator_id}/observations": "year and period"},
+}
+# A listing under a path parameter is called at one real path.
+CONCRETE = {
+    "/indicators/{indicator_id}/observations": "/indicators/modern_logistics.logistics_cost_share_of_gdp/observations"
 }
 
 
@@ -50,6 +59,7 @@ BY_KIND = {
     "bigint": ["abc", 0, -1, 2**63, [1]],
     "integer": ["abc", 0, 2**31, [1]],
     "text": [7, "a\x00b", "x" * 65, ["9150"]],
+    "year and period": [[2024], [2024, "Q5"], ["2024", "year"], [2024, "year", 1], 2024],
     "record and id": [["enterprise_year"], ["no_such_record", "1"], ["project", 1], ["project", "a\x00b"], "project"],
 }
 
@@ -60,14 +70,27 @@ def ranking_database() -> Iterator[TestDatabase]:
 
 
 @pytest.fixture(scope="module")
+def monitoring_database() -> Iterator[TestDatabase]:
+    yield from TestDatabase("monitoring", MONITORING_DIR).lifecycle()
+
+
+@pytest.fixture(scope="module")
 async def apps(
-    registry_app: FastAPI, eligibility_database: TestDatabase, ranking_database: TestDatabase
+    registry_app: FastAPI,
+    eligibility_database: TestDatabase,
+    ranking_database: TestDatabase,
+    monitoring_database: TestDatabase,
 ) -> AsyncIterator[dict[str, FastAPI]]:
     # Listing reads only their own database: no upstream is reached, so the clients' default addresses do.
     eligibility = create_eligibility_app(EligibilitySettings(database_url=eligibility_database.url, environment="test"))
     ranking = create_ranking_app(RankingSettings(database_url=ranking_database.url, environment="test"))
-    async with eligibility.router.lifespan_context(eligibility), ranking.router.lifespan_context(ranking):
-        yield {"registry": registry_app, "eligibility": eligibility, "ranking": ranking}
+    monitoring = create_monitoring_app(MonitoringSettings(database_url=monitoring_database.url, environment="test"))
+    async with (
+        eligibility.router.lifespan_context(eligibility),
+        ranking.router.lifespan_context(ranking),
+        monitoring.router.lifespan_context(monitoring),
+    ):
+        yield {"registry": registry_app, "eligibility": eligibility, "ranking": ranking, "monitoring": monitoring}
 
 
 def test_every_listing_with_a_cursor_is_named_here(apps: dict[str, FastAPI]) -> None:
@@ -88,6 +111,7 @@ async def test_a_crafted_cursor_is_a_422_problem_naming_the_cursor(
     apps: dict[str, FastAPI], service: str, path: str, kind: str
 ) -> None:
     client = asgi_client(apps[service], CITY)
+    path = CONCRETE.get(path, path)
     for cursor in [*COMMON, *(encode_cursor(key) for key in BY_KIND[kind])]:
         response = await client.get(path, params={"cursor": cursor})
         assert response.status_code == 422, (path, cursor, response.text)

@@ -4,7 +4,7 @@
 # Each role owns only its own database: no superuser, no CREATEDB, no CREATEROLE, no access to the others.
 set -eu
 
-for component in ${COMPONENTS:-registry eligibility ranking gateway}; do
+for component in ${COMPONENTS:-registry eligibility ranking monitoring gateway}; do
   name="${DB_PREFIX:-}${component}"
   upper=$(echo "$component" | tr '[:lower:]' '[:upper:]')
   password=$(eval "printf '%s' \"\${${upper}_DB_PASSWORD:?${upper}_DB_PASSWORD must be set}\"")

@@ -5,7 +5,9 @@ from fastapi import FastAPI
 from services.registry.audit.router import router as audit_router
 from services.registry.buildings.router import router as buildings_router
 from services.registry.clusters.router import router as clusters_router
+from services.registry.designations.router import router as designations_router
 from services.registry.enterprises.router import router as enterprises_router
+from services.registry.monitoring.router import router as monitoring_router
 from services.registry.projects.router import router as projects_router
 from services.registry.reference.router import router as reference_router
 from services.registry.registrations.router import router as registrations_router
@@ -15,9 +17,9 @@ from services.registry.verification.router import router as verification_router
 from shared.app import create_service_app
 
 DESCRIPTION = """The system of record: the 38 districts, the 18 sectors, enterprises by unified social credit code
-with their yearly figures and above-size status, clusters and their grades, star buildings, and the projects,
-platforms and events that apply for money under 渝发改规范〔2024〕7号. Every write is audited; the facts that decide
-money carry their verification by the city."""
+with their yearly figures and above-size status, clusters with their grades and yearly revenue, 市级领军企业
+designations, star buildings, and the projects, platforms and events that apply for money under 渝发改规范〔2024〕7号.
+Every write is audited; the facts that decide money carry their verification by the city."""
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -36,6 +38,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             projects_router,
             verification_router,
             stats_router,
+            designations_router,
+            monitoring_router,
             audit_router,
         ],
         reads_without_transaction=True,

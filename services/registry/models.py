@@ -2,8 +2,9 @@
 
 from services.registry.audit.models import AuditEntry
 from services.registry.buildings.models import Building, BuildingYear
-from services.registry.clusters.models import Cluster, ClusterEvaluation
+from services.registry.clusters.models import Cluster, ClusterEvaluation, ClusterYear
 from services.registry.db import Base
+from services.registry.designations.models import LeadingDesignation
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.idempotency.models import IdempotentRequest
 from services.registry.projects.models import Project
@@ -21,11 +22,13 @@ __all__ = [
     "BuildingYear",
     "Cluster",
     "ClusterEvaluation",
+    "ClusterYear",
     "District",
     "Enterprise",
     "EnterpriseRegistration",
     "EnterpriseYear",
     "IdempotentRequest",
+    "LeadingDesignation",
     "Project",
     "Sector",
     "metadata",

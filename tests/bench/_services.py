@@ -22,6 +22,7 @@ FACTORIES = {
     "registry": "services.registry.main:create_app",
     "eligibility": "services.eligibility.main:create_app",
     "ranking": "services.ranking.main:create_app",
+    "monitoring": "services.monitoring.main:create_app",
 }
 
 
@@ -80,7 +81,7 @@ async def served(factory: str, env: dict[str, str] | None = None, *, workers: in
 
 @asynccontextmanager
 async def service(name: str, database_url: str, *, workers: int = 1, **settings: str) -> AsyncIterator[str]:
-    """The base URL of the service `name` (registry, eligibility, ranking) as a uvicorn process."""
+    """The base URL of the service `name` (registry, eligibility, ranking, monitoring) as a uvicorn process."""
     async with served(FACTORIES[name], service_env(name, database_url, **settings), workers=workers) as url:
         yield url
 

@@ -299,6 +299,7 @@ async def run() -> dict[str, Any]:
             "GATEWAY_DATABASE_URL": gateway_db.url,
             "GATEWAY_ELIGIBILITY_URL": "",
             "GATEWAY_RANKING_URL": "",
+            "GATEWAY_MONITORING_URL": "",
             "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
             "GATEWAY_RATE_LIMIT_BURST": "1000000",
             "INTERNAL_SECRET": DEVELOPMENT_INTERNAL_SECRET,

@@ -30,8 +30,8 @@ from tests.support import free_port, postgres_admin_url
 
 pytestmark = pytest.mark.e2e
 
-ORDER = ("registry", "eligibility", "ranking", "gateway")
-CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003}
+ORDER = ("registry", "eligibility", "ranking", "monitoring", "gateway")
+CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003, "monitoring": 8004}
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
 
 
@@ -214,6 +214,10 @@ def test_the_stack_serves_through_the_gateway(stack):
     read = httpx.get(f"{gateway}/api/v1/registry/enterprises/{body['uscc']}", headers=headers, timeout=10)
     assert read.json()["name"] == body["name"]
     assert httpx.get(f"{gateway}/api/v1/registry/enterprises", timeout=10).status_code == 401
+    # Every service is behind the gateway: its readiness waits for each, and the newest answers through it.
+    assert set(ready.json()["checks"]) >= {"registry", "eligibility", "ranking", "monitoring"}
+    targets = httpx.get(f"{gateway}/api/v1/monitoring/targets", headers=headers, timeout=10)
+    assert targets.status_code == 200, targets.text
 
 
 def test_each_role_reaches_only_its_own_database(stack):

@@ -10,13 +10,21 @@ import yaml
 
 from shared.settings import PROJECT_ROOT
 
-APP_SERVICES = ("registry", "eligibility", "ranking", "gateway")
+APP_SERVICES = ("registry", "eligibility", "ranking", "monitoring", "gateway")
+# Which services each one reads (it waits for them, and is told where they are).
+READS = {
+    "eligibility": ("registry",),
+    "ranking": ("registry", "eligibility"),
+    "monitoring": ("registry", "eligibility"),
+}
+PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003, "monitoring": 8004}
 K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 ENV_VALUES = {
     "POSTGRES_PASSWORD": "pg-secret",
     "REGISTRY_DB_PASSWORD": "r-secret",
     "ELIGIBILITY_DB_PASSWORD": "e-secret",
     "RANKING_DB_PASSWORD": "k-secret",
+    "MONITORING_DB_PASSWORD": "m-secret",
     "GATEWAY_DB_PASSWORD": "g-secret",
     "INTERNAL_SECRET": "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3",
 }
@@ -96,8 +104,36 @@ def test_every_container_has_a_healthcheck_and_waits_for_healthy_dependencies(co
         for dependency in service.get("depends_on", {}).values():
             assert dependency["condition"] == "service_healthy"
     gateway_needs = set(compose["services"]["gateway"]["depends_on"])
-    assert gateway_needs == {"postgres", "redis", "registry", "eligibility", "ranking"}
+    assert gateway_needs == {"postgres", "redis", "registry", "eligibility", "ranking", "monitoring"}
     assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_each_service_waits_for_what_it_reads_and_is_told_where_it_is(compose):
+    gateway = compose["services"]["gateway"]["environment"]
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        command = " ".join(service["command"])
+        assert f"--port {PORTS[name]} " in command and f":{PORTS[name]}/" in " ".join(service["healthcheck"]["test"])
+        if name == "gateway":
+            continue
+        assert f"services.{name}.main:create_app" in command
+        assert gateway[f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
+        reads = READS.get(name, ())
+        assert set(service["depends_on"]) == {"postgres", *reads}, name
+        told = {key for key in service["environment"] if key.endswith("_URL") and key != f"{name.upper()}_DATABASE_URL"}
+        assert told == {f"{name.upper()}_{upstream.upper()}_URL" for upstream in reads}, name
+        for upstream in reads:
+            assert (
+                service["environment"][f"{name.upper()}_{upstream.upper()}_URL"]
+                == f"http://{upstream}:{PORTS[upstream]}"
+            )
+
+
+def test_the_image_carries_the_cjk_font_the_monitoring_pictures_need():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert "fonts-wqy-microhei" in dockerfile and "MPLCONFIGDIR=/tmp/" in dockerfile
+    assert dockerfile.startswith("# syntax=")  # a parser directive only counts on the first line
+    assert "fonts-wqy-microhei" in (PROJECT_ROOT / ".ci" / "run").read_text()
 
 
 def test_postgres_creates_one_database_and_role_per_service(compose):
@@ -107,6 +143,10 @@ def test_postgres_creates_one_database_and_role_per_service(compose):
     targets = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in postgres["volumes"]]
     assert "/var/lib/postgresql/data" in targets
     assert "/docker-entrypoint-initdb.d/10-init-databases.sh" in targets
+    for name in APP_SERVICES:
+        assert postgres["environment"][f"{name.upper()}_DB_PASSWORD"] == ENV_VALUES[f"{name.upper()}_DB_PASSWORD"]
+    script = (PROJECT_ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
+    assert f"${{COMPONENTS:-{' '.join(APP_SERVICES)}}}" in script
 
 
 def test_prometheus_is_an_optional_profile(compose, env_file):
@@ -157,3 +197,26 @@ def test_kubernetes_layout():
             assert container["readinessProbe"] and container["livenessProbe"]
             assert pod["initContainers"][0]["command"][:3] == ["python", "-m", "deploy.migrate"]
             assert {"secretRef": {"name": "producer-services"}} in container["envFrom"]
+    files = {f"{name}.yaml" for name in APP_SERVICES}
+    assert files <= set(kustomization["resources"])
+
+
+def test_kubernetes_services_are_wired_like_the_compose_file():
+    by_kind = {(document["kind"], document["metadata"]["name"]): document for _, document in k8s_documents()}
+    config = by_kind[("ConfigMap", "producer-services")]["data"]
+    secret = by_kind[("Secret", "producer-services")]["stringData"]
+    for name in APP_SERVICES:
+        pod = by_kind[("Deployment", name)]["spec"]["template"]["spec"]
+        assert pod["initContainers"][0]["command"] == ["python", "-m", "deploy.migrate", name]
+        container = pod["containers"][0]
+        command = " ".join(container["command"])
+        assert f"--port {PORTS[name]} " in command
+        assert container["ports"] == [{"name": "http", "containerPort": PORTS[name]}]
+        assert by_kind[("Service", name)]["spec"]["ports"][0]["port"] == PORTS[name]
+        assert config[f"{name.upper()}_ENVIRONMENT"] == "production"
+        assert secret[f"{name.upper()}_DATABASE_URL"].endswith(f"/{name}")
+        if name != "gateway":
+            assert f"services.{name}.main:create_app" in command
+            assert config[f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
+        for upstream in READS.get(name, ()):
+            assert config[f"{name.upper()}_{upstream.upper()}_URL"] == f"http://{upstream}:{PORTS[upstream]}"

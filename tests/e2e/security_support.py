@@ -258,7 +258,7 @@ class Segment:
 def service_database_urls(stack: Stack) -> dict[str, str]:
     return {
         name: stack.env[f"{name.upper()}_DATABASE_URL"]
-        for name in ("registry", "eligibility", "ranking")
+        for name in ("registry", "eligibility", "ranking", "monitoring")
         if f"{name.upper()}_DATABASE_URL" in stack.env
     }
 
@@ -277,6 +277,7 @@ class Records:
     cluster: int = 0
     building: int = 0
     project: int = 0
+    designation: int = 0
     award: int = 0
     run: int = 0
     parameter: str = "m13.cap_yuan"
@@ -301,10 +302,21 @@ class Records:
         assert response.status_code == 202, f"{response.request.url}: {response.status_code} {response.text}"
         return int(response.json()["id"])
 
+    def new_designation(self) -> int:
+        """A fresh 市级领军企业 designation of a fresh enterprise of district OWN (one live designation each)."""
+        body = designation_body(self)
+        return int(self.created(send_json(self.api, "POST", f"{API}/registry/leading-enterprises", body))["id"])
+
     def new_run(self) -> int:
         """A fresh draft ranking run of RANKED_YEAR."""
         body = {"year": self.ranked_year}
         return int(self.created(send_json(self.api, "POST", f"{API}/ranking/runs", body))["run_id"])
+
+    def new_observation(self) -> str:
+        """A corrected value of OBSERVED in MONITORED_YEAR: the year's assessment changes, so it may be published."""
+        path = f"{API}/monitoring/indicators/{OBSERVED}/observations/{MONITORED_YEAR}"
+        self.created(send_json(self.api, "PUT", path, observation_body(self)))
+        return f"/publications/{MONITORED_YEAR}"
 
     def amendment_date(self) -> str:
         """A day late in the policy's term that no other amendment of this test run uses."""
@@ -320,6 +332,28 @@ def enterprise_body(r: Records, district: str = OWN) -> dict[str, Any]:
         "established_on": "2015-03-01",
         "spun_off_from_manufacturer": False,
     }
+
+
+# The monitoring service's observed indicator and assessed year (2025 has ended: it may be published).
+OBSERVED = "modern_logistics.logistics_cost_share_of_gdp"
+MONITORED_YEAR = 2025
+
+
+def observation_body(r: Records) -> dict[str, Any]:
+    """A value of OBSERVED (percent) no other request sends, with its source and the reason of a correction."""
+    return {
+        "value": f"13.{serial():04d}",
+        "unit": "percent",
+        "source_kind": "statistics_bureau",
+        "source": "市统计局安全测试公报",
+        "reason": f"安全测试修订{serial()}",
+    }
+
+
+def designation_body(r: Records) -> dict[str, Any]:
+    """A designation of a fresh enterprise of district OWN (an enterprise has one live designation at a time)."""
+    uscc = r.created(send_json(r.api, "POST", f"{API}/registry/enterprises", enterprise_body(r)))["uscc"]
+    return {"uscc": uscc, "year": 2025, "document": f"渝发改服务〔2025〕{serial()}号"}
 
 
 def award_body(r: Records, district: str = OWN) -> dict[str, Any]:
@@ -349,6 +383,8 @@ def make_records(api: httpx.Client, own_api: httpx.Client | None = None) -> Reco
     r.cluster = r.created(send_json(api, "POST", f"{API}/registry/clusters", cluster))["id"]
     evaluation = {"grade": "B", "score": "80.00"}  # for the verification routes (the PUT route writes 2024 again)
     r.created(send_json(api, "PUT", f"{API}/registry/clusters/{r.cluster}/evaluations/2024", evaluation))
+    cluster_revenue = {"revenue_yuan": "10000000000.00"}  # for the verification route (the PUT writes 2024 again)
+    r.created(send_json(api, "PUT", f"{API}/registry/clusters/{r.cluster}/years/2024", cluster_revenue))
     building = {"name": f"{r.mark}大厦", "district_code": OWN, "stars": 4, "operator_uscc": r.enterprise}
     r.building = r.created(send_json(api, "POST", f"{API}/registry/buildings", building))["id"]
     revenue = {"revenue_yuan": "150000000.00"}
@@ -362,10 +398,15 @@ def make_records(api: httpx.Client, own_api: httpx.Client | None = None) -> Reco
         "actual_spend_yuan": "800000.00",
     }
     r.project = r.created(send_json(api, "POST", f"{API}/registry/projects", project))["id"]
+    designation = {"uscc": r.enterprise, "year": 2025, "document": "渝发改服务〔2025〕12号"}
+    r.designation = r.created(send_json(api, "POST", f"{API}/registry/leading-enterprises", designation))["id"]
     r.award = r.new_award()
     r.run = r.new_run()
     # Published with a reason: another test of the session may have published this year already.
     published = send_json(api, "POST", f"{API}/ranking/runs/{r.run}/publish", {"reason": "安全测试发布"})
+    r.created(published)
+    # The monitoring's year: a value recorded, then published (another test of the session may have published).
+    published = send_json(api, "POST", f"{API}/monitoring{r.new_observation()}", {"reason": "安全测试发布监测"})
     r.created(published)
     parameter = r.created(api.get(f"{API}/eligibility/parameters/{r.parameter}", params={"as_of": "2027-12-31"}))
     r.parameter_value = parameter["value"]
@@ -466,6 +507,18 @@ def _year_of(kind: str, key: str) -> Callable[[Records, str, Any, httpx.Response
     return read
 
 
+def _cluster_year(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    parts = path.removeprefix(f"{API}/registry/").split("/")
+    stored = _get(r, f"/registry/clusters/{parts[1]}/years")
+    return dict(next(item for item in stored["years"] if item["year"] == int(parts[3])))
+
+
+def _revocation(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    """A revocation as the designation records it (the reason inside `revocation`)."""
+    stored = _get(r, f"/registry/leading-enterprises/{response.json()['id']}")
+    return {"reason": stored["revocation"]["reason"]}
+
+
 def _amendment(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
     stored = _get(r, f"/eligibility/parameters/{r.parameter}?as_of=2027-12-31")
     dated = next(item for item in stored["history"] if item["effective_from"] == body["effective_from"])
@@ -498,6 +551,16 @@ def _run(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str
 def _publication(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
     stored = _get(r, f"/ranking/runs/{response.json()['run_id']}")
     return {"reason": stored["publish_reason"]}
+
+
+def _observation(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    stored = _get(r, f"{path.removeprefix(API)}/history")
+    return dict(stored["revisions"][-1])
+
+
+def _monitoring_publication(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    version = response.json()["version"]
+    return dict(_get(r, f"/monitoring/publications/{MONITORED_YEAR}/versions/{version}"))
 
 
 def _decision(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
@@ -643,6 +706,26 @@ CASES: list[Case] = [
          lambda r: {"reason": f"安全测试拒绝{serial()}"}, CITY),
     # The gateway keeps the audit log from district keys.
     Case("registry", "GET", "/audit", lambda r: "/audit?limit=5", None, CITY_AUDITOR),
+    # A cluster's yearly revenue (issue 18): written by its district or the city, verified by the city only.
+    Case("registry", "PUT", "/clusters/{cluster_id}/years/{year}", lambda r: f"/clusters/{r.cluster}/years/2024",
+         lambda r: {"revenue_yuan": f"{10000000000 + serial()}.00"}, OWN_WRITERS, stored=_cluster_year),
+    Case("registry", "GET", "/clusters/{cluster_id}/years", lambda r: f"/clusters/{r.cluster}/years", None,
+         OWN_READERS),
+    Case("registry", "POST", "/clusters/{cluster_id}/years/{year}/verification",
+         lambda r: f"/clusters/{r.cluster}/years/2024/verification", verification_body, CITY, stored=_decision),
+    # 市级领军企业 designations: the city designates and revokes; a district reads its own enterprises'.
+    Case("registry", "POST", "/leading-enterprises", lambda r: "/leading-enterprises", designation_body, CITY,
+         stored=_by_id("leading-enterprises")),
+    Case("registry", "GET", "/leading-enterprises", lambda r: f"/leading-enterprises?district_code={OWN}", None,
+         OWN_READERS),
+    Case("registry", "GET", "/leading-enterprises/{designation_id}",
+         lambda r: f"/leading-enterprises/{r.designation}", None, OWN_READERS),
+    Case("registry", "POST", "/leading-enterprises/{designation_id}/revocation",
+         lambda r: f"/leading-enterprises/{r.new_designation()}/revocation",
+         lambda r: {"reason": f"安全测试撤销{serial()}"}, CITY, stored=_revocation),
+    # The whole city's monitoring figures: city and auditor (and the services), never a district key.
+    Case("registry", "GET", "/monitoring-stats/{year}", lambda r: f"/monitoring-stats/{RANKED_YEAR}", None,
+         CITY_AUDITOR),
 
     # ---- eligibility: catalogue, parameters and calculation are public; the city alone changes anything ----
     Case("eligibility", "GET", "/measures", lambda r: "/measures", None, EVERYONE),
@@ -708,6 +791,37 @@ CASES: list[Case] = [
          EVERYONE),
     Case("ranking", "GET", "/rankings/{year}/export.xlsx", lambda r: f"/rankings/{r.ranked_year}/export.xlsx", None,
          EVERYONE),
+
+    # ---- monitoring: the plan's targets and published assessments are public; the city records and publishes ----
+    Case("monitoring", "GET", "/plan", lambda r: "/plan", None, EVERYONE),
+    Case("monitoring", "GET", "/targets", lambda r: "/targets?sector=modern_logistics", None, EVERYONE),
+    Case("monitoring", "GET", "/targets/{target_id}", lambda r: "/targets/T33", None, EVERYONE),
+    Case("monitoring", "GET", "/indicators", lambda r: "/indicators", None, EVERYONE),
+    Case("monitoring", "GET", "/indicators/{indicator_id}", lambda r: f"/indicators/{OBSERVED}", None, EVERYONE),
+    Case("monitoring", "PUT", "/indicators/{indicator_id}/observations/{year}",
+         lambda r: f"/indicators/{OBSERVED}/observations/2024", observation_body, CITY, stored=_observation),
+    Case("monitoring", "GET", "/indicators/{indicator_id}/observations",
+         lambda r: f"/indicators/{OBSERVED}/observations", None, EVERY_KEY),
+    Case("monitoring", "GET", "/indicators/{indicator_id}/observations/{year}/history",
+         lambda r: f"/indicators/{OBSERVED}/observations/{MONITORED_YEAR}/history", None, EVERY_KEY),
+    Case("monitoring", "GET", "/assessments/{year}", lambda r: f"/assessments/{MONITORED_YEAR}", None, EVERY_KEY),
+    Case("monitoring", "GET", "/assessments/{year}/report.xlsx", lambda r: f"/assessments/{MONITORED_YEAR}/report.xlsx",
+         None, EVERY_KEY),
+    Case("monitoring", "GET", "/assessments/{year}/targets/{target_id}/chart.svg",
+         lambda r: f"/assessments/{MONITORED_YEAR}/targets/T33/chart.svg", None, EVERY_KEY),
+    Case("monitoring", "GET", "/assessments/{year}/sectors/chart.svg",
+         lambda r: f"/assessments/{MONITORED_YEAR}/sectors/chart.svg", None, EVERY_KEY),
+    # The map: every key holder; a district key sees other districts' small cells withheld.
+    Case("monitoring", "GET", "/map/{year}", lambda r: f"/map/{MONITORED_YEAR}", None, EVERY_KEY),
+    Case("monitoring", "GET", "/map/{year}/tiles.svg", lambda r: f"/map/{MONITORED_YEAR}/tiles.svg?indicator=clusters",
+         None, EVERY_KEY),
+    Case("monitoring", "POST", "/publications/{year}", lambda r: r.new_observation(),
+         lambda r: {"reason": f"安全测试再发布{serial()}"}, CITY, stored=_monitoring_publication),
+    Case("monitoring", "GET", "/publications/{year}", lambda r: f"/publications/{MONITORED_YEAR}", None, EVERYONE),
+    Case("monitoring", "GET", "/publications/{year}/history", lambda r: f"/publications/{MONITORED_YEAR}/history",
+         None, EVERYONE),
+    Case("monitoring", "GET", "/publications/{year}/versions/{version}",
+         lambda r: f"/publications/{MONITORED_YEAR}/versions/1", None, EVERYONE),
 ]
 # fmt: on
 WRITE_CASES = [case for case in CASES if case.writes]

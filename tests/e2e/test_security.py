@@ -397,6 +397,8 @@ def test_injection_and_odd_unicode_in_every_text_field(case: Case, world: World)
                     "/runs/{run_id}/publish",
                     "/enterprise-registrations/{registration_id}/confirm",
                     "/enterprise-registrations/{registration_id}/refuse",
+                    "/leading-enterprises/{designation_id}/revocation",
+                    "/publications/{year}",
                 ):
                     # The target moved on: the next request needs a fresh one (made outside the watch).
                     segment.check()

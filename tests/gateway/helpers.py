@@ -215,6 +215,7 @@ def settings_for(database_url: str, **overrides: Any) -> GatewaySettings:
         "registry_url": "",
         "eligibility_url": "",
         "ranking_url": "",
+        "monitoring_url": "",
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from openapi_spec_validator import validate
 
 from gateway.main import DOCS_HTML
+from gateway.settings import SERVICE_NAMES, GatewaySettings
 from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
 
@@ -24,8 +25,26 @@ async def test_healthz_and_readyz(gw: Gw) -> None:
     assert ready.status_code == 200, ready.text
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "rate_limit_store": "ok", "registry": "ok", "eligibility": "ok", "ranking": "ok"},
+        "checks": {
+            "database": "ok",
+            "rate_limit_store": "ok",
+            "registry": "ok",
+            "eligibility": "ok",
+            "ranking": "ok",
+            "monitoring": "ok",
+        },
     }
+
+
+def test_every_service_has_an_upstream_setting_on_its_own_default_port(gateway_db: TestDatabase) -> None:
+    # run_local gives the services ports 8001… in the order of SERVICE_NAMES; the gateway's defaults must agree.
+    assert SERVICE_NAMES == ("registry", "eligibility", "ranking", "monitoring")
+    defaults = [GatewaySettings.model_fields[f"{name}_url"].default for name in SERVICE_NAMES]
+    assert defaults == [f"http://127.0.0.1:{8001 + index}" for index in range(len(SERVICE_NAMES))]
+    urls = {f"{name}_url": f" http://{name}:{8001 + index}/ " for index, name in enumerate(SERVICE_NAMES)}
+    deployed = settings_for(gateway_db.url, **urls).upstream_urls()
+    assert deployed == {name: f"http://{name}:{8001 + index}" for index, name in enumerate(SERVICE_NAMES)}
+    assert list(settings_for(gateway_db.url, monitoring_url="http://monitoring:8004").upstream_urls()) == ["monitoring"]
 
 
 async def test_readyz_is_a_503_problem_naming_what_is_down(
@@ -39,7 +58,7 @@ async def test_readyz_is_a_503_problem_naming_what_is_down(
         checks = ready.json()["checks"]
         assert checks["registry"] == "ok"
         assert checks["eligibility"] == "unreachable: ClientConnectorError"
-        assert "ranking" not in checks  # not deployed, so not waited for
+        assert "ranking" not in checks and "monitoring" not in checks  # not deployed, so not waited for
 
 
 async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_port_url: str) -> None:
@@ -80,7 +99,7 @@ async def test_merged_openapi_document_is_valid_and_namespaced(gw: Gw) -> None:
     validate(spec)
     assert spec["openapi"].startswith("3.1")
     paths = spec["paths"]
-    for service in ("registry", "eligibility", "ranking"):
+    for service in SERVICE_NAMES:
         assert f"/api/v1/{service}/things" in paths
         assert f"/api/v1/{service}/things/{{thing_id}}" in paths
         prefix = service.capitalize()

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.types import Message
 
+from gateway.settings import SERVICE_NAMES
 from tests.gateway.helpers import (
     RawServer,
     ServerThread,
@@ -216,6 +217,9 @@ async def test_unknown_service_and_undeployed_service(gateway_db: TestDatabase, 
         missing = await client.get("/api/v1/ranking/rankings/2025")
         assert missing.status_code == 503
         assert missing.json()["detail"] == "The ranking service is not deployed behind this gateway."
+        monitoring = await client.get("/api/v1/monitoring/targets", headers=bearer(key))
+        assert monitoring.status_code == 503
+        assert monitoring.json()["detail"] == "The monitoring service is not deployed behind this gateway."
         ok = await client.get("/api/v1/registry/anything", headers=bearer(key))
         assert ok.status_code == 200
 
@@ -358,7 +362,7 @@ async def test_the_services_own_documents_are_not_served_through_the_gateway(gw:
     app, client = gw
     key = await make_key(app, "city")
     for path in ("/docs", "/docs/", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
-        for service in ("registry", "eligibility", "ranking"):
+        for service in SERVICE_NAMES:
             response = await client.get(f"/api/v1/{service}{path}", headers=bearer(key))
             assert response.status_code == 404, (service, path, response.text)
             assert response.headers["content-type"] == "application/problem+json"

@@ -27,6 +27,8 @@ router = APIRouter(prefix="/awards", tags=["awards"])
 
 CityDep = Annotated[Principal, require_roles(Role.CITY)]
 ReaderDep = Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT)]
+# The budget view is read by the monitoring service too, for the producer-services map (its own account).
+SummaryReaderDep = Annotated[Principal, require_roles(Role.CITY, Role.AUDITOR, Role.DISTRICT, Role.SERVICE)]
 AwardIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
@@ -96,7 +98,7 @@ async def list_awards(
 )
 async def summary(
     session: SessionDep,
-    principal: ReaderDep,
+    principal: SummaryReaderDep,
     filters: FiltersDep,
     group_by: Annotated[
         list[GroupKey] | None,

@@ -9,6 +9,8 @@ EntityType = Literal[
     "enterprise_registration",
     "cluster",
     "cluster_evaluation",
+    "cluster_year",
+    "leading_designation",
     "building",
     "building_year",
     "project",

@@ -1,7 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, SmallInteger, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.registry.db import Base, utcnow
@@ -50,4 +50,22 @@ class ClusterEvaluation(Verified, Base):
     grade: Mapped[str] = mapped_column(String(1))
     score: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     tier: Mapped[int | None] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ClusterYear(Verified, Base):
+    """A cluster's yearly revenue (营业收入, issue 18: 百亿级集聚区 are counted from it); the monitoring statistics
+    count only verified revenue."""
+
+    __tablename__ = "cluster_years"
+    __table_args__ = (
+        CheckConstraint("revenue_yuan >= 0", name="revenue_non_negative"),
+        # The monitoring statistics read one year's verified revenues.
+        Index("ix_cluster_years_year_verification_status", "year", "verification_status"),
+        status_check(),
+    )
+
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    revenue_yuan: Mapped[Decimal]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -8,6 +8,9 @@ from services.registry.clusters.schemas import (
     ClusterOut,
     ClusterPage,
     ClusterPatch,
+    ClusterYearIn,
+    ClusterYearOut,
+    ClusterYears,
     Evaluation,
     EvaluationOut,
 )
@@ -69,3 +72,27 @@ async def put_evaluation(
     out, created = await service.put_evaluation(session, principal, cluster_id, year, data)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return out
+
+
+@router.put(
+    "/{cluster_id}/years/{year}",
+    response_model=ClusterYearOut,
+    summary="Record the year's revenue of the cluster (its district or the city; verified by the city)",
+    responses={201: {"model": ClusterYearOut, "description": "Created: the year had no record yet"}},
+)
+async def put_cluster_year(
+    cluster_id: ClusterId,
+    year: Year,
+    data: ClusterYearIn,
+    session: SessionDep,
+    principal: KeyHolderDep,
+    response: Response,
+) -> ClusterYearOut:
+    out, created = await service.put_year(session, principal, cluster_id, year, data)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return out
+
+
+@router.get("/{cluster_id}/years", response_model=ClusterYears, summary="The cluster's yearly revenue, by year")
+async def read_cluster_years(cluster_id: ClusterId, session: SessionDep, principal: KeyHolderDep) -> ClusterYears:
+    return await service.read_years(session, principal, cluster_id)

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 
 from services.registry.verification.schemas import WithVerification
 from shared.identifiers import DistrictCode, Name, Uscc
+from shared.money import StoredYuan, Yuan
 
 Score = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
 
@@ -118,3 +119,22 @@ class ClusterOut(BaseModel):
 class ClusterPage(BaseModel):
     items: list[ClusterOut]
     next_cursor: str | None
+
+
+class ClusterYearIn(BaseModel):
+    """The cluster's revenue of the year (营业收入 of its enterprises, as the district or the city reports it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revenue_yuan: Yuan
+
+
+class ClusterYearOut(WithVerification):
+    year: int
+    revenue_yuan: StoredYuan
+
+
+class ClusterYears(BaseModel):
+    cluster_id: int
+    district_code: str
+    years: list[ClusterYearOut] = Field(description="By year")

@@ -1,10 +1,11 @@
-"""Clusters (集聚区), whom they belong to (隶属关系, the recipient of M03), and their yearly evaluations."""
+"""Clusters (集聚区), whom they belong to (隶属关系, the recipient of M03), their yearly evaluations and their yearly
+revenue (issue 18: 百亿级集聚区 are counted from the verified revenue)."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
 from services.registry.clusters import repository
-from services.registry.clusters.models import Cluster, ClusterEvaluation
+from services.registry.clusters.models import Cluster, ClusterEvaluation, ClusterYear
 from services.registry.clusters.schemas import (
     BelongsToDepartment,
     BelongsToDistrict,
@@ -12,6 +13,9 @@ from services.registry.clusters.schemas import (
     ClusterOut,
     ClusterPage,
     ClusterPatch,
+    ClusterYearIn,
+    ClusterYearOut,
+    ClusterYears,
     Evaluation,
     EvaluationOut,
     flat_belongs_to,
@@ -142,3 +146,51 @@ async def put_evaluation(
         ],
     )
     return out, before is None
+
+
+async def put_year(
+    session: AsyncSession, principal: Principal, cluster_id: int, year: int, data: ClusterYearIn
+) -> tuple[ClusterYearOut, bool]:
+    """Record the year's revenue: the cluster's district or the city; verified when the city writes it, submitted
+    (waiting for the city) when the district does; an unchanged write changes nothing."""
+    cluster = await _load(session, cluster_id, for_update=True)
+    ensure_writable(principal, cluster.district_code)
+    existing = await repository.get_year(session, cluster_id, year)
+    before = ClusterYearOut.model_validate(existing).model_dump(mode="json") if existing else None
+    now = utcnow()
+    if existing is None:
+        existing = ClusterYear(
+            cluster_id=cluster_id, year=year, revenue_yuan=data.revenue_yuan, **written_by(principal, now)
+        )
+        repository.add_year(session, existing)
+    elif existing.revenue_yuan == data.revenue_yuan:
+        return ClusterYearOut.model_validate(existing), False
+    else:
+        existing.revenue_yuan = data.revenue_yuan
+        apply_written_by(existing, principal, now)
+    await session.flush()
+    out = ClusterYearOut.model_validate(existing)
+    await record(
+        session,
+        principal,
+        [
+            Change(
+                "upsert",
+                "cluster_year",
+                f"{cluster_id}/{year}",
+                cluster.district_code,
+                before,
+                out.model_dump(mode="json"),
+            )
+        ],
+    )
+    return out, before is None
+
+
+async def read_years(session: AsyncSession, principal: Principal, cluster_id: int) -> ClusterYears:
+    cluster = await _load(session, cluster_id)
+    ensure_readable(principal, cluster.district_code)
+    years = await repository.years_of(session, cluster_id)
+    return ClusterYears.model_validate(
+        {"cluster_id": cluster_id, "district_code": cluster.district_code, "years": years}
+    )

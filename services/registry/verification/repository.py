@@ -1,4 +1,4 @@
-"""Every query on the verification state of the five kinds of record that carry one."""
+"""Every query on the verification state of the six kinds of record that carry one."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.buildings.models import Building, BuildingYear
-from services.registry.clusters.models import Cluster, ClusterEvaluation
+from services.registry.clusters.models import Cluster, ClusterEvaluation, ClusterYear
 from services.registry.db import utcnow
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.projects.models import Project
@@ -45,6 +45,7 @@ def _table(model: type) -> Table:
 _SLASH = literal_column("'/'", String)
 _EY, _CE, _B, _BY, _P = (_table(m) for m in (EnterpriseYear, ClusterEvaluation, Building, BuildingYear, Project))
 _C = _table(Cluster)
+_CY = _table(ClusterYear)
 
 KINDS: dict[str, Kind] = {
     "enterprise_year": Kind(
@@ -56,6 +57,13 @@ KINDS: dict[str, Kind] = {
         _CE.join(_C, _C.c.id == _CE.c.cluster_id),
         _C.c.district_code,
         _CE.c.cluster_id.cast(String) + _SLASH + _CE.c.year.cast(String),
+    ),
+    "cluster_year": Kind(
+        _CY,
+        ("cluster_id", "year"),
+        _CY.join(_C, _C.c.id == _CY.c.cluster_id),
+        _C.c.district_code,
+        _CY.c.cluster_id.cast(String) + _SLASH + _CY.c.year.cast(String),
     ),
     "building": Kind(_B, ("id",), _B, _B.c.district_code, _B.c.id.cast(String)),
     "building_year": Kind(

@@ -53,6 +53,19 @@ async def verify_cluster_evaluation(
 
 
 @router.post(
+    "/clusters/{cluster_id}/years/{year}/verification",
+    response_model=VerifiedRecord,
+    summary="Verify or reject a cluster's yearly revenue (city)",
+    description=DECISION,
+    dependencies=CITY_ONLY,
+)
+async def verify_cluster_year(
+    cluster_id: RecordId, year: Year, body: VerificationDecision, session: SessionDep, principal: KeyHolderDep
+) -> VerifiedRecord:
+    return await service.decide(session, principal, "cluster_year", (cluster_id, year), body.decision, body.reason)
+
+
+@router.post(
     "/buildings/{building_id}/verification",
     response_model=VerifiedRecord,
     summary="Verify or reject a star building's grade (city)",

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.identifiers import Storable
 
 VerificationStatus = Literal["submitted", "verified", "rejected"]
-RecordKind = Literal["enterprise_year", "cluster_evaluation", "building", "building_year", "project"]
+RecordKind = Literal["enterprise_year", "cluster_evaluation", "cluster_year", "building", "building_year", "project"]
 Decision = Literal["verify", "reject"]
 # The queue's sort key, which its cursor carries: the record kind and the record's id (e.g. `91500103MA5U7XXXX0/2025`).
 QueueKey = tuple[RecordKind, Annotated[str, Field(min_length=1, max_length=64), Storable]]
