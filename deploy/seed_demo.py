@@ -37,6 +37,19 @@ from shared.uscc import ALPHABET, make_uscc
 
 YEARS = (2023, 2024, 2025)
 REGISTRY = "/api/v1/registry"
+MONITORING = "/api/v1/monitoring"
+# Demo values of a few indicators the registry cannot compute (issue 18), by year: illustrative, not statistics.
+DEMO_SOURCE = "演示数据（非真实统计，仅供本地演示）"
+DEMO_OBSERVATIONS: dict[str, tuple[str, dict[int, str]]] = {
+    "producer_services.value_added_share_of_services": ("percent", {2023: "55.2", 2024: "56.4", 2025: "57.5"}),
+    "modern_logistics.logistics_cost_share_of_gdp": ("percent", {2023: "14.4", 2024: "14.1", 2025: "13.9"}),
+    "software_it.main_business_revenue": (
+        "yuan",
+        {2023: "400000000000", 2024: "455000000000", 2025: "520000000000"},
+    ),
+    "engineering_technical.whole_process_consulting_firms": ("count", {2023: "30", 2024: "34", 2025: "38"}),
+    "human_resources.employment_or_mobility_assisted": ("person_times", {2024: "4600000", 2025: "4800000"}),
+}
 # 渝中, 江北, 沙坪坝, 九龙坡, 南岸, 渝北, 北碚, 巴南: the central districts hold more producer services.
 CENTRAL = {"500103", "500105", "500106", "500107", "500108", "500112", "500109", "500113"}
 # Sectors whose above-size threshold is 20,000,000 yuan of revenue (the others 10,000,000), per POLICY.md.
@@ -226,9 +239,9 @@ class Api:
         )
         self.requests = 0
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, *, service: str | None = None) -> Any:
         for _ in range(50):
-            response = self.client.request(method, REGISTRY + path, json=body)
+            response = self.client.request(method, (service or REGISTRY) + path, json=body)
             self.requests += 1
             if response.status_code == 429:
                 time.sleep(float(response.headers.get("Retry-After", "1")))
@@ -433,6 +446,20 @@ def seed_monitoring(
             )
 
 
+def seed_observations(base_url: str, city_key: str) -> int:
+    """Demo values of a few observed indicators, so that the local monitoring shows progress (recorded once: the
+    same value again changes nothing)."""
+    api = Api(base_url, city_key)
+    try:
+        for indicator, (unit, values) in DEMO_OBSERVATIONS.items():
+            for year, value in values.items():
+                body = {"value": value, "unit": unit, "source_kind": "other", "source": DEMO_SOURCE}
+                api.call("PUT", f"/indicators/{indicator}/observations/{year}", body, service=MONITORING)
+    finally:
+        api.close()
+    return api.requests
+
+
 def registry_is_empty(base_url: str, city_key: str) -> bool:
     api = Api(base_url, city_key)
     try:
@@ -459,6 +486,7 @@ def seed_if_empty(base_url: str, city_key: str, district_keys: dict[str, str] | 
         return "demo data: the registry already holds enterprises, nothing seeded"
     started = time.monotonic()
     counts = seed(base_url, city_key, district_keys=district_keys or demo_district_keys())
+    counts["observations"] = seed_observations(base_url, city_key)
     summary = ", ".join(f"{value} {name}" for name, value in counts.items())
     return f"demo data seeded in {time.monotonic() - started:.1f} s: {summary}"
 

@@ -29,7 +29,9 @@ async def get_upstreams(request: Request) -> Upstreams:
 
 UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
 
-# A picture or a workbook: a few hundred milliseconds of matplotlib or openpyxl in a worker thread, admitted as two
-# units of heavy work (shared/admission.py: 10 is a full-size screening) so that many at once cannot starve reads.
-RENDER_UNITS = 2
-RenderWorkDep = Annotated[None, heavy_work(lambda request, principal: RENDER_UNITS)]
+# An assessment, a map, a publication, a picture or a workbook: up to five aggregates of the whole registry (one per
+# year from the baseline) and a few hundred milliseconds of matplotlib or openpyxl in a worker thread. Admitted as
+# two units of heavy work (shared/admission.py: 10 is a full-size screening), so that many at once cannot starve
+# the cheap reads of this service or the registry.
+HEAVY_READ_UNITS = 2
+HeavyReadDep = Annotated[None, heavy_work(lambda request, principal: HEAVY_READ_UNITS)]

@@ -59,3 +59,6 @@ ImportBodyDep = Annotated[bytes, Depends(read_import_body)]
 # Heavy work, admitted by cost (shared/admission.py): an import by its body, 100,000 CSV rows (about 10 MB) a
 # full-size request.
 ImportWorkDep = Annotated[None, heavy_work(by_body_size(10_000_000))]
+# The monitoring statistics: three aggregates over the verified enterprise-years of a year, the one before and the
+# baseline. One unit: an assessment asks for up to five years at once, within one caller's share.
+MonitoringWorkDep = Annotated[None, heavy_work(lambda request, principal: 1)]

@@ -42,13 +42,13 @@ def listening(port: int) -> bool:
 
 
 def free_run() -> int:
-    """A base port b with b..b+3 free: the gateway on b, the services on b+1..b+3."""
+    """A base port b with b..b+4 free: the gateway on b, the services on b+1..b+4."""
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20000, 40000)
-        if all(port_free(base + offset) for offset in range(4)):
+        if all(port_free(base + offset) for offset in range(5)):
             return base
-    raise RuntimeError("no four consecutive free ports")
+    raise RuntimeError("no five consecutive free ports")
 
 
 @pytest.fixture
@@ -122,6 +122,11 @@ def test_run_local_starts_seeds_and_stops_everything(databases: dict[str, TestDa
             assert own and {item["district_code"] for item in own} == {"500103"}
             auditor = {"Authorization": f"Bearer {keys['auditor']}"}
             assert client.get("/api/v1/registry/audit", headers=auditor).status_code == 200
+            # The monitoring: the demo's observations and the registry's figures give the 2025 assessment values.
+            assessment = client.get("/api/v1/monitoring/assessments/2025", headers=auditor)
+            assert assessment.status_code == 200, assessment.text
+            values = {row["target_id"]: row["value"] for row in assessment.json()["targets"]}
+            assert values["T33"] is not None and values["T02"] is not None and values["T04"] is not None
             # The registry is no longer empty: seeding again does nothing.
             assert "nothing seeded" in seed_if_empty(gateway, keys["city"])
     finally:

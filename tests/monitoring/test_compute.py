@@ -160,3 +160,16 @@ def test_summary_counts_statuses_per_sector():
     assert engineering.statuses["at_risk"] == 1 and engineering.statuses["no_data"] == 1
     assert sum(engineering.statuses.values()) == 2
     assert summary["modern_logistics"].statuses["on_track"] == 1
+
+
+def test_a_target_already_met_is_on_track_and_huge_figures_are_no_error():
+    # 第（十三）条 下降至13%左右 from 12.5% (already below): 12.0% in 2025 is on track, not "behind" a line that rises.
+    assert assessed("T33", 2025, {2023: "12.5", 2025: "12.0"}).status == "on_track"
+    # 第（二）条 市级工业设计中心250家以上 from 260: 270 is on track; a baseline equal to the target (250) too.
+    assert assessed("T08", 2025, {2023: "260", 2025: "270"}).status == "on_track"
+    assert assessed("T08", 2025, {2023: "250", 2025: "250"}).status == "on_track"
+    # 第（五）条 绿色服务业营收年均增速超过20%: 1 yuan → 10^12 yuan is a growth of 10^8 % a year; the trend runs beyond
+    # any figure: no forecast, and no error.
+    huge = assessed("T16", 2025, {2023: "1", 2025: "1000000000000"})
+    assert huge.status == "on_track" and huge.achieved == Decimal("99999900")
+    assert huge.forecast is None and huge.forecast_method.startswith("none: the trend runs beyond")

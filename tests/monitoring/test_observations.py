@@ -102,6 +102,9 @@ async def test_bad_observations_are_refused_and_nothing_is_written(city, client_
         (f"{PATH}/2024", body("thirteen"), 422, ["body", "value"]),
         (f"{PATH}/2024", body("-1"), 422, ["body", "value"]),
         (f"{PATH}/2024", body("13.0000001"), 422, ["body", "value"]),
+        (f"{PATH}/2024", body("1e999999"), 422, ["body", "value"]),
+        (f"{PATH}/2024", body("101"), 422, ["body", "value"]),  # a share in percent
+        (f"{PATH}/2024", body("NaN"), 422, ["body", "value"]),
         # an unknown period, an unknown source kind, a field the schema does not have
         (f"{PATH}/2024?period=Q5", body(), 422, ["query", "period"]),
         (f"{PATH}/2024", body(source_kind="rumour"), 422, ["body", "source_kind"]),
@@ -117,8 +120,12 @@ async def test_bad_observations_are_refused_and_nothing_is_written(city, client_
     for principal in (district("500103"), AUDITOR):
         refused = await client_for(principal).put(f"{PATH}/2024", json=body())
         assert refused.status_code == 403
+    # Exact values in any spelling are stored in six places: 0E+999999 and -0 are 0, 1.0000000 is 1.
+    for sent, year, stored in (("0E+999999", 2025, "0"), ("-0", 2026, "0"), ("1.0000000", 2027, "1")):
+        answer = await city.put(f"{PATH}/{year}", json=body(sent))
+        assert (answer.status_code, answer.json()["value"]) == (201, stored), answer.text
     # Whole numbers in persons are fine as strings.
     assert (
         await city.put(f"/indicators/{ENGINEERS}/observations/2024", json=body("5800", unit="persons"))
     ).status_code == 201
-    assert await rows(monitoring_app) == 1
+    assert await rows(monitoring_app) == 4

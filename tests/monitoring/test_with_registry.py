@@ -14,7 +14,7 @@ The registry, every figure written by the city (so verified):
 | D          | 500105   | tech_rnd    | —           | —                               | yes (25,000,000, 90)            |
 
 Clusters: X (500103) 8,000,000,000 in 2023 and 12,000,000,000 in 2025; Y (500105) 9,999,999,999.99 in 2025.
-市级领军企业: E designated in 2023, A in 2025.
+市级领军企业: E designated in 2023, A in 2025 (revoked and designated again the same year).
 """
 
 import io
@@ -72,6 +72,14 @@ async def small_registry(registry) -> None:
     for uscc, year in ((e, 2023), (a, 2025)):
         body = {"uscc": uscc, "year": year, "document": f"渝发改服务〔{year}〕8号"}
         assert (await registry.post("/leading-enterprises", json=body)).status_code == 201
+    # A's designation revoked and made again: one enterprise, counted once.
+    [first] = (await registry.get("/leading-enterprises", params={"year": 2025})).json()["items"]
+    revoked = await registry.post(
+        f"/leading-enterprises/{first['id']}/revocation", json={"reason": "文号有误，重新认定"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    again = {"uscc": a, "year": 2025, "document": "渝发改服务〔2025〕9号"}
+    assert (await registry.post("/leading-enterprises", json=again)).status_code == 201
 
 
 def by_target(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -95,10 +103,11 @@ async def test_computed_indicators_worked_by_hand(city, registry):
     assert (t04["progress"], t04["expected_progress"], t04["status"]) == ("0.006", "0.5", "behind")
     assert {p["origin"] for p in t04["provenance"]} == {"registry"}
 
-    # 一、总体要求 20个百亿级集聚区: clusters with a verified yearly revenue ≥ 10,000,000,000: 0 in 2023 (X had 8bn), 0 in
-    # 2024, 1 in 2025 (X; Y is a fen short). The line 0 → 20: 10 in 2025; 1/20 = 0.05 → behind.
+    # 一、总体要求 20个百亿级集聚区: clusters with a verified yearly revenue ≥ 10,000,000,000: 0 in 2023 (X had 8bn), none
+    # reported for 2024 (no data, not 0), 1 in 2025 (X; Y is a fen short). The line 0 → 20: 10 in 2025; 1/20 = 0.05
+    # → behind.
     t02 = targets["T02"]
-    assert [(p["year"], p["value"]) for p in t02["observed"]] == [(2023, "0"), (2024, "0"), (2025, "1")]
+    assert [(p["year"], p["value"]) for p in t02["observed"]] == [(2023, "0"), (2025, "1")]
     assert (t02["progress"], t02["expected"], t02["status"]) == ("0.05", "10", "behind")
 
     # 一、总体要求 培育领军企业100家 (an increase): designated by the end of 2023: E = 1 (the baseline); by 2025: E, A = 2;
@@ -109,6 +118,12 @@ async def test_computed_indicators_worked_by_hand(city, registry):
 
     # An observed indicator nobody recorded: no data, and no forecast.
     assert targets["T33"]["status"] == "no_data" and targets["T33"]["observed"] == []
+    # 2026 is not reported: no enterprise figure, no cluster revenue — no data, not zeros; the designations standing
+    # in 2026 (today is 2026-03-31) are a figure: E and A.
+    later = by_target((await city.get("/assessments/2026")).json())
+    assert (later["T04"]["status"], later["T04"]["value"]) == ("no_data", None)
+    assert (later["T02"]["status"], later["T02"]["value"]) == ("no_data", None)
+    assert later["T03"]["value"] == "2"
     # The summary counts every target once.
     assert sum(sum(s["statuses"].values()) for s in report["sectors"]) == 45
     assert report["sectors"][0]["sector"] is None and report["sectors"][0]["targets"] == 3
@@ -140,22 +155,31 @@ async def test_the_map_withholds_small_cells_from_other_districts(client_for, ci
     assert (jiangbei["clusters"], jiangbei["clusters_reaching_10bn"], jiangbei["revenue_growth"]) == (1, 0, None)
     assert (yuzhong["awards"], yuzhong["award_amount_yuan"]) == (0, "0.00")
 
-    # 江北区's key: 渝中区's software_it cell holds one enterprise (E): its revenue and employees are withheld, and
-    # so is 渝中区's total (the total minus the shown cell would be E's). The tech_rnd cell (3) shows.
+    # 江北区's key: 渝中区's software_it cell holds one enterprise (E): withheld. 渝中区's total (4 enterprises) shows —
+    # the registry's district statistics give it to every key — so the tech_rnd cell is withheld too (the total
+    # minus it would be E's). No growth either: in 2024 渝中区 had 2 enterprises (A, E), too few to show.
     seen = (await client_for(district(JIANGBEI)).get("/map/2025")).json()
     cells = {(c["district_code"], c["sector"]): c for c in seen["cells"]}
-    hidden = cells[(YUZHONG, "software_it")]
-    assert (hidden["suppressed"], hidden["revenue_yuan"], hidden["employees"], hidden["revenue_growth"]) == (
-        True,
-        None,
-        None,
-        None,
+    for sector in ("software_it", "tech_rnd"):
+        hidden = cells[(YUZHONG, sector)]
+        assert (hidden["suppressed"], hidden["revenue_yuan"], hidden["employees"], hidden["revenue_growth"]) == (
+            True,
+            None,
+            None,
+            None,
+        ), sector
+    assert (
+        cells[(YUZHONG, "software_it")]["above_scale_count"],
+        cells[(YUZHONG, "tech_rnd")]["above_scale_count"],
+    ) == (
+        1,
+        3,
     )
-    assert hidden["above_scale_count"] == 1
-    assert cells[(YUZHONG, "tech_rnd")]["revenue_yuan"] == "100000000.00"
     assert cells[(JIANGBEI, "tech_rnd")]["revenue_yuan"] == "25000000.00"  # its own
     totals = {d["district_code"]: d for d in seen["districts"]}
-    assert (totals[YUZHONG]["revenue_yuan"], totals[YUZHONG]["suppressed"], totals[YUZHONG]["above_scale_count"]) == (
+    shown = totals[YUZHONG]
+    assert (shown["revenue_yuan"], shown["revenue_growth"], shown["suppressed"], shown["above_scale_count"]) == (
+        "140000000.00",
         None,
         True,
         4,
@@ -214,10 +238,11 @@ async def test_publication_is_frozen_versioned_and_public(city, client_for, regi
     published = first.json()
     assert (published["version"], published["current"], published["published_by"]) == (1, True, "city")
     assert first.headers["location"] == "/publications/2025/versions/1"
-    # The public view of the map: every cell below 3 enterprises withheld, whoever reads it.
+    # The public view of the map: withheld for every district as for another district's key.
     cells = {(c["district_code"], c["sector"]): c for c in published["map"]["cells"]}
-    assert cells[(YUZHONG, "software_it")]["revenue_yuan"] is None
-    assert cells[(YUZHONG, "tech_rnd")]["revenue_yuan"] == "100000000.00"
+    assert all(cell["revenue_yuan"] is None for cell in cells.values())
+    totals = {d["district_code"]: d for d in published["map"]["districts"]}
+    assert (totals[YUZHONG]["revenue_yuan"], totals[JIANGBEI]["revenue_yuan"]) == ("140000000.00", None)
     # Nothing changed: no second version.
     again = await city.post("/publications/2025", json={"reason": "重复发布"})
     assert again.status_code == 409

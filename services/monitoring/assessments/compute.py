@@ -27,6 +27,11 @@ from shared.policy.targets import AssessmentParameters, Indicator, Target
 from shared.reference import SECTORS
 
 SIX_PLACES = Decimal("0.000001")
+# Digits the arithmetic carries: a figure of up to 10^18 with six places, compounded, divided and raised to
+# fractional powers, stays exact to the sixth place well inside this.
+PRECISION = 60
+# A forecast beyond what any indicator can hold (the observations' numeric(24, 6)) is no forecast.
+FIGURE_LIMIT = Decimal("1e18")
 HUNDRED = Decimal(100)
 WHOLE_CITY_ZH = "全市生产性服务业"
 _SECTOR_NAMES = {sector.code: sector.name_zh for sector in SECTORS}
@@ -123,9 +128,7 @@ def achieved(target: Target, value: Decimal, baseline: _Baseline, year: int) -> 
         case "annual_growth":
             if not baseline.value or year <= baseline.year or value < 0:
                 return None
-            with localcontext() as context:
-                context.prec = 34
-                rate = (value / baseline.value) ** (Decimal(1) / (year - baseline.year)) - 1
+            rate = (value / baseline.value) ** (Decimal(1) / (year - baseline.year)) - 1
             return six(rate * HUNDRED)
     raise AssertionError(target.measure)
 
@@ -172,11 +175,19 @@ def forecast(target: Target, observed: Sequence[Point]) -> tuple[Decimal | None,
             return None, "none: a compound trend needs positive values"
         logs = [(point.year, point.value.ln()) for point in observed]
         intercept, slope = _least_squares(logs)
-        value = (intercept + slope * target.target_year).exp()
+        exponent = intercept + slope * target.target_year
+        if exponent >= FIGURE_LIMIT.ln():
+            return None, "none: the trend runs beyond any figure the indicator can hold"
         rate = six((slope.exp() - 1) * HUNDRED)
-        return six(value), f"compound trend (least squares on logarithms) through {span}: {rate}% a year"
+        return _bounded(exponent.exp(), f"compound trend (least squares on logarithms) through {span}: {rate}% a year")
     intercept, slope = _least_squares([(point.year, point.value) for point in observed])
-    return six(intercept + slope * target.target_year), f"linear trend (least squares) through {span}"
+    return _bounded(intercept + slope * target.target_year, f"linear trend (least squares) through {span}")
+
+
+def _bounded(value: Decimal, method: str) -> tuple[Decimal | None, str]:
+    if abs(value) >= FIGURE_LIMIT:
+        return None, "none: the trend runs beyond any figure the indicator can hold"
+    return six(value), method
 
 
 def _status(
@@ -190,11 +201,12 @@ def _status(
     level: Decimal | None,
     parameters: AssessmentParameters,
 ) -> Status:
+    if figure is not None and meets(target, figure, parameters.approximate_tolerance):
+        # Already where the target asks (a baseline beyond it included): nothing is behind.
+        return "met" if year >= target.target_year else "on_track"
     if year >= target.target_year or target.measure == "per_year":
         if figure is None:
             return "no_baseline"
-        if meets(target, figure, parameters.approximate_tolerance):
-            return "met" if year >= target.target_year else "on_track"
         if year >= target.target_year:
             return "missed"
         near = figure >= target.target_value * parameters.at_risk_ratio
@@ -220,6 +232,20 @@ def assess(
     parameters: AssessmentParameters,
 ) -> TargetAssessment:
     """One target in `year`, from its indicator's values (`series`: by year, any years)."""
+    with localcontext() as context:
+        context.prec = PRECISION
+        return _assess(target, indicator, year, baseline_year, first_year, series, parameters)
+
+
+def _assess(
+    target: Target,
+    indicator: Indicator,
+    year: int,
+    baseline_year: int,
+    first_year: int,
+    series: Mapping[int, Point],
+    parameters: AssessmentParameters,
+) -> TargetAssessment:
     base = _baseline(target, baseline_year, series)
     path, path_method = trajectory(target, base, first_year)
     expected_by_year = {point.year: point.value for point in path}
@@ -281,6 +307,14 @@ def assess(
     )
 
 
+def _mean(values: Sequence[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    with localcontext() as context:
+        context.prec = PRECISION
+        return six(sum(values, Decimal(0)) / len(values))
+
+
 def summarise(assessments: Sequence[TargetAssessment]) -> list[SectorSummary]:
     """Per sector (the plan's order; the whole city first): how many targets have each status, mean progress."""
     order: list[str | None] = [None, *(sector.code for sector in SECTORS)]
@@ -299,7 +333,7 @@ def summarise(assessments: Sequence[TargetAssessment]) -> list[SectorSummary]:
                 sector_name_zh=WHOLE_CITY_ZH if sector is None else _SECTOR_NAMES[sector],
                 targets=len(mine),
                 statuses=counts,
-                mean_progress=six(sum(progress, Decimal(0)) / len(progress)) if progress else None,
+                mean_progress=_mean(progress),
             )
         )
     return summaries

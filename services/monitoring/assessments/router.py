@@ -5,13 +5,12 @@ from fastapi import APIRouter, Path, Response
 
 from services.monitoring.assessments import service
 from services.monitoring.assessments.schemas import AssessmentReport
-from services.monitoring.dependencies import RenderWorkDep, SettingsDep, UpstreamsDep
+from services.monitoring.dependencies import HeavyReadDep, SettingsDep, UpstreamsDep
 from services.monitoring.reports import charts, workbook
 from shared.auth import KeyHolderDep
 from shared.clock import ClockDep
 from shared.db import SessionDep
 from shared.downloads import XLSX, download
-from shared.errors import NotFound
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
 
@@ -25,9 +24,9 @@ SVG = "image/svg+xml"
     summary="Every target in the year: value, progress against the trajectory, status, forecast, provenance",
 )
 async def read_assessment(
-    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: KeyHolderDep
+    year: YearPath, session: SessionDep, upstreams: UpstreamsDep, clock: ClockDep, _: KeyHolderDep, __: HeavyReadDep
 ) -> AssessmentReport:
-    return await service.assessment(session, upstreams, year, clock.now())
+    return await service.assessment(session, upstreams, year, clock)
 
 
 @router.get(
@@ -42,9 +41,9 @@ async def assessment_workbook(
     upstreams: UpstreamsDep,
     clock: ClockDep,
     _: KeyHolderDep,
-    __: RenderWorkDep,
+    __: HeavyReadDep,
 ) -> Response:
-    report = await service.assessment(session, upstreams, year, clock.now())
+    report = await service.assessment(session, upstreams, year, clock)
     body = await asyncio.to_thread(workbook.assessment_workbook, report)
     return download(body, f"monitoring-{year}.xlsx")
 
@@ -63,12 +62,11 @@ async def target_chart(
     clock: ClockDep,
     settings: SettingsDep,
     _: KeyHolderDep,
-    __: RenderWorkDep,
+    __: HeavyReadDep,
 ) -> Response:
-    report = await service.assessment(session, upstreams, year, clock.now())
-    chosen = next((target for target in report.targets if target.target_id == target_id), None)
-    if chosen is None:
-        raise NotFound(f"The plan has no target {target_id!r} (GET /targets lists them).")
+    service.check_target(target_id)
+    report = await service.assessment(session, upstreams, year, clock)
+    chosen = next(target for target in report.targets if target.target_id == target_id)
     body = await asyncio.to_thread(charts.target_chart_svg, chosen, font_file=settings.cjk_font_file)
     return Response(body, media_type=SVG)
 
@@ -86,8 +84,8 @@ async def sector_chart(
     clock: ClockDep,
     settings: SettingsDep,
     _: KeyHolderDep,
-    __: RenderWorkDep,
+    __: HeavyReadDep,
 ) -> Response:
-    report = await service.assessment(session, upstreams, year, clock.now())
+    report = await service.assessment(session, upstreams, year, clock)
     body = await asyncio.to_thread(charts.sector_progress_svg, report, font_file=settings.cjk_font_file)
     return Response(body, media_type=SVG)

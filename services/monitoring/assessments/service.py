@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -22,7 +22,8 @@ from services.monitoring.assessments.schemas import AssessmentReport, Provenance
 from services.monitoring.observations import repository as observations
 from services.monitoring.upstream.client import Upstreams
 from services.monitoring.upstream.schemas import MonitoringStats
-from shared.errors import InvalidInput, field_error
+from shared.clock import Clock
+from shared.errors import InvalidInput, NotFound, field_error
 from shared.policy.targets import TARGETS_FILE, ComputedFrom, Indicator, PlanTargets, plan_targets
 
 REGISTRY_SOURCE = "registry: verified enterprise-years, cluster revenues and designations"
@@ -37,6 +38,13 @@ def check_plan_year(year: int, loc: list[str | int]) -> None:
         )
 
 
+def check_target(target_id: str) -> None:
+    try:
+        plan_targets().target(target_id)
+    except KeyError:
+        raise NotFound(f"The plan has no target {target_id!r} (GET /targets lists them).") from None
+
+
 async def registry_years(upstreams: Upstreams, plan: PlanTargets, year: int) -> dict[int, MonitoringStats]:
     """The registry's figures of every year from the plan's baseline year to `year`, read at once. The baseline
     year itself is read against the year before it (the registry measures a year against an earlier one); its
@@ -47,11 +55,17 @@ async def registry_years(upstreams: Upstreams, plan: PlanTargets, year: int) -> 
 
 
 def computed_value(
-    computed: ComputedFrom, indicator: Indicator, stats: MonitoringStats, plan: PlanTargets
+    computed: ComputedFrom, indicator: Indicator, stats: MonitoringStats, plan: PlanTargets, today: date
 ) -> Decimal | None:
-    """An indicator the registry measures, in one year; None when the registry holds no verified above-size
-    figure of that year at all (a year not yet reported is no data, not a zero)."""
-    if not stats.cells:
+    """An indicator the registry measures, in one year; None where the year is not reported: for the enterprises'
+    figures, no verified above-size enterprise in the year at all; for the clusters, no verified cluster revenue of
+    the year; for the designations, a year not yet begun. A year not reported is no data, not a zero."""
+    reported = any(cell.above_scale_count > 0 for cell in stats.cells)
+    if computed == "registry.clusters_reaching_10bn":
+        reported = bool(stats.clusters)
+    elif computed == "registry.leading_enterprises":
+        reported = stats.year <= today.year
+    if not reported:
         return None
     cells = [cell for cell in stats.cells if indicator.sector is None or cell.sector == indicator.sector]
     match computed:
@@ -77,7 +91,7 @@ def computed_value(
 
 
 async def series_by_indicator(
-    session: AsyncSession, upstreams: Upstreams, plan: PlanTargets, year: int
+    session: AsyncSession, upstreams: Upstreams, plan: PlanTargets, year: int, today: date
 ) -> dict[str, dict[int, Point]]:
     """Every indicator's values by year up to `year`."""
     series: dict[str, dict[int, Point]] = {indicator.id: {} for indicator in plan.indicators}
@@ -101,7 +115,7 @@ async def series_by_indicator(
             for indicator in plan.indicators:
                 if indicator.computed_from is None:
                     continue
-                value = computed_value(indicator.computed_from, indicator, stats, plan)
+                value = computed_value(indicator.computed_from, indicator, stats, plan, today)
                 if value is not None:
                     provenance = Provenance(
                         year=stats_year,
@@ -141,12 +155,10 @@ def input_hash(year: int, series: Mapping[str, Mapping[int, Point]], parameters:
     return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-async def assessment(
-    session: AsyncSession, upstreams: Upstreams, year: int, generated_at: datetime
-) -> AssessmentReport:
+async def assessment(session: AsyncSession, upstreams: Upstreams, year: int, clock: Clock) -> AssessmentReport:
     check_plan_year(year, ["path", "year"])
     plan = plan_targets()
-    series = await series_by_indicator(session, upstreams, plan, year)
+    series = await series_by_indicator(session, upstreams, plan, year, clock.today())
     targets = [
         assess(
             target,
@@ -162,7 +174,7 @@ async def assessment(
     parameters: dict[str, str] = {record.name: str(record.value) for record in plan.parameter_records}
     return AssessmentReport(
         year=year,
-        generated_at=generated_at,
+        generated_at=clock.now(),
         input_hash=input_hash(year, series, parameters),
         code_version=CODE_VERSION,
         parameters=parameters,

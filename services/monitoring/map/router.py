@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from services.monitoring.dependencies import RenderWorkDep, SettingsDep, UpstreamsDep
+from services.monitoring.dependencies import HeavyReadDep, SettingsDep, UpstreamsDep
 from services.monitoring.map import service
 from services.monitoring.map.schemas import MapIndicator, MapReport
 from services.monitoring.reports import tilemap
@@ -22,7 +22,9 @@ SVG = "image/svg+xml"
     summary="Per district × sector: above-size enterprises, revenue, employment, growth, clusters, awards "
     "(a district key: other districts' small cells withheld)",
 )
-async def read_map(year: YearPath, upstreams: UpstreamsDep, clock: ClockDep, principal: KeyHolderDep) -> MapReport:
+async def read_map(
+    year: YearPath, upstreams: UpstreamsDep, clock: ClockDep, principal: KeyHolderDep, _: HeavyReadDep
+) -> MapReport:
     return await service.producer_services_map(upstreams, year, principal.may_read_district, clock.now())
 
 
@@ -38,7 +40,7 @@ async def tile_map(
     clock: ClockDep,
     settings: SettingsDep,
     principal: KeyHolderDep,
-    __: RenderWorkDep,
+    __: HeavyReadDep,
     indicator: Annotated[MapIndicator, Query(description="What colours the tiles")] = "above_scale_count",
 ) -> Response:
     report = await service.producer_services_map(upstreams, year, principal.may_read_district, clock.now())

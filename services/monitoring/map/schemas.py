@@ -64,7 +64,7 @@ class DistrictTotals(BaseModel):
     clusters_reaching_10bn: int = Field(description="Of those, with a yearly revenue of 10,000,000,000 yuan or more")
     leading_enterprises: int
     awards: int = Field(description="Standing awards of the year (the ledger's summary)")
-    award_amount_yuan: StoredYuan
+    award_amount_yuan: StoredYuan | None = Field(description="Their amount; withheld when they are fewer than 3")
 
 
 class MapReport(BaseModel):

@@ -1,20 +1,25 @@
 """The producer-services map (第（二十三）条): per district × sector, from the registry's verified figures and the
 ledger's standing awards.
 
-Counts are shown to everyone who may read the map. Revenue and employees of a cell with fewer above-size
-enterprises than small_cell_minimum are withheld from a caller who may not read that district (a district key on
-another district; the public view of a publication), so that one enterprise's figures never show through an
-aggregate. A district's totals are withheld too when they would give the withheld cells away: unless the withheld
-cells hold at least small_cell_minimum enterprises together, the total minus the shown cells would be them.
+Counts are shown to everyone who may read the map. Money and people are withheld from a caller who may not read
+the district (a district key on another district; everyone in a publication's public view) wherever they would
+show fewer than small_cell_minimum enterprises:
+- a cell with fewer enterprises is withheld, and then the next smallest cells of the district too, until the
+  withheld cells hold at least that many together (the district's total minus the shown cells — a total the
+  registry's district statistics give every key holder — must not single anyone out);
+- a district total over fewer enterprises is withheld (and so are all its cells);
+- a growth figure gives the year before away (revenue / (1 + growth)): it is shown only where that year's figure
+  would be shown too, by the same rules on that year's counts;
+- the amount of a district's standing awards is withheld when they are fewer (the count shows).
 """
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
-from services.monitoring.assessments.compute import six
+from services.monitoring.assessments.compute import PRECISION, six
 from services.monitoring.assessments.service import check_plan_year
 from services.monitoring.map.schemas import DistrictTotals, MapCell, MapReport
 from services.monitoring.upstream.client import Upstreams
@@ -30,81 +35,122 @@ Viewer = Callable[[str], bool]
 
 def growth(revenue: Decimal, prior: Decimal) -> Decimal | None:
     """Revenue of the year against the year before, gross (the enterprises of each year as they are), six places."""
-    return six(revenue / prior - 1) if prior > 0 else None
+    if prior <= 0:
+        return None
+    with localcontext() as context:
+        context.prec = PRECISION
+        return six(revenue / prior - 1)
 
 
-def _cells(
-    stats: MonitoringStats, leading: dict[tuple[str, str], int], sees: Viewer, minimum: int
-) -> tuple[list[MapCell], dict[str, list[StatsCell]], dict[str, int]]:
-    cells: list[MapCell] = []
-    by_district: dict[str, list[StatsCell]] = defaultdict(list)
-    withheld: dict[str, int] = defaultdict(int)
-    for cell in stats.cells:
-        by_district[cell.district_code].append(cell)
-        hidden = not sees(cell.district_code) and cell.above_scale_count < minimum
-        if hidden:
-            withheld[cell.district_code] += cell.above_scale_count
-        cells.append(
+def withheld(counts: Mapping[str, int], minimum: int) -> set[str]:
+    """The sectors of one district whose money and people are withheld, given each sector's enterprises: those
+    under `minimum`, then the smallest others until the withheld ones hold `minimum` together (or all are)."""
+    hidden = {sector for sector, count in counts.items() if 0 < count < minimum}
+    together = sum(counts[sector] for sector in hidden)
+    others = sorted((count, sector) for sector, count in counts.items() if count > 0 and sector not in hidden)
+    while 0 < together < minimum and others:
+        count, sector = others.pop(0)
+        hidden.add(sector)
+        together += count
+    return hidden
+
+
+def _shown_total(count: int, minimum: int) -> bool:
+    return count == 0 or count >= minimum
+
+
+def _district(
+    code: str,
+    cells: list[StatsCell],
+    stats: MonitoringStats,
+    leading: Mapping[tuple[str, str], int],
+    awards: tuple[int, Decimal],
+    sees_all: bool,
+    minimum: int,
+    threshold: Decimal,
+) -> tuple[list[MapCell], DistrictTotals]:
+    hidden = set() if sees_all else withheld({c.sector: c.above_scale_count for c in cells}, minimum)
+    hidden_before = set() if sees_all else withheld({c.sector: c.prior_year_above_scale_count for c in cells}, minimum)
+    count = sum(cell.above_scale_count for cell in cells)
+    prior_count = sum(cell.prior_year_above_scale_count for cell in cells)
+    total_shown = sees_all or _shown_total(count, minimum)
+    prior_shown = sees_all or _shown_total(prior_count, minimum)
+    shown_cells = []
+    for cell in cells:
+        hide = cell.sector in hidden or not total_shown
+        hide_growth = hide or cell.sector in hidden_before or not prior_shown
+        shown_cells.append(
             MapCell(
-                district_code=cell.district_code,
+                district_code=code,
                 sector=cell.sector,
                 sector_name_zh=_SECTOR_NAMES.get(cell.sector, cell.sector),
                 above_scale_count=cell.above_scale_count,
                 new_above_scale_since_baseline=cell.new_above_scale_since_baseline,
-                revenue_yuan=None if hidden else round_fen(cell.revenue_yuan),
-                employees=None if hidden else cell.employees,
-                revenue_growth=None if hidden else growth(cell.revenue_yuan, cell.prior_year_revenue_yuan),
-                suppressed=hidden,
-                leading_enterprises=leading.get((cell.district_code, cell.sector), 0),
+                revenue_yuan=None if hide else round_fen(cell.revenue_yuan),
+                employees=None if hide else cell.employees,
+                revenue_growth=None if hide_growth else growth(cell.revenue_yuan, cell.prior_year_revenue_yuan),
+                suppressed=hide,
+                leading_enterprises=leading.get((code, cell.sector), 0),
             )
         )
-    return cells, by_district, withheld
+    revenue = sum((cell.revenue_yuan for cell in cells), Decimal(0))
+    prior = sum((cell.prior_year_revenue_yuan for cell in cells), Decimal(0))
+    clusters = [cluster for cluster in stats.clusters if cluster.district_code == code]
+    award_count, award_amount = awards
+    awards_shown = sees_all or _shown_total(award_count, minimum)
+    district = next(d for d in DISTRICTS if d.code == code)
+    totals = DistrictTotals(
+        district_code=code,
+        district_name=district.name,
+        region=DISTRICT_REGIONS[code],
+        region_name_zh=REGION_NAMES[DISTRICT_REGIONS[code]],
+        above_scale_count=count,
+        revenue_yuan=round_fen(revenue) if total_shown else None,
+        employees=sum(cell.employees for cell in cells) if total_shown else None,
+        revenue_growth=growth(revenue, prior) if total_shown and prior_shown else None,
+        suppressed=bool(hidden) or not total_shown or not awards_shown,
+        clusters=len(clusters),
+        clusters_reaching_10bn=sum(1 for cluster in clusters if cluster.revenue_yuan >= threshold),
+        leading_enterprises=sum(n for (district_code, _), n in leading.items() if district_code == code),
+        awards=award_count,
+        award_amount_yuan=round_fen(award_amount) if awards_shown else None,
+    )
+    return shown_cells, totals
 
 
 def build_map(stats: MonitoringStats, awards: AwardSummary, sees: Viewer, generated_at: datetime) -> MapReport:
-    minimum = plan_targets().parameters.small_cell_minimum
-    threshold = plan_targets().parameters.cluster_revenue_threshold_yuan
+    parameters = plan_targets().parameters
     leading = {(row.district_code, row.sector): row.count for row in stats.leading_enterprises}
-    cells, by_district, withheld = _cells(stats, leading, sees, minimum)
-    award_counts: dict[str, int] = defaultdict(int)
-    award_amounts: dict[str, Decimal] = defaultdict(Decimal)
+    by_district: dict[str, list[StatsCell]] = defaultdict(list)
+    for cell in stats.cells:
+        by_district[cell.district_code].append(cell)
+    award_totals: dict[str, tuple[int, Decimal]] = {}
     for group in awards.groups:
         if group.district_code is not None:
-            award_counts[group.district_code] += group.count
-            award_amounts[group.district_code] += group.amount_yuan
-    districts = []
+            count, amount = award_totals.get(group.district_code, (0, Decimal(0)))
+            award_totals[group.district_code] = (count + group.count, amount + group.amount_yuan)
+    cells: list[MapCell] = []
+    districts: list[DistrictTotals] = []
     for district in DISTRICTS:
-        mine: Sequence[StatsCell] = by_district.get(district.code, [])
-        count = sum(cell.above_scale_count for cell in mine)
-        hidden = 0 < withheld[district.code] < minimum
-        revenue = sum((cell.revenue_yuan for cell in mine), Decimal(0))
-        prior = sum((cell.prior_year_revenue_yuan for cell in mine), Decimal(0))
-        clusters = [cluster for cluster in stats.clusters if cluster.district_code == district.code]
-        districts.append(
-            DistrictTotals(
-                district_code=district.code,
-                district_name=district.name,
-                region=DISTRICT_REGIONS[district.code],
-                region_name_zh=REGION_NAMES[DISTRICT_REGIONS[district.code]],
-                above_scale_count=count,
-                revenue_yuan=None if hidden else round_fen(revenue),
-                employees=None if hidden else sum(cell.employees for cell in mine),
-                revenue_growth=None if hidden else growth(revenue, prior),
-                suppressed=withheld[district.code] > 0,
-                clusters=len(clusters),
-                clusters_reaching_10bn=sum(1 for cluster in clusters if cluster.revenue_yuan >= threshold),
-                leading_enterprises=sum(n for (code, _), n in leading.items() if code == district.code),
-                awards=award_counts[district.code],
-                award_amount_yuan=round_fen(award_amounts[district.code]),
-            )
+        mine, totals = _district(
+            district.code,
+            by_district.get(district.code, []),
+            stats,
+            leading,
+            award_totals.get(district.code, (0, Decimal(0))),
+            sees(district.code),
+            parameters.small_cell_minimum,
+            parameters.cluster_revenue_threshold_yuan,
         )
+        cells.extend(mine)
+        districts.append(totals)
     return MapReport(
         year=stats.year,
         baseline_year=stats.baseline_year,
         generated_at=generated_at,
-        small_cell_minimum=minimum,
+        small_cell_minimum=parameters.small_cell_minimum,
         districts=districts,
-        cells=cells,
+        cells=[cell for cell in cells if cell.above_scale_count > 0],
     )
 
 

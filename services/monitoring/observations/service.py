@@ -6,7 +6,7 @@ never typed (issue 18: "computed, not typed").
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,8 @@ from shared.pagination import next_cursor
 from shared.policy.targets import Indicator, plan_targets
 
 FIGURE_PLACES = 6
+SIX_PLACES = Decimal(1).scaleb(-FIGURE_PLACES)
+HUNDRED = Decimal(100)
 
 
 def indicator_or_404(indicator_id: str) -> Indicator:
@@ -45,18 +47,29 @@ def _check_year(year: int) -> None:
         )
 
 
-def _check_value(value: Decimal) -> None:
+def _checked_value(value: Decimal, unit: str) -> Decimal:
+    """The value as it is stored (six places, no negative zero), or a 422 naming it."""
     problem = None
+    stored = value
     if not value.is_finite():
         problem = "must be a finite number"
-    elif value.as_tuple().exponent < -FIGURE_PLACES:  # type: ignore[operator]
-        problem = f"has at most {FIGURE_PLACES} decimal places"
-    elif value < 0:
-        problem = "must not be negative: every indicator of the plan is a count, an amount or a share"
-    elif value > MAX_FIGURE:
+    elif not value.is_zero() and value.adjusted() > MAX_FIGURE.adjusted():  # 1E+999999 has no six-place form
         problem = f"must not exceed {MAX_FIGURE}"
+    else:
+        with localcontext() as context:
+            context.prec = 60
+            stored = value.quantize(SIX_PLACES)
+        if stored != value:
+            problem = f"has at most {FIGURE_PLACES} decimal places"
+        elif stored < 0:
+            problem = "must not be negative: every indicator of the plan is a count, an amount or a share"
+        elif stored > MAX_FIGURE:
+            problem = f"must not exceed {MAX_FIGURE}"
+        elif unit == "percent" and stored > HUNDRED:
+            problem = "is a share in percent: at most 100"
     if problem is not None:
         raise InvalidInput(f"The value {problem}.", errors=[field_error(["body", "value"], problem)])
+    return abs(stored) if stored.is_zero() else stored
 
 
 def out(observation: Observation) -> ObservationOut:
@@ -69,9 +82,9 @@ class Recorded:
     created: bool
 
 
-def _same(observation: Observation, body: ObservationIn) -> bool:
+def _same(observation: Observation, value: Decimal, body: ObservationIn) -> bool:
     return (
-        observation.value == body.value
+        observation.value == value
         and observation.source_kind == body.source_kind
         and observation.source == body.source
         and observation.note == body.note
@@ -100,12 +113,12 @@ async def record(
             f"{indicator_id} is measured in {indicator.unit}, not {body.unit}.",
             errors=[field_error(["body", "unit"], f"must be {indicator.unit}, the indicator's unit")],
         )
-    _check_value(body.value)
+    value = _checked_value(body.value, indicator.unit)
     current = await repository.latest(session, indicator_id, year, period)
     if expected_revisions is not None and (current is None or current.revision not in expected_revisions):
         held = "none" if current is None else f'"{current.revision}"'
         raise PreconditionFailed(f"If-Match does not name the current revision of this value (it is {held}).")
-    if current is not None and _same(current, body):
+    if current is not None and _same(current, value, body):
         return Recorded(out(current), created=False)
     if current is not None and body.reason is None:
         raise InvalidInput(
@@ -118,7 +131,7 @@ async def record(
         year=year,
         period=period,
         revision=1 if current is None else current.revision + 1,
-        value=body.value,
+        value=value,
         unit=body.unit,
         source_kind=body.source_kind,
         source=body.source,

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from services.monitoring.dependencies import UpstreamsDep
+from services.monitoring.dependencies import HeavyReadDep, UpstreamsDep
 from services.monitoring.publications import service
 from services.monitoring.publications.schemas import PublicationHistory, PublicationOut, PublishIn
 from shared.auth import Principal, Role, require_roles
@@ -29,6 +29,7 @@ async def publish(
     clock: ClockDep,
     principal: CityDep,
     response: Response,
+    _: HeavyReadDep,
 ) -> PublicationOut:
     published = await service.publish(session, upstreams, clock, principal, year, body)
     response.headers["Location"] = f"/publications/{year}/versions/{published.version}"

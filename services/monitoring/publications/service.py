@@ -65,7 +65,7 @@ async def publish(
             errors=[field_error(["path", "year"], "the year has not ended")],
         )
     now = clock.now()
-    report = await assessment(session, upstreams, year, now)
+    report = await assessment(session, upstreams, year, clock)
     public_map = await producer_services_map(upstreams, year, _nobody, now)
     frozen_inputs = {
         "assessment": report.input_hash,

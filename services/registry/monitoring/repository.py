@@ -121,7 +121,8 @@ _E = cast(Table, Enterprise.__table__).c
 # Standing at the end of the year: not revoked, or revoked only after the year ended (in China's time zone).
 _YEAR_END = bindparam("year_end", type_=DateTime(timezone=True))
 _LEADING = (
-    select(_E.district_code, _E.sector, func.count().cast(Integer).label("count"))
+    # Enterprises, not designations: one designated again after a revocation counts once.
+    select(_E.district_code, _E.sector, func.count(_D.uscc.distinct()).cast(Integer).label("count"))
     .select_from(cast(Table, LeadingDesignation.__table__).join(cast(Table, Enterprise.__table__), _E.uscc == _D.uscc))
     .where(_D.year <= _YEAR, or_(_D.revoked_at.is_(None), _D.revoked_at >= _YEAR_END))
     .group_by(_E.district_code, _E.sector)

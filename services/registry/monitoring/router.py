@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from services.registry.dependencies import MonitoringWorkDep
 from services.registry.monitoring import service
 from services.registry.monitoring.schemas import MonitoringStats
 from shared.auth import KeyHolderDep
@@ -22,6 +23,7 @@ async def read_monitoring_stats(
     year: Annotated[int, Path(ge=MIN_YEAR + 1, le=MAX_YEAR)],
     session: SessionDep,
     principal: KeyHolderDep,
+    _: MonitoringWorkDep,
     baseline_year: Annotated[
         int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="The year `new_above_scale_since_baseline` counts from")
     ] = service.PLAN_BASELINE_YEAR,
