@@ -19,7 +19,10 @@ class PublishIn(BaseModel):
 class PublicationSummary(BaseModel):
     year: int
     version: int = Field(description="1 for the year's first publication; each republication adds one")
-    input_hash: str
+    input_hash: str = Field(
+        description="SHA-256 of what is published: the assessment's own input_hash and the public map; a new version "
+        "is published only when it differs"
+    )
     code_version: str
     reason: str
     published_by: str
