@@ -18,6 +18,9 @@ class MonitoringSettings(ServiceSettings):
     # Retries of an idempotent read after a transport error or a 502/503/504, with exponential backoff.
     upstream_retries: int = Field(default=2, ge=0, le=10)
     upstream_retry_backoff_seconds: float = Field(default=0.2, ge=0, le=30)
+    # The registry's aggregates one process asks for at once. The registry admits each caller 10 units of heavy
+    # work (HEAVY_CALLER_UNITS) and an aggregate costs 1: with 4, two replicas of this service stay within it.
+    registry_concurrent_reads: int = Field(default=4, ge=1, le=10)
     # A CJK font for the pictures' Chinese text; unset: WenQuanYi Micro Hei (Debian's fonts-wqy-microhei) or
     # whatever fontconfig matches for zh.
     cjk_font_file: Path | None = None

@@ -163,11 +163,20 @@ def test_summary_counts_statuses_per_sector():
 
 
 def test_a_target_already_met_is_on_track_and_huge_figures_are_no_error():
-    # 第（十三）条 下降至13%左右 from 12.5% (already below): 12.0% in 2025 is on track, not "behind" a line that rises.
-    assert assessed("T33", 2025, {2023: "12.5", 2025: "12.0"}).status == "on_track"
+    # 第（十三）条 下降至13%左右 from 12.5% (already below): the target is held, a flat line at 13; 12.0% in 2025 holds it
+    # (progress 1, on track), 13.9% has slipped back beyond 13 · 1.05 = 13.65 (behind; in 2027 missed).
+    held = assessed("T33", 2025, {2023: "12.5", 2025: "12.0"})
+    assert (held.status, held.progress, held.expected_progress) == ("on_track", 1, 1)
+    assert set(trajectory(held).values()) == {Decimal(13)} and held.trajectory_method.startswith("flat")
+    slipped = assessed("T33", 2025, {2023: "12.5", 2025: "13.9"})
+    assert (slipped.status, slipped.progress) == ("behind", None)
+    assert assessed("T33", 2027, {2023: "12.5", 2027: "13.9"}).status == "missed"
     # 第（二）条 市级工业设计中心250家以上 from 260: 270 is on track; a baseline equal to the target (250) too.
     assert assessed("T08", 2025, {2023: "260", 2025: "270"}).status == "on_track"
-    assert assessed("T08", 2025, {2023: "250", 2025: "250"}).status == "on_track"
+    assert assessed("T08", 2025, {2023: "250", 2025: "250"}).progress == 1
+    # A trend running below 0 is held at 0: 14, 8, 2 (percent) → the line gives −10 in 2027.
+    falling = assessed("T33", 2025, {2023: "14", 2024: "8", 2025: "2"})
+    assert falling.forecast == 0 and falling.forecast_method.endswith("held at 0 (the trend runs below it)")
     # 第（五）条 绿色服务业营收年均增速超过20%: 1 yuan → 10^12 yuan is a growth of 10^8 % a year; the trend runs beyond
     # any figure: no forecast, and no error.
     huge = assessed("T16", 2025, {2023: "1", 2025: "1000000000000"})

@@ -422,7 +422,13 @@ def map_report() -> MapReport:
             )
         )
     return MapReport(
-        year=2025, baseline_year=2023, generated_at=GENERATED_AT, small_cell_minimum=3, districts=districts, cells=[]
+        year=2025,
+        baseline_year=2023,
+        generated_at=GENERATED_AT,
+        small_cell_minimum=3,
+        districts=districts,
+        sectors=[],
+        cells=[],
     )
 
 

@@ -155,12 +155,11 @@ async def test_the_map_withholds_small_cells_from_other_districts(client_for, ci
     assert (jiangbei["clusters"], jiangbei["clusters_reaching_10bn"], jiangbei["revenue_growth"]) == (1, 0, None)
     assert (yuzhong["awards"], yuzhong["award_amount_yuan"]) == (0, "0.00")
 
-    # 江北区's key: 渝中区's software_it cell holds one enterprise (E): withheld. 渝中区's total (4 enterprises) shows —
-    # the registry's district statistics give it to every key — so the tech_rnd cell is withheld too (the total
-    # minus it would be E's). No growth either: in 2024 渝中区 had 2 enterprises (A, E), too few to show.
+    # 江北区's key: every count, and of 渝中区 only its total (4 enterprises: what the registry's district statistics
+    # give every key) — no growth (the year before held 2, A and E), no cell's money, no award amount.
     seen = (await client_for(district(JIANGBEI)).get("/map/2025")).json()
     cells = {(c["district_code"], c["sector"]): c for c in seen["cells"]}
-    for sector in ("software_it", "tech_rnd"):
+    for sector, count in (("software_it", 1), ("tech_rnd", 3)):
         hidden = cells[(YUZHONG, sector)]
         assert (hidden["suppressed"], hidden["revenue_yuan"], hidden["employees"], hidden["revenue_growth"]) == (
             True,
@@ -168,27 +167,36 @@ async def test_the_map_withholds_small_cells_from_other_districts(client_for, ci
             None,
             None,
         ), sector
-    assert (
-        cells[(YUZHONG, "software_it")]["above_scale_count"],
-        cells[(YUZHONG, "tech_rnd")]["above_scale_count"],
-    ) == (
-        1,
-        3,
-    )
+        assert hidden["above_scale_count"] == count
     assert cells[(JIANGBEI, "tech_rnd")]["revenue_yuan"] == "25000000.00"  # its own
     totals = {d["district_code"]: d for d in seen["districts"]}
     shown = totals[YUZHONG]
-    assert (shown["revenue_yuan"], shown["revenue_growth"], shown["suppressed"], shown["above_scale_count"]) == (
+    assert (shown["revenue_yuan"], shown["revenue_growth"], shown["suppressed"], shown["award_amount_yuan"]) == (
         "140000000.00",
         None,
-        True,
-        4,
+        False,
+        None,
     )
-    # 渝中区's key sees its own in full, and 江北区's single enterprise withheld.
+    assert totals[JIANGBEI]["award_amount_yuan"] == "0.00"  # its own
+    # The city's sector totals: tech_rnd holds 3 enterprises outside 江北区 (A, B, C): 100 + 25 = 125,000,000, no
+    # growth (outside 江北区 only A the year before); software_it holds E alone outside it: withheld.
+    sectors = {row["sector"]: row for row in seen["sectors"]}
+    assert len(sectors) == 18
+    assert (sectors["tech_rnd"]["revenue_yuan"], sectors["tech_rnd"]["above_scale_count"]) == ("125000000.00", 4)
+    assert sectors["tech_rnd"]["revenue_growth"] is None
+    assert (sectors["software_it"]["revenue_yuan"], sectors["software_it"]["suppressed"]) == (None, True)
+    # 渝中区's key sees its own in full; of tech_rnd outside it only D (江北区): withheld; software_it is all its own.
     own = (await client_for(district(YUZHONG)).get("/map/2025")).json()
     own_cells = {(c["district_code"], c["sector"]): c for c in own["cells"]}
     assert own_cells[(YUZHONG, "software_it")]["revenue_yuan"] == "40000000.00"
     assert own_cells[(JIANGBEI, "tech_rnd")]["suppressed"] is True
+    own_sectors = {row["sector"]: row for row in own["sectors"]}
+    assert (own_sectors["tech_rnd"]["revenue_yuan"], own_sectors["software_it"]["revenue_yuan"]) == (
+        None,
+        "40000000.00",
+    )
+    # The city sees every sector: tech_rnd 125,000,000 against A's 15,000,000 the year before: 7.333333.
+    assert {row["sector"]: row["revenue_growth"] for row in full["sectors"]}["tech_rnd"] == "7.333333"
 
     # The tile map of the same figures, and a bad indicator refused.
     tiles = await city.get("/map/2025/tiles.svg", params={"indicator": "revenue_yuan"})
@@ -238,11 +246,13 @@ async def test_publication_is_frozen_versioned_and_public(city, client_for, regi
     published = first.json()
     assert (published["version"], published["current"], published["published_by"]) == (1, True, "city")
     assert first.headers["location"] == "/publications/2025/versions/1"
-    # The public view of the map: withheld for every district as for another district's key.
-    cells = {(c["district_code"], c["sector"]): c for c in published["map"]["cells"]}
-    assert all(cell["revenue_yuan"] is None for cell in cells.values())
+    # The public view of the map: what a caller who may read no district sees. No cell's money; 渝中区's total (4)
+    # but not 江北区's (1); tech_rnd over the city (4) but not software_it (1).
+    assert all(cell["revenue_yuan"] is None for cell in published["map"]["cells"])
     totals = {d["district_code"]: d for d in published["map"]["districts"]}
     assert (totals[YUZHONG]["revenue_yuan"], totals[JIANGBEI]["revenue_yuan"]) == ("140000000.00", None)
+    sectors = {row["sector"]: row["revenue_yuan"] for row in published["map"]["sectors"]}
+    assert (sectors["tech_rnd"], sectors["software_it"]) == ("125000000.00", None)
     # Nothing changed: no second version.
     again = await city.post("/publications/2025", json={"reason": "重复发布"})
     assert again.status_code == 409

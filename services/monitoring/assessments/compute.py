@@ -89,9 +89,19 @@ def _compound(baseline: Decimal, percent: Decimal, years: int) -> Decimal:
     return six(baseline * _growth_factor(percent) ** years)
 
 
-def trajectory(target: Target, baseline: _Baseline, first_year: int) -> tuple[list[SeriesPoint], str]:
+def already_met(target: Target, baseline: _Baseline, tolerance: Decimal) -> bool:
+    """A level the baseline already meets (市级工业设计中心250家以上 from 260): it is to be held, not reached."""
+    return target.measure == "level" and baseline.value is not None and meets(target, baseline.value, tolerance)
+
+
+def trajectory(
+    target: Target, baseline: _Baseline, first_year: int, tolerance: Decimal
+) -> tuple[list[SeriesPoint], str]:
     """The values the target implies year by year, and how they were drawn."""
     end = target.target_year
+    if already_met(target, baseline, tolerance):
+        points = [SeriesPoint(year=year, value=target.target_value) for year in range(baseline.year, end + 1)]
+        return points, "flat: the baseline already meets the target, which is to be held every year"
     if target.measure == "per_year":
         points = [SeriesPoint(year=year, value=target.target_value) for year in range(first_year, end + 1)]
         return points, "flat: the per-year figure in every year of the plan"
@@ -163,7 +173,7 @@ def _least_squares(points: Sequence[tuple[int, Decimal]]) -> tuple[Decimal, Deci
     return (sy - slope * sx) / n, slope
 
 
-def forecast(target: Target, observed: Sequence[Point]) -> tuple[Decimal | None, str]:
+def forecast(target: Target, unit: str, observed: Sequence[Point]) -> tuple[Decimal | None, str]:
     """The target year's value on the observed trend: a least-squares line, or for 年均增长 a least-squares line
     through the logarithms (constant yearly growth). Two values at least."""
     if len(observed) < 2:
@@ -179,14 +189,20 @@ def forecast(target: Target, observed: Sequence[Point]) -> tuple[Decimal | None,
         if exponent >= FIGURE_LIMIT.ln():
             return None, "none: the trend runs beyond any figure the indicator can hold"
         rate = six((slope.exp() - 1) * HUNDRED)
-        return _bounded(exponent.exp(), f"compound trend (least squares on logarithms) through {span}: {rate}% a year")
+        method = f"compound trend (least squares on logarithms) through {span}: {rate}% a year"
+        return _bounded(exponent.exp(), method, unit)
     intercept, slope = _least_squares([(point.year, point.value) for point in observed])
-    return _bounded(intercept + slope * target.target_year, f"linear trend (least squares) through {span}")
+    return _bounded(intercept + slope * target.target_year, f"linear trend (least squares) through {span}", unit)
 
 
-def _bounded(value: Decimal, method: str) -> tuple[Decimal | None, str]:
+def _bounded(value: Decimal, method: str, unit: str) -> tuple[Decimal | None, str]:
+    """The trend's value, held within what the indicator can be: not below 0, a share not above 100."""
     if abs(value) >= FIGURE_LIMIT:
         return None, "none: the trend runs beyond any figure the indicator can hold"
+    if value < 0:
+        return Decimal(0), f"{method}, held at 0 (the trend runs below it)"
+    if unit == "percent" and value > HUNDRED:
+        return HUNDRED, f"{method}, held at 100 (a share)"
     return six(value), method
 
 
@@ -200,10 +216,13 @@ def _status(
     expected_progress: Decimal | None,
     level: Decimal | None,
     parameters: AssessmentParameters,
+    held: bool,
 ) -> Status:
     if figure is not None and meets(target, figure, parameters.approximate_tolerance):
-        # Already where the target asks (a baseline beyond it included): nothing is behind.
+        # Already where the target asks: nothing is behind.
         return "met" if year >= target.target_year else "on_track"
+    if held:
+        return "missed" if year >= target.target_year else "behind"
     if year >= target.target_year or target.measure == "per_year":
         if figure is None:
             return "no_baseline"
@@ -247,7 +266,9 @@ def _assess(
     parameters: AssessmentParameters,
 ) -> TargetAssessment:
     base = _baseline(target, baseline_year, series)
-    path, path_method = trajectory(target, base, first_year)
+    tolerance = parameters.approximate_tolerance
+    held = already_met(target, base, tolerance)
+    path, path_method = trajectory(target, base, first_year, tolerance)
     expected_by_year = {point.year: point.value for point in path}
     level = path[-1].value if target.measure == "annual_growth" and path else target_level(target, base.value)
     observed = [series[y] for y in sorted(series) if base.year <= y <= year]
@@ -258,15 +279,19 @@ def _assess(
     status: Status = "no_data"
     if value is not None:
         figure = achieved(target, value, base, year)
-        if target.measure == "per_year":
+        if held:
+            # Nothing to close: the figure holds the target (1) or has slipped back beyond it (none to measure).
+            progress = Decimal(1) if figure is not None and meets(target, figure, tolerance) else None
+            expected_progress = Decimal(1)
+        elif target.measure == "per_year":
             progress = six(value / target.target_value) if target.target_value else None
             expected_progress = Decimal(1)
         elif base.value is not None and level is not None and level != base.value:
             progress = six((value - base.value) / (level - base.value))
             if expected is not None:
                 expected_progress = six((expected - base.value) / (level - base.value))
-        status = _status(target, year, figure, value, expected, progress, expected_progress, level, parameters)
-    predicted, forecast_method = forecast(target, observed)
+        status = _status(target, year, figure, value, expected, progress, expected_progress, level, parameters, held)
+    predicted, forecast_method = forecast(target, indicator.unit, observed)
     predicted_figure = None if predicted is None else achieved(target, predicted, base, target.target_year)
     return TargetAssessment(
         target_id=target.id,

@@ -1,5 +1,6 @@
 """The two services the monitoring reads: the registry's verified figures and the eligibility service's ledger."""
 
+import asyncio
 from typing import TypeVar
 
 import httpx
@@ -26,9 +27,12 @@ def _parsed(model: type[Model], body: object, upstream: str, path: str) -> Model
 
 
 class Upstreams:
-    def __init__(self, registry: ServiceClient, eligibility: ServiceClient) -> None:
+    def __init__(self, registry: ServiceClient, eligibility: ServiceClient, *, registry_reads: int) -> None:
         self.registry = registry
         self.eligibility = eligibility
+        # The registry admits this service (one caller) a share of its heavy work: the aggregates this process asks
+        # for at once stay within it, whatever the number of assessments and maps being computed.
+        self._aggregates = asyncio.Semaphore(registry_reads)
 
     async def aclose(self) -> None:
         await self.registry.http.aclose()
@@ -36,7 +40,8 @@ class Upstreams:
 
     async def monitoring_stats(self, year: int, baseline_year: int) -> MonitoringStats:
         path = f"/monitoring-stats/{year}"
-        body = await self.registry.get(path, {"baseline_year": baseline_year})
+        async with self._aggregates:
+            body = await self.registry.get(path, {"baseline_year": baseline_year})
         stats = _parsed(MonitoringStats, body, "registry", path)
         if stats.year != year or stats.baseline_year != baseline_year:
             raise UpstreamUnavailable(
@@ -80,4 +85,5 @@ def make_upstreams(
     return Upstreams(
         client("registry", settings.registry_url, registry_transport),
         client("eligibility", settings.eligibility_url, eligibility_transport),
+        registry_reads=settings.registry_concurrent_reads,
     )
