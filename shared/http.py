@@ -43,6 +43,26 @@ def make_http_client(base_url: str, *, timeout_seconds: float, max_connections: 
     )
 
 
+def service_client(
+    upstream: str,
+    base_url: str,
+    *,
+    secret: str,
+    timeout_seconds: float,
+    retries: int,
+    backoff_seconds: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> "ServiceClient":
+    """The signed client of one upstream, pooled (`make_http_client`), or over `transport` when a test passes one
+    (`httpx.ASGITransport(app=…)`: the upstream answering in-process)."""
+    http = (
+        make_http_client(base_url, timeout_seconds=timeout_seconds)
+        if transport is None
+        else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_seconds)
+    )
+    return ServiceClient(http, upstream=upstream, secret=secret, retries=retries, backoff_seconds=backoff_seconds)
+
+
 class ServiceClient:
     """Signed GETs of JSON from one upstream service; `upstream` is its name, the audience it verifies."""
 

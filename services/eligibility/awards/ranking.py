@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 
 from services.eligibility.settings import EligibilitySettings
-from shared.http import ServiceClient, make_http_client
+from shared.http import ServiceClient, service_client
 
 
 class RankingClient:
@@ -26,19 +26,14 @@ def make_ranking_client(
 ) -> RankingClient:
     """The pooled client of the ranking service, made once per process; a test passes an in-process transport and
     puts the client in `app.dependency_overrides`."""
-    http = (
-        make_http_client(settings.ranking_url, timeout_seconds=settings.ranking_timeout_seconds)
-        if transport is None
-        else httpx.AsyncClient(
-            base_url=settings.ranking_url, transport=transport, timeout=settings.ranking_timeout_seconds
-        )
-    )
     return RankingClient(
-        ServiceClient(
-            http,
-            upstream="ranking",
+        service_client(
+            "ranking",
+            settings.ranking_url,
             secret=settings.internal.secret,
+            timeout_seconds=settings.ranking_timeout_seconds,
             retries=settings.ranking_retries,
             backoff_seconds=settings.ranking_retry_backoff_seconds,
+            transport=transport,
         )
     )

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.upstream.schemas import AwardSummary, MonitoringStats
-from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
+from shared.http import ServiceClient, UpstreamUnavailable, service_client
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -68,18 +68,14 @@ def make_upstreams(
     (`httpx.ASGITransport(app=…)`) and puts the result in `app.dependency_overrides`."""
 
     def client(upstream: str, base_url: str, transport: httpx.AsyncBaseTransport | None) -> ServiceClient:
-        timeout = settings.upstream_timeout_seconds
-        http = (
-            make_http_client(base_url, timeout_seconds=timeout)
-            if transport is None
-            else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
-        )
-        return ServiceClient(
-            http,
-            upstream=upstream,
+        return service_client(
+            upstream,
+            base_url,
             secret=settings.internal.secret,
+            timeout_seconds=settings.upstream_timeout_seconds,
             retries=settings.upstream_retries,
             backoff_seconds=settings.upstream_retry_backoff_seconds,
+            transport=transport,
         )
 
     return Upstreams(

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.ranking.settings import RankingSettings
 from services.ranking.upstream.schemas import AwardTable, DistrictStatsReportIn, PolicyValidity
-from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
+from shared.http import ServiceClient, UpstreamUnavailable, service_client
 from shared.money import parse_yuan
 from shared.policy.ranking import published_methodologies
 from shared.reference import DISTRICT_CODES
@@ -149,18 +149,14 @@ def make_upstreams(
     (`httpx.ASGITransport(app=…)`) and puts the result in `app.dependency_overrides`."""
 
     def client(upstream: str, base_url: str, transport: httpx.AsyncBaseTransport | None) -> ServiceClient:
-        timeout = settings.upstream_timeout_seconds
-        http = (
-            make_http_client(base_url, timeout_seconds=timeout)
-            if transport is None
-            else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
-        )
-        return ServiceClient(
-            http,
-            upstream=upstream,
+        return service_client(
+            upstream,
+            base_url,
             secret=settings.internal.secret,
+            timeout_seconds=settings.upstream_timeout_seconds,
             retries=settings.upstream_retries,
             backoff_seconds=settings.upstream_retry_backoff_seconds,
+            transport=transport,
         )
 
     return Upstreams(
