@@ -1,14 +1,19 @@
-"""Fixtures every test package shares: the registry and eligibility databases and a running registry app."""
+"""Fixtures every test package shares: the registry and eligibility databases, a running registry app, and an
+eligibility app that reads it."""
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.eligibility import SERVICE_DIR as ELIGIBILITY_DIR
+from services.eligibility.main import create_app as create_eligibility_app
+from services.eligibility.settings import EligibilitySettings
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.main import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
+from tests.eligibility.doubles import registry_in_process
 from tests.support import TestDatabase, stop_embedded_postgres, uvicorn_process
 
 
@@ -32,6 +37,19 @@ def eligibility_database() -> Iterator[TestDatabase]:
 async def registry_app(registry_database: TestDatabase) -> AsyncIterator[FastAPI]:
     app = create_registry_app(RegistrySettings(database_url=registry_database.url, environment="test"))
     async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The eligibility service reading the real registry app in-process, as the ranking and the monitoring read it
+    (tests/eligibility has its own, with the settings its tests turn)."""
+    settings = EligibilitySettings(database_url=eligibility_database.url, environment="test")
+    app = create_eligibility_app(settings)
+    async with (
+        registry_in_process(app, settings, httpx.ASGITransport(app=registry_app)),
+        app.router.lifespan_context(app),
+    ):
         yield app
 
 

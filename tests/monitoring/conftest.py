@@ -8,8 +8,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.eligibility.main import create_app as create_eligibility_app
-from services.eligibility.settings import EligibilitySettings
 from services.monitoring import SERVICE_DIR as MONITORING_DIR
 from services.monitoring.dependencies import get_upstreams
 from services.monitoring.main import create_app as create_monitoring_app
@@ -17,7 +15,6 @@ from services.monitoring.settings import MonitoringSettings
 from services.monitoring.upstream.client import Upstreams, make_upstreams
 from shared.auth import Principal
 from shared.clock import Clock
-from tests.eligibility.doubles import registry_in_process
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, overridden, truncate
 
 # The monitoring service's today in every test unless a test holds its clock elsewhere: 2025 has ended.
@@ -50,17 +47,6 @@ def upstreams_in_process(
 @pytest.fixture(scope="session")
 def monitoring_database() -> Iterator[TestDatabase]:
     yield from TestDatabase("monitoring", MONITORING_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
-async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
-    settings = EligibilitySettings(database_url=eligibility_database.url, environment="test")
-    app = create_eligibility_app(settings)
-    async with (
-        registry_in_process(app, settings, httpx.ASGITransport(app=registry_app)),
-        app.router.lifespan_context(app),
-    ):
-        yield app
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.eligibility.main import create_app as create_eligibility_app
-from services.eligibility.settings import EligibilitySettings
 from services.ranking import SERVICE_DIR as RANKING_DIR
 from services.ranking.main import create_app as create_ranking_app
 from services.ranking.settings import RankingSettings
 from shared.auth import Principal
 from shared.clock import Clock
-from tests.eligibility.doubles import registry_in_process
 from tests.ranking.doubles import upstreams_in_process
 from tests.support import CITY, REGISTRY_TABLES, TestDatabase, asgi_client, truncate
 
@@ -35,17 +32,6 @@ def ranking_settings(database_url: str, **overrides: object) -> RankingSettings:
 @pytest.fixture(scope="session")
 def ranking_database() -> Iterator[TestDatabase]:
     yield from TestDatabase("ranking", RANKING_DIR).lifecycle()
-
-
-@pytest.fixture(scope="session")
-async def eligibility_app(eligibility_database: TestDatabase, registry_app: FastAPI) -> AsyncIterator[FastAPI]:
-    settings = EligibilitySettings(database_url=eligibility_database.url, environment="test")
-    app = create_eligibility_app(settings)
-    async with (
-        registry_in_process(app, settings, httpx.ASGITransport(app=registry_app)),
-        app.router.lifespan_context(app),
-    ):
-        yield app
 
 
 @pytest.fixture(scope="session")
