@@ -153,7 +153,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector()
-        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo)
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout,
+            echo=settings.database_echo,
+        )
         upstreams = {name: Upstream(url, settings) for name, url in settings.upstream_urls().items()}
         limiter = make_rate_limiter(settings.redis_url)
         specs = SpecCache(

@@ -17,6 +17,9 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     service_name: str = "gateway"
+    # The gateway's database holds only the key table, read every `key_cache_seconds`: a few connections suffice.
+    database_pool_size: int = Field(default=2, ge=1, le=200)
+    database_max_overflow: int = Field(default=2, ge=0, le=200)
 
     # Upstreams: base URL of each service; an empty value means "not deployed" (503 problem on its paths).
     registry_url: str = "http://127.0.0.1:8001"

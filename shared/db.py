@@ -35,8 +35,11 @@ JSONColumn = JSONB()
 TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: DateTime(timezone=True), Decimal: MoneyColumn}
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An engine on PostgreSQL (the only database: `postgresql+asyncpg://…`)."""
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout: float = 10.0, echo: bool = False
+) -> AsyncEngine:
+    """An engine on PostgreSQL (the only database: `postgresql+asyncpg://…`): at most `pool_size` + `max_overflow`
+    (default: as many again) connections, a checkout waiting at most `pool_timeout` seconds."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
@@ -54,7 +57,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout,
         pool_recycle=1800,
         async_creator=connect,
     )

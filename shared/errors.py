@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.requestid import current_request_id
@@ -98,8 +99,9 @@ _CONNECTION_SQLSTATES = ("08", "57P")
 
 
 def database_away(exc: BaseException) -> bool:
-    """Whether `exc` is the database being unreachable (rather than refusing what was asked of it)."""
-    if isinstance(exc, DatabaseUnavailable | OperationalError | InterfaceError):
+    """Whether `exc` is the database being unreachable (rather than refusing what was asked of it); a pool whose every
+    connection stayed busy for `database_pool_timeout` counts: the caller should come back, as for a lost server."""
+    if isinstance(exc, DatabaseUnavailable | OperationalError | InterfaceError | PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):
         return False

@@ -4,7 +4,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +24,9 @@ class InternalAuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTERNAL_", extra="ignore")
 
     secret: str = ""
+    # During a rotation (docs/operations.md): the value being replaced, still accepted when verifying, never used to
+    # sign. Empty outside a rotation.
+    previous_secret: str = ""
     # How far a signature's timestamp may be from the service's clock, either way (the gateway signs each request
     # just before sending it; more only covers clock drift). A write's nonce is kept this long (shared.nonces).
     signature_max_age_seconds: int = Field(default=15, ge=1, le=300)
@@ -36,8 +39,16 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     environment: Literal["development", "test", "production"] = "development"
+    # The runtime role's URL: the app connects with it (no ownership, no DDL; see deploy/postgres).
     database_url: str = ""
+    # The owner role's URL, for `python -m deploy.migrate` only; the runtime URL when empty (one role: development).
+    migration_database_url: str = ""
+    # Connections per process: `database_pool_size` kept, up to `database_max_overflow` more under load, each wait
+    # for one bounded by `database_pool_timeout` seconds. A deployment's budget is the sum over its processes of
+    # size + overflow (docs/operations.md, "Connection budget").
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
+    database_pool_timeout: float = Field(default=10.0, gt=0, le=120)
     database_echo: bool = False
     log_level: str = "INFO"
     # The largest body a service reads to verify its signature (the gateway's own limit is the one callers meet;
@@ -46,6 +57,9 @@ class ServiceSettings(BaseSettings):
     internal: InternalAuthSettings = Field(default_factory=InternalAuthSettings)
     # Tests and demos only: the service's today (Asia/Shanghai) held at this date; production refuses it.
     today: date | None = None
+    # The bearer token Prometheus presents to read /metrics (shared.metrics); /metrics answers no one in production
+    # without it, and anyone in development and tests when it is empty.
+    metrics_token: str = Field(default="", validation_alias=AliasChoices("METRICS_TOKEN", "metrics_token"))
 
     @model_validator(mode="after")
     def _defaults_for_development(self) -> "ServiceSettings":
@@ -63,10 +77,14 @@ class ServiceSettings(BaseSettings):
                     f"INTERNAL_SECRET must have at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production "
                     "(e.g. `openssl rand -hex 32`)"
                 )
+        if self.internal.previous_secret and self.internal.previous_secret == self.internal.secret:
+            raise ValueError("INTERNAL_PREVIOUS_SECRET is the current secret: clear it, or set the old value")
         if not self.database_url:
             variable = f"{self.model_config.get('env_prefix', '')}DATABASE_URL".upper()
             raise ValueError(
                 f"no database URL for {self.service_name}: set {variable} to a PostgreSQL URL "
                 "(postgresql+asyncpg://user@host:5432/name); `make run` starts a local server and sets it itself"
             )
+        if not self.migration_database_url:
+            self.migration_database_url = self.database_url
         return self
