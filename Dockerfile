@@ -1,13 +1,17 @@
 # syntax=docker/dockerfile:1
-# One image for the gateway and the four services; the command picks the component (see docker-compose.yml).
+# One image for the gateway and the four services; the command picks the component (docker-compose.yml,
+# deploy/k8s). Tag it with its release, never :latest:
+#   docker build --build-arg VERSION=1.13.0 -t cq-producer-services:1.13.0 .
 
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Runtime dependencies only, exactly as locked.
 COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock
 
-FROM python:3.11-slim AS runtime
+FROM python:3.11-slim-bookworm AS runtime
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="cq-producer-services" org.opencontainers.image.version="${VERSION}"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -25,6 +29,9 @@ COPY shared ./shared
 COPY services ./services
 COPY gateway ./gateway
 COPY deploy/__init__.py deploy/migrate.py ./deploy/
+# Compiled now: the root filesystem is read-only at run time (PYTHONDONTWRITEBYTECODE), so nothing is compiled at
+# each start.
+RUN python -m compileall -q shared services gateway deploy
 USER app
 EXPOSE 8000 8001 8002 8003 8004
-CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header", "--no-proxy-headers", "--http", "shared.server:BoundedHttpToolsProtocol"]
+CMD ["python", "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header", "--no-access-log", "--no-proxy-headers", "--http", "shared.server:BoundedHttpToolsProtocol", "--timeout-graceful-shutdown", "30"]

@@ -1,7 +1,12 @@
 """Migrate a component's database to the newest revision: `python -m deploy.migrate registry [gateway …]`.
 
-The containers run this before they serve; `make run` does the same for every component present. The database
-URL is the component's own setting (`REGISTRY_DATABASE_URL`, …), required (`make run` sets it for its local server).
+The containers run this before they serve; `make run` does the same for every component present. It connects as
+the owner role (`<NAME>_MIGRATION_DATABASE_URL`; the runtime URL `<NAME>_DATABASE_URL` when unset, as in
+development) and, when the runtime URL names another role, grants that role the app's privileges (shared.privileges).
+Any number of replicas may run it at once: one migrates, the others wait for it and find the database at head.
+
+`--downgrade REV` goes back to revision REV (one component only); a downgrade that destroys data refuses unless
+`--allow-data-loss` is given (take a backup first: docs/operations.md).
 """
 
 import argparse
@@ -10,7 +15,9 @@ import inspect
 import sys
 from pathlib import Path
 
-from shared.migrations import upgrade
+from sqlalchemy.engine import make_url
+
+from shared.migrations import DataLossRefused, downgrade, upgrade
 from shared.settings import PROJECT_ROOT, ServiceSettings
 
 COMPONENTS = ("registry", "eligibility", "ranking", "monitoring", "gateway")
@@ -30,14 +37,40 @@ def component_settings(name: str) -> ServiceSettings:
     raise RuntimeError(f"{module_name} defines no ServiceSettings subclass")
 
 
+def runtime_role(settings: ServiceSettings) -> str | None:
+    """The role the app connects as, when it is not the one that migrates (None: one role, development)."""
+    runtime = make_url(settings.database_url).username
+    owner = make_url(settings.migration_database_url).username
+    return runtime if runtime and runtime != owner else None
+
+
 def migrate(name: str) -> None:
-    upgrade(component_dir(name), component_settings(name).database_url)
+    settings = component_settings(name)
+    upgrade(component_dir(name), settings.migration_database_url, runtime_role=runtime_role(settings))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("components", nargs="+", choices=COMPONENTS)
+    parser.add_argument("--downgrade", metavar="REVISION", help="go back to REVISION (one component only)")
+    parser.add_argument("--allow-data-loss", action="store_true", help="let a downgrade drop tables or columns")
     arguments = parser.parse_args(argv)
+    if arguments.downgrade is not None:
+        if len(arguments.components) != 1:
+            parser.error("--downgrade takes one component")
+        (name,) = arguments.components
+        try:
+            downgrade(
+                component_dir(name),
+                component_settings(name).migration_database_url,
+                arguments.downgrade,
+                allow_data_loss=arguments.allow_data_loss,
+            )
+        except DataLossRefused as refused:
+            print(f"{name}: {refused}", file=sys.stderr)
+            return 2
+        print(f"{name}: downgraded to {arguments.downgrade}", file=sys.stderr)
+        return 0
     for name in arguments.components:
         migrate(name)
         print(f"{name}: migrated to head", file=sys.stderr)

@@ -18,19 +18,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.authn import KeyAuthenticator
+from gateway.breaker import CircuitBreaker, CircuitState
 from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import ROUTE_KEY, GatewayMiddleware
 from gateway.openapi import SpecCache, merge
 from gateway.proxy import API_PREFIX, GatewayState, proxy
-from gateway.ratelimit import make_rate_limiter
+from gateway.ratelimit import RateLimiter, make_rate_limiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from shared.app import TELEMETRY_OFF, tune_garbage_collector
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import PROBLEM_MEDIA_TYPE, ServiceUnavailable, install_error_handlers
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
+from shared.metrics import check_metrics_reader
 from shared.requestid import current_request_id
+
+logger = get_logger("gateway.main")
 
 DOCS_HTML = """<!doctype html>
 <html lang="en">
@@ -74,8 +78,12 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    # "ready", or "degraded" while an upstream or the rate-limit store is not: the gateway still serves the rest.
     status: str
+    # "ok" or what is wrong, for the key database, the rate-limit store and each deployed upstream.
     checks: dict[str, str]
+    # Each deployed upstream's circuit breaker: closed, half_open or open.
+    circuits: dict[str, str]
 
 
 class _Labelled:
@@ -150,6 +158,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     metrics = GatewayMetrics()
 
+    def circuit(name: str) -> CircuitBreaker:
+        record = metrics.circuit_listener(name)
+
+        def changed(previous: CircuitState, state: CircuitState) -> None:
+            record(previous, state)
+            log = logger.warning if state is CircuitState.OPEN else logger.info
+            log(f"circuit {state.label}", upstream=name, previous=previous.label)
+
+        return CircuitBreaker(
+            failure_threshold=settings.circuit_failure_threshold,
+            cool_down=settings.circuit_cool_down_seconds,
+            half_open_probes=settings.circuit_half_open_probes,
+            on_change=changed,
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector()
@@ -160,14 +183,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             pool_timeout=settings.database_pool_timeout,
             echo=settings.database_echo,
         )
-        upstreams = {name: Upstream(url, settings) for name, url in settings.upstream_urls().items()}
-        limiter = make_rate_limiter(settings.redis_url)
-        specs = SpecCache(
-            {name: upstream.session for name, upstream in upstreams.items()},
-            settings.internal.secret,
-            settings.openapi_cache_seconds,
-            settings.probe_timeout,
-        )
+        upstreams = {
+            name: Upstream(url, settings, breaker=circuit(name)) for name, url in settings.upstream_urls().items()
+        }
+        limiter = make_rate_limiter(settings.redis_url, on_fallback=metrics.rate_limit_fallback.inc)
+        specs = SpecCache(upstreams, settings.internal.secret, settings.openapi_cache_seconds, settings.probe_timeout)
+        probes = ReadinessProbes(upstreams, limiter, metrics, settings.probe_timeout, settings.upstream_probe_interval)
         app.state.engine = engine
         app.state.gateway = GatewayState(
             settings=settings,
@@ -180,11 +201,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             bodies=BodyBudget(settings.max_buffered_body_bytes),
             auth_failures=FailureBlocks(),
         )
+        app.state.probes = probes
         for name in upstreams:
             specs.warm(name)
+        probes.start()
         try:
             yield
         finally:
+            await probes.close()
             await specs.close()
             await asyncio.gather(*(upstream.aclose() for upstream in upstreams.values()))
             await limiter.close()
@@ -209,18 +233,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get(
         "/readyz",
         response_model=Readiness,
-        summary="The gateway, its database, its rate-limit store and every upstream (with its database) can answer",
+        summary="The gateway can serve: a 503 only when its key database cannot be reached. The rate-limit store "
+        "and every upstream are reported (from probes every few seconds, with each circuit's state) but do not "
+        "make it unready: a service that is down answers 503 on its own routes, the others are served.",
         tags=["gateway"],
     )
     async def readyz(request: Request) -> Readiness:
         state: GatewayState = request.app.state.gateway
-        checks = await readiness_checks(request.app, state)
-        if any(value != "ok" for value in checks.values()):
-            raise ServiceUnavailable("Not every part of the system is ready.", checks=checks)
-        return Readiness(status="ready", checks=checks)
+        probes: ReadinessProbes = request.app.state.probes
+        database, others = await asyncio.gather(database_check(request.app, settings.probe_timeout), probes.latest())
+        checks = {"database": database, **others}
+        circuits = {name: upstream.breaker.state.label for name, upstream in state.upstreams.items()}
+        if database != "ok":
+            raise ServiceUnavailable(
+                "The gateway's key database cannot be reached: no caller can be authenticated.",
+                checks=checks,
+                circuits=circuits,
+            )
+        status = "ready" if all(value == "ok" for value in checks.values()) else "degraded"
+        return Readiness(status=status, checks=checks, circuits=circuits)
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        check_metrics_reader(settings, request.headers.get("authorization"))
         return Response(metrics.render(), media_type=metrics.content_type)
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -265,28 +300,82 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
-async def readiness_checks(app: FastAPI, state: GatewayState) -> dict[str, str]:
-    settings = state.settings
+async def database_check(app: FastAPI, seconds: float) -> str:
+    """The key database, asked now: without it no caller can be authenticated."""
+    try:
+        async with asyncio.timeout(seconds), app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
 
-    async def database() -> str:
+
+class ReadinessProbes:
+    """The rate-limit store and every upstream's /readyz, probed together every `interval` seconds in the
+    background (each within `timeout`): /readyz reports the last round at once, and the metrics follow it even
+    when no one asks /readyz."""
+
+    def __init__(
+        self,
+        upstreams: dict[str, Upstream],
+        limiter: RateLimiter,
+        metrics: GatewayMetrics,
+        timeout: float,
+        interval: float,
+    ) -> None:
+        self.upstreams = upstreams
+        self.limiter = limiter
+        self.metrics = metrics
+        self.timeout = timeout
+        self.interval = interval
+        self.checks: dict[str, str] = {}
+        self._first_round = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def latest(self) -> dict[str, str]:
+        """The last round's results (the first round is waited for: at most `timeout` after the start)."""
+        await self._first_round.wait()
+        return dict(self.checks)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.probe()
+            except Exception:  # the probes go on: a stopped loop would report one old round for ever
+                logger.exception("readiness probes failed")
+            self._first_round.set()
+            await asyncio.sleep(self.interval)
+
+    async def probe(self) -> None:
+        names = list(self.upstreams)
+        results = await asyncio.gather(self._rate_limit_store(), *(self._upstream(name) for name in names))
+        self.metrics.rate_limit_store_up.set(results[0] == "ok")
+        for name, result in zip(names, results[1:], strict=True):
+            self.metrics.upstream_up.labels(name).set(result == "ok")
+        self.checks = {"rate_limit_store": results[0], **dict(zip(names, results[1:], strict=True))}
+
+    async def _rate_limit_store(self) -> str:
         try:
-            async with app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await asyncio.wait_for(self.limiter.ping(), self.timeout)
         except Exception as exc:
             return f"unreachable: {type(exc).__name__}"
         return "ok"
 
-    async def rate_limit_store() -> str:
+    async def _upstream(self, name: str) -> str:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            await asyncio.wait_for(state.limiter.ping(), settings.probe_timeout)
-        except Exception as exc:
-            return f"unreachable: {type(exc).__name__}"
-        return "ok"
-
-    async def upstream(name: str) -> str:
-        probe = aiohttp.ClientTimeout(total=settings.probe_timeout)
-        try:
-            async with state.upstreams[name].session.get("/readyz", timeout=probe) as response:
+            async with (
+                self.upstreams[name].probe_session() as session,
+                session.get("/readyz", timeout=timeout) as response,
+            ):
                 if response.status == 200:
                     return "ok"
                 json = "json" in response.content_type
@@ -294,9 +383,3 @@ async def readiness_checks(app: FastAPI, state: GatewayState) -> dict[str, str]:
                 return f"not ready ({response.status}): {detail}".rstrip(": ")
         except Exception as exc:
             return f"unreachable: {type(exc).__name__}"
-
-    names = list(state.upstreams)
-    results = await asyncio.gather(database(), rate_limit_store(), *(upstream(name) for name in names))
-    checks = {"database": results[0], "rate_limit_store": results[1]}
-    checks.update(dict(zip(names, results[2:], strict=True)))
-    return checks

@@ -1,9 +1,12 @@
 """Prometheus metrics of the gateway, in a registry of its own (one per app, so tests can make many apps)."""
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.breaker import CircuitState
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -48,6 +51,34 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge("gateway_requests_in_flight", "Requests being answered now.", registry=self.registry)
+        self.circuit_state = Gauge(
+            "gateway_upstream_circuit_state",
+            "The circuit breaker of each upstream: 0 closed, 1 half-open (probing), 2 open (refusing at once).",
+            ["upstream"],
+            registry=self.registry,
+        )
+        self.circuit_transitions = Counter(
+            "gateway_upstream_circuit_transitions",
+            "Changes of an upstream's circuit, by the state entered (closed, half_open, open).",
+            ["upstream", "state"],
+            registry=self.registry,
+        )
+        self.upstream_up = Gauge(
+            "gateway_upstream_up",
+            "1 when the upstream's last readiness probe answered 200 (it and its database are ready), else 0.",
+            ["upstream"],
+            registry=self.registry,
+        )
+        self.rate_limit_store_up = Gauge(
+            "gateway_rate_limit_store_up",
+            "1 when the rate-limit store (Redis) answered the last ping; always 1 with in-process buckets.",
+            registry=self.registry,
+        )
+        self.rate_limit_fallback = Counter(
+            "gateway_rate_limit_fallback",
+            "Rate-limit decisions made with in-process buckets because Redis could not be reached.",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -59,6 +90,17 @@ class GatewayMetrics:
                 self._children[(method, route, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def circuit_listener(self, upstream: str) -> Callable[[CircuitState, CircuitState], None]:
+        """Keeps the circuit gauge and transition counter of `upstream` (the gauge starts at closed)."""
+        gauge = self.circuit_state.labels(upstream)
+        gauge.set(CircuitState.CLOSED)
+
+        def changed(_previous: CircuitState, state: CircuitState) -> None:
+            gauge.set(state)
+            self.circuit_transitions.labels(upstream, state.label).inc()
+
+        return changed
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,5 @@
-"""The gateway's outermost ASGI middleware: request ids, client identity, access log, metrics, last-resort problem.
+"""The gateway's outermost ASGI middleware: request ids, trace context, client identity, access log, metrics,
+last-resort problem.
 
 The gateway always makes the system's request id (what problems, logs and audit rows carry, and what the
 services receive under the signature); a caller's acceptable `X-Request-ID` is kept beside it as the client's id
@@ -16,6 +17,7 @@ from gateway.metrics import GatewayMetrics
 from shared.errors import last_resort_response
 from shared.logging import get_logger
 from shared.requestid import REQUEST_ID_HEADER, acceptable, make_request_id, reset_request_id, set_request_id
+from shared.tracing import from_headers, reset_trace, set_trace
 
 logger = get_logger("gateway.access")
 
@@ -63,6 +65,8 @@ class GatewayMiddleware:
         request_id = make_request_id()
         echoed = (client_request_id or request_id).encode()
         token = set_request_id(request_id, client_request_id)
+        # The caller's trace continued (or a new one), for the log lines and every request sent upstream.
+        trace_token = set_trace(from_headers(scope["headers"]))
         scope.setdefault("state", {})["request_id"] = request_id
         identity = scope[CLIENT_KEY] = identify(scope, self.trusted_proxies, self.forwarded_header)
         started = time.perf_counter()
@@ -108,4 +112,5 @@ class GatewayMiddleware:
                 request_id=request_id,
                 client_request_id=client_request_id,
             )
+            reset_trace(trace_token)
             reset_request_id(token)

@@ -1,8 +1,8 @@
-"""The gateway's own database: API keys, stored only as hashes."""
+"""The gateway's own database: API keys, stored only as hashes, and the record of what operators did with them."""
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -34,6 +34,29 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # None: valid until revoked. A rotation sets the old key's to the end of its grace period.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Approximate (the gateway records it at most once a minute per key and process), never on the request path.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KeyEvent(Base):
+    """One operator action on a key: who, when, what. Never updated or deleted (a trigger on PostgreSQL)."""
+
+    __tablename__ = "key_events"
+    __table_args__ = (CheckConstraint("event IN ('issued', 'rotated', 'revoked')", name="event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(24), ForeignKey("api_keys.key_id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    # The operator's name (`--operator`, else the OS user that ran the command).
+    operator: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A rotation names the other key on both sides: the successor on the old key's event, the predecessor on the
+    # new key's issuance.
+    related_key_id: Mapped[str | None] = mapped_column(String(24))
+    # The key's expiry as this event left it.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 metadata = Base.metadata

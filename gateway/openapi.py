@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from gateway.access import rule_for
+from gateway.upstream import Upstream
 from shared.auth import Principal, Role, sign_principal
 from shared.errors import PROBLEM_SCHEMA
 from shared.logging import get_logger
@@ -35,7 +36,7 @@ _GATEWAY_RESPONSES = {
     "413": "The request body is larger than the gateway accepts.",
     "429": "Too many requests for this key; see `Retry-After`.",
     "502": "The service gave no usable answer.",
-    "503": "The service is not reachable.",
+    "503": "The service is not reachable, or failed repeatedly and is refused at once for a while; see `Retry-After`.",
     "504": "The service did not answer in time.",
 }
 
@@ -155,7 +156,7 @@ class _Entry:
 
 class SpecCache:
     def __init__(
-        self, clients: Mapping[str, aiohttp.ClientSession], secret: str, ttl_seconds: float, timeout_seconds: float
+        self, clients: Mapping[str, Upstream], secret: str, ttl_seconds: float, timeout_seconds: float
     ) -> None:
         self.clients = clients
         self.secret = secret
@@ -166,14 +167,17 @@ class SpecCache:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def fetch(self, service: str) -> dict[str, Any] | None:
-        client = self.clients[service]
+        upstream = self.clients[service]
         self._attempted[service] = time.monotonic()
         headers = sign_principal(
             self.secret, "GET", "/openapi.json", SERVICE_PRINCIPAL, audience=service, request_id=make_request_id()
         )
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-            async with client.get("/openapi.json", headers=headers, timeout=timeout, raise_for_status=True) as response:
+            async with (
+                upstream.probe_session() as client,
+                client.get("/openapi.json", headers=headers, timeout=timeout, raise_for_status=True) as response,
+            ):
                 spec: dict[str, Any] = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             logger.warning("service spec not available", upstream=service, error=type(exc).__name__)

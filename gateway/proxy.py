@@ -6,6 +6,10 @@ that a caller trickling one holds no upstream connection), hop-by-hop headers ar
 `X-Forwarded-For` are set, no cookies are kept and timeouts are explicit. A bodiless safe request is tried once more
 when no connection could be made; aiohttp itself sends an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) once
 more when its connection closes before an answer. A POST or PATCH is never sent twice.
+
+Each upstream's circuit breaker (gateway/breaker.py) counts the exchanges that got no usable answer; while it is open
+the upstream's routes answer a 503 at once (with Retry-After), before any body is read. Every request sent on carries
+a `traceparent` of the gateway's own hop in the caller's trace (or a new one: shared.tracing).
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from yarl import URL
 
 from gateway.access import ALL_METHODS, SAFE_METHODS, rule_for
 from gateway.authn import KeyAuthenticator
+from gateway.breaker import CircuitOpen, Outcome
 from gateway.client import client_of, limited_unit
 from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
@@ -35,6 +40,7 @@ from shared.errors import problem_response
 from shared.logging import get_logger
 from shared.requestid import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER, current_client_request_id, current_request_id
 from shared.server import server_settings
+from shared.tracing import TRACEPARENT_HEADER, outgoing_traceparent
 
 logger = get_logger("gateway.proxy")
 
@@ -67,6 +73,10 @@ _REQUEST_DROP = frozenset(
         "x-forwarded-proto",
         REQUEST_ID_HEADER.lower(),
         CLIENT_REQUEST_ID_HEADER.lower(),
+        # The gateway sends a traceparent of its own hop (below); a caller's tracestate is not carried on, as the
+        # trace may be a new one and no service passes it further.
+        TRACEPARENT_HEADER,
+        "tracestate",
         *(name.lower() for name in PRINCIPAL_HEADERS),
     }
 )
@@ -96,11 +106,22 @@ class GatewayState:
 
 
 class _Refused(Exception):
-    """A problem the proxy answers itself."""
+    """A problem the proxy answers itself; `upstream_failed` when the upstream gave no usable answer (what its
+    circuit breaker counts)."""
 
-    def __init__(self, status: int, title: str, slug: str, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        slug: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        upstream_failed: bool = False,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.slug, self.detail, self.headers = status, title, slug, detail, headers
+        self.upstream_failed = upstream_failed
 
 
 def _not_found(detail: str) -> _Refused:
@@ -255,6 +276,7 @@ def _upstream_headers(
     if client_request_id is not None:  # the caller's own id; the system's is among the signed headers
         out.append((_CLIENT_REQUEST_ID, client_request_id))
     out.extend((name.lower(), value) for name, value in signed.items())
+    out.append((TRACEPARENT_HEADER, outgoing_traceparent()))
     return out
 
 
@@ -384,6 +406,9 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
 
     body: bytes | None = None
     if has_body:
+        # Refused before the body is read (and its bytes reserved) when the circuit would refuse it after.
+        if (cooling := upstream.breaker.retry_after()) > 0:
+            _circuit_refusal(state, service, CircuitOpen(cooling))
         # The bytes the body may take, reserved before any is read (a chunked body: as many as its limit allows).
         reserved = int(length) if length is not None else limit
         if not state.bodies.try_reserve(reserved):
@@ -434,9 +459,23 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     # beginning with `//` as another host (and resolve `..`), sending the signed request wherever the caller chose.
     url = URL(str(upstream.origin) + raw_target.decode("ascii"), encoded=True)
     retryable = method in SAFE_METHODS and not has_body
+    breaker = upstream.breaker
     try:
-        async with upstream.connection_slot():
-            response = await _exchange(state, service, upstream, method, url, upstream_headers, body, retryable)
+        ticket = breaker.admit()
+    except CircuitOpen as refusal:
+        _circuit_refusal(state, service, refusal)
+    # Settled once: a success when the answer's head is here, a failure when none came, abandoned otherwise.
+    outcome: Outcome | None = Outcome.ABANDONED
+    try:
+        async with upstream.connection_slot() as session:
+            try:
+                response = await _exchange(state, service, session, method, url, upstream_headers, body, retryable)
+            except _Refused as refusal:
+                if refusal.upstream_failed:
+                    outcome = Outcome.FAILED
+                raise
+            breaker.settle(ticket, Outcome.SUCCEEDED)
+            outcome = None
             try:
                 await _relay(state, service, response, send)
             finally:
@@ -451,12 +490,26 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
             "seconds; try again shortly.",
             {"Retry-After": "1"},
         ) from None
+    finally:
+        if outcome is not None:
+            breaker.settle(ticket, outcome)
+
+
+def _circuit_refusal(state: GatewayState, service: str, refusal: CircuitOpen) -> NoReturn:
+    state.metrics.upstream_errors.labels(service, "circuit_open").inc()
+    raise _Refused(
+        503,
+        "Service Unavailable",
+        "upstream-unavailable",
+        f"The {service} service failed repeatedly and is given time to recover; it is tried again shortly.",
+        {"Retry-After": refusal.retry_after_header},
+    ) from None
 
 
 async def _exchange(
     state: GatewayState,
     service: str,
-    upstream: Upstream,
+    session: aiohttp.ClientSession,
     method: str,
     url: URL,
     headers: list[tuple[str, str]],
@@ -470,7 +523,7 @@ async def _exchange(
     started = time.perf_counter()
     while True:
         try:
-            response = await upstream.session.request(method, url, headers=headers, data=body, allow_redirects=False)
+            response = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
         except aiohttp.ConnectionTimeoutError:
             state.metrics.upstream_errors.labels(service, "connect_timeout").inc()
             raise _Refused(
@@ -479,12 +532,13 @@ async def _exchange(
                 "upstream-unavailable",
                 f"The {service} service did not accept a connection within {settings.upstream_connect_timeout:g} "
                 "seconds.",
+                upstream_failed=True,
             ) from None
         except aiohttp.ServerTimeoutError as exc:
             state.metrics.upstream_errors.labels(service, "timeout").inc()
             logger.warning("upstream timeout", upstream=service, error=type(exc).__name__)
             detail = f"The {service} service sent no answer for {settings.upstream_read_timeout:g} seconds."
-            raise _Refused(504, "Gateway Timeout", "upstream-timeout", detail) from None
+            raise _Refused(504, "Gateway Timeout", "upstream-timeout", detail, upstream_failed=True) from None
         except aiohttp.ClientConnectorError as exc:  # refused or unreachable: a bodiless read tries once more
             if not retried:
                 retried = True
@@ -498,7 +552,9 @@ async def _exchange(
         except aiohttp.ClientError as exc:  # an answer that is not valid HTTP
             state.metrics.upstream_errors.labels(service, "error").inc()
             logger.warning("upstream error", upstream=service, error=type(exc).__name__)
-            raise _Refused(502, "Bad Gateway", "bad-gateway", f"The {service} service gave no usable answer.") from None
+            raise _Refused(
+                502, "Bad Gateway", "bad-gateway", f"The {service} service gave no usable answer.", upstream_failed=True
+            ) from None
         state.metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
         return response
 
@@ -511,6 +567,7 @@ def _unreachable(state: GatewayState, service: str, kind: str, error: Exception)
         "Service Unavailable",
         "upstream-unavailable",
         f"The {service} service is not reachable; try again shortly.",
+        upstream_failed=True,
     ) from None
 
 

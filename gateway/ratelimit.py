@@ -2,12 +2,14 @@
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from gateway.breaker import CircuitBreaker, CircuitOpen, Outcome
 from shared.logging import get_logger
 
 logger = get_logger("gateway.ratelimit")
@@ -100,16 +102,28 @@ return {allowed, retry_ms, math.floor(tokens)}
 # process. Every proxied request runs the script once, so Redis is given little time.
 REDIS_TIMEOUT_SECONDS = 0.5
 MAX_REDIS_CONNECTIONS = 64
+# A Redis that hangs would cost every request that timeout: after this many failures in a row the buckets are kept
+# in process for the cool-down, then one request tries Redis again (gateway/breaker.py).
+REDIS_FAILURE_THRESHOLD = 3
+REDIS_COOL_DOWN_SECONDS = 5.0
 
 
 class RedisRateLimiter:
     """Buckets in Redis, one hash per caller, updated atomically by a Lua script.
 
     If Redis cannot be reached, the gateway keeps limiting with in-process buckets rather than refusing
-    everyone or letting everyone through, and logs the fallback.
+    everyone or letting everyone through, and logs the fallback; after a few failures in a row it stops asking
+    Redis for a while (a circuit breaker), so that a hung Redis does not slow every request by the timeout.
     """
 
-    def __init__(self, url: str, *, prefix: str = "gateway:ratelimit:") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "gateway:ratelimit:",
+        on_fallback: Callable[[], None] | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         # A request waits for a free connection rather than failing over to in-process buckets when all are busy.
         pool = BlockingConnectionPool.from_url(
             url, max_connections=MAX_REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT_SECONDS,
@@ -120,20 +134,39 @@ class RedisRateLimiter:
         # EVALSHA, and the script loaded again when Redis has forgotten it (NOSCRIPT).
         self._script: Any = self.redis.register_script(_TAKE_SCRIPT)
         self.fallback = MemoryRateLimiter()
+        # Called for every decision made in process (the gateway counts them: an alert, deploy/prometheus).
+        self._on_fallback = on_fallback
+        self.breaker = breaker or CircuitBreaker(
+            failure_threshold=REDIS_FAILURE_THRESHOLD, cool_down=REDIS_COOL_DOWN_SECONDS
+        )
         self._failing = False
 
     async def take(self, bucket: str, rate: float, burst: int) -> Decision:
         try:
+            ticket = self.breaker.admit()
+        except CircuitOpen:
+            return self._in_process(bucket, rate, burst)
+        try:
             allowed, retry_ms, remaining = await self._script(keys=[self.prefix + bucket], args=[rate, burst])
         except (RedisError, OSError) as exc:
+            self.breaker.settle(ticket, Outcome.FAILED)
             if not self._failing:
                 logger.warning("redis unavailable, rate limiting in process", error=type(exc).__name__)
                 self._failing = True
-            return await self.fallback.take(bucket, rate, burst)
+            return self._in_process(bucket, rate, burst)
+        except BaseException:  # cancelled: says nothing about Redis
+            self.breaker.settle(ticket, Outcome.ABANDONED)
+            raise
+        self.breaker.settle(ticket, Outcome.SUCCEEDED)
         if self._failing:
             logger.info("redis available again, rate limiting shared")
             self._failing = False
         return Decision(bool(allowed), int(retry_ms) / 1000, int(remaining))
+
+    def _in_process(self, bucket: str, rate: float, burst: int) -> Decision:
+        if self._on_fallback is not None:
+            self._on_fallback()
+        return self.fallback.take_now(bucket, rate, burst, time.monotonic())
 
     async def ping(self) -> None:
         await self.redis.ping()
@@ -142,8 +175,8 @@ class RedisRateLimiter:
         await self.redis.aclose()
 
 
-def make_rate_limiter(redis_url: str) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def make_rate_limiter(redis_url: str, on_fallback: Callable[[], None] | None = None) -> RateLimiter:
+    return RedisRateLimiter(redis_url, on_fallback=on_fallback) if redis_url else MemoryRateLimiter()
 
 
 def retry_after_header(seconds: float) -> str:

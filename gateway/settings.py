@@ -36,6 +36,18 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = Field(default=100, ge=1, le=10_000)
     # Readiness and OpenAPI fetches use this shorter timeout.
     probe_timeout: float = Field(default=2.0, gt=0, le=60)
+    # Seconds between two rounds of readiness probes of the upstreams and Redis, made in the background: /readyz
+    # and the metrics report the last round, so a hung upstream never slows the gateway's own /readyz.
+    upstream_probe_interval: float = Field(default=5.0, gt=0, le=300)
+    # Seconds a session's pooled upstream connections are used for new requests before a new session takes
+    # over (the old one is closed once its exchanges are done), so that traffic spreads again over the
+    # replicas behind a service's address (a new replica gets connections within this time).
+    upstream_connection_max_age: float = Field(default=300.0, gt=0, le=86_400)
+    # Circuit breaker per upstream (gateway/breaker.py): this many failures in a row without a usable answer
+    # open it; it refuses at once (503 with Retry-After) for the cool-down, then lets this many probes through.
+    circuit_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    circuit_cool_down_seconds: float = Field(default=10.0, ge=0.1, le=600)
+    circuit_half_open_probes: int = Field(default=1, ge=1, le=100)
 
     # Request bodies: the general limit, and the larger one for bulk imports (paths ending in /import).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)

@@ -68,6 +68,10 @@ class Admission:
         self.settings = settings
         self.running = 0
         self.by_caller: dict[str, int] = {}
+        # Read by the metrics (shared.metrics) when scraped.
+        self.admitted = 0
+        self.refused_caller = 0
+        self.refused_process = 0
 
     @contextmanager
     def admit(self, principal: Principal, cost: int) -> Iterator[None]:
@@ -79,18 +83,21 @@ class Admission:
         held = self.by_caller.get(caller, 0)
         retry = {"Retry-After": str(self.settings.retry_after_seconds)}
         if held + cost > share:
+            self.refused_caller += 1
             raise CallerBusy(
                 f"This caller already runs heavy work here ({held} of its {share} units; this request needs "
                 f"{cost}); nothing was started, retry when it has finished.",
                 headers=retry,
             )
         if self.running + cost > self.settings.process_units:
+            self.refused_process += 1
             raise HeavyWorkBusy(
                 "The service runs as much heavy work as it takes at once; nothing was started, retry shortly.",
                 headers=retry,
             )
         self.running += cost
         self.by_caller[caller] = held + cost
+        self.admitted += 1
         try:
             yield
         finally:

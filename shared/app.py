@@ -1,26 +1,30 @@
-"""The application factory every service uses: lifespan-made engine, middleware, errors, health."""
+"""The application factory every service uses: lifespan-made engine, middleware, errors, health, metrics."""
 
 import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.telemetry import TelemetryConfig
+from sqlalchemy.pool import Pool
 
 from shared import health
+from shared.admission import Admission, HeavyWorkSettings
 from shared.clock import Clock
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers
 from shared.logging import configure_logging
+from shared.metrics import JobsView, ServiceMetrics, check_metrics_reader
 from shared.middleware import ServiceMiddleware
 from shared.nonces import NonceStore
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-# No OpenTelemetry is deployed: with FastAPI's native telemetry off, a request does not look up the global
-# providers (the check cost the gateway about a tenth of its own time per request).
+# FastAPI's native telemetry stays off: with it, a request looks up the global providers (the check cost the gateway
+# about a tenth of its own time per request). When spans are exported, ServiceMiddleware makes them (shared.tracing).
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 # Allocations between two collections of the youngest generation (Python's default is 700).
@@ -86,22 +90,59 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.clock = Clock(settings.today)
+    app.state.metrics = metrics = _service_metrics(app, settings)
     _document_problems(app)
     install_error_handlers(app)
     app.add_middleware(
         ServiceMiddleware,
         secret=settings.internal.secret,
+        previous_secret=settings.internal.previous_secret,
         max_age_seconds=settings.internal.signature_max_age_seconds,
         audience=settings.service_name,
         nonces=NonceStore(settings.internal.signature_max_age_seconds),
         max_body_bytes=settings.max_body_bytes,
         body_limits=body_limits,
         computations=computations,
+        metrics=metrics,
+        tracer=configure_tracing(settings.service_name),
     )
     app.include_router(health.router)
+
+    # Unsigned (ServiceMiddleware), read with METRICS_TOKEN instead; not in the API's document.
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        check_metrics_reader(settings, request.headers.get("authorization"))
+        return Response(metrics.render(), media_type=metrics.content_type)
+
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _service_metrics(app: FastAPI, settings: ServiceSettings) -> ServiceMetrics:
+    """The app's metrics; its pool and its admission are read from `app.state` when scraped (both made later)."""
+
+    def pool() -> Pool | None:
+        engine = getattr(app.state, "engine", None)
+        return None if engine is None else engine.pool
+
+    def jobs() -> JobsView | None:
+        # Made on the first heavy request (shared.admission.admission_of); until then, nothing ran.
+        admission: Admission | None = getattr(app.state, "admission", None)
+        if admission is None:
+            heavy: HeavyWorkSettings | None = getattr(settings, "heavy", None)  # every service's settings have one
+            return None if heavy is None else JobsView(heavy.process_units, 0, 0, 0, 0)
+        return JobsView(
+            admission.settings.process_units,
+            admission.running,
+            admission.admitted,
+            admission.refused_caller,
+            admission.refused_process,
+        )
+
+    return ServiceMetrics(
+        pool=pool, max_connections=settings.database_pool_size + settings.database_max_overflow, jobs=jobs
+    )
 
 
 def _document_problems(app: FastAPI) -> None:

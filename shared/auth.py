@@ -5,7 +5,8 @@ request: method, path with query, role, district, timestamp, the service it is m
 of the body, a random nonce and the system's request id. Each service verifies the signature over the request it
 actually received, the audience (its own name) and the timestamp's freshness before anything else runs, and accepts
 a nonce of a write only once (shared.nonces); a request that goes around the gateway, or a captured one replayed,
-altered or sent to another service, gets a 401 and nothing else.
+altered or sent to another service, gets a 401 and nothing else. During a rotation of the internal secret a
+service also accepts what the previous secret signed (`INTERNAL_PREVIOUS_SECRET`); signing uses the current one only.
 """
 
 import hashlib
@@ -162,30 +163,39 @@ def verify_principal(
     audience: str,
     body_sha256: str,
     now: float | None = None,
+    previous_secret: str = "",
 ) -> SignedRequest:
     """What the headers (names lower case) vouch for, if they sign this very request (`method`, `target`, the body
     whose SHA-256 is `body_sha256`) for the service `audience` within `max_age_seconds`; else Unauthorized.
+    During a rotation of the internal secret a signature made with `previous_secret` verifies too ("" = none).
     Whether the nonce was seen before is the caller's to check (shared.nonces)."""
     timestamp = fresh_timestamp(headers, max_age_seconds, now=now)
     role = headers[ROLE_HEADER.lower()]
     district = headers.get(DISTRICT_HEADER.lower(), "")
     nonce = headers.get(NONCE_HEADER.lower(), "")
     request_id = headers.get(REQUEST_ID_HEADER.lower(), "")
-    expected = _signature(
-        secret,
-        method=method,
-        target=target,
-        role=role,
-        district=district,
-        timestamp=str(timestamp),
-        audience=audience,
-        body_sha256=body_sha256,
-        nonce=nonce,
-        request_id=request_id,
-    )
+    # As bytes: compare_digest refuses a str with non-ASCII characters, which a forged header may hold.
+    presented = headers[SIGNATURE_HEADER.lower()].encode()
+    matches = False
+    # Both secrets are always computed and compared (no short circuit), so the time taken does not tell which one
+    # a signature was made with, or whether a rotation is under way.
+    for candidate in (secret, previous_secret or secret):
+        expected = _signature(
+            candidate,
+            method=method,
+            target=target,
+            role=role,
+            district=district,
+            timestamp=str(timestamp),
+            audience=audience,
+            body_sha256=body_sha256,
+            nonce=nonce,
+            request_id=request_id,
+        )
+        matches |= hmac.compare_digest(expected.encode(), presented)
     # One answer for every mismatch: the signature covers the whole request, and the caller learns nothing about
     # which part of a forged or altered one is wrong.
-    if not hmac.compare_digest(expected, headers[SIGNATURE_HEADER.lower()]):
+    if not matches:
         raise Unauthorized(f"The principal signature is not valid for this request to the {audience} service.")
     if not _NONCE.match(nonce):
         raise Unauthorized("The principal nonce is not valid.")

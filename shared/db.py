@@ -46,11 +46,11 @@ def make_engine(
     _, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
 
     async def connect() -> Any:
-        # asyncpg raises the socket's own error when the server is down (SQLAlchemy does not wrap it): make it the
-        # 503 it is, not a 500.
+        # asyncpg raises the socket's own error when the server is down (SQLAlchemy does not wrap it), and its own
+        # when the connection budget is spent: make either the 503 it is, not a 500.
         try:
             return await asyncpg.connect(**connect_kwargs)
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, asyncpg.TooManyConnectionsError) as error:
             raise DatabaseUnavailable() from error
 
     engine = create_async_engine(

@@ -93,9 +93,10 @@ class DatabaseUnavailable(ServiceUnavailable):
         )
 
 
-# SQLSTATE classes of a lost or refused connection: 08 (connection exception) and 57P (the server shutting down,
-# crashed, or still starting up).
-_CONNECTION_SQLSTATES = ("08", "57P")
+# SQLSTATE classes of a lost or refused connection: 08 (connection exception), 57P (the server shutting down,
+# crashed, or still starting up) and 53300 (too_many_connections: the server's or the role's connection limit, the
+# connection budget of docs/operations.md, is spent).
+_CONNECTION_SQLSTATES = ("08", "57P", "53300")
 
 
 def database_away(exc: BaseException) -> bool:

@@ -1,13 +1,16 @@
 """Calling another service of this system: signed as a service principal, explicit timeouts, retried reads.
 
 Each call carries the system's id of the request being served (signed, so the other service logs and audits under
-the same id) and the caller's own id as X-Client-Request-ID.
+the same id), the caller's own id as X-Client-Request-ID, and the W3C `traceparent` of the trace being served (a
+new span of it per attempt). Each read is counted in the serving app's metrics (shared.metrics) by upstream and
+outcome.
 
 Only idempotent reads are retried (transport errors and 502/503/504, with exponential backoff). When the other
 service cannot be read the caller gets a 503 problem naming it.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -16,12 +19,14 @@ import httpx
 from shared.auth import Principal, Role, sign_principal
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
+from shared.metrics import current_metrics
 from shared.requestid import (
     CLIENT_REQUEST_ID_HEADER,
     current_client_request_id,
     current_request_id,
     make_request_id,
 )
+from shared.tracing import TRACEPARENT_HEADER, client_span
 
 logger = get_logger("shared.http")
 
@@ -88,39 +93,58 @@ class ServiceClient:
         clean = {key: value for key, value in (params or {}).items() if value is not None}
         request_id = current_request_id() or make_request_id()
         client_request_id = current_client_request_id()
+        started = time.perf_counter()
         attempt = 0
-        while True:
-            request = self.http.build_request("GET", path, params=clean)
-            target = request.url.raw_path.decode("latin-1")
-            # Each attempt is signed afresh (a new nonce and timestamp), under the same request ids.
-            request.headers.update(
-                sign_principal(
-                    self.secret,
-                    "GET",
-                    target,
-                    self.principal,
-                    audience=self.upstream,
-                    request_id=request_id,
+        outcome = "failed"
+        try:
+            while True:
+                request = self.http.build_request("GET", path, params=clean)
+                target = request.url.raw_path.decode("latin-1")
+                # Each attempt is signed afresh (a new nonce and timestamp), under the same request ids, as a span of
+                # its own of the trace being served.
+                request.headers.update(
+                    sign_principal(
+                        self.secret,
+                        "GET",
+                        target,
+                        self.principal,
+                        audience=self.upstream,
+                        request_id=request_id,
+                    )
                 )
-            )
-            if client_request_id is not None:
-                request.headers[CLIENT_REQUEST_ID_HEADER] = client_request_id
-            try:
-                response = await self.http.send(request)
-            except httpx.TransportError as exc:
-                problem = type(exc).__name__
-            else:
-                if response.status_code == httpx.codes.NOT_FOUND:
-                    return None
-                if response.is_success:
-                    return response.json()
-                problem = f"HTTP {response.status_code}"
-                if response.status_code not in _RETRY_STATUSES:
+                if client_request_id is not None:
+                    request.headers[CLIENT_REQUEST_ID_HEADER] = client_request_id
+                with client_span(self.upstream, "GET", path) as call:
+                    request.headers[TRACEPARENT_HEADER] = call.traceparent
+                    response: httpx.Response | None = None
+                    try:
+                        response = await self.http.send(request)
+                    except httpx.TransportError as exc:
+                        problem = type(exc).__name__
+                    else:
+                        call.answered(response.status_code)
+                if response is not None:
+                    if response.status_code == httpx.codes.NOT_FOUND:
+                        outcome = "not_found"
+                        return None
+                    if response.is_success:
+                        found = response.json()
+                        outcome = "ok"
+                        return found
+                    problem = f"HTTP {response.status_code}"
+                    if response.status_code not in _RETRY_STATUSES:
+                        break
+                if attempt >= self.retries:
                     break
-            if attempt >= self.retries:
-                break
-            await asyncio.sleep(self.backoff_seconds * 2**attempt)
-            attempt += 1
+                await asyncio.sleep(self.backoff_seconds * 2**attempt)
+                attempt += 1
+        except asyncio.CancelledError:
+            outcome = "cancelled"  # the request it served was given up: not the upstream's failure
+            raise
+        finally:
+            metrics = current_metrics()
+            if metrics is not None:
+                metrics.observe_upstream(self.upstream, outcome, time.perf_counter() - started, attempt)
         logger.warning("upstream read failed", upstream=self.upstream, path=path, problem=problem, attempts=attempt + 1)
         raise UpstreamUnavailable(
             f"The {self.upstream} service could not be read ({problem} on GET {path}); try again later.",

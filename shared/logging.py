@@ -1,5 +1,5 @@
 """JSON logs through structlog; every line carries the request id of the request it belongs to (the system's, and
-the caller's own as client_request_id when it sent one).
+the caller's own as client_request_id when it sent one) and its W3C trace id (shared.tracing).
 
 Our own lines go through structlog's filtering logger straight to stdout; the standard library's (uvicorn,
 SQLAlchemy, …) through the root handler, rendered by the same processors, so that both look alike.
@@ -14,6 +14,7 @@ import structlog
 from structlog.typing import EventDict, Processor
 
 from shared.requestid import current_client_request_id, current_request_id
+from shared.tracing import current_trace
 
 
 def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
@@ -23,6 +24,9 @@ def _add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
         client_request_id = current_client_request_id()
         if client_request_id is not None:
             event_dict.setdefault("client_request_id", client_request_id)
+    trace = current_trace()
+    if trace is not None:
+        event_dict.setdefault("trace_id", trace.trace_id)
     return event_dict
 
 
@@ -71,6 +75,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         # Not cached: a logger made at import time follows a later configure_logging (a test's, a second app's).
         cache_logger_on_first_use=False,
     )
+    # Python's warnings (a deprecation, a resource left open) as log lines, not plain text on stderr.
+    logging.captureWarnings(True)
     # The access line is written by our middleware, with the request id; uvicorn's would lack it.
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs every call at INFO; our own access lines already say what matters.

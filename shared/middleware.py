@@ -1,9 +1,10 @@
-"""One pure-ASGI middleware for every service: request ids, the signed request's verification, access log, last-resort
-500."""
+"""One pure-ASGI middleware for every service: request ids and the trace context, the signed request's verification,
+access log and metrics, last-resort 500."""
 
 import hashlib
 import time
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, cast
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,7 @@ from shared.errors import (
     problem_response,
 )
 from shared.logging import get_logger
+from shared.metrics import UNMATCHED_ROUTE, ServiceMetrics, reset_metrics, set_metrics
 from shared.nonces import NonceStore
 from shared.requestid import (
     CLIENT_REQUEST_ID_HEADER,
@@ -27,6 +29,10 @@ from shared.requestid import (
     reset_request_id,
     set_request_id,
 )
+from shared.tracing import end_server_span, from_headers, reset_trace, set_trace, start_server_span
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 logger = get_logger("access")
 
@@ -41,23 +47,31 @@ class ServiceMiddleware:
     """`audience` is this service's name, which the signature must name; a body is read (up to `body_limits` for
     its path, else `max_body_bytes`) and hashed before the app sees it, and replayed to the app from memory.
     `computations`: POST paths that only compute an answer from their body and write nothing (a replay is answered
-    again, as a read would be), so they spend no nonce."""
+    again, as a read would be), so they spend no nonce. `previous_secret`: during a rotation of the internal secret,
+    the value being replaced, still accepted ("" outside a rotation). `metrics`: where each request is counted.
+    `tracer`: when OpenTelemetry spans are exported (shared.tracing.configure_tracing), each request is a span."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         secret: str,
+        previous_secret: str = "",
         max_age_seconds: int,
         audience: str,
         nonces: NonceStore,
         max_body_bytes: int,
         body_limits: Mapping[str, int] | None = None,
         computations: Collection[str] = (),
-        unsigned_paths: Collection[str] = ("/healthz", "/readyz"),
+        unsigned_paths: Collection[str] = ("/healthz", "/readyz", "/metrics"),
+        metrics: ServiceMetrics | None = None,
+        tracer: "Tracer | None" = None,
     ) -> None:
         self.app = app
         self.secret = secret
+        self.previous_secret = previous_secret
+        self.metrics = metrics
+        self.tracer = tracer
         self.max_age_seconds = max_age_seconds
         self.audience = audience
         self.nonces = nonces
@@ -73,6 +87,14 @@ class ServiceMiddleware:
         # Until a signature vouches for the gateway's id, the request has one made here.
         made_id = make_request_id()
         token = set_request_id(made_id)
+        # The caller's trace (the gateway's, or another service's) continued: logged, and passed on by shared.http.
+        trace = (
+            from_headers(scope["headers"])
+            if self.tracer is None
+            else start_server_span(self.tracer, scope["headers"], scope["method"])
+        )
+        trace_token = set_trace(trace)
+        metrics_token = set_metrics(self.metrics)
         started = time.perf_counter()
         holder: dict[str, object] = {"status": 500, "started": False, "response_id": made_id}
 
@@ -119,13 +141,23 @@ class ServiceMiddleware:
             else:
                 await last_resort_response(request, exc)(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            status = cast(int, holder["status"])
+            template = getattr(scope.get("route"), "path", None)
+            route = template if isinstance(template, str) else UNMATCHED_ROUTE
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], route, status, elapsed)
+            if trace.span is not None:
+                end_server_span(trace, scope["method"], route, status)
             logger.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=holder["status"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
             )
+            reset_metrics(metrics_token)
+            reset_trace(trace_token)
             reset_request_id(token)
 
     async def _verify(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> tuple[SignedRequest, Receive]:
@@ -157,6 +189,7 @@ class ServiceMiddleware:
             headers,
             audience=self.audience,
             body_sha256=digest.hexdigest(),
+            previous_secret=self.previous_secret,
         )
         spends_nonce = scope["method"] not in SAFE_METHODS and path not in self.computations
         if spends_nonce and not await self.nonces.accept(scope, signed.nonce, signed.timestamp):

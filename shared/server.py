@@ -20,12 +20,21 @@ answers 400, not 431, and h11 costs the gateway far more CPU per request. This s
 
 Bytes are counted before the parser sees them, so no more than the limit is ever buffered. Each refusal is a
 problem+json answer with its own request id, followed by closing the connection.
+
+uvicorn's command line imports this module before it calls the app factory (which configures the logs): from that
+import on, what uvicorn or Python prints is JSON too (`json_logs_before_the_factory`), a factory that fails on a
+missing setting included.
 """
 
 import asyncio
 import json
+import logging
+import os
+import re
+import sys
 from asyncio import TimerHandle
 from functools import cache
+from types import TracebackType
 from typing import Any
 
 import httptools
@@ -33,10 +42,47 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
 from shared.requestid import make_request_id
 
 logger = get_logger("server")
+
+# The app argument of a launch command (`services.registry.main:create_app`, `gateway.main:create_app`).
+_APP_ARGUMENT = re.compile(r"^(?:services\.(\w+)|(gateway))\.[\w.]*:\w+$")
+
+
+def _launched_by_uvicorn() -> bool:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return getattr(spec, "name", None) == "uvicorn.__main__" or os.path.basename(sys.argv[0]) == "uvicorn"
+
+
+def _component(argv: list[str]) -> str:
+    """The component a launch command serves, named as its settings name it; "server" if none is recognised."""
+    for argument in argv:
+        match = _APP_ARGUMENT.match(argument)
+        if match is not None:
+            return match.group(1) or match.group(2)
+    return "server"
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("uvicorn.error").critical("the process failed", exc_info=(kind, error, traceback))
+
+
+def json_logs_before_the_factory() -> None:
+    """Between uvicorn's start and the factory's own configuration, uvicorn's plain-text handlers would print (its
+    "Error loading ASGI app", a factory's traceback on stderr): JSON lines instead, from LOG_LEVEL (INFO) up, naming
+    the component; the factory then configures the same with its settings."""
+    configure_logging(_component(sys.argv), os.environ.get("LOG_LEVEL", "INFO"))
+    sys.excepthook = _log_uncaught
+
+
+if _launched_by_uvicorn():
+    json_logs_before_the_factory()
 
 
 class HttpServerSettings(BaseSettings):

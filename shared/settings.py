@@ -32,6 +32,16 @@ class InternalAuthSettings(BaseSettings):
     signature_max_age_seconds: int = Field(default=15, ge=1, le=300)
 
 
+def _check_production_secret(variable: str, value: str) -> None:
+    if value in KNOWN_SECRETS:
+        raise ValueError(f"{variable} is a value the repository shows: set a random one in production")
+    if len(value) < MIN_PRODUCTION_SECRET_LENGTH:
+        raise ValueError(
+            f"{variable} must have at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+
+
 class ServiceSettings(BaseSettings):
     """Base of each service's settings class. Subclasses set `env_prefix` and `service_name`."""
 
@@ -70,13 +80,9 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("INTERNAL_SECRET must be set in production")
             self.internal.secret = DEVELOPMENT_INTERNAL_SECRET
         elif self.environment == "production":
-            if self.internal.secret in KNOWN_SECRETS:
-                raise ValueError("INTERNAL_SECRET is a value the repository shows: set a random one in production")
-            if len(self.internal.secret) < MIN_PRODUCTION_SECRET_LENGTH:
-                raise ValueError(
-                    f"INTERNAL_SECRET must have at least {MIN_PRODUCTION_SECRET_LENGTH} characters in production "
-                    "(e.g. `openssl rand -hex 32`)"
-                )
+            _check_production_secret("INTERNAL_SECRET", self.internal.secret)
+        if self.internal.previous_secret and self.environment == "production":
+            _check_production_secret("INTERNAL_PREVIOUS_SECRET", self.internal.previous_secret)
         if self.internal.previous_secret and self.internal.previous_secret == self.internal.secret:
             raise ValueError("INTERNAL_PREVIOUS_SECRET is the current secret: clear it, or set the old value")
         if not self.database_url:

@@ -2,14 +2,26 @@
 service continues it, and every call to another service carries it on with a span id of its own.
 
 The trace id is logged beside the request id (shared.logging), so one search finds a request's lines in every
-service; an OpenTelemetry collector, when one is configured, sees the same ids.
+service.
+
+OpenTelemetry, optional by configuration: when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, `configure_tracing` sets up the SDK with an OTLP (http/protobuf)
+exporter once per process, each service request is a server span (`start_server_span`) and each call to another
+service a client span (`client_span`) with the same ids as the headers and the logs. Unset, nothing of the SDK is
+imported and a request costs what it did.
 """
 
+import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
 
 TRACEPARENT_HEADER = "traceparent"
 # version 00: 2 hex version, 32 hex trace id, 16 hex parent (span) id, 2 hex flags; all-zero ids are invalid.
@@ -24,6 +36,8 @@ class TraceContext:
     # This hop's own span: the parent id of every call it makes.
     span_id: str
     sampled: bool = False
+    # The OpenTelemetry span of this hop, when spans are exported (its ids are the two above).
+    span: "Span | None" = field(default=None, compare=False, repr=False)
 
     def traceparent(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
@@ -53,7 +67,8 @@ def parse_traceparent(value: str | None) -> TraceContext | None:
 
 
 def new_trace() -> TraceContext:
-    return TraceContext(secrets.token_hex(16), secrets.token_hex(8))
+    # Sampled where spans are exported, so that the services the trace reaches record theirs too.
+    return TraceContext(secrets.token_hex(16), secrets.token_hex(8), sampled=_tracer is not None)
 
 
 def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> TraceContext:
@@ -80,3 +95,102 @@ def outgoing_traceparent() -> str:
     """The `traceparent` of a call made now: a child of the request being served, or a new trace outside one."""
     context = current_trace()
     return (context.child() if context is not None else new_trace()).traceparent()
+
+
+# ---- OpenTelemetry (optional) -------------------------------------------------------------------------------------
+
+_tracer: "Tracer | None" = None
+
+
+def otlp_configured() -> bool:
+    """Whether spans are to be exported: the standard OTLP endpoint variables, unless OTEL_SDK_DISABLED=true."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
+def configure_tracing(service: str) -> "Tracer | None":
+    """The process's tracer, set up on the first call when OTLP is configured (else None). The exporter reads the
+    standard OTEL_* variables itself (endpoint, headers, timeout); spans leave in batches, flushed at exit."""
+    global _tracer
+    if _tracer is not None or not otlp_configured():
+        return _tracer
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _tracer = provider.get_tracer("cq-producer-services")
+    return _tracer
+
+
+def _context_of(span: "Span") -> TraceContext:
+    ids = span.get_span_context()
+    return TraceContext(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled, span)
+
+
+def start_server_span(tracer: "Tracer", headers: Iterable[tuple[bytes, bytes]], method: str) -> TraceContext:
+    """The context of a request with these (ASGI) headers as a server span of the caller's trace (or of a new one);
+    the caller ends it with `end_server_span`."""
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind
+
+    carrier = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+    span = tracer.start_span(method, context=propagate.extract(carrier), kind=SpanKind.SERVER)
+    return _context_of(span)
+
+
+def end_server_span(context: TraceContext, method: str, route: str, status: int) -> None:
+    span = context.span
+    if span is None:
+        return
+    from opentelemetry.trace import StatusCode
+
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.request.method", method)
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
+    span.end()
+
+
+class OutgoingCall:
+    """One call to another service: the `traceparent` to send, and (when spans are exported) its client span."""
+
+    __slots__ = ("span", "traceparent")
+
+    def __init__(self, traceparent: str, span: "Span | None" = None) -> None:
+        self.traceparent = traceparent
+        self.span = span
+
+    def answered(self, status: int) -> None:
+        if self.span is not None:
+            self.span.set_attribute("http.response.status_code", status)
+
+
+@contextmanager
+def client_span(upstream: str, method: str, path: str) -> Iterator[OutgoingCall]:
+    """A call made now to `upstream`: a client span of the current request's span when spans are exported (its id is
+    the traceparent's parent id), else a plain child context (`outgoing_traceparent`)."""
+    current = current_trace()
+    if _tracer is None or current is None or current.span is None:
+        yield OutgoingCall(outgoing_traceparent())
+        return
+    from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
+
+    attributes: dict[str, Any] = {"http.request.method": method, "server.address": upstream, "url.path": path}
+    span = _tracer.start_span(
+        f"{method} {upstream}", context=set_span_in_context(current.span), kind=SpanKind.CLIENT, attributes=attributes
+    )
+    try:
+        yield OutgoingCall(_context_of(span).traceparent(), span)
+    except BaseException:
+        span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        span.end()

@@ -1,5 +1,5 @@
-"""shared.http: signed reads between services (carrying the request ids), retries on idempotent reads only, 503 when
-an upstream is gone."""
+"""shared.http: signed reads between services (carrying the request ids and the trace), retries on idempotent reads
+only, 503 when an upstream is gone."""
 
 import socket
 
@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse
 from shared.auth import body_digest, verify_principal
 from shared.http import ServiceClient, UpstreamUnavailable, make_http_client
 from shared.requestid import reset_request_id, set_request_id
+from shared.tracing import TraceContext, reset_trace, set_trace
 from tests.support import TEST_SECRET
 
 calls: list[str] = []
+traceparents: list[str | None] = []
 upstream = FastAPI()
 
 
@@ -32,8 +34,9 @@ async def things(request: Request) -> JSONResponse:
 
 
 @upstream.get("/flaky")
-async def flaky() -> JSONResponse:
+async def flaky(request: Request) -> JSONResponse:
     calls.append("flaky")
+    traceparents.append(request.headers.get("traceparent"))
     return JSONResponse({"ok": True}) if calls.count("flaky") >= 3 else JSONResponse({}, status_code=503)
 
 
@@ -51,6 +54,7 @@ def client(retries: int = 2) -> ServiceClient:
 @pytest.fixture(autouse=True)
 def _reset() -> None:
     calls.clear()
+    traceparents.clear()
 
 
 async def test_signed_paginated_reads():
@@ -69,6 +73,18 @@ async def test_the_request_ids_are_passed_on_signed():
     # Outside a request (a background job) a system id is made and no caller's id is claimed.
     alone = await client().get("/things")
     assert len(alone["request_id"]) == 32 and alone["client_request_id"] is None
+
+
+async def test_every_attempt_carries_the_trace_as_a_span_of_its_own():
+    token = set_trace(TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", sampled=True))
+    try:
+        assert await client().get("/flaky") == {"ok": True}
+    finally:
+        reset_trace(token)
+    fields = [str(value).split("-") for value in traceparents]
+    assert [(f[0], f[1], f[3]) for f in fields] == [("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")] * 3
+    spans = {f[2] for f in fields}
+    assert len(spans) == 3 and "00f067aa0ba902b7" not in spans
 
 
 async def test_missing_is_none_and_503_is_retried():

@@ -1,8 +1,10 @@
-"""The application factory every service shares: error rendering and the unit of work."""
+"""The application factory every service shares: error rendering, the unit of work, and the rotation of the internal
+secret."""
 
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData, text
@@ -14,7 +16,7 @@ from shared.db import SessionDep
 from shared.errors import Conflict
 from shared.nonces import nonce_table
 from shared.settings import ServiceSettings
-from tests.support import CITY, TestDatabase, asgi_client
+from tests.support import CITY, PrincipalAuth, TestDatabase, asgi_client
 
 router = APIRouter()
 
@@ -22,6 +24,11 @@ router = APIRouter()
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("a bug")
+
+
+@router.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
 
 
 @router.get("/conflict")
@@ -136,3 +143,36 @@ async def test_a_trailing_slash_is_a_404_problem_not_a_redirect_to_the_services_
     # A 307 would name the service's own address in Location; behind the gateway nobody may follow it.
     assert response.status_code == 404 and "location" not in response.headers
     assert response.headers["content-type"] == "application/problem+json"
+
+
+OLD_SECRET = "the-secret-being-replaced-" + "o" * 16
+NEW_SECRET = "the-secret-replacing-it-" + "n" * 16
+
+
+async def test_during_a_rotation_both_secrets_verify_and_afterwards_only_the_new_one(app):
+    def rotated(previous: str) -> FastAPI:
+        internal = {"secret": NEW_SECRET, "previous_secret": previous}
+        settings = ServiceSettings(
+            service_name="probe", database_url=app.state.settings.database_url, environment="test", internal=internal
+        )
+        return create_service_app(settings=settings, title="probe", version="0", description="", routers=[router])
+
+    def signed_with(application: FastAPI, secret: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application),
+            base_url="http://testserver",
+            auth=PrincipalAuth(CITY, secret=secret, audience="probe"),
+        )
+
+    during, after = rotated(OLD_SECRET), rotated("")
+    async with during.router.lifespan_context(during), after.router.lifespan_context(after):
+        async with signed_with(during, OLD_SECRET) as old, signed_with(during, NEW_SECRET) as new:
+            assert [(await client.get("/hello")).status_code for client in (old, new)] == [200, 200]
+            # A write signed with the old secret is verified and its nonce spent: the route itself answers.
+            assert (await old.post("/write-then-fail")).json()["type"] == "/problems/conflict"
+        async with signed_with(after, OLD_SECRET) as old, signed_with(after, NEW_SECRET) as new:
+            refused = await old.get("/hello")
+            assert (refused.status_code, (await new.get("/hello")).status_code) == (401, 200)
+            assert refused.headers["content-type"] == "application/problem+json"
+        async with signed_with(during, "neither-of-the-two-secrets-" + "x" * 16) as neither:
+            assert (await neither.get("/hello")).status_code == 401

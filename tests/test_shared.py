@@ -86,6 +86,8 @@ class DriverError(Exception):
         (DBAPIError("SELECT 1", {}, DriverError("57P01")), True),  # terminating connection: administrator command
         (DBAPIError("SELECT 1", {}, DriverError("57P03")), True),  # the database system is starting up
         (DBAPIError("SELECT 1", {}, DriverError("08006")), True),  # connection failure
+        (DBAPIError("SELECT 1", {}, DriverError("53300")), True),  # too many connections: the budget is spent
+        (DBAPIError("SELECT 1", {}, DriverError("53200")), False),  # out of memory: not a connection refused
         (DBAPIError("SELECT 1", {}, DriverError("42P01")), False),  # undefined table: a bug, a 500
         (IntegrityError("INSERT", {}, DriverError("23505")), False),  # a 409
         (ValueError("x"), False),
@@ -144,6 +146,35 @@ def test_production_refuses_a_short_or_known_internal_secret(monkeypatch, secret
         ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db")
     monkeypatch.setenv("INTERNAL_SECRET", "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3")
     assert ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db").internal.secret
+
+
+def test_production_holds_the_previous_internal_secret_to_the_same_rules(monkeypatch):
+    from pydantic import ValidationError
+
+    from shared.settings import ServiceSettings
+
+    current = "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3"
+    monkeypatch.setenv("INTERNAL_SECRET", current)
+    for previous, fragment in (
+        ("short", "INTERNAL_PREVIOUS_SECRET must have at least 32 characters"),
+        ("replace-with-a-long-random-value", "INTERNAL_PREVIOUS_SECRET is a value the repository shows"),
+        (current, "INTERNAL_PREVIOUS_SECRET is the current secret"),
+    ):
+        monkeypatch.setenv("INTERNAL_PREVIOUS_SECRET", previous)
+        with pytest.raises(ValidationError, match=fragment):
+            ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("INTERNAL_PREVIOUS_SECRET", "0b9c4e7f2a6d48e1b3c5f8a9d2e7c4b1")
+    settings = ServiceSettings(environment="production", database_url="postgresql+asyncpg://u@h/db")
+    assert settings.internal.previous_secret == "0b9c4e7f2a6d48e1b3c5f8a9d2e7c4b1"
+
+
+def test_the_migration_url_is_the_runtime_url_unless_an_owner_role_is_named():
+    from shared.settings import ServiceSettings
+
+    runtime = "postgresql+asyncpg://registry@h/registry"
+    assert ServiceSettings(database_url=runtime).migration_database_url == runtime
+    owner = "postgresql+asyncpg://registry_owner@h/registry"
+    assert ServiceSettings(database_url=runtime, migration_database_url=owner).migration_database_url == owner
 
 
 def test_a_service_without_a_database_url_refuses_to_start_and_names_the_variable(monkeypatch):

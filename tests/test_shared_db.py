@@ -2,6 +2,7 @@
 (PostgreSQL), and the shared repository helpers."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
@@ -98,3 +99,43 @@ async def test_a_copy_as_the_first_statement_is_undone_by_the_rollback(registry_
         await session.rollback()
     async with make_sessionmaker(registry_app.state.engine)() as session:
         assert (await session.execute(select(District.code).where(District.code == "599998"))).first() is None
+
+
+async def test_a_spent_connection_budget_is_a_503_not_a_500(registry_app: FastAPI) -> None:
+    """A role at its CONNECTION LIMIT (the budget of docs/operations.md): PostgreSQL refuses with 53300."""
+    from sqlalchemy.engine import make_url
+
+    from shared.errors import DatabaseUnavailable
+    from tests.support import postgres_admin_url
+
+    admin = make_url(postgres_admin_url())
+    role = f"budget_{uuid.uuid4().hex[:8]}"
+    server = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await server.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+        url = admin.set(drivername="postgresql+asyncpg", username=role, password=None, database="postgres")
+        engine = make_engine(url.render_as_string(hide_password=False), pool_size=1)
+        try:
+            with pytest.raises(DatabaseUnavailable):
+                async with engine.connect():
+                    pass
+        finally:
+            await engine.dispose()
+    finally:
+        await server.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await server.close()
+
+
+async def test_a_pool_busy_past_its_timeout_counts_as_the_database_away(registry_app: FastAPI) -> None:
+    from shared.errors import database_away
+
+    url = registry_app.state.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with engine.connect():
+            with pytest.raises(Exception) as waited:
+                async with engine.connect():
+                    pass
+        assert database_away(waited.value)
+    finally:
+        await engine.dispose()

@@ -19,7 +19,7 @@ from services.registry.settings import RegistrySettings
 from shared.auth import NONCE_HEADER, Principal, Role, body_digest, sign_principal, verify_principal
 from shared.errors import Unauthorized
 from shared.nonces import NonceStore, nonce_table
-from shared.settings import InternalAuthSettings
+from shared.settings import InternalAuthSettings, ServiceSettings
 from tests.registry.factories import enterprise
 from tests.support import CITY, REGISTRY_TABLES, TEST_SECRET, TestDatabase, asgi_client, truncate
 
@@ -115,6 +115,55 @@ def test_another_secret_is_refused():
             "other", 15, "POST", REQUEST["target"], _signed(), audience="registry",  # type: ignore[arg-type]
             body_sha256=body_digest(REQUEST["body"]), now=NOW,  # type: ignore[arg-type]
         )  # fmt: skip
+
+
+# ---- rotating the internal secret ---------------------------------------------------------------------------------
+
+
+def _verify_with(secret: str, previous_secret: str, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    return verify_principal(
+        secret, 15, "POST", REQUEST["target"], headers, audience="registry",  # type: ignore[arg-type]
+        body_sha256=body_digest(REQUEST["body"]), now=NOW, previous_secret=previous_secret,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _signed_with(secret: str) -> dict[str, str]:
+    headers = sign_principal(
+        secret, "POST", str(REQUEST["target"]), DISTRICT, audience="registry", body=REQUEST["body"],  # type: ignore[arg-type]
+        request_id=str(REQUEST["request_id"]), now=NOW,
+    )  # fmt: skip
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def test_during_a_rotation_both_secrets_verify_and_after_it_only_the_new():
+    old, new = "old-secret", "new-secret"
+    by_old, by_new = _signed_with(old), _signed_with(new)
+    # Before: services know only the old secret.
+    assert _verify_with(old, "", by_old).principal == DISTRICT
+    with pytest.raises(Unauthorized, match="not valid"):
+        _verify_with(old, "", by_new)
+    # During: the new one is current, the old one previous; signers on either side are accepted.
+    assert _verify_with(new, old, by_old).principal == DISTRICT
+    assert _verify_with(new, old, by_new).principal == DISTRICT
+    # After: the previous one cleared, what the old secret signed is refused.
+    assert _verify_with(new, "", by_new).principal == DISTRICT
+    with pytest.raises(Unauthorized, match="not valid"):
+        _verify_with(new, "", by_old)
+    # A third secret is refused whatever the pair.
+    with pytest.raises(Unauthorized, match="not valid"):
+        _verify_with(new, old, _signed_with("third"))
+
+
+def test_signing_uses_only_the_secret_it_is_given():
+    # The signer has no previous secret: what it signs verifies under its own secret, not under the one it replaced.
+    signed = _signed_with("new-secret")
+    with pytest.raises(Unauthorized, match="not valid"):
+        _verify_with("old-secret", "", signed)
+
+
+def test_a_forged_signature_with_non_ascii_characters_is_refused_not_an_error():
+    with pytest.raises(Unauthorized, match="not valid"):
+        _verify_with(SECRET, "", {**_signed(), "x-principal-signature": "é" * 64})
 
 
 @pytest.mark.parametrize("skew", [-15, 0, 15])
@@ -305,3 +354,37 @@ async def test_a_write_accepted_by_one_replica_is_refused_by_another(registry: F
         assert (await one.post("/enterprises", content=body, headers=headers)).status_code == 201
         replayed = await another.post("/enterprises", content=body, headers=headers)
     assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
+
+
+async def test_a_service_during_a_rotation_of_the_internal_secret(registry_database: TestDatabase):
+    """Before: only the old secret; during (new current, old previous): both, so gateways signing with either are
+    served; after (previous cleared): only the new one."""
+    old, new = "old-internal-secret", "new-internal-secret"
+    phases = {
+        "before": InternalAuthSettings(secret=old),
+        "during": InternalAuthSettings(secret=new, previous_secret=old),
+        "after": InternalAuthSettings(secret=new),
+    }
+    answers: dict[str, list[int]] = {}
+    for phase, internal in phases.items():
+        app = create_registry_app(
+            RegistrySettings(database_url=registry_database.url, environment="test", internal=internal)
+        )
+        async with app.router.lifespan_context(app), _direct(app) as client:
+            answers[phase] = [
+                (
+                    await client.get(
+                        "/districts",
+                        headers=sign_principal(secret, "GET", "/districts", CITY, audience="registry", request_id="r"),
+                    )
+                ).status_code
+                for secret in (old, new)
+            ]
+    assert answers == {"before": [200, 401], "during": [200, 200], "after": [401, 200]}
+
+
+def test_the_previous_secret_cannot_be_the_current_one():
+    with pytest.raises(ValidationError, match="INTERNAL_PREVIOUS_SECRET is the current secret"):
+        ServiceSettings(
+            database_url="postgresql+asyncpg://x@h/d", internal=InternalAuthSettings(secret="a", previous_secret="a")
+        )

@@ -1,14 +1,15 @@
 """The compose wiring proven without Docker: the very commands and environment variables of docker-compose.yml,
-run as processes against the local PostgreSQL, with the databases and least-privilege roles made by the same
-init script the postgres container runs. Then a backup taken with the documented command is restored into an
-empty database and the registry reads back the same data.
+run as processes against the local PostgreSQL, with the databases and the two roles per component (owner and
+runtime) made by the same init script the postgres container runs: each service migrates as its owner and serves
+as its runtime role; Redis runs with its compose command too (password required), when redis-server is installed.
+Then a backup taken with the documented command is restored into an empty database and the registry reads back the
+same data.
 """
 
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -35,12 +36,8 @@ CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "rank
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
 
 
-def redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+# Without redis-server, the gateway runs without Redis (each gateway limits on its own).
+REDIS = shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
 
 
 class Localised:
@@ -48,7 +45,7 @@ class Localised:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.ports = {name: free_port() for name in ORDER}
+        self.ports = {name: free_port() for name in (*ORDER, "redis")}
         admin = make_url(postgres_admin_url())
         self.pg_host, self.pg_port = admin.host or "127.0.0.1", admin.port or 5432
 
@@ -63,7 +60,10 @@ class Localised:
         for name, port in CONTAINER_PORTS.items():
             text = text.replace(f"http://{name}:{port}", f"http://127.0.0.1:{self.ports[name]}")
             text = text.replace(f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{own_port or port}/")
-        text = text.replace("redis://redis:6379/0", "redis://127.0.0.1:6379/0")
+        redis = self.ports["redis"]
+        text = re.sub(r"redis://(:[^@]*@)?redis:6379/0", lambda m: f"redis://{m[1] or ''}127.0.0.1:{redis}/0", text)
+        text = text.replace("exec redis-server ", f"exec redis-server --port {redis} --bind 127.0.0.1 ")
+        text = text.replace("redis-cli ping", f"redis-cli -p {redis} ping")
         text = text.replace("--host 0.0.0.0", "--host 127.0.0.1")
         return re.sub(r"--port \d+", f"--port {own_port}", text) if own_port else text
 
@@ -104,7 +104,7 @@ class Stack:
         service = self.compose["services"][name]
         env = {key: value for key, value in os.environ.items() if not key.startswith(("REGISTRY_", "GATEWAY_"))}
         env.update({key: self.localise(str(value)) for key, value in service["environment"].items()})
-        if not redis_reachable():
+        if not REDIS:
             env.pop("REDIS_URL", None)
         env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
         return env
@@ -112,14 +112,18 @@ class Stack:
     def start(self, name: str, *, port: int, env_overrides: dict[str, str] | None = None) -> None:
         service = self.compose["services"][name]
         assert service["command"][:2] == ["sh", "-c"]
-        command = self.localise(service["command"][2], own_port=port)
+        # `docker-compose config` keeps compose's `$$` escape; the container's shell is given `$`.
+        command = self.localise(service["command"][2], own_port=port).replace("$$", "$")
         env = {**self.environment(name), **(env_overrides or {})}
         log = (self.logs / f"{name}-{port}.log").open("wb")
         self.processes.append(
             subprocess.Popen(["sh", "-c", command], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
         )
         # The container's own healthcheck, pointed at the local port, decides when it is up.
-        check = [self.localise(part, own_port=port) for part in service["healthcheck"]["test"][1:]]
+        kind, *test = service["healthcheck"]["test"]
+        check = [self.localise(part, own_port=port) for part in test]
+        if kind == "CMD-SHELL":
+            check = ["sh", "-c", *check]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.processes[-1].poll() is not None:
@@ -167,6 +171,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     assert init.returncode == 0, init.stderr
     running = Stack(compose, localise, workdir)
     try:
+        if REDIS:
+            running.start("redis", port=localise.ports["redis"])
         for name in ORDER:
             running.start(name, port=localise.ports[name])
         yield running
@@ -176,6 +182,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             psql(f'DROP DATABASE IF EXISTS "{localise.prefix}{name}" WITH (FORCE)')
         for name in (*ORDER, "r_registry"):
             psql(f'DROP ROLE IF EXISTS "{localise.prefix}{name}"')
+            psql(f'DROP ROLE IF EXISTS "{localise.prefix}{name}_owner"')
 
 
 def signed(secret: str, method: str, url: str, body: bytes = b"") -> dict[str, str]:
@@ -243,12 +250,49 @@ def test_each_role_reaches_only_its_own_database(stack):
         check=False,
     )
     assert attempt.returncode != 0 and "permission denied" in attempt.stderr
-    flags = psql(f"SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{prefix}registry'")
-    assert flags.stdout.strip() == "f|f|f"
+    for role in (f"{prefix}registry", f"{prefix}registry_owner"):
+        flags = psql(f"SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{role}'")
+        assert flags.stdout.strip() == "f|f|f"
+
+
+def test_the_services_serve_as_their_runtime_roles_which_own_nothing(stack):
+    prefix = stack.localise.prefix
+    # Every service is up: whoever is connected to its database now is the service itself (its migrate step ended).
+    for name in ORDER:
+        users = psql(f"SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '{prefix}{name}'")
+        assert users.stdout.split() == [f"{prefix}{name}"], name
+        owned = psql(
+            f"SELECT count(*) FROM pg_class WHERE relowner = '{prefix}{name}'::regrole", database=f"{prefix}{name}"
+        )
+        assert owned.stdout.strip() == "0", name
+    tamper = subprocess.run(
+        ["psql", "-h", stack.localise.pg_host, "-p", str(stack.localise.pg_port), "-U", f"{prefix}registry",
+         "-d", f"{prefix}registry", "-v", "ON_ERROR_STOP=1", "-Atc",
+         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert tamper.returncode != 0 and "must be owner" in tamper.stderr
+
+
+@pytest.mark.skipif(not REDIS, reason="redis-server is not installed: the gateway ran without Redis")
+def test_redis_refuses_a_client_without_the_password_and_the_gateway_uses_it(stack):
+    port = str(stack.localise.ports["redis"])
+    anonymous = subprocess.run(
+        ["redis-cli", "-p", port, "ping"], env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=30
+    )
+    assert "NOAUTH" in anonymous.stdout + anonymous.stderr
+    gateway = f"http://127.0.0.1:{stack.localise.ports['gateway']}"
+    for _ in range(3):
+        httpx.get(f"{gateway}/api/v1/registry/enterprises", timeout=10)
+    keys = subprocess.run(
+        ["redis-cli", "-p", port, "--scan"], env=stack.environment("redis"), capture_output=True, text=True, timeout=30
+    )
+    assert keys.returncode == 0 and keys.stdout.split(), keys.stderr  # the gateway's shared limits live there
 
 
 def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, tmp_path):
-    """docs/operations.md: pg_dump --format=custom per database; pg_restore --no-owner --role=<service role>."""
+    """docs/operations.md: pg_dump --format=custom per database; pg_restore --no-owner --role=<owner role>, then the
+    migrate step, which grants the runtime role its privileges (the compose command runs it before serving)."""
     prefix = stack.localise.prefix
     secret = ENV_VALUES["INTERNAL_SECRET"]
     registry = f"http://127.0.0.1:{stack.localise.ports['registry']}"
@@ -306,7 +350,14 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
     )
     assert init.returncode == 0, init.stderr
     restore = subprocess.run(
-        ["pg_restore", *connection, "--no-owner", f"--role={fresh}registry", f"--dbname={fresh}registry", str(dump)],
+        [
+            "pg_restore",
+            *connection,
+            "--no-owner",
+            f"--role={fresh}registry_owner",
+            f"--dbname={fresh}registry",
+            str(dump),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -315,10 +366,14 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
     assert restore.returncode == 0, restore.stderr
 
     port = free_port()
-    restored_url = (
-        f"postgresql+asyncpg://{fresh}registry:x@{admin.host or '127.0.0.1'}:{admin.port or 5432}/{fresh}registry"
+    server = f"{admin.host or '127.0.0.1'}:{admin.port or 5432}"
+    restored_url = f"postgresql+asyncpg://{fresh}registry:x@{server}/{fresh}registry"
+    owner_url = f"postgresql+asyncpg://{fresh}registry_owner:x@{server}/{fresh}registry"
+    stack.start(
+        "registry",
+        port=port,
+        env_overrides={"REGISTRY_DATABASE_URL": restored_url, "REGISTRY_MIGRATION_DATABASE_URL": owner_url},
     )
-    stack.start("registry", port=port, env_overrides={"REGISTRY_DATABASE_URL": restored_url})
 
     def everything(base: str) -> list[dict[str, Any]]:
         target = f"{base}/enterprises?limit=500"

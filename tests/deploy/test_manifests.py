@@ -1,5 +1,7 @@
 """The operator's compose file, checked by docker-compose itself (the Kubernetes manifests: test_kubernetes.py)."""
 
+import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,12 +22,20 @@ PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003
 ENV_VALUES = {
     "POSTGRES_PASSWORD": "pg-secret",
     "REGISTRY_DB_PASSWORD": "r-secret",
+    "REGISTRY_DB_OWNER_PASSWORD": "ro-secret",
     "ELIGIBILITY_DB_PASSWORD": "e-secret",
+    "ELIGIBILITY_DB_OWNER_PASSWORD": "eo-secret",
     "RANKING_DB_PASSWORD": "k-secret",
+    "RANKING_DB_OWNER_PASSWORD": "ko-secret",
     "MONITORING_DB_PASSWORD": "m-secret",
+    "MONITORING_DB_OWNER_PASSWORD": "mo-secret",
     "GATEWAY_DB_PASSWORD": "g-secret",
+    "GATEWAY_DB_OWNER_PASSWORD": "go-secret",
+    "REDIS_PASSWORD": "redis-secret",
     "INTERNAL_SECRET": "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3",
+    "METRICS_TOKEN": "metrics-token-for-prometheus",
 }
+IMAGE = "cq-producer-services:1.13.0"
 
 
 def compose_config(env_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -61,11 +71,14 @@ def test_env_example_names_every_variable_the_compose_file_requires():
         assert f"\n{name}=" in f"\n{example}"
 
 
-def test_a_missing_secret_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "missing", ["INTERNAL_SECRET", "REGISTRY_DB_OWNER_PASSWORD", "REDIS_PASSWORD", "METRICS_TOKEN"]
+)
+def test_a_missing_secret_is_refused(tmp_path, missing):
     partial = tmp_path / ".env"
-    partial.write_text("".join(f"{k}={v}\n" for k, v in ENV_VALUES.items() if k != "INTERNAL_SECRET"))
+    partial.write_text("".join(f"{k}={v}\n" for k, v in ENV_VALUES.items() if k != missing))
     result = compose_config(partial)
-    assert result.returncode != 0 and "INTERNAL_SECRET" in result.stderr
+    assert result.returncode != 0 and missing in result.stderr
 
 
 def test_only_the_gateway_publishes_a_port(compose):
@@ -79,7 +92,14 @@ def test_one_image_non_root_for_all_app_services(compose):
     assert dockerfile.count("FROM ") == 2 and "AS build" in dockerfile and "USER app" in dockerfile
     assert "requirements.lock" in dockerfile
     images = {compose["services"][name]["image"] for name in APP_SERVICES}
-    assert images == {"cq-producer-services:latest"}
+    assert images == {IMAGE}
+
+
+def test_every_image_is_pinned_to_a_version(compose):
+    for name, service in compose["services"].items():
+        repository, _, tag = service["image"].rpartition(":")
+        assert repository and tag and tag != "latest" and "/" not in tag, (name, service["image"])
+        assert any(character.isdigit() for character in tag), (name, service["image"])
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -87,9 +107,15 @@ def test_each_service_migrates_then_serves_with_its_own_database(compose, name):
     service = compose["services"][name]
     command = " ".join(service["command"])
     assert f"python -m deploy.migrate {name} && exec python -m uvicorn" in command
+    # The app as its runtime role; the migrations as the owner role, straight to PostgreSQL.
     url = service["environment"][f"{name.upper()}_DATABASE_URL"]
     assert url == f"postgresql+asyncpg://{name}:{ENV_VALUES[name.upper() + '_DB_PASSWORD']}@postgres:5432/{name}"
+    owner_url = service["environment"][f"{name.upper()}_MIGRATION_DATABASE_URL"]
+    owner_password = ENV_VALUES[name.upper() + "_DB_OWNER_PASSWORD"]
+    assert owner_url == f"postgresql+asyncpg://{name}_owner:{owner_password}@postgres:5432/{name}"
     assert service["environment"]["INTERNAL_SECRET"] == ENV_VALUES["INTERNAL_SECRET"]
+    assert service["environment"]["INTERNAL_PREVIOUS_SECRET"] == ""
+    assert service["environment"]["METRICS_TOKEN"] == ENV_VALUES["METRICS_TOKEN"]
     assert service["environment"][f"{name.upper()}_ENVIRONMENT"] == "production"
     assert service["restart"] == "unless-stopped"
     assert service["deploy"]["resources"]["limits"]["memory"]
@@ -103,7 +129,19 @@ def test_every_container_has_a_healthcheck_and_waits_for_healthy_dependencies(co
             assert dependency["condition"] == "service_healthy"
     gateway_needs = set(compose["services"]["gateway"]["depends_on"])
     assert gateway_needs == {"postgres", "redis", "registry", "eligibility", "ranking", "monitoring"}
-    assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    redis_url = f"redis://:{ENV_VALUES['REDIS_PASSWORD']}@redis:6379/0"
+    assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == redis_url
+
+
+def test_redis_requires_its_password_and_its_healthcheck_gives_it(compose):
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(redis["command"]) and "$REDIS_PASSWORD" in " ".join(redis["command"])
+    assert ENV_VALUES["REDIS_PASSWORD"] not in " ".join(redis["command"])  # not on the command line
+    assert redis["environment"]["REDIS_PASSWORD"] == ENV_VALUES["REDIS_PASSWORD"]
+    # redis-cli reads REDISCLI_AUTH, and a refusal (NOAUTH) is not a PONG.
+    assert redis["environment"]["REDISCLI_AUTH"] == ENV_VALUES["REDIS_PASSWORD"]
+    assert "grep -qx PONG" in " ".join(redis["healthcheck"]["test"])
+    assert redis["environment"]["REDIS_PASSWORD"] in compose["services"]["gateway"]["environment"]["REDIS_URL"]
 
 
 def test_each_service_waits_for_what_it_reads_and_is_told_where_it_is(compose):
@@ -118,7 +156,8 @@ def test_each_service_waits_for_what_it_reads_and_is_told_where_it_is(compose):
         assert gateway[f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
         reads = READS.get(name, ())
         assert set(service["depends_on"]) == {"postgres", *reads}, name
-        told = {key for key in service["environment"] if key.endswith("_URL") and key != f"{name.upper()}_DATABASE_URL"}
+        databases = {f"{name.upper()}_DATABASE_URL", f"{name.upper()}_MIGRATION_DATABASE_URL"}
+        told = {key for key in service["environment"] if key.endswith("_URL") and key not in databases}
         assert told == {f"{name.upper()}_{upstream.upper()}_URL" for upstream in reads}, name
         for upstream in reads:
             assert (
@@ -142,7 +181,8 @@ def test_postgres_creates_one_database_and_role_per_service(compose):
     assert "/var/lib/postgresql/data" in targets
     assert "/docker-entrypoint-initdb.d/10-init-databases.sh" in targets
     for name in APP_SERVICES:
-        assert postgres["environment"][f"{name.upper()}_DB_PASSWORD"] == ENV_VALUES[f"{name.upper()}_DB_PASSWORD"]
+        for variable in (f"{name.upper()}_DB_PASSWORD", f"{name.upper()}_DB_OWNER_PASSWORD"):
+            assert postgres["environment"][variable] == ENV_VALUES[variable]
     script = (PROJECT_ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
     assert f"${{COMPONENTS:-{' '.join(APP_SERVICES)}}}" in script
 
@@ -153,4 +193,36 @@ def test_prometheus_is_an_optional_profile(compose, env_file):
     ]
     result = compose_config(env_file, "--profile", "monitoring")
     assert result.returncode == 0, result.stderr
-    assert yaml.safe_load(result.stdout)["services"]["prometheus"]["profiles"] == ["monitoring"]
+    prometheus = yaml.safe_load(result.stdout)["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    # The token reaches the file prometheus.yml names, from the environment.
+    assert prometheus["environment"]["METRICS_TOKEN"] == ENV_VALUES["METRICS_TOKEN"]
+    configuration = (PROJECT_ROOT / "deploy/prometheus/prometheus.yml").read_text()
+    for path in re.findall(r"credentials_file: (\S+)", configuration):
+        assert f"> {path}" in " ".join(prometheus["entrypoint"])
+        assert any(path.startswith(f"{mount}/") for mount in prometheus["tmpfs"])
+
+
+def test_pgbouncer_is_an_optional_profile_the_runtime_connections_go_through(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "".join(f"{key}={value}\n" for key, value in ENV_VALUES.items())
+        + "DATABASE_HOST=pgbouncer\nDATABASE_PORT=6432\n"
+    )
+    result = compose_config(env_file, "--profile", "pgbouncer")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["pgbouncer"]["profiles"] == ["pgbouncer"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert f"@pgbouncer:6432/{name}" in environment[f"{name.upper()}_DATABASE_URL"]
+        # Migrations hold a session lock and run DDL: never through a transaction pool.
+        assert f"@postgres:5432/{name}" in environment[f"{name.upper()}_MIGRATION_DATABASE_URL"]
+        # Its auth file names each runtime role with its password ($$: compose's escape of the shell's $).
+        assert f'{name} "$${name.upper()}_DB_PASSWORD"' in " ".join(services["pgbouncer"]["entrypoint"])
+    ini = configparser.ConfigParser()
+    ini.read(PROJECT_ROOT / "deploy/postgres/pgbouncer.ini")
+    assert ini["pgbouncer"]["pool_mode"] == "transaction"
+    assert int(ini["pgbouncer"]["max_prepared_statements"]) > 0  # asyncpg's prepared statements
+    assert ini["pgbouncer"]["auth_file"] in " ".join(services["pgbouncer"]["entrypoint"])
+    assert set(ini["databases"]) == set(APP_SERVICES)

@@ -1,7 +1,9 @@
 """Faults with real processes, on a PostgreSQL server of the tests' own (tests/pgcluster.py): the database stopped
 under traffic and brought back, crashed in the middle of an atomic import, and the registry slow while eligibility
 screens it. Each time the caller gets a clear problem, nothing half-written is left, and the stack recovers by
-itself, with no process restarted. (A service stopped or hung behind the gateway: tests/e2e/test_stack.py.)"""
+itself, with no process restarted. The services' own 503s here never open the gateway's circuit breakers (those
+count only upstreams that give no answer). (A service stopped or hung behind the gateway: tests/e2e/test_stack.py
+and tests/e2e/test_readiness.py.)"""
 
 import asyncio
 import itertools
@@ -156,6 +158,10 @@ def test_postgres_stopped_under_traffic(stack: Stack, cluster: PostgresCluster, 
         "AND a.action IN ('create', 'import'))",
     )
     assert unaudited == 0
+    # The registry answered each 503 itself, at once: the gateway's circuit for it never opened.
+    metrics = city.get("/metrics").text
+    assert 'gateway_upstream_circuit_state{upstream="registry"} 0.0' in metrics
+    assert 'gateway_upstream_circuit_transitions_total{state="open",upstream="registry"}' not in metrics
 
 
 def test_a_crash_in_the_middle_of_an_atomic_import_writes_nothing(

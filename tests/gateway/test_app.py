@@ -1,6 +1,8 @@
 """The gateway's own routes and cross-cutting behaviour: health, readiness, metrics, the merged OpenAPI document,
 the docs page, body limits, CORS, and problems for every error."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,7 +12,7 @@ from openapi_spec_validator import validate
 
 from gateway.main import DOCS_HTML
 from gateway.settings import SERVICE_NAMES, GatewaySettings
-from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
+from tests.gateway.helpers import RawServer, ServerThread, bearer, echo_app, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
 
 Gw = tuple[FastAPI, httpx.AsyncClient]
@@ -33,6 +35,7 @@ async def test_healthz_and_readyz(gw: Gw) -> None:
             "ranking": "ok",
             "monitoring": "ok",
         },
+        "circuits": {name: "closed" for name in SERVICE_NAMES},
     }
 
 
@@ -47,18 +50,31 @@ def test_every_service_has_an_upstream_setting_on_its_own_default_port(gateway_d
     assert list(settings_for(gateway_db.url, monitoring_url="http://monitoring:8004").upstream_urls()) == ["monitoring"]
 
 
-async def test_readyz_is_a_503_problem_naming_what_is_down(
+async def test_an_upstream_or_redis_down_leaves_the_gateway_ready_and_is_reported(
     gateway_db: TestDatabase, echo: ServerThread, closed_port_url: str
 ) -> None:
-    settings = settings_for(gateway_db.url, registry_url=echo.url, eligibility_url=closed_port_url)
+    # Every gateway replica sees the same upstreams: were one of them to make it unready, all would go at once.
+    settings = settings_for(
+        gateway_db.url, registry_url=echo.url, eligibility_url=closed_port_url, redis_url="redis://127.0.0.1:1/0"
+    )
     async with running_gateway(settings) as (_, client):
         ready = await client.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.headers["content-type"] == "application/problem+json"
-        checks = ready.json()["checks"]
-        assert checks["registry"] == "ok"
-        assert checks["eligibility"] == "unreachable: ClientConnectorError"
-        assert "ranking" not in checks and "monitoring" not in checks  # not deployed, so not waited for
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {
+            "status": "degraded",
+            "checks": {
+                "database": "ok",
+                "rate_limit_store": "unreachable: ConnectionError",
+                "registry": "ok",
+                "eligibility": "unreachable: ClientConnectorError",
+            },  # ranking and monitoring are not deployed, so not probed
+            "circuits": {"registry": "closed", "eligibility": "closed"},
+        }
+        metrics = (await client.get("/metrics")).text
+        assert 'gateway_upstream_up{upstream="registry"} 1.0' in metrics
+        assert 'gateway_upstream_up{upstream="eligibility"} 0.0' in metrics
+        assert "gateway_rate_limit_store_up 0.0" in metrics
+        assert 'gateway_upstream_circuit_state{upstream="eligibility"} 0.0' in metrics
 
 
 async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_port_url: str) -> None:
@@ -67,8 +83,71 @@ async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_po
     async with running_gateway(settings) as (_, client):
         ready = await client.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["checks"]["database"].startswith("unreachable")
+        assert ready.headers["content-type"] == "application/problem+json"
+        problem = ready.json()
+        assert problem["checks"]["database"].startswith("unreachable")
+        assert problem["checks"]["registry"] == "ok"
+        assert problem["circuits"] == {"registry": "closed"}
+        assert "key database" in problem["detail"]
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_readyz_answers_at_once_from_the_last_probes_while_an_upstream_hangs(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    hung = RawServer("hang").start()
+    try:
+        settings = settings_for(
+            gateway_db.url, registry_url=echo.url, ranking_url=hung.url, probe_timeout=2, upstream_probe_interval=0.2
+        )
+        async with running_gateway(settings) as (_, client):
+            first = await client.get("/readyz")  # the first round of probes is waited for: one probe timeout
+            assert first.status_code == 200
+            assert first.json()["checks"]["ranking"] == "unreachable: TimeoutError"
+            await asyncio.sleep(0.3)  # the next round is under way, its probe of ranking hanging for 2 s
+            for _ in range(3):
+                started = time.monotonic()
+                again = await client.get("/readyz")
+                assert again.status_code == 200
+                assert time.monotonic() - started < 1.0
+            assert again.json()["checks"] == {
+                "database": "ok",
+                "rate_limit_store": "ok",
+                "registry": "ok",
+                "ranking": "unreachable: TimeoutError",
+            }
+    finally:
+        hung.stop()
+
+
+async def test_readiness_follows_an_upstream_that_comes_back(gateway_db: TestDatabase, closed_port_url: str) -> None:
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    settings = settings_for(gateway_db.url, registry_url=closed_port_url, upstream_probe_interval=0.1)
+    async with running_gateway(settings) as (_, client):
+        assert (await client.get("/readyz")).json()["checks"]["registry"] == "unreachable: ClientConnectorError"
+        server = ServerThread(echo_app(), port=port).start()
+        try:
+            deadline = time.monotonic() + 5
+            while (await client.get("/readyz")).json()["status"] != "ready":
+                assert time.monotonic() < deadline, "the probes did not see the registry come back"
+                await asyncio.sleep(0.05)
+            assert 'gateway_upstream_up{upstream="registry"} 1.0' in (await client.get("/metrics")).text
+        finally:
+            server.stop()
+
+
+async def test_metrics_are_read_with_the_metrics_token(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, metrics_token="prometheus-reads-this")
+    async with running_gateway(settings) as (app, client):
+        anonymous = await client.get("/metrics")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"] == "application/problem+json"
+        assert (await client.get("/metrics", headers=bearer("something-else"))).status_code == 403
+        # An API key is not a metrics token, not even the city's.
+        assert (await client.get("/metrics", headers=bearer(await make_key(app, "city")))).status_code == 403
+        allowed = await client.get("/metrics", headers=bearer("prometheus-reads-this"))
+        assert allowed.status_code == 200
+        assert "gateway_requests_total" in allowed.text
 
 
 async def test_metrics_by_route_template_and_status(gw: Gw) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.types import Message
 
 from gateway.settings import SERVICE_NAMES
+from gateway.upstream import Upstream
 from tests.gateway.helpers import (
     RawServer,
     ServerThread,
@@ -473,3 +475,201 @@ async def test_a_target_that_looks_like_another_host_stays_on_the_service(
         response = await client.get("/api/v1/registry//169.254.169.254/latest/meta-data", headers=bearer(key))
         assert response.status_code == 200
         assert response.json()["path"] == "//169.254.169.254/latest/meta-data"  # as the echo service received it
+
+
+async def test_the_callers_trace_is_continued_upstream_and_a_bad_one_replaced(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    sent = {**bearer(key), "traceparent": f"00-{trace_id}-{parent}-01", "tracestate": "vendor=x"}
+    response = await client.get("/api/v1/registry/anything", headers=sent)
+    assert response.status_code == 200
+    [forwarded] = header_values(response.json(), "traceparent")
+    version, forwarded_trace, span, flags = forwarded.split("-")
+    # The same trace and sampling decision, the gateway's own hop as the parent.
+    assert (version, forwarded_trace, flags) == ("00", trace_id, "01")
+    assert len(span) == 16 and span != parent
+    assert header_values(response.json(), "tracestate") == []
+    assert "traceparent" not in response.headers  # nothing new for the caller: it has X-Request-ID
+    for bad in ("00-" + "0" * 32 + "-00f067aa0ba902b7-01", "not a traceparent"):
+        restarted = await client.get("/api/v1/registry/anything", headers={**bearer(key), "traceparent": bad})
+        [new] = header_values(restarted.json(), "traceparent")
+        assert new.startswith("00-") and new.split("-")[1] not in (trace_id, "0" * 32)
+    plain = await client.get("/api/v1/registry/anything", headers=bearer(key))
+    assert len(header_values(plain.json(), "traceparent")) == 1
+
+
+async def test_a_hung_upstream_opens_its_circuit_and_is_refused_at_once_while_the_others_are_served(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    hung = RawServer("hang").start()
+    try:
+        settings = settings_for(
+            gateway_db.url,
+            registry_url=echo.url,
+            ranking_url=hung.url,
+            upstream_read_timeout=0.3,
+            circuit_failure_threshold=2,
+            circuit_cool_down_seconds=30,
+        )
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            for _ in range(2):
+                timed_out = await client.get("/api/v1/ranking/anything", headers=bearer(key))
+                assert timed_out.status_code == 504
+            # Refused without waiting for the upstream (its answer in under a second: tests/e2e/test_readiness.py).
+            for method, body in (("GET", None), ("POST", b'{"a": 1}')):
+                refused = await client.request(method, "/api/v1/ranking/anything", content=body, headers=bearer(key))
+                assert refused.status_code == 503
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["type"] == "/problems/upstream-unavailable"
+                assert refused.json()["detail"] == (
+                    "The ranking service failed repeatedly and is given time to recover; it is tried again shortly."
+                )
+                assert 28 <= int(refused.headers["retry-after"]) <= 30
+            served = await client.get("/api/v1/registry/things/1", headers=bearer(key))
+            assert served.status_code == 200
+            ready = (await client.get("/readyz")).json()
+            assert ready["circuits"] == {"registry": "closed", "ranking": "open"}
+            metrics = (await client.get("/metrics")).text
+            assert 'gateway_upstream_circuit_state{upstream="ranking"} 2.0' in metrics
+            assert 'gateway_upstream_circuit_state{upstream="registry"} 0.0' in metrics
+            assert 'gateway_upstream_circuit_transitions_total{state="open",upstream="ranking"} 1.0' in metrics
+            assert 'gateway_upstream_errors_total{kind="circuit_open",upstream="ranking"} 2.0' in metrics
+            assert 'gateway_upstream_errors_total{kind="timeout",upstream="ranking"} 2.0' in metrics
+    finally:
+        hung.stop()
+
+
+async def test_half_open_lets_one_probe_through_and_a_failed_probe_opens_it_again(gateway_db: TestDatabase) -> None:
+    hung = RawServer("hang").start()
+    try:
+        settings = settings_for(
+            gateway_db.url,
+            ranking_url=hung.url,
+            upstream_read_timeout=0.5,
+            circuit_failure_threshold=1,
+            circuit_cool_down_seconds=0.3,
+        )
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            assert (await client.get("/api/v1/ranking/anything", headers=bearer(key))).status_code == 504
+            await asyncio.sleep(0.35)
+            answers = await asyncio.gather(
+                *(client.get("/api/v1/ranking/anything", headers=bearer(key)) for _ in range(3))
+            )
+            # One probe waited for the timeout; the two others were refused while it was out.
+            assert sorted(answer.status_code for answer in answers) == [503, 503, 504]
+            assert [a.headers["retry-after"] for a in answers if a.status_code == 503] == ["1", "1"]
+            assert app.state.gateway.upstreams["ranking"].breaker.state.label == "open"
+            metrics = (await client.get("/metrics")).text
+            assert 'gateway_upstream_circuit_transitions_total{state="open",upstream="ranking"} 2.0' in metrics
+            assert 'gateway_upstream_circuit_transitions_total{state="half_open",upstream="ranking"} 1.0' in metrics
+    finally:
+        hung.stop()
+
+
+async def test_a_successful_probe_closes_the_circuit(gateway_db: TestDatabase, closed_port_url: str) -> None:
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    settings = settings_for(
+        gateway_db.url, registry_url=closed_port_url, circuit_failure_threshold=1, circuit_cool_down_seconds=0.3
+    )
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        down = await client.get("/api/v1/registry/anything", headers=bearer(key))
+        assert down.json()["detail"] == "The registry service is not reachable; try again shortly."
+        refused = await client.get("/api/v1/registry/anything", headers=bearer(key))
+        assert refused.status_code == 503 and "failed repeatedly" in refused.json()["detail"]
+        server = ServerThread(echo_app(), port=port).start()
+        try:
+            await asyncio.sleep(0.35)
+            assert (await client.get("/api/v1/registry/anything", headers=bearer(key))).status_code == 200
+            assert (await client.get("/api/v1/registry/anything", headers=bearer(key))).status_code == 200
+        finally:
+            server.stop()
+        metrics = (await client.get("/metrics")).text
+        assert 'gateway_upstream_circuit_state{upstream="registry"} 0.0' in metrics
+        for state in ("open", "half_open", "closed"):
+            assert f'gateway_upstream_circuit_transitions_total{{state="{state}",upstream="registry"}} 1.0' in metrics
+
+
+def unavailable_app() -> FastAPI:
+    """A service that answers, promptly, that it cannot serve (its database is down)."""
+    app = FastAPI()
+
+    @app.get("/{path:path}")
+    async def unavailable(path: str) -> JSONResponse:
+        problem = {"type": "/problems/database-unavailable", "title": "Service Unavailable", "status": 503}
+        return JSONResponse(problem, status_code=503, media_type="application/problem+json")
+
+    return app
+
+
+async def test_a_service_answering_503_itself_never_opens_its_circuit(gateway_db: TestDatabase) -> None:
+    server = ServerThread(unavailable_app()).start()
+    try:
+        settings = settings_for(gateway_db.url, eligibility_url=server.url, circuit_failure_threshold=1)
+        async with running_gateway(settings) as (app, client):
+            key = await make_key(app, "city")
+            for _ in range(4):
+                answer = await client.get("/api/v1/eligibility/anything", headers=bearer(key))
+                assert answer.status_code == 503
+                assert answer.json()["type"] == "/problems/database-unavailable"  # the service's own problem
+            assert app.state.gateway.upstreams["eligibility"].breaker.state.label == "closed"
+    finally:
+        server.stop()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_upstream_session_is_renewed_after_its_max_age_and_closed_when_its_exchanges_end(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    clock = FakeClock()
+    upstream = Upstream(echo.url, settings_for(gateway_db.url, upstream_connection_max_age=60), clock=clock)
+    try:
+        async with upstream.connection_slot() as first:
+            async with first.get("/healthz") as response:
+                assert response.status == 200
+            clock.now = 53.0  # within the age (less its jitter of at most a tenth): the same session
+            async with upstream.probe_session() as same:
+                assert same is first
+            clock.now = 60.0
+            async with upstream.connection_slot() as second:
+                assert second is not first
+                async with second.get("/healthz") as response:
+                    assert response.status == 200
+            await asyncio.sleep(0.01)
+            assert not first.closed  # its exchange is still going on
+            async with first.get("/healthz") as response:
+                assert response.status == 200
+        await asyncio.sleep(0.01)
+        assert first.closed and not second.closed
+        assert upstream.session is second
+    finally:
+        await upstream.aclose()
+    assert second.closed
+
+
+async def test_requests_flow_across_session_renewals(gateway_db: TestDatabase, echo: ServerThread) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, upstream_connection_max_age=0.05)
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        upstream = app.state.gateway.upstreams["registry"]
+        sessions = []
+        for wave in range(4):
+            await asyncio.sleep(0.06)  # the session is older than its max age: the wave's first request renews it
+            answers = await asyncio.gather(
+                *(client.get("/api/v1/registry/slow", params={"seconds": 0.03}, headers=bearer(key)) for _ in range(8))
+            )
+            assert [answer.status_code for answer in answers] == [200] * 8, wave
+            sessions.append(upstream.session)
+        await asyncio.sleep(0.01)
+        assert len({id(session) for session in sessions}) == 4
+        assert all(session.closed for session in sessions[:-1])

@@ -7,8 +7,9 @@ import uuid
 import pytest
 import redis
 
-from gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter, retry_after_header
-from tests.gateway.helpers import ServerThread, bearer, make_key, running_gateway, settings_for
+from gateway.breaker import CircuitBreaker, CircuitState
+from gateway.ratelimit import REDIS_TIMEOUT_SECONDS, MemoryRateLimiter, RedisRateLimiter, retry_after_header
+from tests.gateway.helpers import RawServer, ServerThread, bearer, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -80,14 +81,66 @@ async def test_the_script_is_loaded_again_when_redis_has_forgotten_it() -> None:
 
 
 async def test_redis_down_falls_back_to_limiting_in_process() -> None:
-    limiter = RedisRateLimiter("redis://127.0.0.1:1/0")
+    fallbacks: list[None] = []
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", on_fallback=lambda: fallbacks.append(None))
     try:
         started = time.monotonic()
         decisions = [await limiter.take("k", rate=1.0, burst=2) for _ in range(3)]
         assert [d.allowed for d in decisions] == [True, True, False]
         assert time.monotonic() - started < 1.0  # no waiting on a Redis that refuses connections
+        assert len(fallbacks) == 3  # every decision made in process is told
     finally:
         await limiter.close()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_hung_redis_is_given_up_on_after_a_few_timeouts_and_tried_again_later() -> None:
+    hung = RawServer("hang").start()  # connections accepted, never answered
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=5.0, clock=clock)
+    fallbacks: list[None] = []
+    limiter = RedisRateLimiter(
+        f"redis://127.0.0.1:{hung.port}/0", breaker=breaker, on_fallback=lambda: fallbacks.append(None)
+    )
+    try:
+        started = time.monotonic()
+        for _ in range(2):
+            assert (await limiter.take("k", rate=1.0, burst=10)).allowed
+        assert time.monotonic() - started >= 2 * REDIS_TIMEOUT_SECONDS - 0.1  # each waited for Redis
+        assert breaker.state is CircuitState.OPEN
+        started = time.monotonic()
+        decisions = [await limiter.take("k", rate=1.0, burst=10) for _ in range(20)]
+        assert time.monotonic() - started < 1.0  # Redis not asked (20 × its timeout otherwise): limited in process
+        assert [d.allowed for d in decisions] == [True] * 8 + [False] * 12  # the same buckets as before
+        assert len(fallbacks) == 22
+        clock.now = 5.0  # after the cool-down one request tries Redis again
+        started = time.monotonic()
+        await limiter.take("k", rate=1.0, burst=10)
+        assert time.monotonic() - started >= REDIS_TIMEOUT_SECONDS - 0.1
+        assert breaker.state is CircuitState.OPEN
+    finally:
+        await limiter.close()
+        hung.stop()
+
+
+async def test_the_gateway_counts_the_decisions_it_makes_without_redis(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url, redis_url="redis://127.0.0.1:1/0")
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        for _ in range(3):
+            assert (await client.get("/api/v1/registry/districts", headers=bearer(key))).status_code == 200
+        metrics = (await client.get("/metrics")).text
+        assert "gateway_rate_limit_fallback_total 3.0" in metrics
+        assert "gateway_rate_limit_store_up 0.0" in metrics
 
 
 async def test_gateway_answers_429_with_retry_after_per_key(
@@ -140,3 +193,6 @@ async def test_gateway_limits_through_redis(gateway_db: TestDatabase, echo: Serv
         assert statuses == [200, 200, 200, 429]
         ready = await first.get("/readyz")
         assert ready.json()["checks"]["rate_limit_store"] == "ok"
+        metrics = (await first.get("/metrics")).text
+        assert "gateway_rate_limit_store_up 1.0" in metrics
+        assert "gateway_rate_limit_fallback_total 0.0" in metrics

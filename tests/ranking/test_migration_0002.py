@@ -62,7 +62,7 @@ def test_the_upgrade_keeps_every_version_and_gives_it_the_threshold_0_05():
         with pytest.raises(sa.exc.IntegrityError, match="max_unreported_share"):
             execute(database.url, above_one.replace("'2025.1'", "'2025.3'"))
         # Back to the old shape and up again, the versions intact.
-        command.downgrade(alembic_config(SERVICE_DIR, database.url), "0001")
+        command.downgrade(alembic_config(SERVICE_DIR, database.url, allow_data_loss=True), "0001")
         (columns,) = execute(
             database.url,
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'methodologies' "

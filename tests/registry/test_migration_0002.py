@@ -227,7 +227,7 @@ def old_registry():  # type: ignore[no-untyped-def]
     database = TestDatabase("registry_0002", SERVICE_DIR)
     database._admin_execute(f'CREATE DATABASE "{database.name}"')
     try:
-        config = alembic_config(SERVICE_DIR, database.url)
+        config = alembic_config(SERVICE_DIR, database.url, allow_data_loss=True)
         command.upgrade(config, "0001")
         yield database, config
     finally:

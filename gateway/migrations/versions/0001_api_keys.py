@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -38,4 +40,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops table api_keys: every API key, so every caller loses access")
     op.drop_table("api_keys")

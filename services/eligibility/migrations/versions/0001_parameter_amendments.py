@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -48,6 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops table parameter_amendments: every dated parameter value recorded through the API")
     op.execute("DROP TRIGGER IF EXISTS parameter_amendments_append_only ON parameter_amendments")
     op.execute("DROP FUNCTION IF EXISTS parameter_amendments_refuse_change()")
     op.drop_index(op.f("ix_parameter_amendments_name"), table_name="parameter_amendments")

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -161,6 +163,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops tables awards and award_events: the award ledger and its whole history (the money trail)")
     op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
     op.execute("DROP FUNCTION IF EXISTS awards_refuse_rewrite()")
     op.execute("DROP TRIGGER IF EXISTS awards_not_deleted ON awards")

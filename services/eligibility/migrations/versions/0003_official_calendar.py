@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -52,6 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops table official_calendars: every official working-day calendar recorded")
     op.execute("DROP TRIGGER IF EXISTS official_calendars_append_only ON official_calendars")
     op.execute("DROP FUNCTION IF EXISTS official_calendars_refuse_change()")
     op.drop_index(op.f("ix_official_calendars_year"), table_name="official_calendars")

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -55,4 +57,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops table policies: every policy recorded")
     op.drop_table("policies")

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from services.eligibility.policies.numbers import normalise_document_number
+from shared.migrations import refuse_data_loss
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -299,6 +300,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops columns awards.policy_id and awards.recipient_kind and shortens awards.recipient: each award's policy and recipient identity"
+    )
     op.execute("DROP TRIGGER IF EXISTS awards_not_rewritten ON awards")
     op.drop_constraint(op.f("ck_awards_recipient_kind_known"), "awards", type_="check")
     op.drop_index(op.f("ix_awards_policy_id"), table_name="awards")

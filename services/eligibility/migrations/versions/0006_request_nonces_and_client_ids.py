@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -37,6 +39,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops the client_request_id columns of parameter_amendments, official_calendars and award_events: which client request made each record"
+    )
     op.drop_column("parameter_amendments", "client_request_id")
     op.drop_column("official_calendars", "client_request_id")
     op.drop_column("award_events", "client_request_id")

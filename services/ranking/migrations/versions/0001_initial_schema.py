@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -163,6 +165,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops tables methodologies and runs: every methodology version and every ranking run, published ones included"
+    )
     op.execute("DROP TRIGGER methodologies_immutable ON methodologies")
     op.execute("DROP FUNCTION methodologies_refuse_change()")
     op.drop_index(

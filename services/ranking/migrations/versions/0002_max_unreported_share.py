@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -38,5 +40,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops column methodologies.max_unreported_share: each methodology's threshold for unreported data"
+    )
     op.drop_constraint(op.f("ck_methodologies_max_unreported_share"), "methodologies", type_="check")
     op.drop_column("methodologies", "max_unreported_share")

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -212,6 +214,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops table enterprise_registrations and the verification, identity and ownership columns of the registry's tables"
+    )
     op.drop_index(op.f("ix_enterprise_registrations_uscc"), table_name="enterprise_registrations")
     op.drop_index("ix_enterprise_registrations_status_id", table_name="enterprise_registrations")
     op.drop_table("enterprise_registrations")

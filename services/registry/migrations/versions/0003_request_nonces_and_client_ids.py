@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -35,6 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss("drops column audit_log.client_request_id: which client request made each audit entry")
     op.drop_column("audit_log", "client_request_id")
     op.drop_index("ix_request_nonces_expires_at", table_name="request_nonces")
     op.drop_table("request_nonces")

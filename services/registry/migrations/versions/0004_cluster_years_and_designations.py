@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import refuse_data_loss
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -78,6 +80,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "drops tables cluster_years and leading_designations: every cluster's yearly data and every leading-enterprise designation"
+    )
     op.drop_index("uq_leading_designations_live_uscc", table_name="leading_designations")
     op.drop_index("ix_leading_designations_year", table_name="leading_designations")
     op.drop_index(op.f("ix_leading_designations_uscc"), table_name="leading_designations")

@@ -1,0 +1,134 @@
+"""A circuit breaker per upstream: a service that keeps failing is refused at once for a while, not waited for.
+
+Closed: every request goes through; `failure_threshold` failures in a row (no usable answer: refused, unreachable,
+broken, timed out, not HTTP) open it. Open: every request is refused (the caller gets a 503 with Retry-After) for
+`cool_down` seconds. Then half-open: up to `half_open_probes` requests at once go through as probes, the others are
+still refused; a probe's success closes the circuit, its failure opens it again for another cool-down.
+
+An answer the service gave, whatever its status, is a success: a 503 from the service is its own verdict (its
+database, an upstream of its own, its heavy-work admission), already fast and already a problem for the caller, and
+opening the circuit on it would refuse the service's routes that still work.
+
+Written here rather than taken from a library: the asyncio ones looked at (aiobreaker, purgatory) let every
+request through while half-open, read the wall clock rather than a monotonic one, and purgatory sends each request
+through a message bus; this costs one comparison per request while closed.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from enum import IntEnum
+
+Clock = Callable[[], float]
+
+
+class CircuitState(IntEnum):
+    """The values are those of the `gateway_upstream_circuit_state` gauge."""
+
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Outcome(IntEnum):
+    SUCCEEDED = 0
+    FAILED = 1
+    # Ended without telling whether the service works: the caller went away, the gateway refused it itself.
+    ABANDONED = 2
+
+
+class CircuitOpen(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"circuit open; retry after {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(max(1, math.ceil(self.retry_after)))
+
+
+# Called with the state left and the state entered.
+Listener = Callable[[CircuitState, CircuitState], None]
+
+
+class CircuitBreaker:
+    """`admit()` before sending a request, then exactly one `settle(ticket, outcome)` for the ticket it gave."""
+
+    def __init__(
+        self,
+        *,
+        failure_threshold: int,
+        cool_down: float,
+        half_open_probes: int = 1,
+        clock: Clock = time.monotonic,
+        on_change: Listener | None = None,
+    ) -> None:
+        if failure_threshold < 1 or half_open_probes < 1 or cool_down <= 0:
+            raise ValueError("a circuit needs a threshold and probes of at least 1 and a positive cool-down")
+        self.failure_threshold = failure_threshold
+        self.cool_down = cool_down
+        self.half_open_probes = half_open_probes
+        self._clock = clock
+        self._on_change = on_change
+        self.state = CircuitState.CLOSED
+        self.failures = 0
+        self._opened_at = 0.0
+        self._probes = 0
+        # A ticket is the epoch it was admitted in; every change of state starts a new one, so that a request
+        # admitted before (one of many stuck when the circuit opened, a probe of an earlier half-open) settles
+        # nothing about the state it ends in.
+        self._epoch = 0
+
+    def admit(self) -> int:
+        """A ticket for one request, or CircuitOpen if it is not let through now."""
+        if self.state is CircuitState.CLOSED:
+            return self._epoch
+        if self.state is CircuitState.OPEN:
+            remaining = self._opened_at + self.cool_down - self._clock()
+            if remaining > 0:
+                raise CircuitOpen(remaining)
+            self._move(CircuitState.HALF_OPEN)
+        if self._probes >= self.half_open_probes:
+            # The probes in flight decide; they take at most the upstream's timeout.
+            raise CircuitOpen(1.0)
+        self._probes += 1
+        return self._epoch
+
+    def settle(self, ticket: int, outcome: Outcome) -> None:
+        if ticket != self._epoch:
+            return
+        if self.state is CircuitState.CLOSED:
+            if outcome is Outcome.SUCCEEDED:
+                self.failures = 0
+            elif outcome is Outcome.FAILED:
+                self.failures += 1
+                if self.failures >= self.failure_threshold:
+                    self._open()
+        elif self.state is CircuitState.HALF_OPEN:
+            self._probes -= 1
+            if outcome is Outcome.SUCCEEDED:
+                self.failures = 0
+                self._move(CircuitState.CLOSED)
+            elif outcome is Outcome.FAILED:
+                self._open()
+
+    def retry_after(self) -> float:
+        """Seconds until the next probe may go through (0 unless open)."""
+        if self.state is not CircuitState.OPEN:
+            return 0.0
+        return max(0.0, self._opened_at + self.cool_down - self._clock())
+
+    def _open(self) -> None:
+        self._opened_at = self._clock()
+        self._move(CircuitState.OPEN)
+
+    def _move(self, state: CircuitState) -> None:
+        previous, self.state = self.state, state
+        self._epoch += 1
+        self._probes = 0
+        if self._on_change is not None:
+            self._on_change(previous, state)

@@ -1,0 +1,265 @@
+"""deploy/prometheus: the configuration and the alert rules pass promtool, the alerts fire as they say
+(`promtool test rules`), and every series an alert or a dashboard panel names is one the code exports (read from a
+live /metrics of the gateway and of a service)."""
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from deploy.local_postgres import free_port
+from gateway import GATEWAY_DIR
+from services.registry import SERVICE_DIR as REGISTRY_DIR
+from services.registry.main import create_app as create_registry
+from services.registry.settings import RegistrySettings
+from shared.settings import PROJECT_ROOT
+from tests.gateway.helpers import running_gateway, settings_for
+from tests.support import TestDatabase, uvicorn_process
+
+PROMETHEUS_DIR = PROJECT_ROOT / "deploy" / "prometheus"
+COMPONENTS = ("gateway", "registry", "eligibility", "ranking", "monitoring")
+# Series Prometheus makes itself for every target.
+SYNTHETIC = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`; .ci/run installs it)")
+    return found
+
+
+def run_promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([promtool(), *map(str, arguments)], capture_output=True, text=True, timeout=60, check=False)
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text(encoding="utf-8"))
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads((PROMETHEUS_DIR / "dashboard.json").read_text(encoding="utf-8"))
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+
+
+# ---- PromQL: the metric names an expression reads ---------------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_SELECTOR = re.compile(r"\{[^{}]*\}")
+_RANGE = re.compile(r"\[[^\[\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_IDENTIFIER = re.compile(r"(?<![\w.:])[A-Za-z_:][\w:]*")
+_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "group_left", "group_right", "inf", "nan"})
+
+
+def metric_names(expression: str) -> set[str]:
+    """The metric names in a PromQL expression: its identifiers that are not functions (followed by a parenthesis),
+    operators, label names (in selectors and groupings) or durations."""
+    text = _STRING.sub('""', expression)
+    text = _SELECTOR.sub(" ", text)
+    text = _RANGE.sub(" ", text)
+    text = _GROUPING.sub(" ", text)
+    names = set()
+    for match in _IDENTIFIER.finditer(text):
+        if match.group() in _KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue
+        names.add(match.group())
+    return names
+
+
+def test_metric_names_are_read_from_promql() -> None:
+    expression = (
+        'sum by (job, le) (rate(service_request_duration_seconds_bucket{route!~".*/(import|batch)", le="+Inf"}[5m]))'
+        " / on (job) group_left sum without (instance) (service_db_pool_size offset 1h) > bool 0.5e3 or up == 0"
+    )
+    assert metric_names(expression) == {"service_request_duration_seconds_bucket", "service_db_pool_size", "up"}
+
+
+def exported_names(exposition: str) -> set[str]:
+    """Every series name a Prometheus text exposition offers, with the suffixes its types add."""
+    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+    names: set[str] = set()
+    for line in exposition.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            base = name.removesuffix("_total") if kind == "counter" else name
+            names |= {name, base, *(base + suffix for suffix in suffixes.get(kind, ()))}
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return names
+
+
+# ---- live /metrics of the gateway and of a service ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def databases() -> Iterator[dict[str, TestDatabase]]:
+    made = {"gateway": TestDatabase("gateway", GATEWAY_DIR), "registry": TestDatabase("registry", REGISTRY_DIR)}
+    for database in made.values():
+        database.create()
+    yield made
+    for database in made.values():
+        database.drop()
+
+
+async def live_exposition(databases: dict[str, TestDatabase]) -> str:
+    # An upstream on a closed port: the gateway's per-upstream series exist (probed, failing), as in production.
+    closed = "http://127.0.0.1:9"
+    async with running_gateway(settings_for(databases["gateway"].url, registry_url=closed)) as (_, gateway):
+        gateway_text = (await gateway.get("/metrics")).text
+    app = create_registry(RegistrySettings(database_url=databases["registry"].url, environment="test"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as client:
+            service = await client.get("/metrics")
+            assert service.status_code == 200, service.text
+    return gateway_text + "\n" + service.text
+
+
+async def test_every_series_an_alert_or_a_panel_reads_is_exported(databases: dict[str, TestDatabase]) -> None:
+    exported = exported_names(await live_exposition(databases)) | SYNTHETIC
+    read = {f"alert {rule['alert']}": metric_names(str(rule["expr"])) for rule in alert_rules()} | {
+        f"panel expression {expression}": metric_names(expression) for expression in dashboard_expressions()
+    }
+    assert all(read.values())  # every expression names a series: the parser found them
+    missing = {where: sorted(names - exported) for where, names in read.items() if names - exported}
+    assert missing == {}
+
+
+# ---- promtool -----------------------------------------------------------------------------------------------------
+
+
+def test_the_alert_rules_pass_promtool() -> None:
+    checked = run_promtool("check", "rules", PROMETHEUS_DIR / "alerts.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(alert_rules())} rules found" in checked.stdout
+
+
+def test_the_alerts_fire_as_they_say() -> None:
+    tested = run_promtool("test", "rules", PROMETHEUS_DIR / "alerts_test.yml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_every_rule_is_tested_and_says_what_it_means() -> None:
+    tests = yaml.safe_load((PROMETHEUS_DIR / "alerts_test.yml").read_text(encoding="utf-8"))
+    fired = {check["alertname"] for case in tests["tests"] for check in case["alert_rule_test"] if check["exp_alerts"]}
+    rules = alert_rules()
+    assert fired == {rule["alert"] for rule in rules}
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+        assert set(rule["annotations"]) == {"summary", "description"}
+
+
+def test_the_configuration_passes_promtool_and_scrapes_every_component_with_the_token(tmp_path: Path) -> None:
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert tuple(jobs) == COMPONENTS
+    for name, job in jobs.items():
+        assert job["metrics_path"] == "/metrics"
+        assert job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+        (target,) = job["static_configs"][0]["targets"]
+        assert target.startswith(f"{name}:")
+    assert config["rule_files"] == ["alerts.yml"]
+    # promtool opens the token file: the same configuration with the file where this test can make one.
+    token = tmp_path / "metrics_token"
+    token.write_text("a-token\n")
+    for job in config["scrape_configs"]:
+        job["authorization"]["credentials_file"] = str(token)
+    shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = run_promtool("check", "config", tmp_path / "prometheus.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 1 rule files found" in checked.stdout
+
+
+def test_every_panel_expression_is_valid_promql(tmp_path: Path) -> None:
+    # promtool parses expressions only in rule files: each panel's, recorded under a name of its own.
+    expressions = dashboard_expressions()
+    rules = {
+        "groups": [
+            {"name": "panels", "rules": [{"record": f"panel:{n}", "expr": e} for n, e in enumerate(expressions)]}
+        ]
+    }
+    (tmp_path / "panels.yml").write_text(yaml.safe_dump(rules))
+    checked = run_promtool("check", "rules", tmp_path / "panels.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(expressions)} rules found" in checked.stdout
+
+
+def test_the_dashboard_is_grafana_json_over_one_prometheus_datasource() -> None:
+    dashboard = json.loads((PROMETHEUS_DIR / "dashboard.json").read_text(encoding="utf-8"))
+    assert dashboard["uid"] == "cq-producer-services" and dashboard["schemaVersion"] >= 36
+    (variable,) = dashboard["templating"]["list"]
+    assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)) == 14
+    for panel in dashboard["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"] and all(target["expr"] for target in panel["targets"])
+
+
+def test_prometheus_scrapes_a_service_with_the_token_from_its_file_and_loads_the_rules(tmp_path: Path) -> None:
+    # The real server on the shipped files, only the targets and intervals changed: a registry process with a
+    # METRICS_TOKEN is read with the token file (up 1), the same target with a wrong token is not (up 0).
+    server = shutil.which("prometheus")
+    if server is None:
+        pytest.skip("the prometheus server is not installed (Debian package `prometheus`; .ci/run installs it)")
+    database = TestDatabase("registry", REGISTRY_DIR)
+    database.create()
+    try:
+        env = {"REGISTRY_DATABASE_URL": database.url, "REGISTRY_ENVIRONMENT": "test", "METRICS_TOKEN": "the-token"}
+        with uvicorn_process("services.registry.main:create_app", env) as (url, _):
+            token, wrong = tmp_path / "metrics_token", tmp_path / "wrong_token"
+            token.write_text("the-token\n")
+            wrong.write_text("not-the-token\n")
+            config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
+            config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
+            (registry,) = [job for job in config["scrape_configs"] if job["job_name"] == "registry"]
+            registry["static_configs"] = [{"targets": [url.removeprefix("http://")]}]
+            registry["authorization"]["credentials_file"] = str(token)
+            impostor = {
+                **registry,
+                "job_name": "wrong-token",
+                "authorization": {"type": "Bearer", "credentials_file": str(wrong)},
+            }
+            config["scrape_configs"] = [registry, impostor]
+            shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
+            (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+            port = free_port()
+            process = subprocess.Popen(
+                [server, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                api = f"http://127.0.0.1:{port}/api/v1"
+                up: dict[str, str] = {}
+                deadline = time.monotonic() + 60
+                while len(up) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    try:
+                        answer = httpx.get(f"{api}/query", params={"query": "up"}, timeout=5, trust_env=False).json()
+                    except httpx.HTTPError:
+                        continue
+                    up = {item["metric"]["job"]: item["value"][1] for item in answer["data"]["result"]}
+                rules = httpx.get(f"{api}/rules", timeout=5, trust_env=False).json()["data"]["groups"]
+                pool = httpx.get(
+                    f"{api}/query", params={"query": "service_db_pool_size"}, timeout=5, trust_env=False
+                ).json()["data"]["result"]
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    finally:
+        database.drop()
+    assert up == {"registry": "1", "wrong-token": "0"}
+    assert sum(len(group["rules"]) for group in rules) == len(alert_rules())
+    assert [item["value"][1] for item in pool if item["metric"]["job"] == "registry"] == ["10"]
