@@ -38,6 +38,29 @@ MANIFEST = "MANIFEST.json"
 MANIFEST_FORMAT = 1
 BASE_DIR = "base"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+# A take in progress (or one that failed): renamed to its final name once its manifest is written. `prune` removes
+# those older than this.
+PARTIAL_SUFFIX = ".partial"
+STALE_PARTIAL = timedelta(days=1)
+# libpq's URL query parameters and the environment variables the PostgreSQL programs read them from.
+LIBPQ_PARAMETERS = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "sslsni": "PGSSLSNI",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "options": "PGOPTIONS",
+}
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Files and directories of a backup: the owner's alone (they hold every row and the roles' password hashes).
 PRIVATE_UMASK = 0o077
@@ -63,12 +86,21 @@ class Server:
         return found
 
     def environment(self) -> dict[str, str]:
-        """libpq's variables for the programs: the password out of every command line."""
+        """libpq's variables for the programs: the password out of every command line, and the URL's query
+        parameters (sslmode, sslrootcert, …) as their variables, so TLS settings reach every program."""
         url = make_url(self.url)
         env = {**os.environ, "PGHOST": url.host or "127.0.0.1", "PGPORT": str(url.port or 5432)}
         env["PGUSER"] = url.username or "postgres"
         if url.password is not None:
             env["PGPASSWORD"] = str(url.password)
+        for parameter, value in url.query.items():
+            if parameter not in LIBPQ_PARAMETERS:
+                raise BackupError(
+                    f"--url: unknown parameter {parameter} (known: {', '.join(sorted(LIBPQ_PARAMETERS))})"
+                )
+            if not isinstance(value, str):
+                raise BackupError(f"--url: {parameter} given more than once")
+            env[LIBPQ_PARAMETERS[parameter]] = value
         return env
 
     def run(self, name: str, *arguments: str) -> None:
@@ -85,13 +117,26 @@ class Server:
     async def describe(self) -> tuple[str, list[str]]:
         """The server's version and its databases (templates aside)."""
         url = make_url(self.url)
-        connection = await asyncpg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            database=url.database or "postgres",
-        )
+        # asyncpg reads the same PGSSLMODE, PGSSLROOTCERT, … as the programs.
+        tls = {name: value for name, value in self.environment().items() if name in LIBPQ_PARAMETERS.values()}
+        saved = {name: os.environ.get(name) for name in tls}
+        os.environ.update(tls)
+        try:
+            connection = await asyncpg.connect(
+                host=url.host or "127.0.0.1",
+                port=url.port or 5432,
+                user=url.username or "postgres",
+                password=url.password,
+                database=url.database or "postgres",
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as failed:
+            raise BackupError(f"cannot connect to {url.render_as_string(hide_password=True)}: {failed}") from None
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         try:
             version = await connection.fetchval("SHOW server_version")
             rows = await connection.fetch(
@@ -114,8 +159,26 @@ def _files(backup: Path) -> list[Path]:
     return sorted(path for path in backup.rglob("*") if path.is_file() and path.name != MANIFEST)
 
 
+def _new_backup_dir(destination: Path, taken_at: datetime) -> tuple[Path, Path]:
+    """A fresh `<time>.partial/` (made here, so no other take has it) and the name it gets once complete: two
+    takes in the same second get `<time>`, `<time>-2`, …"""
+    stamp = taken_at.strftime(STAMP_FORMAT)
+    for attempt in range(1, 1000):
+        name = stamp if attempt == 1 else f"{stamp}-{attempt}"
+        final, partial = destination / name, destination / f"{name}{PARTIAL_SUFFIX}"
+        if final.exists():
+            continue
+        try:
+            partial.mkdir()
+        except FileExistsError:
+            continue
+        return partial, final
+    raise BackupError(f"{destination}: too many backups named {stamp}")
+
+
 def take(server: Server, destination: Path, *, databases: list[str] | None = None, now: datetime | None = None) -> Path:
-    """Take one backup under `destination`; return its directory."""
+    """Take one backup under `destination`; return its directory. It is written as `<time>.partial/` and renamed
+    when complete, so a failed take never looks like a backup (it is removed; `prune` removes any left over)."""
     taken_at = (now or datetime.now(UTC)).astimezone(UTC)
     version, present = asyncio.run(server.describe())
     chosen = present if databases is None else databases
@@ -125,24 +188,28 @@ def take(server: Server, destination: Path, *, databases: list[str] | None = Non
     previous = os.umask(PRIVATE_UMASK)
     try:
         destination.mkdir(parents=True, exist_ok=True)
-        backup = destination / taken_at.strftime(STAMP_FORMAT)
-        backup.mkdir()
-        # -X stream: the WAL written during the copy comes along, so the base backup restores on its own.
-        label = f"deploy.backup {backup.name}"
-        server.run("pg_basebackup", "-D", str(backup / BASE_DIR), "-Ft", "-X", "stream", "-c", "fast", "-l", label)
-        for name in chosen:
-            server.run("pg_dump", "--format=custom", f"--file={backup / f'{name}.dump'}", f"--dbname={name}")
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "taken_at": taken_at.isoformat(),
-            "server_version": version,
-            "databases": chosen,
-            "files": {
-                str(path.relative_to(backup)): {"sha256": _sha256(path), "bytes": path.stat().st_size}
-                for path in _files(backup)
-            },
-        }
-        (backup / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        partial, backup = _new_backup_dir(destination, taken_at)
+        try:
+            # -X stream: the WAL written during the copy comes along, so the base backup restores on its own.
+            label = f"deploy.backup {backup.name}"
+            server.run("pg_basebackup", "-D", str(partial / BASE_DIR), "-Ft", "-X", "stream", "-c", "fast", "-l", label)
+            for name in chosen:
+                server.run("pg_dump", "--format=custom", f"--file={partial / f'{name}.dump'}", f"--dbname={name}")
+            manifest: dict[str, Any] = {
+                "format": MANIFEST_FORMAT,
+                "taken_at": taken_at.isoformat(),
+                "server_version": version,
+                "databases": chosen,
+                "files": {
+                    str(path.relative_to(partial)): {"sha256": _sha256(path), "bytes": path.stat().st_size}
+                    for path in _files(partial)
+                },
+            }
+            (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            partial.rename(backup)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     finally:
         os.umask(previous)
     return backup
@@ -161,21 +228,34 @@ def verify(backup: Path) -> dict[str, Any]:
     return manifest
 
 
+def _taken(name: str) -> datetime | None:
+    """The time a backup's directory name says (`<time>`, `<time>-N`, with or without `.partial`), or None."""
+    stamp = name.removesuffix(PARTIAL_SUFFIX).split("-", 1)[0]
+    try:
+        return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _order(path: Path) -> tuple[str, int]:
+    stamp, _, attempt = path.name.partition("-")
+    return stamp, int(attempt) if attempt.isdigit() else 1
+
+
 def backups(destination: Path) -> list[Path]:
     """The backups under `destination`, oldest first: the directories with a manifest and a backup's name."""
-    found = []
-    for path in destination.iterdir() if destination.is_dir() else ():
-        try:
-            datetime.strptime(path.name, STAMP_FORMAT)
-        except ValueError:
-            continue
-        if (path / MANIFEST).is_file():
-            found.append(path)
-    return sorted(found, key=lambda path: path.name)
+    found = [
+        path
+        for path in (destination.iterdir() if destination.is_dir() else ())
+        if not path.name.endswith(PARTIAL_SUFFIX) and _taken(path.name) and (path / MANIFEST).is_file()
+    ]
+    return sorted(found, key=_order)
 
 
 def prune(destination: Path, *, keep: int, keep_days: float, now: datetime | None = None) -> list[Path]:
-    """Remove the backups that are neither among the newest `keep` nor younger than `keep_days`; return them."""
+    """Remove the backups that are neither among the newest `keep` nor younger than `keep_days`, and the
+    `.partial` directories of takes that failed (older than STALE_PARTIAL: a younger one may be a take running
+    now); return them."""
     if keep < 1:
         raise BackupError("--keep must be at least 1: the newest backup always stays")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
@@ -183,11 +263,17 @@ def prune(destination: Path, *, keep: int, keep_days: float, now: datetime | Non
     kept = set(present[-keep:])
     removed = []
     for backup in present:
-        taken = datetime.strptime(backup.name, STAMP_FORMAT).replace(tzinfo=UTC)
+        taken = _taken(backup.name)
+        assert taken is not None  # backups() lists only names with a time
         if backup in kept or (keep_days > 0 and moment - taken < timedelta(days=keep_days)):
             continue
         shutil.rmtree(backup)
         removed.append(backup)
+    for partial in sorted(destination.glob(f"*{PARTIAL_SUFFIX}")) if destination.is_dir() else ():
+        started = _taken(partial.name)
+        if partial.is_dir() and started is not None and moment - started > STALE_PARTIAL:
+            shutil.rmtree(partial)
+            removed.append(partial)
     return removed
 
 
@@ -196,26 +282,41 @@ def _extract(archive: Path, into: Path) -> None:
         tar.extractall(into, filter="data")
 
 
+def _conf_string(value: str) -> str:
+    """A postgresql.conf string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def restore_base(
     backup: Path, data_dir: Path, *, restore_command: str | None = None, target_time: str | None = None
 ) -> None:
     """Unpack `backup`'s base backup into `data_dir` (absent or empty), ready for `pg_ctl start`: on its own it
     recovers to the end of the backup; with `restore_command` (fetching archived WAL) it replays on, up to
-    `target_time` if given (point-in-time recovery), and a recovery.signal starts the recovery."""
+    `target_time` if given (point-in-time recovery), and a recovery.signal starts the recovery.
+
+    The copy never archives: `archive_mode = off` is written, whatever the backed-up server had, so that a restore
+    (a drill, a fork) does not write its WAL and timeline history into the production server's archive. Turn
+    archiving on again (with an archive of its own) once the copy is to be the production server."""
     verify(backup)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise BackupError(f"{data_dir} is not empty: restore into a new data directory")
     previous = os.umask(PRIVATE_UMASK)
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # an existing empty directory too: postgres refuses a data directory others can read
         _extract(backup / BASE_DIR / "base.tar", data_dir)
         _extract(backup / BASE_DIR / "pg_wal.tar", data_dir / "pg_wal")
+        settings = ["archive_mode = off"]
         if restore_command is not None:
-            settings = [f"restore_command = '{restore_command.replace(chr(39), chr(39) * 2)}'"]
+            settings.append(f"restore_command = {_conf_string(restore_command)}")
             if target_time is not None:
-                settings += [f"recovery_target_time = '{target_time}'", "recovery_target_action = 'promote'"]
-            with (data_dir / "postgresql.auto.conf").open("a") as conf:
-                conf.write("\n# deploy.backup restore-base: point-in-time recovery\n" + "\n".join(settings) + "\n")
+                settings += [
+                    f"recovery_target_time = {_conf_string(target_time)}",
+                    "recovery_target_action = 'promote'",
+                ]
+        with (data_dir / "postgresql.auto.conf").open("a") as conf:
+            conf.write("\n# deploy.backup restore-base: a restored copy, not archiving\n" + "\n".join(settings) + "\n")
+        if restore_command is not None:
             (data_dir / "recovery.signal").touch()
     finally:
         os.umask(previous)

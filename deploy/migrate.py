@@ -2,7 +2,10 @@
 
 The containers run this before they serve; `make run` does the same for every component present. It connects as
 the owner role (`<NAME>_MIGRATION_DATABASE_URL`; the runtime URL `<NAME>_DATABASE_URL` when unset, as in
-development) and, when the runtime URL names another role, grants that role the app's privileges (shared.privileges).
+development) and, when the runtime URL names another role, grants that role the app's privileges (shared.privileges)
+and checks that it owns nothing. In production the two URLs must name different roles. Exit 2 with a sentence when
+it refuses (one role in production, a declared append-only table without its trigger, the runtime role owning
+something, the lock held longer than MIGRATION_LOCK_WAIT_SECONDS).
 Any number of replicas may run it at once: one migrates, the others wait for it and find the database at head.
 
 `--downgrade REV` goes back to revision REV (one component only); a downgrade that destroys data refuses unless
@@ -17,7 +20,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from shared.migrations import DataLossRefused, downgrade, upgrade
+from shared.migrations import DataLossRefused, MigrationLockTimeout, downgrade, upgrade
+from shared.privileges import PrivilegeError
 from shared.settings import PROJECT_ROOT, ServiceSettings
 
 COMPONENTS = ("registry", "eligibility", "ranking", "monitoring", "gateway")
@@ -44,9 +48,22 @@ def runtime_role(settings: ServiceSettings) -> str | None:
     return runtime if runtime and runtime != owner else None
 
 
+class OneRoleRefused(RuntimeError):
+    """Production with the app connecting as the role that migrates (and so owns every table)."""
+
+
 def migrate(name: str) -> None:
     settings = component_settings(name)
-    upgrade(component_dir(name), settings.migration_database_url, runtime_role=runtime_role(settings))
+    role = runtime_role(settings)
+    if role is None and settings.environment == "production":
+        # The owner may disable a trigger or drop a table: in production the app never connects as it.
+        upper = name.upper()
+        raise OneRoleRefused(
+            f"{name}: {upper}_MIGRATION_DATABASE_URL and {upper}_DATABASE_URL name the same role in production: the "
+            f"app must connect as a runtime role that owns nothing (deploy/postgres/init-databases.sh makes both); "
+            f"set {upper}_MIGRATION_DATABASE_URL to the owner role's URL"
+        )
+    upgrade(component_dir(name), settings.migration_database_url, runtime_role=role)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: downgraded to {arguments.downgrade}", file=sys.stderr)
         return 0
     for name in arguments.components:
-        migrate(name)
+        try:
+            migrate(name)
+        except (OneRoleRefused, PrivilegeError, MigrationLockTimeout) as refused:
+            print(str(refused), file=sys.stderr)
+            return 2
         print(f"{name}: migrated to head", file=sys.stderr)
     return 0
 

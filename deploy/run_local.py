@@ -103,7 +103,8 @@ def ensure_demo_keys(settings: GatewaySettings, path: Path = DEMO_KEYS_FILE) -> 
             districts[district.code] = key
         return {"city": city, "auditor": auditor, "districts": districts}
 
-    keys = run_in_session(settings.database_url, make)
+    # Key writes are the owner role's (the runtime role only reads keys); in development both URLs are one.
+    keys = run_in_session(settings.migration_database_url, make)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(keys, indent=2, ensure_ascii=False) + "\n")
     path.chmod(0o600)

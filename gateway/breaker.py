@@ -5,6 +5,11 @@ broken, timed out, not HTTP) open it. Open: every request is refused (the caller
 `cool_down` seconds. Then half-open: up to `half_open_probes` requests at once go through as probes, the others are
 still refused; a probe's success closes the circuit, its failure opens it again for another cool-down.
 
+The state follows the clock, not only the requests: an open circuit past its cool-down reads as half-open whoever
+asks (the readiness loop asks every round, so the gauge and /readyz never show an idle circuit open for hours), and
+a readiness probe that the service answers with a 200 closes a half-open circuit that no probe request is deciding
+(`recovered`), so that a quiet upstream's circuit does not wait for the next caller to close.
+
 An answer the service gave, whatever its status, is a success: a 503 from the service is its own verdict (its
 database, an upstream of its own, its heavy-work admission), already fast and already a problem for the caller, and
 opening the circuit on it would refuse the service's routes that still work.
@@ -74,7 +79,7 @@ class CircuitBreaker:
         self.half_open_probes = half_open_probes
         self._clock = clock
         self._on_change = on_change
-        self.state = CircuitState.CLOSED
+        self._state = CircuitState.CLOSED
         self.failures = 0
         self._opened_at = 0.0
         self._probes = 0
@@ -83,11 +88,18 @@ class CircuitBreaker:
         # nothing about the state it ends in.
         self._epoch = 0
 
+    @property
+    def state(self) -> CircuitState:
+        """The state now: an open circuit whose cool-down is over is half-open (and is moved there)."""
+        if self._state is CircuitState.OPEN and self._clock() >= self._opened_at + self.cool_down:
+            self._move(CircuitState.HALF_OPEN)
+        return self._state
+
     def admit(self) -> int:
         """A ticket for one request, or CircuitOpen if it is not let through now."""
-        if self.state is CircuitState.CLOSED:
+        if self._state is CircuitState.CLOSED:
             return self._epoch
-        if self.state is CircuitState.OPEN:
+        if self._state is CircuitState.OPEN:
             remaining = self._opened_at + self.cool_down - self._clock()
             if remaining > 0:
                 raise CircuitOpen(remaining)
@@ -101,14 +113,14 @@ class CircuitBreaker:
     def settle(self, ticket: int, outcome: Outcome) -> None:
         if ticket != self._epoch:
             return
-        if self.state is CircuitState.CLOSED:
+        if self._state is CircuitState.CLOSED:
             if outcome is Outcome.SUCCEEDED:
                 self.failures = 0
             elif outcome is Outcome.FAILED:
                 self.failures += 1
                 if self.failures >= self.failure_threshold:
                     self._open()
-        elif self.state is CircuitState.HALF_OPEN:
+        elif self._state is CircuitState.HALF_OPEN:
             self._probes -= 1
             if outcome is Outcome.SUCCEEDED:
                 self.failures = 0
@@ -116,9 +128,18 @@ class CircuitBreaker:
             elif outcome is Outcome.FAILED:
                 self._open()
 
+    def recovered(self) -> bool:
+        """The service answered a readiness probe with a 200: a circuit past its cool-down (half-open) with no probe
+        request in flight closes now; an open one within its cool-down, or one a probe request is deciding, stays.
+        Whether the circuit is closed after."""
+        if self.state is CircuitState.HALF_OPEN and self._probes == 0:
+            self.failures = 0
+            self._move(CircuitState.CLOSED)
+        return self._state is CircuitState.CLOSED
+
     def retry_after(self) -> float:
         """Seconds until the next probe may go through (0 unless open)."""
-        if self.state is not CircuitState.OPEN:
+        if self._state is not CircuitState.OPEN:
             return 0.0
         return max(0.0, self._opened_at + self.cool_down - self._clock())
 
@@ -127,7 +148,7 @@ class CircuitBreaker:
         self._move(CircuitState.OPEN)
 
     def _move(self, state: CircuitState) -> None:
-        previous, self.state = self.state, state
+        previous, self._state = self._state, state
         self._epoch += 1
         self._probes = 0
         if self._on_change is not None:

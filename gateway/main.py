@@ -1,7 +1,7 @@
 """The gateway app: `uvicorn --factory gateway.main:create_app` (port 8000 under `make run`)."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
@@ -33,6 +35,7 @@ from shared.errors import PROBLEM_MEDIA_TYPE, ServiceUnavailable, install_error_
 from shared.logging import configure_logging, get_logger
 from shared.metrics import check_metrics_reader
 from shared.requestid import current_request_id
+from shared.tracing import configure_tracing
 
 logger = get_logger("gateway.main")
 
@@ -156,7 +159,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     # Here, not in the lifespan: uvicorn calls the factory before it logs that it started, so its lines are JSON too.
     configure_logging(settings.service_name, settings.log_level)
-    metrics = GatewayMetrics()
+
+    def pool() -> Pool | None:  # read when scraped; the engine is made in the lifespan
+        engine: AsyncEngine | None = getattr(app.state, "engine", None)
+        return None if engine is None else engine.pool
+
+    metrics = GatewayMetrics(pool, settings.database_pool_size + settings.database_max_overflow)
 
     def circuit(name: str) -> CircuitBreaker:
         record = metrics.circuit_listener(name)
@@ -188,12 +196,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         }
         limiter = make_rate_limiter(settings.redis_url, on_fallback=metrics.rate_limit_fallback.inc)
         specs = SpecCache(upstreams, settings.internal.secret, settings.openapi_cache_seconds, settings.probe_timeout)
-        probes = ReadinessProbes(upstreams, limiter, metrics, settings.probe_timeout, settings.upstream_probe_interval)
+        probes = ReadinessProbes(
+            upstreams,
+            limiter,
+            metrics,
+            settings.probe_timeout,
+            settings.upstream_probe_interval,
+            key_database=lambda: database_check(engine, settings.probe_timeout),
+        )
+        authenticator = KeyAuthenticator(make_sessionmaker(engine), settings.key_cache_seconds)
         app.state.engine = engine
         app.state.gateway = GatewayState(
             settings=settings,
             upstreams=upstreams,
-            authenticator=KeyAuthenticator(make_sessionmaker(engine), settings.key_cache_seconds),
+            authenticator=authenticator,
             limiter=limiter,
             metrics=metrics,
             specs=specs,
@@ -212,6 +228,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await specs.close()
             await asyncio.gather(*(upstream.aclose() for upstream in upstreams.values()))
             await limiter.close()
+            # The last uses not yet written (last_used_at), before the engine goes; bounded, as a hung database must
+            # not hold the shutdown beyond its grace period.
+            try:
+                async with asyncio.timeout(settings.probe_timeout):
+                    await authenticator.close()
+            except Exception as exc:
+                logger.warning("last key uses not written at shutdown", error=type(exc).__name__)
             await engine.dispose()
 
     app = FastAPI(
@@ -241,7 +264,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def readyz(request: Request) -> Readiness:
         state: GatewayState = request.app.state.gateway
         probes: ReadinessProbes = request.app.state.probes
-        database, others = await asyncio.gather(database_check(request.app, settings.probe_timeout), probes.latest())
+        database, others = await asyncio.gather(
+            database_check(request.app.state.engine, settings.probe_timeout), probes.latest()
+        )
         checks = {"database": database, **others}
         circuits = {name: upstream.breaker.state.label for name, upstream in state.upstreams.items()}
         if database != "ok":
@@ -296,14 +321,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(ProblemCORSMiddleware, **cors)
     proxies, header = settings.trusted_proxies, settings.forwarded_header
-    app.add_middleware(GatewayMiddleware, metrics=metrics, trusted_proxies=proxies, forwarded_header=header)
+    app.add_middleware(
+        GatewayMiddleware,
+        metrics=metrics,
+        trusted_proxies=proxies,
+        forwarded_header=header,
+        # The gateway decides sampling for every trace it sends on (shared.tracing: the edge).
+        tracer=configure_tracing(settings.service_name, edge=True),
+    )
     return app
 
 
-async def database_check(app: FastAPI, seconds: float) -> str:
+async def database_check(engine: AsyncEngine, seconds: float) -> str:
     """The key database, asked now: without it no caller can be authenticated."""
     try:
-        async with asyncio.timeout(seconds), app.state.engine.connect() as connection:
+        async with asyncio.timeout(seconds), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
         return f"unreachable: {type(exc).__name__}"
@@ -313,7 +345,9 @@ async def database_check(app: FastAPI, seconds: float) -> str:
 class ReadinessProbes:
     """The rate-limit store and every upstream's /readyz, probed together every `interval` seconds in the
     background (each within `timeout`): /readyz reports the last round at once, and the metrics follow it even
-    when no one asks /readyz."""
+    when no one asks /readyz. Each round also checks the key database (`gateway_key_database_up`: when it is down
+    every gateway is unready, and no request reaches one to count a 5xx) and moves each circuit on with time: an
+    upstream that answers its probe with a 200 closes a circuit past its cool-down (gateway/breaker.py)."""
 
     def __init__(
         self,
@@ -322,8 +356,11 @@ class ReadinessProbes:
         metrics: GatewayMetrics,
         timeout: float,
         interval: float,
+        *,
+        key_database: Callable[[], Awaitable[str]],
     ) -> None:
         self.upstreams = upstreams
+        self.key_database = key_database
         self.limiter = limiter
         self.metrics = metrics
         self.timeout = timeout
@@ -356,11 +393,20 @@ class ReadinessProbes:
 
     async def probe(self) -> None:
         names = list(self.upstreams)
-        results = await asyncio.gather(self._rate_limit_store(), *(self._upstream(name) for name in names))
-        self.metrics.rate_limit_store_up.set(results[0] == "ok")
-        for name, result in zip(names, results[1:], strict=True):
+        database, store, *upstreams = await asyncio.gather(
+            self.key_database(), self._rate_limit_store(), *(self._upstream(name) for name in names)
+        )
+        self.metrics.key_database_up.set(database == "ok")
+        self.metrics.rate_limit_store_up.set(store == "ok")
+        for name, result in zip(names, upstreams, strict=True):
             self.metrics.upstream_up.labels(name).set(result == "ok")
-        self.checks = {"rate_limit_store": results[0], **dict(zip(names, results[1:], strict=True))}
+            breaker = self.upstreams[name].breaker
+            # Either call moves an idle circuit past its cool-down on (the gauge follows through its listener).
+            if result == "ok":
+                breaker.recovered()
+            else:
+                breaker.state  # noqa: B018 - read for its effect: open past the cool-down becomes half-open
+        self.checks = {"rate_limit_store": store, **dict(zip(names, upstreams, strict=True))}
 
     async def _rate_limit_store(self) -> str:
         try:

@@ -8,6 +8,7 @@ and echoed back on the response, as the API promises.
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,8 +17,12 @@ from gateway.client import CLIENT_KEY, ForwardedHeader, Network, identify
 from gateway.metrics import GatewayMetrics
 from shared.errors import last_resort_response
 from shared.logging import get_logger
+from shared.metrics import method_label
 from shared.requestid import REQUEST_ID_HEADER, acceptable, make_request_id, reset_request_id, set_request_id
-from shared.tracing import from_headers, reset_trace, set_trace
+from shared.tracing import edge_context, end_server_span, reset_trace, set_trace, start_server_span
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 logger = get_logger("gateway.access")
 
@@ -46,8 +51,12 @@ class GatewayMiddleware:
         metrics: GatewayMetrics,
         trusted_proxies: Sequence[Network] = (),
         forwarded_header: ForwardedHeader = "x-forwarded-for",
+        tracer: "Tracer | None" = None,
     ) -> None:
+        """`tracer`: when OpenTelemetry spans are exported (configured as the edge: shared.tracing), each request
+        is a server span, sampled by the gateway's own sampler."""
         self.app = app
+        self.tracer = tracer
         self.metrics = metrics
         self.trusted_proxies = tuple(trusted_proxies)
         self.forwarded_header = forwarded_header
@@ -65,8 +74,14 @@ class GatewayMiddleware:
         request_id = make_request_id()
         echoed = (client_request_id or request_id).encode()
         token = set_request_id(request_id, client_request_id)
-        # The caller's trace continued (or a new one), for the log lines and every request sent upstream.
-        trace_token = set_trace(from_headers(scope["headers"]))
+        # The caller's trace continued (or a new one), for the log lines and every request sent upstream; whether it
+        # is sampled is the gateway's decision, never the caller's.
+        trace = (
+            edge_context(scope["headers"])
+            if self.tracer is None
+            else start_server_span(self.tracer, scope["headers"], method_label(scope["method"]))
+        )
+        trace_token = set_trace(trace)
         scope.setdefault("state", {})["request_id"] = request_id
         identity = scope[CLIENT_KEY] = identify(scope, self.trusted_proxies, self.forwarded_header)
         started = time.perf_counter()
@@ -97,6 +112,8 @@ class GatewayMiddleware:
             route = route_label(scope)
             status = int(holder["status"])
             self.metrics.observe(scope["method"], route, status, elapsed)
+            if trace.span is not None:
+                end_server_span(trace, method_label(scope["method"]), route, status)
             caller = scope.get(CALLER_KEY)
             logger.info(
                 "request",

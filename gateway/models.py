@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -15,7 +15,10 @@ class Base(DeclarativeBase):
 
 
 class ApiKey(Base):
-    """One caller's key. `key_id` is public (it is part of the key); only the SHA-256 of the whole key is kept."""
+    """One caller's key. `key_id` is public (it is part of the key); only the SHA-256 of the whole key is kept.
+
+    On PostgreSQL, triggers (migration 0002) keep a key's identity fixed, a revocation final and an expiry from
+    growing, and admit a new key only with its `issued` event in the same transaction."""
 
     __tablename__ = "api_keys"
     __table_args__ = (
@@ -49,9 +52,14 @@ class KeyEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key_id: Mapped[str] = mapped_column(String(24), ForeignKey("api_keys.key_id"), index=True)
     event: Mapped[str] = mapped_column(String(16))
-    # The operator's name (`--operator`, else the OS user that ran the command).
+    # The operator's name as declared (`--operator`, else the OS user that ran the command).
     operator: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by the server (a trigger on PostgreSQL), whatever the writer sends: the transaction's time and the role
+    # that connected, which the operator cannot choose.
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    db_role: Mapped[str] = mapped_column(String(63), server_default=text("session_user"))
+    # The OS user of the process that wrote it, as that process saw it (None for events backfilled by 0002).
+    os_user: Mapped[str | None] = mapped_column(String(200))
     # A rotation names the other key on both sides: the successor on the old key's event, the predecessor on the
     # new key's issuance.
     related_key_id: Mapped[str | None] = mapped_column(String(24))

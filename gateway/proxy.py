@@ -9,7 +9,9 @@ more when its connection closes before an answer. A POST or PATCH is never sent 
 
 Each upstream's circuit breaker (gateway/breaker.py) counts the exchanges that got no usable answer; while it is open
 the upstream's routes answer a 503 at once (with Retry-After), before any body is read. Every request sent on carries
-a `traceparent` of the gateway's own hop in the caller's trace (or a new one: shared.tracing).
+a `traceparent` of the gateway's own hop in the caller's trace (or a new one: shared.tracing), as a client span when
+spans are exported. The services' operational paths (/healthz, /readyz, /metrics) and their own documents are not
+served through the gateway: 404.
 """
 
 import asyncio
@@ -40,7 +42,7 @@ from shared.errors import problem_response
 from shared.logging import get_logger
 from shared.requestid import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER, current_client_request_id, current_request_id
 from shared.server import server_settings
-from shared.tracing import TRACEPARENT_HEADER, outgoing_traceparent
+from shared.tracing import TRACEPARENT_HEADER, client_span
 
 logger = get_logger("gateway.proxy")
 
@@ -276,8 +278,13 @@ def _upstream_headers(
     if client_request_id is not None:  # the caller's own id; the system's is among the signed headers
         out.append((_CLIENT_REQUEST_ID, client_request_id))
     out.extend((name.lower(), value) for name, value in signed.items())
-    out.append((TRACEPARENT_HEADER, outgoing_traceparent()))
+    # Last, and as long as the one the client span gives it when the request is sent (the head's size is checked
+    # before): a refused request makes no span.
+    out.append((TRACEPARENT_HEADER, _TRACEPARENT_PLACEHOLDER))
     return out
+
+
+_TRACEPARENT_PLACEHOLDER = f"00-{'0' * 32}-{'0' * 16}-00"
 
 
 # What aiohttp adds to the head it sends: `host` and `content-length`, and the request line's framing (bytes).
@@ -328,6 +335,9 @@ async def proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send)
 
 # Each service's own OpenAPI document and its pages: the gateway serves one merged document (and its own /docs).
 SERVICE_DOCUMENTS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# Each service's operational paths: unsigned there (read by probes and Prometheus on the service's own port), so
+# never reached through the gateway, whose own /healthz, /readyz and /metrics are the API's.
+SERVICE_OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -344,6 +354,12 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     if sub_path.rstrip("/") in SERVICE_DOCUMENTS:
         scope[ROUTE_KEY] = f"{API_PREFIX}/{service}/{{document}}"
         raise _not_found("The services' own documents are not served: the API's document is /openapi.json (/docs).")
+    if sub_path.rstrip("/") in SERVICE_OPERATIONS:
+        scope[ROUTE_KEY] = f"{API_PREFIX}/{service}/{{operation}}"
+        raise _not_found(
+            "The services' health, readiness and metrics are not served through the API: the gateway's own are "
+            "/healthz, /readyz and /metrics."
+        )
     template = state.specs.template(service, sub_path)
     scope[ROUTE_KEY] = f"{API_PREFIX}/{service}{template or '/{path}'}"
 
@@ -467,19 +483,22 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     # Settled once: a success when the answer's head is here, a failure when none came, abandoned otherwise.
     outcome: Outcome | None = Outcome.ABANDONED
     try:
-        async with upstream.connection_slot() as session:
-            try:
-                response = await _exchange(state, service, session, method, url, upstream_headers, body, retryable)
-            except _Refused as refusal:
-                if refusal.upstream_failed:
-                    outcome = Outcome.FAILED
-                raise
-            breaker.settle(ticket, Outcome.SUCCEEDED)
-            outcome = None
-            try:
-                await _relay(state, service, response, send)
-            finally:
-                response.release()
+        with client_span(service, method, sub_path) as call:
+            upstream_headers[-1] = (TRACEPARENT_HEADER, call.traceparent)
+            async with upstream.connection_slot() as session:
+                try:
+                    response = await _exchange(state, service, session, method, url, upstream_headers, body, retryable)
+                except _Refused as refusal:
+                    if refusal.upstream_failed:
+                        outcome = Outcome.FAILED
+                    raise
+                breaker.settle(ticket, Outcome.SUCCEEDED)
+                outcome = None
+                call.answered(response.status)
+                try:
+                    await _relay(state, service, response, send)
+                finally:
+                    response.release()
     except PoolExhausted:
         state.metrics.upstream_errors.labels(service, "pool_exhausted").inc()
         raise _Refused(

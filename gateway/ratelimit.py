@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.breaker import CircuitBreaker, CircuitOpen, Outcome
@@ -123,10 +124,11 @@ class RedisRateLimiter:
         prefix: str = "gateway:ratelimit:",
         on_fallback: Callable[[], None] | None = None,
         breaker: CircuitBreaker | None = None,
+        max_connections: int = MAX_REDIS_CONNECTIONS,
     ) -> None:
         # A request waits for a free connection rather than failing over to in-process buckets when all are busy.
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=MAX_REDIS_CONNECTIONS, timeout=REDIS_TIMEOUT_SECONDS,
+            url, max_connections=max_connections, timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )  # fmt: skip
         self.redis: Redis = Redis.from_pool(pool)
@@ -149,6 +151,12 @@ class RedisRateLimiter:
         try:
             allowed, retry_ms, remaining = await self._script(keys=[self.prefix + bucket], args=[rate, burst])
         except (RedisError, OSError) as exc:
+            if _pool_exhausted(exc):
+                # This process's own connections were all busy for the timeout (a burst): Redis is not at fault, so
+                # the circuit is not moved towards opening (which would limit every request in process for the
+                # cool-down); only this decision is made in process, and counted.
+                self.breaker.settle(ticket, Outcome.ABANDONED)
+                return self._in_process(bucket, rate, burst)
             self.breaker.settle(ticket, Outcome.FAILED)
             if not self._failing:
                 logger.warning("redis unavailable, rate limiting in process", error=type(exc).__name__)
@@ -173,6 +181,12 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _pool_exhausted(error: BaseException) -> bool:
+    """redis-py's BlockingConnectionPool, when no connection came free within its timeout (it has no class of its
+    own for that: tests/gateway/test_ratelimit.py checks the message against the installed redis-py)."""
+    return isinstance(error, RedisConnectionError) and str(error) == "No connection available."
 
 
 def make_rate_limiter(redis_url: str, on_fallback: Callable[[], None] | None = None) -> RateLimiter:

@@ -89,8 +89,8 @@ class Upstream:
         self._settings = settings
         self._clock = clock
         self._max_age = settings.upstream_connection_max_age
-        # aiohttp times the wait for a free connection and the TCP connect as one: the wait is bounded here, so
-        # that a busy service (503 upstream-busy) is told apart from one that does not accept connections.
+        # aiohttp times the wait for a free connection with the connect: the wait is bounded here first, so that a
+        # busy service (503 upstream-busy) is told apart from one that does not accept connections.
         self._slots = asyncio.Semaphore(settings.upstream_max_connections)
         self._current = self._new_generation()
         # Retired sessions that exchanges still use, and the closing of those they no longer do.
@@ -106,9 +106,14 @@ class Upstream:
                 limit_per_host=0,
                 keepalive_timeout=IDLE_EXPIRY_SECONDS,
             ),
+            # `connect` bounds the name resolution and the connect together (`sock_connect` only the latter): a
+            # resolver that hangs (an overloaded cluster DNS, search domains tried one by one) costs a request the
+            # connect timeout, not what libc allows. It also times a wait for a free connector connection, which a
+            # proxied request never has (it holds a slot, below, and the connector has more), so a busy service is
+            # still told apart: 503 upstream-busy after `upstream_pool_timeout`.
             timeout=aiohttp.ClientTimeout(
                 total=None,
-                connect=None,
+                connect=settings.upstream_connect_timeout,
                 sock_connect=settings.upstream_connect_timeout,
                 sock_read=settings.upstream_read_timeout,
             ),

@@ -26,6 +26,14 @@ from shared.settings import ServiceSettings
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # The route label of a request no route matched (a 404, or a refusal before routing): one series, not one per path.
 UNMATCHED_ROUTE = "unmatched"
+# The method label: the standard methods as they are, anything else the HTTP parser accepts (PROPFIND, MKCALENDAR, …:
+# a scanner's choice) one label, so a caller cannot make series at will.
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in STANDARD_METHODS else OTHER_METHOD
 
 
 def check_metrics_reader(settings: ServiceSettings, authorization: str | None) -> None:
@@ -162,7 +170,8 @@ class ServiceMetrics:
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
-            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            label = method_label(method)
+            children = (self.requests.labels(label, route, str(status)), self.latency.labels(label, route))
             if len(self._children) < self.MAX_CACHED_CHILDREN:
                 self._children[key] = children
         children[0].inc()

@@ -4,6 +4,7 @@ downgrade, the lock that lets any number of replicas migrate at once, and the gu
 import asyncio
 import os
 import sys
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -71,11 +72,73 @@ def refuse_data_loss(what: str) -> None:
         )
 
 
-def migration_lock_key(script_location: str) -> int:
-    """The advisory lock of one component's migrations: a number from its directory's name (registry, gateway, …),
-    the same in every replica and every release."""
+# The migration locks' own key space: pg_advisory_lock(int4, int4) with this first key, which no other lock of the
+# project uses (eligibility's award locks take the one-bigint form), and the component's crc as the second.
+MIGRATION_LOCK_CLASS = 0x13C0DE
+# How long a replica waits for another's migration (then fails, naming the holder; the next start retries), and
+# how long a migration's DDL waits for a table lock before failing, rather than queueing every query behind it.
+LOCK_WAIT_ENV, LOCK_WAIT_DEFAULT = "MIGRATION_LOCK_WAIT_SECONDS", 600.0
+DDL_LOCK_TIMEOUT_ENV, DDL_LOCK_TIMEOUT_DEFAULT = "MIGRATION_DDL_LOCK_TIMEOUT_SECONDS", 10.0
+_LOCK_POLL_SECONDS = 0.5
+
+
+class MigrationLockTimeout(RuntimeError):
+    """Another migration of the component held the lock longer than MIGRATION_LOCK_WAIT_SECONDS."""
+
+
+def migration_lock_key(script_location: str) -> tuple[int, int]:
+    """The advisory lock of one component's migrations, (MIGRATION_LOCK_CLASS, a number from its directory's name:
+    registry, gateway, …), the same in every replica and every release; both int4 as PostgreSQL takes them."""
     name = Path(script_location).parent.name
-    return zlib.crc32(f"cq-producer-services:migrations:{name}".encode())
+    crc = zlib.crc32(f"cq-producer-services:migrations:{name}".encode())
+    return MIGRATION_LOCK_CLASS, crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def _seconds(variable: str, default: float) -> float:
+    value = os.environ.get(variable, "")
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        raise RuntimeError(f"{variable} must be a number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise RuntimeError(f"{variable} must be positive, not {value!r}")
+    return seconds
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:classid, :objid)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:classid, :objid)")
+_HOLDER = text(
+    "SELECT a.pid, a.usename, a.client_addr::text AS client_addr, a.backend_start FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :classid "
+    "AND l.objid = CAST(CAST(:objid AS int4) AS oid) AND l.objsubid = 2 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def _acquire(connection: Connection, component: str, key: tuple[int, int], wait: float) -> None:
+    """Take the component's lock, waiting at most `wait` seconds for the replica holding it: polled, not queued in
+    pg_advisory_lock, so that the wait has a bound."""
+    keys = {"classid": key[0], "objid": key[1]}
+    if connection.execute(_TRY_LOCK, keys).scalar_one():
+        return
+    print(f"migrations: waiting for another migration of {component} to finish", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        connection.commit()  # no transaction (and no snapshot) held open while waiting
+        time.sleep(_LOCK_POLL_SECONDS)
+        if connection.execute(_TRY_LOCK, keys).scalar_one():
+            return
+    holder = connection.execute(_HOLDER, keys).mappings().first()
+    who = (
+        f"backend pid {holder['pid']} (role {holder['usename']}, from {holder['client_addr'] or 'local'}, "
+        f"connected {holder['backend_start']})"
+        if holder
+        else "a session that has just let go"
+    )
+    raise MigrationLockTimeout(
+        f"migrations of {component}: the migration lock was held for more than {wait:g} s ({LOCK_WAIT_ENV}) by {who}:"
+        " a migration is running or stuck there (see pg_locks, locktype advisory). This start fails; the next retries"
+    )
 
 
 def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] | None = None) -> None:
@@ -99,24 +162,34 @@ def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] |
     runtime_role = context.config.attributes.get(_RUNTIME_ROLE_ATTRIBUTE)
     script_location = context.config.get_main_option("script_location") or ""
     component, lock = Path(script_location).parent.name, migration_lock_key(script_location)
+    lock_wait = _seconds(LOCK_WAIT_ENV, LOCK_WAIT_DEFAULT)
+    ddl_lock_timeout = _seconds(DDL_LOCK_TIMEOUT_ENV, DDL_LOCK_TIMEOUT_DEFAULT)
 
     def configure(connection: Connection) -> None:
         # Session-level, so it outlives the transactions below; committed at once, since alembic would not commit a
         # transaction it did not begin. A replica that has to wait says so: a long wait is a migration running (or
-        # stuck) elsewhere.
-        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock}).scalar_one():
-            print(f"migrations: waiting for another migration of {component} to finish", file=sys.stderr, flush=True)
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock})
+        # stuck) elsewhere, and past the bound this start fails rather than hang.
+        _acquire(connection, component, lock, lock_wait)
+        connection.execute(text(f"SET lock_timeout = {int(ddl_lock_timeout * 1000)}"))
         connection.commit()
+        failed = True
         try:
             context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
             with context.begin_transaction():
                 context.run_migrations()
                 if runtime_role:
-                    grant_runtime_privileges(connection, runtime_role)
+                    grant_runtime_privileges(connection, component, runtime_role)
+            failed = False
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock})
-            connection.commit()
+            # The lock goes with the session anyway: a failing unlock (a broken connection) must not hide the
+            # migration's own error.
+            try:
+                if failed and connection.in_transaction():
+                    connection.rollback()
+                connection.execute(_UNLOCK, {"classid": lock[0], "objid": lock[1]})
+                connection.commit()
+            except Exception as error:  # reported, never raised over the migration's own outcome
+                print(f"migrations: could not release the lock of {component}: {error}", file=sys.stderr, flush=True)
 
     async def run_online() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)

@@ -83,6 +83,9 @@ class ServiceSettings(BaseSettings):
             _check_production_secret("INTERNAL_SECRET", self.internal.secret)
         if self.internal.previous_secret and self.environment == "production":
             _check_production_secret("INTERNAL_PREVIOUS_SECRET", self.internal.previous_secret)
+        if self.metrics_token and self.environment == "production":
+            # It opens every component's /metrics, whose route names and failures an attacker would like to read.
+            _check_production_secret("METRICS_TOKEN", self.metrics_token)
         if self.internal.previous_secret and self.internal.previous_secret == self.internal.secret:
             raise ValueError("INTERNAL_PREVIOUS_SECRET is the current secret: clear it, or set the old value")
         if not self.database_url:

@@ -156,6 +156,19 @@ async def test_requests_are_counted_by_route_template_and_status(app: FastAPI) -
     assert samples[("service_request_duration_seconds_bucket", tuple(sorted((*count, ("le", "+Inf")))))] == 4.0
 
 
+async def test_a_method_outside_the_standard_ones_is_counted_as_other(app: FastAPI) -> None:
+    # Whatever the HTTP parser accepts reaches the app (WebDAV's methods, made-up ones): one label for all of them.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe") as unsigned:
+        for method in ("PROPFIND", "MKCALENDAR", "BREW", "PATCH", "PATCH"):
+            assert (await unsigned.request(method, "/items/1")).status_code == 401
+    requests = {
+        dict(labels)["method"]: value
+        for (name, labels), value in (await scrape(app)).items()
+        if name == "service_requests_total" and dict(labels)["route"] != "/metrics"
+    }
+    assert requests == {"other": 3.0, "PATCH": 2.0}
+
+
 async def test_the_database_pool_is_read_when_scraped(app: FastAPI) -> None:
     def pool(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
         return {name: value for (name, _), value in samples.items() if name.startswith("service_db_pool_")}

@@ -168,6 +168,25 @@ def test_production_holds_the_previous_internal_secret_to_the_same_rules(monkeyp
     assert settings.internal.previous_secret == "0b9c4e7f2a6d48e1b3c5f8a9d2e7c4b1"
 
 
+def test_production_refuses_a_short_or_known_metrics_token(monkeypatch):
+    from pydantic import ValidationError
+
+    from shared.settings import ServiceSettings
+
+    monkeypatch.setenv("INTERNAL_SECRET", "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3")
+    production = {"environment": "production", "database_url": "postgresql+asyncpg://u@h/db"}
+    monkeypatch.setenv("METRICS_TOKEN", "prometheus")
+    with pytest.raises(ValidationError, match="METRICS_TOKEN must have at least 32 characters"):
+        ServiceSettings(**production)
+    monkeypatch.setenv("METRICS_TOKEN", "replace-with-a-long-random-value")
+    with pytest.raises(ValidationError, match="METRICS_TOKEN is a value the repository shows"):
+        ServiceSettings(**production)
+    monkeypatch.setenv("METRICS_TOKEN", "prometheus")
+    assert ServiceSettings(database_url="postgresql+asyncpg://u@h/db").metrics_token == "prometheus"  # development
+    monkeypatch.setenv("METRICS_TOKEN", "5d0c8e2b7f1a49c6b3e8d4f2a7c1e9b0")
+    assert ServiceSettings(**production).metrics_token == "5d0c8e2b7f1a49c6b3e8d4f2a7c1e9b0"
+
+
 def test_the_migration_url_is_the_runtime_url_unless_an_owner_role_is_named():
     from shared.settings import ServiceSettings
 

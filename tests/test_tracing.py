@@ -17,6 +17,8 @@ from shared.settings import PROJECT_ROOT, ServiceSettings
 from shared.tracing import (
     TraceContext,
     current_trace,
+    edge_context,
+    edge_sampler,
     from_headers,
     otlp_configured,
     outgoing_traceparent,
@@ -179,3 +181,47 @@ def test_without_an_endpoint_a_service_loads_nothing_of_the_sdk() -> None:
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_at_the_edge_without_spans_the_callers_trace_is_continued_unsampled() -> None:
+    sampled = edge_context([(b"traceparent", TRACEPARENT.encode())])
+    assert (sampled.trace_id, sampled.sampled) == (TRACE_ID, False)
+    assert sampled.span_id != PARENT_ID
+    unsampled = edge_context([(b"traceparent", f"00-{TRACE_ID}-{PARENT_ID}-00".encode())])
+    assert (unsampled.trace_id, unsampled.sampled) == (TRACE_ID, False)
+    fresh = edge_context([])
+    assert fresh.trace_id != TRACE_ID and fresh.sampled is False
+
+
+# TraceIdRatioBased samples a trace whose id's low 64 bits are below ratio × 2^64: these two lie at either end.
+LOW_TRACE_ID, HIGH_TRACE_ID = "4bf92f3577b34da6" + "0" * 15 + "1", "4bf92f3577b34da6" + "f" * 16
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "flags", "recorded"),
+    [
+        (LOW_TRACE_ID, "00", True),
+        (LOW_TRACE_ID, "01", True),
+        (HIGH_TRACE_ID, "01", False),
+        (HIGH_TRACE_ID, "00", False),
+    ],
+)
+def test_the_edge_sampler_decides_on_the_callers_trace_id_never_on_its_flag(
+    trace_id: str, flags: str, recorded: bool
+) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+    from opentelemetry.trace import SpanKind, set_span_in_context
+
+    provider = TracerProvider(sampler=edge_sampler(ParentBasedTraceIdRatio(0.5)))
+    tracer = provider.get_tracer("test")
+    caller = propagate.extract({"traceparent": f"00-{trace_id}-{PARENT_ID}-{flags}"})
+    server = tracer.start_span("GET", context=caller, kind=SpanKind.SERVER)
+    ids = server.get_span_context()
+    assert f"{ids.trace_id:032x}" == trace_id  # the caller's trace, continued
+    assert server.is_recording() is recorded and ids.trace_flags.sampled is recorded
+    # The gateway's own client span follows its server span's decision (a local parent).
+    client = tracer.start_span("GET registry", context=set_span_in_context(server), kind=SpanKind.CLIENT)
+    assert client.is_recording() is recorded
+    provider.shutdown()

@@ -2,7 +2,10 @@
 [--expires-in 90d | --expires-at TIME]`, `rotate KEY_ID [--grace 7d]`, `revoke KEY_ID`, `list`, `events [KEY_ID]`.
 
 The plain key is printed once, by `create` and `rotate`, and never stored: only its SHA-256 is kept. Every
-issuance, rotation and revocation is recorded in key_events with the operator (`--operator`, else the OS user).
+issuance, rotation and revocation is recorded in key_events with the operator (`--operator`, else the OS user), the
+OS user and the database role that wrote it, at the database's time. `create`, `rotate` and `revoke` connect as the
+owner role (GATEWAY_MIGRATION_DATABASE_URL), `list` and `events` as the runtime role (GATEWAY_DATABASE_URL); every
+command refuses (exit 2) unless the database is at this code's head (`python -m deploy.migrate gateway`).
 """
 
 import argparse
@@ -12,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from gateway.keys.admin import run_as_configured
+from gateway.keys.admin import CannotRun, run_reading, run_writing
 from gateway.keys.service import (
     KeyEventRecord,
     KeyProblem,
@@ -24,7 +27,6 @@ from gateway.keys.service import (
     rotate_key,
 )
 from gateway.settings import GatewaySettings
-from shared.clock import utcnow
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -72,17 +74,13 @@ def _event_json(event: KeyEventRecord) -> dict[str, object]:
         "at": event.at.isoformat(),
         "related_key_id": event.related_key_id,
         "expires_at": _time(event.expires_at),
+        "db_role": event.db_role,
+        "os_user": event.os_user,
     }
 
 
 def _cell(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "-"
-
-
-def _expiry(args: argparse.Namespace) -> datetime | None:
-    lifetime: timedelta | None = args.expires_in
-    at: datetime | None = args.expires_at
-    return utcnow() + lifetime if lifetime is not None else at
 
 
 def parser() -> argparse.ArgumentParser:
@@ -122,10 +120,16 @@ def parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, settings: GatewaySettings) -> None:
     if args.command == "create":
-        key, record = run_as_configured(
+        key, record = run_writing(
             settings,
             lambda s: create_key(
-                s, args.role, args.district, args.label, expires_at=_expiry(args), operator=args.operator
+                s,
+                args.role,
+                args.district,
+                args.label,
+                expires_at=args.expires_at,
+                expires_in=args.expires_in,
+                operator=args.operator,
             ),
         )
         if args.json:
@@ -140,8 +144,16 @@ def _run(args: argparse.Namespace, settings: GatewaySettings) -> None:
             file=sys.stderr,
         )
     elif args.command == "rotate":
-        key, new, old = run_as_configured(
-            settings, lambda s: rotate_key(s, args.key_id, args.grace, expires_at=_expiry(args), operator=args.operator)
+        key, new, old = run_writing(
+            settings,
+            lambda s: rotate_key(
+                s,
+                args.key_id,
+                args.grace,
+                expires_at=args.expires_at,
+                expires_in=args.expires_in,
+                operator=args.operator,
+            ),
         )
         if args.json:
             print(json.dumps({"key": key, **_record_json(new), "replaces": _record_json(old)}, ensure_ascii=False))
@@ -154,7 +166,7 @@ def _run(args: argparse.Namespace, settings: GatewaySettings) -> None:
             file=sys.stderr,
         )
     elif args.command == "list":
-        records = run_as_configured(settings, lambda s: list_keys(s, active_only=args.active))
+        records = run_reading(settings, lambda s: list_keys(s, active_only=args.active))
         if args.json:
             print(json.dumps([_record_json(r) for r in records], ensure_ascii=False))
             return
@@ -168,18 +180,20 @@ def _run(args: argparse.Namespace, settings: GatewaySettings) -> None:
                 f"{_cell(r.expires_at):<27}{_cell(r.revoked_at):<27}{_cell(r.last_used_at):<27}{r.label}"
             )
     elif args.command == "events":
-        trail = run_as_configured(settings, lambda s: key_events(s, args.key_id))
+        trail = run_reading(settings, lambda s: key_events(s, args.key_id))
         if args.json:
             print(json.dumps([_event_json(e) for e in trail], ensure_ascii=False))
             return
-        print(f"{'at':<27}{'key_id':<14}{'event':<9}{'related':<14}{'expires_at':<27}operator")
+        print(
+            f"{'at':<27}{'key_id':<14}{'event':<9}{'related':<14}{'expires_at':<27}{'db_role':<20}{'os_user':<16}operator"
+        )
         for e in trail:
             print(
                 f"{_cell(e.at):<27}{e.key_id:<14}{e.event:<9}{e.related_key_id or '-':<14}"
-                f"{_cell(e.expires_at):<27}{e.operator}"
+                f"{_cell(e.expires_at):<27}{e.db_role:<20}{e.os_user or '-':<16}{e.operator}"
             )
     else:
-        run_as_configured(settings, lambda s: revoke_key(s, args.key_id, operator=args.operator))
+        run_writing(settings, lambda s: revoke_key(s, args.key_id, operator=args.operator))
         print(f"revoked {args.key_id}")
 
 
@@ -187,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         _run(args, GatewaySettings())
-    except KeyProblem as exc:
+    except (KeyProblem, CannotRun) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -3,12 +3,17 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import ApiKey, KeyEvent, metadata
 
 _KEYS = metadata.tables[ApiKey.__tablename__]
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The transaction's time on the database server: what key_events records, whatever the client's clock says."""
+    return (await session.execute(select(func.now()))).scalar_one()
 
 
 async def add(session: AsyncSession, key: ApiKey) -> ApiKey:

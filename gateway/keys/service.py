@@ -1,5 +1,8 @@
 """Keys: made from 256 random bits, shown once, stored as SHA-256, compared in constant time; issued, rotated and
-revoked by an operator whose name goes with every change into key_events."""
+revoked by an operator whose name goes with every change into key_events.
+
+Times are the database's (`now()` of the transaction), not the operator's host clock: whether a key has expired,
+when a successor expires, when a revocation or a grace period takes effect."""
 
 import getpass
 import hashlib
@@ -69,6 +72,9 @@ class KeyEventRecord:
     at: datetime
     related_key_id: str | None
     expires_at: datetime | None
+    # Who wrote the event as the database saw it (session_user) and as the writing process saw it (the OS user).
+    db_role: str
+    os_user: str | None
 
 
 def hash_key(key: str) -> str:
@@ -87,8 +93,8 @@ def matches(key: str, stored: StoredKey, when: datetime | None = None) -> bool:
     return hmac.compare_digest(hash_key(key), stored.key_hash) and stored.record.in_force(when or utcnow())
 
 
-def os_operator() -> str:
-    """Who runs this process, for the audit trail when no `--operator` is given."""
+def os_user() -> str:
+    """Who runs this process: recorded with every event, and the operator when no `--operator` is given."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # a container's uid without a passwd entry or a login name
@@ -116,6 +122,8 @@ def _event_record(row: KeyEvent) -> KeyEventRecord:
         at=row.at,
         related_key_id=row.related_key_id,
         expires_at=row.expires_at,
+        db_role=row.db_role,
+        os_user=row.os_user,
     )
 
 
@@ -146,21 +154,22 @@ async def _record_event(
     session: AsyncSession,
     key_id: str,
     event: KeyEventKind,
-    operator: str,
-    at: datetime,
+    operator: str | None,
     *,
     related_key_id: str | None = None,
     expires_at: datetime | None = None,
 ) -> None:
+    # `at` and `db_role` are the server's (a trigger sets them); the OS user is recorded apart from the operator.
+    user = os_user()
     await repository.add_event(
         session,
         KeyEvent(
             key_id=key_id,
             event=event.value,
-            operator=operator[:200],
-            at=at,
+            operator=(operator or user)[:200],
             related_key_id=related_key_id,
             expires_at=expires_at,
+            os_user=user[:200],
         ),
     )
 
@@ -172,7 +181,7 @@ async def _issue(
     label: str,
     *,
     expires_at: datetime | None,
-    operator: str,
+    operator: str | None,
     now: datetime,
     predecessor: str | None = None,
 ) -> tuple[str, KeyRecord]:
@@ -193,7 +202,7 @@ async def _issue(
         ),
     )
     await _record_event(
-        session, key_id, KeyEventKind.ISSUED, operator, now, related_key_id=predecessor, expires_at=expires_at
+        session, key_id, KeyEventKind.ISSUED, operator, related_key_id=predecessor, expires_at=expires_at
     )
     return key, _record(row)
 
@@ -205,17 +214,26 @@ async def create_key(
     label: str = "",
     *,
     expires_at: datetime | None = None,
+    expires_in: timedelta | None = None,
     operator: str | None = None,
     now: datetime | None = None,
 ) -> tuple[str, KeyRecord]:
-    """A new key, valid until `expires_at` (None: until revoked): the plain key (to show once) and its record."""
+    """A new key, valid until `expires_at`, or for `expires_in` from now (neither: until revoked): the plain key
+    (to show once) and its record. `now` defaults to the database's."""
     parsed, district = check_role(role, district_code)
-    now = now or utcnow()
+    now = now or await repository.database_now(session)
+    expires_at = _expiry(now, expires_at, expires_in)
+    return await _issue(session, parsed, district, label, expires_at=expires_at, operator=operator, now=now)
+
+
+def _expiry(now: datetime, expires_at: datetime | None, expires_in: timedelta | None) -> datetime | None:
+    if expires_at is not None and expires_in is not None:
+        raise KeyProblem("give an expiry time or a lifetime, not both")
+    if expires_in is not None:
+        expires_at = now + expires_in
     if expires_at is not None and expires_at <= now:
         raise KeyProblem(f"the expiry {expires_at.isoformat()} is not in the future")
-    return await _issue(
-        session, parsed, district, label, expires_at=expires_at, operator=operator or os_operator(), now=now
-    )
+    return expires_at
 
 
 async def rotate_key(
@@ -224,15 +242,15 @@ async def rotate_key(
     grace: timedelta,
     *,
     expires_at: datetime | None = None,
+    expires_in: timedelta | None = None,
     operator: str | None = None,
     now: datetime | None = None,
 ) -> tuple[str, KeyRecord, KeyRecord]:
     """A successor for the key `key_id` (same role, district and label) and the old key's end: `grace` from now,
-    or its own expiry if that comes first. The successor expires at `expires_at`, else, if the old key had an
-    expiry, after the same lifetime the old one was given; else never. Returns the new plain key, the new record
-    and the old one as it now is."""
-    now = now or utcnow()
-    operator = operator or os_operator()
+    or its own expiry if that comes first. The successor expires at `expires_at` (or `expires_in` from now), else,
+    if the old key had an expiry, after the same lifetime the old one was given; else never. Returns the new plain
+    key, the new record and the old one as it now is. `now` defaults to the database's."""
+    now = now or await repository.database_now(session)
     if grace < timedelta(0):
         raise KeyProblem("the grace period cannot be negative")
     key_id = _key_id_of(key_id)
@@ -246,10 +264,9 @@ async def rotate_key(
     successor = await repository.successor_of(session, key_id)
     if successor is not None:
         raise KeyProblem(f"key {key_id!r} was already rotated to {successor!r}; rotate or revoke that one")
-    if expires_at is None and old.expires_at is not None:
-        expires_at = now + (old.expires_at - old.created_at)
-    if expires_at is not None and expires_at <= now:
-        raise KeyProblem(f"the expiry {expires_at.isoformat()} is not in the future")
+    if expires_at is None and expires_in is None and old.expires_at is not None:
+        expires_in = old.expires_at - old.created_at
+    expires_at = _expiry(now, expires_at, expires_in)
     key, new = await _issue(
         session,
         Role(old.role),
@@ -263,9 +280,7 @@ async def rotate_key(
     ends = now + grace if old.expires_at is None else min(old.expires_at, now + grace)
     old.expires_at = ends
     await session.flush()
-    await _record_event(
-        session, key_id, KeyEventKind.ROTATED, operator, now, related_key_id=new.key_id, expires_at=ends
-    )
+    await _record_event(session, key_id, KeyEventKind.ROTATED, operator, related_key_id=new.key_id, expires_at=ends)
     return key, new, _record(old)
 
 
@@ -273,20 +288,20 @@ async def list_keys(session: AsyncSession, *, active_only: bool = False) -> list
     """Every key, or only those in force now (neither revoked nor expired)."""
     records = [_record(row) for row in await repository.all_keys(session)]
     if active_only:
-        now = utcnow()
+        now = await repository.database_now(session)
         return [record for record in records if record.in_force(now)]
     return records
 
 
 async def revoke_key(session: AsyncSession, key_id: str, *, operator: str | None = None) -> None:
     key_id = _key_id_of(key_id)
-    now = utcnow()
+    now = await repository.database_now(session)
     if not await repository.revoke(session, key_id, now):
         row = await repository.by_key_id(session, key_id)
         if row is None:
             raise KeyProblem(f"no key with id {key_id!r}")
         raise KeyProblem(f"key {key_id!r} was already revoked")
-    await _record_event(session, key_id, KeyEventKind.REVOKED, operator or os_operator(), now)
+    await _record_event(session, key_id, KeyEventKind.REVOKED, operator)
 
 
 async def key_events(session: AsyncSession, key_id: str | None = None) -> list[KeyEventRecord]:

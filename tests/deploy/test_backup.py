@@ -1,7 +1,8 @@
 """deploy/backup.py on a throw-away server of the test's own: a base backup of two databases restores into an empty
-data directory and reads back identically on another port; one database's dump restores over the changed database
-(`--clean`) and into an empty one; every file is the owner's alone (0600); the manifest catches a changed file;
-retention keeps the newest and the recent."""
+data directory and reads back identically on another port, not archiving; one database's dump restores over the
+changed database (`--clean`) and into an empty one; every file is the owner's alone (0600); the manifest catches a
+changed file; a failed take leaves nothing, two in one second both succeed; the URL's TLS settings reach every
+program; retention keeps the newest and the recent, and removes failed takes' leftovers."""
 
 import asyncio
 import stat
@@ -16,9 +17,11 @@ import pytest
 
 from deploy.backup import (
     MANIFEST,
+    PARTIAL_SUFFIX,
     STAMP_FORMAT,
     BackupError,
     Server,
+    backups,
     prune,
     restore_base,
     restore_database,
@@ -43,6 +46,14 @@ async def _execute(url: str, *statements: str) -> None:
     try:
         for statement in statements:
             await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _show(url: str, setting: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        return str(await connection.fetchval(f"SHOW {setting}"))
     finally:
         await connection.close()
 
@@ -85,7 +96,12 @@ def _assert_private(backup: Path) -> None:
 
 def test_a_base_backup_restores_every_database_identically_and_a_dump_restores_one(cluster, tmp_path):
     server = Server(cluster.url(), bin_dir=BIN_DIR)
+    # Production archives its WAL: the setting is in the base backup (postgresql.auto.conf); the copy must not.
+    asyncio.run(
+        _execute(cluster.url(), "ALTER SYSTEM SET archive_mode = on", "ALTER SYSTEM SET archive_command = '/bin/false'")
+    )
     backup = take(server, tmp_path / "backups")
+    assert not list((tmp_path / "backups").glob(f"*{PARTIAL_SUFFIX}"))
     _assert_private(backup)
     manifest = verify(backup)
     assert set(DATABASES) <= set(manifest["databases"])
@@ -97,13 +113,28 @@ def test_a_base_backup_restores_every_database_identically_and_a_dump_restores_o
 
     restored = LocalPostgres(cluster.root / "restored", durable=False, protected=False)
     try:
+        restored.data_dir.mkdir(mode=0o755, parents=True)  # an existing empty directory, as mkdir leaves it
+        restored.data_dir.chmod(0o755)
         restore_base(backup, restored.data_dir)
+        assert stat.S_IMODE(restored.data_dir.stat().st_mode) == 0o700
         restored.start()
         assert restored.port != cluster.port
         for name in DATABASES:
             assert asyncio.run(_read(restored.url(name))) == ROWS[name]
+        assert asyncio.run(_show(restored.url(), "archive_mode")) == "off"
     finally:
         restored.destroy()
+    # Point-in-time recovery settings are quoted as postgresql.conf strings, whatever the operator typed.
+    pitr = tmp_path / "pitr"
+    restore_base(backup, pitr, restore_command="cp '/wal archive/%f' %p", target_time="2026-12-01 17:00:00+08' x")
+    settings = (pitr / "postgresql.auto.conf").read_text().splitlines()
+    assert settings[-4:] == [
+        "archive_mode = off",
+        "restore_command = 'cp ''/wal archive/%f'' %p'",
+        "recovery_target_time = '2026-12-01 17:00:00+08'' x'",
+        "recovery_target_action = 'promote'",
+    ]
+    assert (pitr / "recovery.signal").is_file()
 
     # One database over itself, changed since: --clean drops what is there first.
     restore_database(server, backup, "registry", clean=True)
@@ -144,6 +175,47 @@ def test_the_command_takes_a_backup_and_keeps_the_newest(cluster, tmp_path):
     assert checked.returncode == 0 and "matches its manifest" in checked.stderr
 
 
+def test_a_failed_take_leaves_nothing_and_two_takes_in_one_second_both_succeed(cluster, tmp_path):
+    destination = tmp_path / "backups"
+    # A pg_dump that fails halfway (after the base backup): the real programs otherwise.
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    for program in ("pg_basebackup", "pg_restore"):
+        (programs / program).symlink_to(BIN_DIR / program)
+    failing = programs / "pg_dump"
+    failing.write_text("#!/bin/sh\necho 'pg_dump: error: connection lost' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    with pytest.raises(BackupError, match="pg_dump failed"):
+        take(Server(cluster.url(), bin_dir=programs), destination, databases=["registry"])
+    assert list(destination.iterdir()) == []
+
+    server = Server(cluster.url(), bin_dir=BIN_DIR)
+    moment = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    first = take(server, destination, databases=["registry"], now=moment)
+    second = take(server, destination, databases=["registry"], now=moment)
+    stamp = moment.strftime(STAMP_FORMAT)
+    assert (first.name, second.name) == (stamp, f"{stamp}-2")
+    assert backups(destination) == [first, second]
+    verify(second)
+
+
+def test_the_url_s_tls_settings_reach_every_program(cluster):
+    env = Server(
+        "postgresql://backup:pw@db.example:6543/postgres?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    ).environment()
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGPASSWORD"]) == ("db.example", "6543", "backup", "pw")
+    assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", "/etc/ca.pem")
+    with pytest.raises(BackupError, match="unknown parameter sslmod"):
+        Server("postgresql://backup@db.example/postgres?sslmod=require").environment()
+    # The test's server has no TLS: required, every step refuses (the connection check and the programs).
+    server = Server(f"{cluster.url()}?sslmode=require", bin_dir=BIN_DIR)
+    with pytest.raises(BackupError, match="SSL"):
+        asyncio.run(server.describe())
+    with pytest.raises(BackupError, match="SSL"):
+        server.run("pg_dump", "--schema-only", "--file=/dev/null", "--dbname=registry")
+    assert asyncio.run(Server(f"{cluster.url()}?sslmode=disable", bin_dir=BIN_DIR).describe())[1]
+
+
 def test_retention_keeps_the_newest_n_and_those_younger_than_the_days(tmp_path):
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     made = []
@@ -153,9 +225,15 @@ def test_retention_keeps_the_newest_n_and_those_younger_than_the_days(tmp_path):
         (backup / MANIFEST).write_text("{}")
         made.append(backup)
     (tmp_path / "not-a-backup").mkdir()
+    # Left by failed takes: the one of two days ago goes, the one of an hour ago may still be running.
+    stale = tmp_path / f"{(now - timedelta(days=2)).strftime(STAMP_FORMAT)}{PARTIAL_SUFFIX}"
+    running = tmp_path / f"{(now - timedelta(hours=1)).strftime(STAMP_FORMAT)}{PARTIAL_SUFFIX}"
+    for partial in (stale, running):
+        (partial / "base").mkdir(parents=True)
     removed = prune(tmp_path, keep=2, keep_days=14, now=now)
-    assert removed == made[:2]  # 40 and 20 days old; 10 days is within 14
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*(p.name for p in made[2:]), "not-a-backup"])
+    assert removed == [*made[:2], stale]  # 40 and 20 days old; 10 days is within 14
+    names = [*(p.name for p in made[2:]), "not-a-backup", running.name]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names)
     assert prune(tmp_path, keep=1, keep_days=0, now=now) == made[2:4]
     with pytest.raises(BackupError):
         prune(tmp_path, keep=0, keep_days=0, now=now)

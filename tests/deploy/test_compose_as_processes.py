@@ -109,15 +109,41 @@ class Stack:
         env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
         return env
 
+    def command(self, name: str, port: int | None = None) -> list[str]:
+        command = self.compose["services"][name]["command"]
+        if command[:2] == ["sh", "-c"]:
+            # `docker-compose config` keeps compose's `$$` escape; the container's shell is given `$`.
+            return ["sh", "-c", self.localise(command[2], own_port=port).replace("$$", "$")]
+        parts = [self.localise(part, own_port=port) for part in command]
+        # Exec form: the options' values are parts of their own.
+        for option, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+            if option in parts and port is not None:
+                parts[parts.index(option) + 1] = value
+        return parts
+
+    def run_once(self, name: str, *, env_overrides: dict[str, str] | None = None) -> str:
+        """A one-shot service (`<name>-migrate`): run to its end, as compose does before the app that depends on it
+        (condition service_completed_successfully)."""
+        service = self.compose["services"][name]
+        assert service["restart"] == "no"
+        env = {**self.environment(name), **(env_overrides or {})}
+        done = subprocess.run(
+            self.command(name), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
+        return done.stderr
+
     def start(self, name: str, *, port: int, env_overrides: dict[str, str] | None = None) -> None:
         service = self.compose["services"][name]
-        assert service["command"][:2] == ["sh", "-c"]
-        # `docker-compose config` keeps compose's `$$` escape; the container's shell is given `$`.
-        command = self.localise(service["command"][2], own_port=port).replace("$$", "$")
-        env = {**self.environment(name), **(env_overrides or {})}
+        for dependency, condition in service.get("depends_on", {}).items():
+            if condition["condition"] == "service_completed_successfully":
+                self.run_once(dependency, env_overrides=env_overrides)
+        # The app is given only the variables compose gives it (an owner URL among the overrides is the migrate's).
+        given = {key: value for key, value in (env_overrides or {}).items() if key in service["environment"]}
+        env = {**self.environment(name), **given}
         log = (self.logs / f"{name}-{port}.log").open("wb")
         self.processes.append(
-            subprocess.Popen(["sh", "-c", command], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            subprocess.Popen(self.command(name, port), env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
         )
         # The container's own healthcheck, pointed at the local port, decides when it is up.
         kind, *test = service["healthcheck"]["test"]
@@ -197,9 +223,11 @@ def test_the_stack_serves_through_the_gateway(stack):
     gateway = f"http://127.0.0.1:{stack.localise.ports['gateway']}"
     ready = httpx.get(f"{gateway}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+    # The keys CLI writes as the owner role: it runs where the owner URL is, the one-shot gateway-migrate
+    # (`docker compose run --rm gateway-migrate python -m gateway.keys create …`), never in the gateway's container.
     created = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "gateway.keys", "create", "--role", "city", "--json"],
-        env=stack.environment("gateway"),
+        env=stack.environment("gateway-migrate"),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -257,6 +285,11 @@ def test_each_role_reaches_only_its_own_database(stack):
 
 def test_the_services_serve_as_their_runtime_roles_which_own_nothing(stack):
     prefix = stack.localise.prefix
+    # The owner's credential is the one-shot migrate service's only: no app process was given it.
+    for name in ORDER:
+        environment = stack.compose["services"][name]["environment"]
+        assert not [key for key in environment if "_MIGRATION_" in key], name
+        assert f"{name.upper()}_MIGRATION_DATABASE_URL" in stack.compose["services"][f"{name}-migrate"]["environment"]
     # Every service is up: whoever is connected to its database now is the service itself (its migrate step ended).
     for name in ORDER:
         users = psql(f"SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '{prefix}{name}'")
@@ -369,6 +402,7 @@ def test_a_backup_restores_into_an_empty_server_and_reads_back_the_same(stack, t
     server = f"{admin.host or '127.0.0.1'}:{admin.port or 5432}"
     restored_url = f"postgresql+asyncpg://{fresh}registry:x@{server}/{fresh}registry"
     owner_url = f"postgresql+asyncpg://{fresh}registry_owner:x@{server}/{fresh}registry"
+    # registry-migrate then registry, as compose runs them: the migrate step grants the runtime role.
     stack.start(
         "registry",
         port=port,

@@ -29,6 +29,8 @@ from tests.deploy.test_manifests import APP_SERVICES, PORTS, READS
 
 K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 PGBOUNCER_DIR = K8S_DIR / "pgbouncer"
+# For the Prometheus Operator: not in the base (its kinds need the operator's CRDs).
+MONITORING_DIR = K8S_DIR / "monitoring"
 NAMESPACE = "producer-services"
 APP_IMAGE = "cq-producer-services"
 SERVICES = tuple(name for name in APP_SERVICES if name != "gateway")
@@ -58,8 +60,16 @@ def pgbouncer_documents() -> list[Document]:
     return [document for path in resources_of(PGBOUNCER_DIR) for document in load(path)]
 
 
+def monitoring_documents() -> list[Document]:
+    return [document for path in resources_of(MONITORING_DIR) for document in load(path)]
+
+
 def example_documents() -> list[Document]:
-    return load(K8S_DIR / "secret.example.yaml") + load(PGBOUNCER_DIR / "secret.example.yaml")
+    return [
+        *load(K8S_DIR / "secret.example.yaml"),
+        *load(PGBOUNCER_DIR / "secret.example.yaml"),
+        *load(MONITORING_DIR / "secret.example.yaml"),
+    ]
 
 
 def find(documents: list[Document], kind: str, name: str) -> Document:
@@ -72,7 +82,13 @@ def of_kind(documents: list[Document], kind: str) -> list[Document]:
 
 
 def every_file_document() -> list[tuple[str, Document]]:
-    paths = sorted(K8S_DIR.glob("*.yaml")) + sorted(PGBOUNCER_DIR.glob("*.yaml"))
+    # deploy/k8s/monitoring's PodMonitor and PrometheusRule are the operator's kinds, which the validator does not
+    # know (their own test checks them); its Secret template is Kubernetes'.
+    paths = [
+        *sorted(K8S_DIR.glob("*.yaml")),
+        *sorted(PGBOUNCER_DIR.glob("*.yaml")),
+        MONITORING_DIR / "secret.example.yaml",
+    ]
     return [
         (f"{path.relative_to(K8S_DIR)}:{document['kind']}/{document['metadata']['name']}", document)
         for path in paths
@@ -99,9 +115,10 @@ def test_the_kustomization_holds_every_manifest_and_no_secret():
     on_disk = {path.name for path in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml", "secret.example.yaml"}
     assert listed == on_disk
     assert {path.name for path in resources_of(PGBOUNCER_DIR)} == {"pgbouncer.yaml"}
-    assert not of_kind(base_documents() + pgbouncer_documents(), "Secret")
+    assert {path.name for path in resources_of(MONITORING_DIR)} == {"pod-monitor.yaml", "prometheus-rule.yaml"}
+    assert not of_kind(base_documents() + pgbouncer_documents() + monitoring_documents(), "Secret")
     assert {document["kind"] for document in example_documents()} == {"Secret"}
-    for document in base_documents() + pgbouncer_documents() + example_documents():
+    for document in base_documents() + pgbouncer_documents() + monitoring_documents() + example_documents():
         if document["kind"] != "Namespace":
             assert document["metadata"]["namespace"] == NAMESPACE
 
@@ -464,7 +481,9 @@ def test_each_pod_sees_only_its_own_secrets_and_the_owner_role_only_in_its_migra
 def test_the_secret_templates_hold_one_component_each():
     secrets = {document["metadata"]["name"]: document["stringData"] for document in example_documents()}
     components = {f"{name}-{use}" for name in APP_SERVICES for use in ("runtime", "migration")}
-    assert set(secrets) == components | {"pgbouncer"}
+    # pgbouncer's user list, and the token Prometheus presents (deploy/k8s/monitoring): the runtime Secrets' one.
+    assert set(secrets) == components | {"pgbouncer", "metrics-token"}
+    assert set(secrets["metrics-token"]) == {"token"}
     for name in APP_SERVICES:
         upper = name.upper()
         runtime, migration = secrets[f"{name}-runtime"], secrets[f"{name}-migration"]
@@ -576,10 +595,12 @@ def test_with_pgbouncer_the_server_sees_its_pools_and_the_migrations():
 # Every namespace carries its name as a label (Kubernetes sets it); this one also those of namespace.yaml.
 NAMESPACE_LABELS = {
     namespace: {"kubernetes.io/metadata.name": namespace}
-    for namespace in (NAMESPACE, "ingress-nginx", "monitoring", "kube-system", "default")
+    for namespace in (NAMESPACE, "ingress-nginx", "monitoring", "kube-system", "default", "observability")
 }
 NAMESPACE_LABELS[NAMESPACE] |= find(base_documents(), "Namespace", NAMESPACE)["metadata"]["labels"]
 DATABASE_SERVER, REDIS_SERVER = "192.0.2.10", "192.0.2.20"
+# NodeLocal DNSCache's default address: its pods use the host's network, so only an ipBlock reaches them.
+NODE_LOCAL_DNS = "169.254.20.10"
 
 
 @dataclass(frozen=True)
@@ -626,6 +647,14 @@ def endpoints(documents: list[Document]) -> list[Endpoint]:
             {"k8s-app": "kube-dns"},
             "10.244.4.1",
             (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")),
+        ),
+        Endpoint("node-local-dns", None, {}, NODE_LOCAL_DNS, (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"))),
+        Endpoint(
+            "otel-collector",
+            "observability",
+            {"app.kubernetes.io/name": "opentelemetry-collector"},
+            "10.244.6.1",
+            (("otlp-http", 4318, "TCP"),),
         ),
         # A pod of this namespace that is none of the components, and one with Prometheus's labels elsewhere.
         Endpoint("stranger", NAMESPACE, {"app.kubernetes.io/name": "debug"}, "10.244.1.99", (("http", 8080, "TCP"),)),
@@ -719,11 +748,13 @@ def allowed_connections(documents: list[Document]) -> set[tuple[str, str, str]]:
 def intended_connections(with_pgbouncer: bool) -> set[tuple[str, str, str]]:
     """The network as designed: the ingress controller to the gateway; the gateway, and each service that reads
     another, to it; every component to its database, Prometheus to every component; the gateway to Redis; and any pod
-    of the namespace (even one that is none of the components) to DNS, but nowhere else."""
+    of the namespace (even one that is none of the components) to DNS (kube-dns, or NodeLocal DNSCache), but nowhere
+    else."""
     clients = [*APP_SERVICES, *(["pgbouncer"] if with_pgbouncer else [])]
     edges = {("ingress-nginx", "gateway", "8000/TCP"), ("gateway", "redis", "6379/TCP")}
     for name in [*clients, "stranger"]:
-        edges |= {(name, "kube-dns", "53/UDP"), (name, "kube-dns", "53/TCP")}
+        for dns in ("kube-dns", "node-local-dns"):
+            edges |= {(name, dns, "53/UDP"), (name, dns, "53/TCP")}
     for name in clients:
         edges.add((name, "postgres", "5432/TCP"))
     for name in APP_SERVICES:
@@ -769,6 +800,23 @@ def test_a_missing_or_widened_policy_changes_the_network():
     assert allowed_connections(widened) == intended | {("ranking", "monitoring", "8004/TCP")}
 
 
+def commented_otlp_policy() -> Document:
+    """The OTLP egress policy network-policies.yaml offers in a comment (after its `# ---`), as one would apply it."""
+    text = (K8S_DIR / "network-policies.yaml").read_text()
+    _, _, offered = text.partition("\n# ---\n")
+    return yaml.safe_load("\n".join(line.removeprefix("#").removeprefix(" ") for line in offered.splitlines()))
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+def test_the_offered_otlp_policy_lets_every_component_reach_the_collector_and_nothing_else(version):
+    policy = commented_otlp_policy()
+    kubernetes_validate.validate(policy, version, strict=True)
+    assert allowed_connections(base_documents()) == intended_connections(with_pgbouncer=False)  # not applied
+    assert allowed_connections([*base_documents(), policy]) == intended_connections(with_pgbouncer=False) | {
+        (name, "otel-collector", "4318/TCP") for name in APP_SERVICES
+    }
+
+
 def test_the_database_address_is_the_same_everywhere():
     documents = base_documents() + pgbouncer_documents()
     blocks = {
@@ -779,6 +827,47 @@ def test_the_database_address_is_the_same_everywhere():
         if "ipBlock" in peer and rule["ports"] == [{"protocol": "TCP", "port": 5432}]
     }
     assert blocks == {f"{DATABASE_SERVER}/32"}
+
+
+# -- the Prometheus Operator's scraping and rules (deploy/k8s/monitoring) ------------------------------------------
+
+
+def test_the_pod_monitor_scrapes_every_component_as_its_job_with_the_metrics_token():
+    (monitor,) = of_kind(monitoring_documents(), "PodMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    spec = monitor["spec"]
+    templates = pod_templates(base_documents() + pgbouncer_documents())
+    # Exactly the five components' pods (PgBouncer serves no /metrics), in this namespace only.
+    assert {
+        name for name, template in templates.items() if selects(spec["selector"], template["metadata"]["labels"])
+    } == set(APP_SERVICES)
+    assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    for name in APP_SERVICES:
+        template = templates[name]
+        # The job is the pod's label named by jobLabel: the component's name, as the alerts' `job` expects.
+        assert template["metadata"]["labels"][spec["jobLabel"]] == name
+        (endpoint,) = spec["podMetricsEndpoints"]
+        ports = {port["name"]: port["containerPort"] for port in template["spec"]["containers"][0]["ports"]}
+        assert ports[endpoint["port"]] == PORTS[name]
+        assert endpoint["path"] == template["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
+    # The bearer token from a Secret of its own, whose template holds exactly that key; the pod's name as instance.
+    (endpoint,) = spec["podMetricsEndpoints"]
+    assert endpoint["relabelings"] == [{"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "instance"}]
+    assert endpoint["authorization"]["type"] == "Bearer"
+    reference = endpoint["authorization"]["credentials"]
+    secret = find(load(MONITORING_DIR / "secret.example.yaml"), "Secret", reference["name"])
+    assert set(secret["stringData"]) == {reference["key"]}
+    # Prometheus's pods (namespace monitoring) reach every component's port: the network test's graph has it.
+    assert {("prometheus", name, f"{PORTS[name]}/TCP") for name in APP_SERVICES} <= allowed_connections(
+        base_documents()
+    )
+
+
+def test_the_prometheus_rule_holds_the_alert_rules_verbatim():
+    (rule,) = of_kind(monitoring_documents(), "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    alerts = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    assert rule["spec"] == alerts
 
 
 # -- kustomize itself, where it is installed -----------------------------------------------------------------------
@@ -809,3 +898,4 @@ def test_kustomize_builds_the_files_as_they_are(tmp_path):
         yaml.safe_dump({"resources": [base], "components": [f"{base}/pgbouncer"]})
     )
     assert as_set(kustomize(overlay)) == as_set(base_documents() + pgbouncer_documents())
+    assert as_set(kustomize(MONITORING_DIR)) == as_set(monitoring_documents())

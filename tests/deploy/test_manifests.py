@@ -33,7 +33,7 @@ ENV_VALUES = {
     "GATEWAY_DB_OWNER_PASSWORD": "go-secret",
     "REDIS_PASSWORD": "redis-secret",
     "INTERNAL_SECRET": "8f2d6c1e9b7a43f0a5e2c8d1b6f4a9e3",
-    "METRICS_TOKEN": "metrics-token-for-prometheus",
+    "METRICS_TOKEN": "metrics-token-for-prometheus-5c1e9a",
 }
 IMAGE = "cq-producer-services:1.13.0"
 
@@ -92,6 +92,7 @@ def test_one_image_non_root_for_all_app_services(compose):
     assert dockerfile.count("FROM ") == 2 and "AS build" in dockerfile and "USER app" in dockerfile
     assert "requirements.lock" in dockerfile
     images = {compose["services"][name]["image"] for name in APP_SERVICES}
+    images |= {compose["services"][f"{name}-migrate"]["image"] for name in APP_SERVICES}
     assert images == {IMAGE}
 
 
@@ -103,32 +104,70 @@ def test_every_image_is_pinned_to_a_version(compose):
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_each_service_migrates_then_serves_with_its_own_database(compose, name):
-    service = compose["services"][name]
-    command = " ".join(service["command"])
-    assert f"python -m deploy.migrate {name} && exec python -m uvicorn" in command
-    # The app as its runtime role; the migrations as the owner role, straight to PostgreSQL.
-    url = service["environment"][f"{name.upper()}_DATABASE_URL"]
-    assert url == f"postgresql+asyncpg://{name}:{ENV_VALUES[name.upper() + '_DB_PASSWORD']}@postgres:5432/{name}"
-    owner_url = service["environment"][f"{name.upper()}_MIGRATION_DATABASE_URL"]
+def test_each_service_is_migrated_by_a_one_shot_service_then_serves_with_its_own_database(compose, name):
+    migrate, service = compose["services"][f"{name}-migrate"], compose["services"][name]
+    assert migrate["command"] == ["python", "-m", "deploy.migrate", name]
+    assert migrate["restart"] == "no" and "healthcheck" not in migrate
+    assert service["depends_on"][f"{name}-migrate"] == {"condition": "service_completed_successfully"}
+    assert "deploy.migrate" not in " ".join(service["command"])
+    assert service["command"][:4] == ["python", "-m", "uvicorn", "--factory"]
+    # The app as its runtime role; the migrations as the owner role, straight to PostgreSQL, in their own container.
+    url = f"postgresql+asyncpg://{name}:{ENV_VALUES[name.upper() + '_DB_PASSWORD']}@postgres:5432/{name}"
+    assert service["environment"][f"{name.upper()}_DATABASE_URL"] == url
+    assert migrate["environment"][f"{name.upper()}_DATABASE_URL"] == url  # names the role it grants
     owner_password = ENV_VALUES[name.upper() + "_DB_OWNER_PASSWORD"]
-    assert owner_url == f"postgresql+asyncpg://{name}_owner:{owner_password}@postgres:5432/{name}"
-    assert service["environment"]["INTERNAL_SECRET"] == ENV_VALUES["INTERNAL_SECRET"]
+    owner_url = f"postgresql+asyncpg://{name}_owner:{owner_password}@postgres:5432/{name}"
+    assert migrate["environment"][f"{name.upper()}_MIGRATION_DATABASE_URL"] == owner_url
+    # Bounded waits (shared/migrations.py): a stuck migration fails this start instead of hanging it.
+    assert str(migrate["environment"]["MIGRATION_LOCK_WAIT_SECONDS"]) == "600"
+    assert str(migrate["environment"]["MIGRATION_DDL_LOCK_TIMEOUT_SECONDS"]) == "10"
+    for container in (service, migrate):
+        assert container["environment"]["INTERNAL_SECRET"] == ENV_VALUES["INTERNAL_SECRET"]
+        assert container["environment"][f"{name.upper()}_ENVIRONMENT"] == "production"
+        assert container["deploy"]["resources"]["limits"]["memory"]
+        assert container["read_only"] is True
     assert service["environment"]["INTERNAL_PREVIOUS_SECRET"] == ""
     assert service["environment"]["METRICS_TOKEN"] == ENV_VALUES["METRICS_TOKEN"]
-    assert service["environment"][f"{name.upper()}_ENVIRONMENT"] == "production"
     assert service["restart"] == "unless-stopped"
-    assert service["deploy"]["resources"]["limits"]["memory"]
     assert service["healthcheck"]["test"]
+    # docker stop waits for uvicorn's own graceful shutdown (30 s) before it kills.
+    assert service["command"][-2:] == ["--timeout-graceful-shutdown", "30"]
+    assert service["stop_grace_period"] in ("40s", 40, "40")
 
 
-def test_every_container_has_a_healthcheck_and_waits_for_healthy_dependencies(compose):
+def test_no_long_running_container_holds_an_owner_credential(compose, env_file):
+    everything = compose_config(env_file, "--profile", "monitoring", "--profile", "pgbouncer")
+    assert everything.returncode == 0, everything.stderr
+    services = yaml.safe_load(everything.stdout)["services"]
+    owner_passwords = {ENV_VALUES[f"{name.upper()}_DB_OWNER_PASSWORD"] for name in APP_SERVICES}
+    for name, service in services.items():
+        if name.endswith("-migrate"):
+            assert service["restart"] == "no", name
+            continue
+        environment = service.get("environment") or {}
+        assert not [key for key in environment if "_MIGRATION_" in key], name
+        if name != "postgres":  # which sets the owners' passwords
+            assert not [v for v in environment.values() if any(p in str(v) for p in owner_passwords)], name
+    assert {name for name in services if name.endswith("-migrate")} == {f"{n}-migrate" for n in APP_SERVICES}
+
+
+def test_every_long_running_container_has_a_healthcheck_and_the_gateway_needs_no_service_healthy(compose):
     for name, service in compose["services"].items():
+        if name.endswith("-migrate"):
+            assert set(service["depends_on"]) == {"postgres"}
+            continue
         assert "healthcheck" in service or name == "prometheus", name
-        for dependency in service.get("depends_on", {}).values():
-            assert dependency["condition"] == "service_healthy"
+        for dependency, condition in service.get("depends_on", {}).items():
+            if dependency.endswith("-migrate"):
+                assert condition["condition"] == "service_completed_successfully"
+            elif name == "gateway" and dependency in APP_SERVICES:
+                # The gateway is ready without them (each upstream is reported in its /readyz): one service that
+                # cannot start must not keep the whole API down.
+                assert condition["condition"] == "service_started"
+            else:
+                assert condition["condition"] == "service_healthy", (name, dependency)
     gateway_needs = set(compose["services"]["gateway"]["depends_on"])
-    assert gateway_needs == {"postgres", "redis", "registry", "eligibility", "ranking", "monitoring"}
+    assert gateway_needs == {"gateway-migrate", "postgres", "redis", "registry", "eligibility", "ranking", "monitoring"}
     redis_url = f"redis://:{ENV_VALUES['REDIS_PASSWORD']}@redis:6379/0"
     assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == redis_url
 
@@ -155,8 +194,8 @@ def test_each_service_waits_for_what_it_reads_and_is_told_where_it_is(compose):
         assert f"services.{name}.main:create_app" in command
         assert gateway[f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
         reads = READS.get(name, ())
-        assert set(service["depends_on"]) == {"postgres", *reads}, name
-        databases = {f"{name.upper()}_DATABASE_URL", f"{name.upper()}_MIGRATION_DATABASE_URL"}
+        assert set(service["depends_on"]) == {"postgres", f"{name}-migrate", *reads}, name
+        databases = {f"{name.upper()}_DATABASE_URL"}
         told = {key for key in service["environment"] if key.endswith("_URL") and key not in databases}
         assert told == {f"{name.upper()}_{upstream.upper()}_URL" for upstream in reads}, name
         for upstream in reads:
@@ -217,7 +256,8 @@ def test_pgbouncer_is_an_optional_profile_the_runtime_connections_go_through(tmp
         environment = services[name]["environment"]
         assert f"@pgbouncer:6432/{name}" in environment[f"{name.upper()}_DATABASE_URL"]
         # Migrations hold a session lock and run DDL: never through a transaction pool.
-        assert f"@postgres:5432/{name}" in environment[f"{name.upper()}_MIGRATION_DATABASE_URL"]
+        migrate = services[f"{name}-migrate"]["environment"]
+        assert f"@postgres:5432/{name}" in migrate[f"{name.upper()}_MIGRATION_DATABASE_URL"]
         # Its auth file names each runtime role with its password ($$: compose's escape of the shell's $).
         assert f'{name} "$${name.upper()}_DB_PASSWORD"' in " ".join(services["pgbouncer"]["entrypoint"])
     ini = configparser.ConfigParser()

@@ -14,17 +14,28 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 
 from deploy.local_postgres import free_port
 from gateway import GATEWAY_DIR
+from services.eligibility.main import create_app as create_eligibility
+from services.eligibility.settings import EligibilitySettings
+from services.monitoring.main import create_app as create_monitoring
+from services.monitoring.settings import MonitoringSettings
+from services.ranking.main import create_app as create_ranking
+from services.ranking.settings import RankingSettings
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.main import create_app as create_registry
 from services.registry.settings import RegistrySettings
+from shared.admission import heavy_work
 from shared.settings import PROJECT_ROOT
 from tests.gateway.helpers import running_gateway, settings_for
 from tests.support import TestDatabase, uvicorn_process
 
 PROMETHEUS_DIR = PROJECT_ROOT / "deploy" / "prometheus"
+K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 COMPONENTS = ("gateway", "registry", "eligibility", "ranking", "monitoring")
 # Series Prometheus makes itself for every target.
 SYNTHETIC = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
@@ -96,6 +107,69 @@ def exported_names(exposition: str) -> set[str]:
         elif line and not line.startswith("#"):
             names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
     return names
+
+
+# ---- the latency alerts leave out exactly the heavy routes ---------------------------------------------------------
+
+# Every dependency heavy_work() makes runs this code (a closure per cost).
+_ADMITTED = heavy_work(lambda request, principal: 1).dependency.__code__
+
+
+def takes_heavy_work_admission(dependant: Dependant) -> bool:
+    return any(
+        getattr(dependency.call, "__code__", None) is _ADMITTED or takes_heavy_work_admission(dependency)
+        for dependency in dependant.dependencies
+    )
+
+
+def service_routes() -> dict[tuple[str, str, str], bool]:
+    """(service, method, route template) of every route of the four services: whether it takes heavy-work
+    admission."""
+    url = "postgresql+asyncpg://nobody@127.0.0.1:9/none"  # the apps are only made, never started
+    apps: dict[str, FastAPI] = {
+        "registry": create_registry(RegistrySettings(database_url=url, environment="test")),
+        "eligibility": create_eligibility(EligibilitySettings(database_url=url, environment="test")),
+        "ranking": create_ranking(RankingSettings(database_url=url, environment="test")),
+        "monitoring": create_monitoring(MonitoringSettings(database_url=url, environment="test")),
+    }
+    routes = {}
+    for service, app in apps.items():
+        for route in iter_route_contexts(app.routes):
+            dependant = getattr(route, "dependant", None)
+            if dependant is not None:
+                for method in route.methods or ():
+                    routes[(service, method, str(route.path))] = takes_heavy_work_admission(dependant)
+    return routes
+
+
+_LEFT_OUT = re.compile(r'route!~"(?P<route>[^"]*)"')
+_TAKEN_AWAY = re.compile(r'unless rate\(\w+\{method="(?P<method>[A-Z]+)", route=~"(?P<route>[^"]*)"\}')
+
+
+def leaves_out(expression: str, method: str, route: str) -> bool:
+    """Whether a latency expression (a `route!~` selector, optionally `unless` one method of some routes) leaves a
+    request of `method` on `route` out, with PromQL's fully anchored regular expressions."""
+    (left_out,) = _LEFT_OUT.findall(expression)
+    if re.fullmatch(left_out, route):
+        return True
+    return any(
+        method == match["method"] and re.fullmatch(match["route"], route) for match in _TAKEN_AWAY.finditer(expression)
+    )
+
+
+def test_the_latency_alerts_and_panel_leave_out_exactly_the_routes_that_take_heavy_work_admission() -> None:
+    routes = service_routes()
+    heavy = {route for route, admitted in routes.items() if admitted}
+    assert {service for service, _, _ in heavy} == {"registry", "eligibility", "ranking", "monitoring"}
+    expressions = [str(rule["expr"]) for rule in alert_rules() if rule["alert"].endswith("LatencyP99")]
+    expressions += [expression for expression in dashboard_expressions() if "route!~" in expression]
+    assert len(expressions) == 4
+    for expression in expressions:
+        # As the service labels its requests, and as the gateway labels them (the service's template after
+        # /api/v1/<service>).
+        for labelled in (lambda service, path: path, lambda service, path: f"/api/v1/{service}{path}"):
+            left_out = {(s, m, path) for s, m, path in routes if leaves_out(expression, m, labelled(s, path))}
+            assert left_out == heavy, expression
 
 
 # ---- live /metrics of the gateway and of a service ----------------------------------------------------------------
@@ -201,7 +275,7 @@ def test_the_dashboard_is_grafana_json_over_one_prometheus_datasource() -> None:
     (variable,) = dashboard["templating"]["list"]
     assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
     ids = [panel["id"] for panel in dashboard["panels"]]
-    assert len(ids) == len(set(ids)) == 14
+    assert len(ids) == len(set(ids)) == 15
     for panel in dashboard["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"] and all(target["expr"] for target in panel["targets"])
@@ -263,3 +337,135 @@ def test_prometheus_scrapes_a_service_with_the_token_from_its_file_and_loads_the
     assert up == {"registry": "1", "wrong-token": "0"}
     assert sum(len(group["rules"]) for group in rules) == len(alert_rules())
     assert [item["value"][1] for item in pool if item["metric"]["job"] == "registry"] == ["10"]
+
+
+# ---- Kubernetes without the operator: prometheus-kubernetes.yml --------------------------------------------------
+
+# Debian's Prometheus is built without Kubernetes discovery (promtool then refuses the field itself).
+_NO_KUBERNETES_DISCOVERY = "field kubernetes_sd_configs not found"
+
+
+def kubernetes_config(token: Path) -> dict[str, Any]:
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus-kubernetes.yml").read_text(encoding="utf-8"))
+    (job,) = config["scrape_configs"]
+    assert job["authorization"]["credentials_file"] == "/etc/prometheus/secrets/metrics-token/token"
+    job["authorization"]["credentials_file"] = str(token)
+    return config
+
+
+def sanitized(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def discovered_pod_targets(address: str) -> list[dict[str, Any]]:
+    """The targets Kubernetes pod discovery makes of the shipped Deployments (deploy/k8s, PgBouncer's too), each
+    pointed at `address`: one per container port, and one per container without a port (the migrate init
+    containers), with the labels of the pod template — as Prometheus's `role: pod` documents them."""
+    targets = []
+    paths = [*sorted(K8S_DIR.glob("*.yaml")), K8S_DIR / "pgbouncer" / "pgbouncer.yaml"]
+    documents = [d for path in paths for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        template = deployment["spec"]["template"]
+        pod = {
+            "__meta_kubernetes_namespace": deployment["metadata"]["namespace"],
+            "__meta_kubernetes_pod_name": f"{deployment['metadata']['name']}-5d4f8b7c9-x2x7q",
+            **{f"__meta_kubernetes_pod_label_{sanitized(k)}": v for k, v in template["metadata"]["labels"].items()},
+            **{
+                f"__meta_kubernetes_pod_annotation_{sanitized(k)}": v
+                for k, v in template["metadata"].get("annotations", {}).items()
+            },
+        }
+        containers = [(c, "false") for c in template["spec"]["containers"]]
+        containers += [(c, "true") for c in template["spec"].get("initContainers", [])]
+        for container, init in containers:
+            labels = pod | {
+                "__meta_kubernetes_pod_container_name": container["name"],
+                "__meta_kubernetes_pod_container_init": init,
+            }
+            for port in container.get("ports") or [None]:
+                if port is None:
+                    targets.append({"targets": [address.partition(":")[0]], "labels": labels})
+                else:
+                    named = {"__meta_kubernetes_pod_container_port_name": port["name"]}
+                    targets.append({"targets": [address], "labels": labels | named})
+    return targets
+
+
+def test_the_kubernetes_configuration_passes_promtool(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("a-token\n")
+    shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
+    config = kubernetes_config(token)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = run_promtool("check", "config", tmp_path / "prometheus.yml")
+    if checked.returncode != 0:
+        assert _NO_KUBERNETES_DISCOVERY in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    # Everything but the discovery itself, which the test below stands in for with file discovery.
+    (job,) = config["scrape_configs"]
+    job.pop("kubernetes_sd_configs")
+    job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = run_promtool("check", "config", tmp_path / "prometheus.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 1 rule files found" in checked.stdout
+
+
+def test_in_kubernetes_each_component_is_its_own_job_scraped_once_per_pod_with_the_token(tmp_path: Path) -> None:
+    # The real server with the shipped relabelling, fed what pod discovery would find for the shipped Deployments
+    # (every one pointed at one registry process, which answers any of them): one target per component pod — its
+    # app container's `http` port —, job = the component, instance = the pod; init containers and PgBouncer left out.
+    server = shutil.which("prometheus")
+    if server is None:
+        pytest.skip("the prometheus server is not installed (Debian package `prometheus`; .ci/run installs it)")
+    database = TestDatabase("registry", REGISTRY_DIR)
+    database.create()
+    try:
+        env = {"REGISTRY_DATABASE_URL": database.url, "REGISTRY_ENVIRONMENT": "test", "METRICS_TOKEN": "the-token"}
+        with uvicorn_process("services.registry.main:create_app", env) as (url, _):
+            token = tmp_path / "token"
+            token.write_text("the-token\n")
+            config = kubernetes_config(token)
+            config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
+            (job,) = config["scrape_configs"]
+            job.pop("kubernetes_sd_configs")
+            job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
+            targets = discovered_pod_targets(url.removeprefix("http://"))
+            (tmp_path / "pods.json").write_text(json.dumps(targets))
+            shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
+            (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+            port = free_port()
+            process = subprocess.Popen(
+                [server, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                api = f"http://127.0.0.1:{port}/api/v1"
+                up: dict[tuple[str, str], str] = {}
+                deadline = time.monotonic() + 60
+                while len(up) < len(COMPONENTS) and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    try:
+                        answer = httpx.get(f"{api}/query", params={"query": "up"}, timeout=5, trust_env=False).json()
+                    except httpx.HTTPError:
+                        continue
+                    up = {
+                        (i["metric"]["job"], i["metric"]["instance"]): i["value"][1] for i in answer["data"]["result"]
+                    }
+                found = httpx.get(f"{api}/targets", timeout=5, trust_env=False).json()["data"]
+                samples = httpx.get(
+                    f"{api}/query", params={"query": "service_db_pool_size"}, timeout=5, trust_env=False
+                ).json()["data"]["result"]
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    finally:
+        database.drop()
+    assert up == {(name, f"{name}-5d4f8b7c9-x2x7q"): "1" for name in COMPONENTS}
+    active = [target["labels"] for target in found["activeTargets"]]
+    assert sorted(labels["job"] for labels in active) == sorted(COMPONENTS)
+    assert {labels["namespace"] for labels in active} == {"producer-services"}
+    assert {labels["pod"] for labels in active} == {f"{name}-5d4f8b7c9-x2x7q" for name in COMPONENTS}
+    # Dropped: the five migrate init containers and PgBouncer's pod.
+    assert len(found["droppedTargets"]) == len(targets) - len(COMPONENTS) == len(COMPONENTS) + 1
+    assert sorted(sample["metric"]["job"] for sample in samples) == sorted(COMPONENTS)

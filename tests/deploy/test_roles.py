@@ -4,6 +4,7 @@ append-only table, whatever SQL it sends."""
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from deploy.migrate import COMPONENTS
+from shared.privileges import COMPONENTS as DECLARED
 from shared.settings import PROJECT_ROOT
 from tests.support import postgres_admin_url
 
@@ -27,16 +29,22 @@ PASSWORDS = {
     **{f"{name.upper()}_DB_OWNER_PASSWORD": f"{name}-owner-secret" for name in COMPONENTS},
 }
 # The tables each component keeps append-only by a trigger (SELECT and INSERT only for the app), and those whose
-# rows may change but never go (no DELETE). Worked out from the migrations; the catalog must agree.
+# rows may change but never go. Worked out from the migrations; the catalog must agree.
 APPEND_ONLY = {
     "registry": {"audit_log"},
     "eligibility": {"parameter_amendments", "award_events", "official_calendars"},
     "ranking": set(),
     "monitoring": {"observations", "publications"},
-    "gateway": set(),
+    "gateway": {"key_events"},
 }
 NOT_DELETED = {"eligibility": {"awards"}}
-# Rows the runtime role reads and writes; the tables of later migrations get the same.
+# The only tables the apps delete rows from (shared/nonces.py expires the nonces; nothing else is deleted).
+DELETED = {"registry": {"request_nonces"}, "eligibility": {"request_nonces"}, "ranking": {"request_nonces"},
+           "monitoring": {"request_nonces"}, "gateway": set()}  # fmt: skip
+# The gateway reads keys and notes their last use; the keys CLI writes as the owner role.
+EXACT = {"gateway": {"api_keys": {"SELECT"}, "key_events": {"SELECT"}}}
+COLUMN_UPDATES = {"gateway": {"api_keys": {"last_used_at"}}}
+# Rows the runtime role reads and writes; the tables of later migrations get the same (DELETE only where listed).
 READ_WRITE = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 NEVER = ("TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -59,22 +67,23 @@ class Deployment:
         secret = PASSWORDS[f"{component.upper()}_DB_{'OWNER_' if owner else ''}PASSWORD"]
         return f"{driver}://{role}:{secret}@{self.host}:{self.port}/{self.database(component)}"
 
-    def init(self) -> subprocess.CompletedProcess[str]:
+    def init(self, **extra: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **PASSWORDS, "DB_PREFIX": self.prefix, "PGHOST": self.host, "PGPORT": str(self.port)}
-        env |= {"POSTGRES_USER": self.admin_user, "PGDATA": str(self.pgdata)}
+        env |= {"POSTGRES_USER": self.admin_user, "PGDATA": str(self.pgdata), **extra}
         return subprocess.run(
             ["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=120, check=False
         )
 
-    def migrate(self) -> subprocess.CompletedProcess[str]:
+    def migrate(self, *components: str, **extra: str) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
         for component in COMPONENTS:
             env[f"{component.upper()}_DATABASE_URL"] = self.url(component, driver="postgresql+asyncpg")
             env[f"{component.upper()}_MIGRATION_DATABASE_URL"] = self.url(
                 component, owner=True, driver="postgresql+asyncpg"
             )
+        env |= extra
         return subprocess.run(
-            [sys.executable, "-m", "deploy.migrate", *COMPONENTS],
+            [sys.executable, "-m", "deploy.migrate", *(components or COMPONENTS)],
             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
 
@@ -158,6 +167,33 @@ async def test_the_init_script_run_again_changes_nothing(deployment):
     assert hba == ["local all all trust", "host replication postgres all scram-sha-256"]
 
 
+def test_the_init_script_gives_psql_no_password_on_its_command_line(deployment, tmp_path):
+    # A psql in front of the real one, writing down its arguments (what `ps` and /proc/*/cmdline show).
+    real = shutil.which("psql")
+    assert real
+    shim, argv_log = tmp_path / "psql", tmp_path / "argv"
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{argv_log}"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    again = deployment.init(PATH=f"{tmp_path}:{os.environ['PATH']}")
+    assert again.returncode == 0, again.stderr
+    arguments = argv_log.read_text()
+    assert arguments.count("--dbname") == 2 * len(COMPONENTS)
+    for password in PASSWORDS.values():
+        assert password not in arguments
+    # The roles still log in with the passwords the environment gave.
+    assert asyncio.run(_logs_in(deployment.url("gateway"))) and asyncio.run(
+        _logs_in(deployment.url("gateway", owner=True))
+    )
+
+
+async def _logs_in(url: str) -> bool:
+    connection = await asyncpg.connect(url)
+    try:
+        return bool(await connection.fetchval("SELECT true"))
+    finally:
+        await connection.close()
+
+
 async def test_the_roles_are_least_privilege(deployment):
     connection = await deployment.admin()
     try:
@@ -218,31 +254,81 @@ async def test_the_runtime_role_owns_nothing_and_holds_only_row_privileges(deplo
                 "WHERE NOT t.tgisinternal AND t.tgtype & 8 <> 0"
             )
         }
+        sequence_of = {
+            row["sequence"]: row["owner_table"]
+            for row in await connection.fetch(
+                "SELECT s.relname AS sequence, t.relname AS owner_table FROM pg_class s JOIN pg_depend d "
+                "ON d.objid = s.oid AND d.refclassid = 'pg_class'::regclass JOIN pg_class t ON t.oid = d.refobjid "
+                "WHERE s.relkind = 'S' AND d.deptype IN ('a', 'i')"
+            )
+        }
+        assert set(sequence_of) == set(sequences)
+        sequence_usage = {
+            sequence
+            for sequence in sequences
+            if await connection.fetchval("SELECT has_sequence_privilege($1, $2, 'USAGE')", runtime, sequence)
+        }
         for sequence in sequences:
-            assert await connection.fetchval("SELECT has_sequence_privilege($1, $2, 'USAGE')", runtime, sequence)
             assert not await connection.fetchval("SELECT has_sequence_privilege($1, $2, 'UPDATE')", runtime, sequence)
+        # Column grants (UPDATE of one column), on the tables without a table-wide UPDATE.
+        column_updates: dict[str, set[str]] = {}
+        for table in tables:
+            if "UPDATE" in granted[table]:
+                continue
+            for row in await connection.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+                table,
+            ):
+                if await connection.fetchval(
+                    "SELECT has_column_privilege($1, $2, $3, 'UPDATE')", runtime, table, row["attname"]
+                ):
+                    column_updates.setdefault(table, set()).add(row["attname"])
         assert not await connection.fetchval("SELECT has_schema_privilege($1, 'public', 'CREATE')", runtime)
-        assert await connection.fetchval("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')", runtime)
+        temporary = await connection.fetchval(
+            "SELECT has_database_privilege($1, current_database(), 'TEMPORARY')", runtime
+        )
         assert not await connection.fetchval("SELECT has_database_privilege($1, current_database(), 'CREATE')", runtime)
+        search_path = await connection.fetchval(
+            "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setrole = $1::regrole "
+            "AND setdatabase = 0",
+            runtime,
+        )
     finally:
         await connection.close()
-    # key_events (the gateway's credential audit, when its migration is present) is append-only like the others.
-    append_only = APPEND_ONLY[component] | ({"key_events"} & set(tables))
+    append_only = APPEND_ONLY[component]
     not_deleted = NOT_DELETED.get(component, set())
     assert refusing == append_only | not_deleted
+    # The code's declaration (shared/privileges.py) says the same, and names only tables that exist at head.
+    declared = DECLARED[component]
+    assert (declared.append_only, declared.not_deleted, declared.deleted) == (
+        append_only,
+        not_deleted,
+        DELETED[component],
+    )
+    assert declared.append_only | declared.not_deleted | declared.deleted | set(declared.exact) <= set(tables)
+    exact = EXACT.get(component, {})
     expected = {
         table: (
             {"SELECT"}
             if table == "alembic_version"
+            else exact[table]
+            if table in exact
             else {"SELECT", "INSERT"}
             if table in append_only
-            else READ_WRITE - {"DELETE"}
-            if table in not_deleted
             else READ_WRITE
+            if table in DELETED[component]
+            else READ_WRITE - {"DELETE"}
         )
         for table in tables
     }
     assert granted == expected
+    assert DELETED[component] <= set(tables)
+    assert column_updates == COLUMN_UPDATES.get(component, {})
+    # nextval only where the app inserts.
+    assert sequence_usage == {s for s, t in sequence_of.items() if "INSERT" in expected[t]}
+    # Temporary tables for the registry's imports only (shared/bulk.py), and never ahead of the real tables.
+    assert temporary == (component == "registry")
+    assert search_path == "search_path=public, pg_temp"
 
 
 async def test_the_runtime_role_cannot_touch_the_audit_log(registry_runtime):
@@ -269,13 +355,94 @@ async def test_the_runtime_role_cannot_touch_the_audit_log(registry_runtime):
     for statement, reason in refused.items():
         with pytest.raises(asyncpg.PostgresError, match=reason):
             await connection.execute(statement)
-    # What the app does stays possible: read, insert, a temporary staging table (shared/bulk.py), other tables' rows.
+    for statement in ("DELETE FROM idempotent_requests", "DELETE FROM enterprises", "DELETE FROM districts"):
+        with pytest.raises(asyncpg.PostgresError, match="permission denied"):
+            await connection.execute(statement)
+    # What the app does stays possible: read, insert, a temporary staging table (shared/bulk.py), expiring nonces.
     assert await connection.fetchval("SELECT entity_id FROM audit_log WHERE id = $1", inserted) == "role-test"
     await connection.execute("CREATE TEMPORARY TABLE staging (id int)")
     await connection.execute("INSERT INTO staging VALUES (1)")
     assert await connection.fetchval("SELECT count(*) FROM staging") == 1
-    await connection.execute("DELETE FROM idempotent_requests")
+    await connection.execute("DELETE FROM request_nonces WHERE expires_at < 0")
     assert await connection.fetchval("SELECT version_num FROM alembic_version")
+    # A temporary table of a real table's name does not take its rows (pg_temp is searched last).
+    await connection.execute("CREATE TEMPORARY TABLE audit_log (LIKE public.audit_log INCLUDING ALL)")
+    shadowed = await connection.fetchval(
+        "INSERT INTO audit_log (occurred_at, actor_role, action, entity_type, entity_id) "
+        "VALUES (now(), 'city', 'create', 'enterprise', 'shadow-test') RETURNING id"
+    )
+    assert await connection.fetchval("SELECT count(*) FROM public.audit_log WHERE id = $1", shadowed) == 1
+    assert await connection.fetchval("SELECT count(*) FROM pg_temp.audit_log") == 0
+    await connection.execute("DROP TABLE pg_temp.audit_log")
+
+
+async def test_the_gateway_runtime_role_reads_keys_and_notes_their_use_only(deployment):
+    owner = await asyncpg.connect(deployment.url("gateway", owner=True))
+    runtime = await asyncpg.connect(deployment.url("gateway"))
+    try:
+        columns = {row[0] for row in await owner.fetch(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'api_keys'::regclass AND attnum > 0"
+        )}  # fmt: skip
+        assert await runtime.fetchval("SELECT count(*) FROM api_keys") >= 0
+        assert await runtime.fetchval("SELECT count(*) FROM key_events") >= 0
+        await runtime.execute("UPDATE api_keys SET last_used_at = now() WHERE key_id = 'no-such-key'")
+        refused = [
+            *(f"UPDATE api_keys SET {column} = {column} WHERE false" for column in sorted(columns - {"last_used_at"})),
+            "INSERT INTO api_keys (key_id) VALUES ('minted')",
+            "DELETE FROM api_keys WHERE false",
+            "INSERT INTO key_events (key_id) VALUES ('forged')",
+            "UPDATE key_events SET key_id = key_id WHERE false",
+            "DELETE FROM key_events WHERE false",
+            "TRUNCATE api_keys",
+            "SELECT nextval('api_keys_id_seq')",
+        ]
+        for statement in refused:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await runtime.execute(statement)
+    finally:
+        await runtime.close()
+        await owner.close()
+
+
+async def test_a_disabled_append_only_trigger_fails_the_migrate_step_and_widens_nothing(deployment):
+    owner = await asyncpg.connect(deployment.url("registry", owner=True))
+    runtime = f"{deployment.prefix}registry"
+    try:
+        await owner.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        migrated = await asyncio.to_thread(deployment.migrate, "registry")
+        assert migrated.returncode == 2
+        assert "table audit_log is declared append-only" in migrated.stderr
+        assert "UPDATE" in migrated.stderr and "migrated to head" not in migrated.stderr
+        for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+            assert not await owner.fetchval("SELECT has_table_privilege($1, 'audit_log', $2)", runtime, privilege)
+    finally:
+        await owner.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        await owner.close()
+    assert (await asyncio.to_thread(deployment.migrate, "registry")).returncode == 0
+
+
+async def test_production_refuses_one_role_and_a_runtime_role_that_owns_something(deployment):
+    one_role = await asyncio.to_thread(
+        deployment.migrate,
+        "ranking",
+        RANKING_ENVIRONMENT="production",
+        RANKING_MIGRATION_DATABASE_URL=deployment.url("ranking", driver="postgresql+asyncpg"),
+        INTERNAL_SECRET="x" * 48,
+    )
+    assert one_role.returncode == 2, one_role.stderr
+    assert "RANKING_MIGRATION_DATABASE_URL and RANKING_DATABASE_URL name the same role" in one_role.stderr
+    admin = await deployment.admin(deployment.database("ranking"))
+    runtime = f"{deployment.prefix}ranking"
+    try:
+        await admin.execute("CREATE TABLE smuggled (id int)")
+        await admin.execute(f'ALTER TABLE smuggled OWNER TO "{runtime}"')
+        owning = await asyncio.to_thread(deployment.migrate, "ranking")
+        assert owning.returncode == 2
+        assert f"the runtime role {runtime} owns relation smuggled" in owning.stderr
+    finally:
+        await admin.execute("DROP TABLE IF EXISTS smuggled")
+        await admin.close()
+    assert (await asyncio.to_thread(deployment.migrate, "ranking")).returncode == 0
 
 
 async def test_a_later_migration_s_tables_get_the_same_privileges_and_hand_grants_are_taken_back(deployment):
@@ -300,7 +467,7 @@ async def test_a_later_migration_s_tables_get_the_same_privileges_and_hand_grant
                 if await owner.fetchval("SELECT has_table_privilege($1, $2, $3)", runtime, table, p)
             }
 
-        assert await privileges("later_rows") == READ_WRITE
+        assert await privileges("later_rows") == READ_WRITE - {"DELETE"}
         assert await privileges("later_events") == {"SELECT", "INSERT"}
         assert await privileges("audit_log") == {"SELECT", "INSERT"}
         assert await owner.fetchval("SELECT has_sequence_privilege($1, 'later_rows_id_seq', 'USAGE')", runtime)

@@ -167,8 +167,9 @@ def test_with_an_otlp_endpoint_every_hop_exports_its_spans_in_the_callers_trace(
             while time.monotonic() < deadline:
                 with collector.lock:
                     ours = [(service, span) for service, span in collector.spans if span.trace_id.hex() == trace_id]
-                # The screening's own span ends with its answer: it may come in a later batch than its calls'.
-                if len(ours) >= 1 + 2 * reads:
+                # The gateway's server and client spans, eligibility's screening and one client and one server span per
+                # registry read; the screening's own span ends with its answer, so it may come in a later batch.
+                if len(ours) >= 3 + 2 * reads:
                     break
                 time.sleep(0.2)
     finally:
@@ -178,6 +179,8 @@ def test_with_an_otlp_endpoint_every_hop_exports_its_spans_in_the_callers_trace(
     server_kind, client_kind = 2, 3  # OTLP's SPAN_KIND_SERVER and SPAN_KIND_CLIENT
     (screening,) = [span for service, span in ours if service == "eligibility" and span.kind == server_kind]
     assert screening.name == "POST /screenings" and screening.parent_span_id.hex() not in ("", parent_id)
+    (gateway_call,) = [span for service, span in ours if service == "gateway" and span.kind == client_kind]
+    assert screening.parent_span_id == gateway_call.span_id  # the gateway's hop is in the tree
     calls = [span for service, span in ours if service == "eligibility" and span.kind == client_kind]
     registry = [span for service, span in ours if service == "registry"]
     assert len(calls) == len(registry) == reads >= 1

@@ -9,7 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from openapi_spec_validator import validate
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.keys.service import split_key
 from gateway.main import DOCS_HTML
 from gateway.settings import SERVICE_NAMES, GatewaySettings
 from tests.gateway.helpers import RawServer, ServerThread, bearer, echo_app, make_key, running_gateway, settings_for
@@ -90,6 +94,7 @@ async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_po
         assert problem["circuits"] == {"registry": "closed"}
         assert "key database" in problem["detail"]
         assert (await client.get("/healthz")).status_code == 200
+        assert "gateway_key_database_up 0.0" in (await client.get("/metrics")).text
 
 
 async def test_readyz_answers_at_once_from_the_last_probes_while_an_upstream_hangs(
@@ -326,3 +331,99 @@ async def test_cors_allow_list(gateway_db: TestDatabase, echoes: dict[str, Serve
     async with running_gateway(settings_for(gateway_db.url, eligibility_url=echo.url)) as (_, client):
         plain = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://screens.cq.example"})
         assert "access-control-allow-origin" not in plain.headers
+
+
+async def test_the_key_database_its_pool_and_the_process_are_exported(gateway_db: TestDatabase) -> None:
+    settings = settings_for(gateway_db.url, database_pool_size=2, database_max_overflow=1)
+    async with running_gateway(settings) as (app, client):
+        await client.get("/readyz")  # after the first round of probes
+        families = {
+            family.name: family for family in text_string_to_metric_families((await client.get("/metrics")).text)
+        }
+        value = {
+            sample.name: sample.value for family in families.values() for sample in family.samples if not sample.labels
+        }
+        assert value["gateway_key_database_up"] == 1
+        assert (value["gateway_db_pool_size"], value["gateway_db_pool_max_connections"]) == (2, 3)
+        assert (value["gateway_db_pool_checked_out"], value["gateway_db_pool_overflow"]) == (0, 0)
+        assert value["process_resident_memory_bytes"] > 0 and "process_cpu_seconds" in families
+        engine = app.state.engine
+        async with engine.connect(), engine.connect(), engine.connect():  # the whole pool and its overflow, taken
+            text = (await client.get("/metrics")).text
+            assert "gateway_db_pool_checked_out 3.0" in text
+            assert "gateway_db_pool_overflow 1.0" in text
+        assert "gateway_db_pool_checked_out 0.0" in (await client.get("/metrics")).text
+
+
+async def test_a_method_outside_the_standard_ones_is_counted_as_other(gw: Gw) -> None:
+    _, client = gw
+    for method in ("PROPFIND", "MKCALENDAR", "PATCH"):
+        await client.request(method, "/nowhere")
+    text = (await client.get("/metrics")).text
+    assert 'gateway_requests_total{method="other",route="unmatched",status="404"} 2.0' in text
+    assert 'gateway_requests_total{method="PATCH",route="unmatched",status="404"} 1.0' in text
+    assert "PROPFIND" not in text and "MKCALENDAR" not in text
+
+
+async def test_the_readiness_loop_closes_an_idle_circuit_once_its_upstream_is_ready(
+    gateway_db: TestDatabase, closed_port_url: str
+) -> None:
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    settings = settings_for(
+        gateway_db.url,
+        registry_url=closed_port_url,
+        circuit_failure_threshold=1,
+        circuit_cool_down_seconds=0.5,
+        upstream_probe_interval=0.1,
+    )
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        assert (await client.get("/api/v1/registry/anything", headers=bearer(key))).status_code == 503
+        assert (await client.get("/readyz")).json()["circuits"] == {"registry": "open"}
+
+        async def circuit_gauge(expected: float) -> None:
+            deadline = time.monotonic() + 5
+            while (
+                f'gateway_upstream_circuit_state{{upstream="registry"}} {expected}'
+                not in (await client.get("/metrics")).text
+            ):
+                assert time.monotonic() < deadline, f"the circuit's gauge never read {expected}"
+                await asyncio.sleep(0.05)
+
+        # Past the cool-down with no request and the service still down: half-open, not open for ever.
+        await circuit_gauge(1.0)
+        assert (await client.get("/readyz")).json()["circuits"] == {"registry": "half_open"}
+        server = ServerThread(echo_app(), port=port).start()
+        try:
+            await circuit_gauge(0.0)  # its probe answered 200: closed, still without a request
+            ready = (await client.get("/readyz")).json()
+            assert ready["circuits"] == {"registry": "closed"} and ready["status"] == "ready"
+            metrics = (await client.get("/metrics")).text
+            for state in ("open", "half_open", "closed"):
+                assert f'gateway_upstream_circuit_transitions_total{{state="{state}",upstream="registry"}} 1.0' in (
+                    metrics
+                )
+            assert (await client.get("/api/v1/registry/anything", headers=bearer(key))).status_code == 200
+        finally:
+            server.stop()
+
+
+async def test_the_last_key_uses_are_written_before_the_gateway_stops(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    settings = settings_for(gateway_db.url, registry_url=echo.url)
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        assert (await client.get("/api/v1/registry/things/1", headers=bearer(key))).status_code == 200
+        authenticator = app.state.gateway.authenticator
+    # Shut down at once after the request: the lifespan waited for the use's write, before the engine went.
+    assert authenticator._writer is not None and authenticator._writer.done() and not authenticator._unwritten
+    engine = create_async_engine(gateway_db.url)
+    try:
+        async with engine.connect() as connection:
+            used = await connection.scalar(
+                text("SELECT last_used_at FROM api_keys WHERE key_id = :id"), {"id": split_key(key)}
+            )
+    finally:
+        await engine.dispose()
+    assert used is not None

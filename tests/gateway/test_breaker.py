@@ -159,3 +159,52 @@ def test_answers_and_abandoned_requests_while_closed_do_not_count_as_failures() 
 def test_settings_out_of_bounds_are_refused(threshold: int, cool_down: float, probes: int) -> None:
     with pytest.raises(ValueError, match="threshold"):
         CircuitBreaker(failure_threshold=threshold, cool_down=cool_down, half_open_probes=probes)
+
+
+def test_an_idle_open_circuit_reads_half_open_once_its_cool_down_is_over() -> None:
+    clock, changes = FakeClock(), []
+    circuit = breaker(clock, changes)
+    fail(circuit, 3)
+    clock.now += 9.9
+    assert circuit.state is CircuitState.OPEN
+    clock.now += 1000.0  # no request all night
+    assert circuit.state is CircuitState.HALF_OPEN
+    assert circuit.state is CircuitState.HALF_OPEN  # asked again: no second transition
+    assert changes == [(CircuitState.CLOSED, CircuitState.OPEN), (CircuitState.OPEN, CircuitState.HALF_OPEN)]
+    assert circuit.retry_after() == 0.0
+    probe = circuit.admit()  # a probe may go through at once
+    circuit.settle(probe, Outcome.SUCCEEDED)
+    assert circuit.state is CircuitState.CLOSED
+
+
+def test_a_ready_upstream_closes_a_circuit_past_its_cool_down_or_half_open_without_a_probe() -> None:
+    clock, changes = FakeClock(), []
+    circuit = breaker(clock, changes)
+    fail(circuit, 3)
+    clock.now += 5.0
+    assert circuit.recovered() is False  # within the cool-down: the readiness probe does not shorten it
+    assert circuit.state is CircuitState.OPEN
+    clock.now += 5.0
+    assert circuit.recovered() is True  # past it, straight from open
+    assert circuit.state is CircuitState.CLOSED and circuit.failures == 0
+    assert [state for _, state in changes] == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
+    assert circuit.recovered() is True and len(changes) == 3  # closed stays closed, nothing moves
+
+    fail(circuit, 3)
+    clock.now += 10.0
+    assert circuit.state is CircuitState.HALF_OPEN
+    assert circuit.recovered() is True  # half-open, no probe request out
+    assert circuit.state is CircuitState.CLOSED
+
+
+def test_a_probe_request_in_flight_decides_not_the_readiness_probe() -> None:
+    clock, changes = FakeClock(), []
+    circuit = breaker(clock, changes)
+    fail(circuit, 3)
+    clock.now += 10.0
+    probe = circuit.admit()
+    assert circuit.recovered() is False
+    assert circuit.state is CircuitState.HALF_OPEN
+    circuit.settle(probe, Outcome.FAILED)  # the hung route timed out: open again, whatever /readyz said
+    assert circuit.state is CircuitState.OPEN
+    assert circuit.recovered() is False

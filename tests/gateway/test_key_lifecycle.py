@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -162,7 +162,10 @@ async def test_rotation_keeps_both_keys_valid_for_the_grace_period_and_only_the_
         (old.key_id, KeyEventKind.ROTATED, "bob", new.key_id, rotated_at + timedelta(days=7)),
         (new.key_id, KeyEventKind.ISSUED, "bob", old.key_id, None),
     ]
-    assert [e.at for e in trail] == [T0, rotated_at, rotated_at]
+    # The server's times, not the `now` given: the rotation's two events share its transaction's.
+    issued, rotated, successor_issued = (e.at for e in trail)
+    assert T0 < issued <= rotated == successor_issued <= datetime.now(UTC)
+    assert {(e.db_role, e.os_user) for e in trail} == {("postgres", getpass.getuser())}
 
 
 async def test_a_successor_gets_the_old_keys_lifetime_and_a_grace_never_extends_an_expiry(
@@ -202,6 +205,25 @@ async def test_what_cannot_be_rotated(sessions: async_sessionmaker[AsyncSession]
                 await rotate_key(session, key_id, grace, now=T0 + later)
     async with sessions() as session:
         assert [e.event for e in await key_events(session, once.key_id)] == ["issued", "rotated"]
+
+
+async def test_times_are_the_databases(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Without a `now`, a key's creation, expiry and events take the database's clock (one transaction, one time)."""
+    async with sessions() as session, session.begin():
+        database_now = (await session.execute(text("SELECT now()"))).scalar_one()
+        _, record = await create_key(session, "city", expires_in=timedelta(days=90), operator="ops")
+        _, successor, old = await rotate_key(session, record.key_id, timedelta(hours=1))
+    assert record.created_at == database_now and record.expires_at == database_now + timedelta(days=90)
+    assert successor.created_at == database_now and successor.expires_at == database_now + timedelta(days=90)
+    assert old.expires_at == database_now + timedelta(hours=1)
+    async with sessions() as session:
+        trail = await key_events(session, record.key_id) + await key_events(session, successor.key_id)
+    assert [e.at for e in trail] == [database_now] * 3
+    async with sessions() as session, session.begin():
+        with pytest.raises(KeyProblem, match="not both"):
+            await create_key(session, "city", expires_at=T0, expires_in=timedelta(days=1))
+        with pytest.raises(KeyProblem, match="not in the future"):
+            await create_key(session, "city", expires_in=timedelta(0))
 
 
 # ---- last use -------------------------------------------------------------------------------------------------------
@@ -322,20 +344,21 @@ def test_keys_made_before_the_audit_table_get_their_events() -> None:
             finally:
                 await engine.dispose()
 
-        async def events_after() -> list[tuple[str, str, datetime]]:
+        async def events_after() -> list[tuple[str, str, datetime, str, str | None]]:
             engine = make_engine(database.url)
             try:
                 async with make_sessionmaker(engine)() as session:
-                    return [(e.key_id, e.event, e.at) for e in await key_events(session)]
+                    return [(e.key_id, e.event, e.at, e.db_role, e.os_user) for e in await key_events(session)]
             finally:
                 await engine.dispose()
 
         asyncio.run(at_0001())
         upgrade(GATEWAY_DIR, database.url)
+        # Their own times (the server's stamp applies from this revision on), written by the migrating role.
         assert asyncio.run(events_after()) == [
-            ("aaaaaaaaaaaa", "issued", T0),
-            ("bbbbbbbbbbbb", "issued", T0),
-            ("bbbbbbbbbbbb", "revoked", T0 + timedelta(days=1)),
+            ("aaaaaaaaaaaa", "issued", T0, "postgres", None),
+            ("bbbbbbbbbbbb", "issued", T0, "postgres", None),
+            ("bbbbbbbbbbbb", "revoked", T0 + timedelta(days=1), "postgres", None),
         ]
     finally:
         database.drop()
@@ -403,6 +426,13 @@ def test_cli_create_with_expiry_rotate_list_events_revoke(gateway_db: TestDataba
         ("issued", "bob", first["key_id"]),
         ("revoked", "carol", None),
     ]
+    # `--operator` is what the operator declares; the OS user and the database role are recorded beside it.
+    assert [(e["os_user"], e["db_role"]) for e in trail[0] + trail[1]] == [
+        (getpass.getuser(), "postgres"),
+        ("bob", "postgres"),
+        ("bob", "postgres"),
+        (getpass.getuser(), "postgres"),
+    ]
     every = cli(gateway_db.url, "events")
     assert every.returncode == 0 and first["key_id"] in every.stdout and "rotated" in every.stdout
 
@@ -412,7 +442,7 @@ def test_cli_operator_defaults_to_the_os_user_and_refusals(gateway_db: TestDatab
     assert made.returncode == 0, made.stderr
     key_id = json.loads(made.stdout)["key_id"]
     events = json.loads(cli(gateway_db.url, "events", key_id, "--json").stdout)
-    assert [e["operator"] for e in events] == [getpass.getuser()]
+    assert [(e["operator"], e["os_user"], e["db_role"]) for e in events] == [(getpass.getuser(),) * 2 + ("postgres",)]
     for args, message in [
         (("create", "--role", "city", "--expires-in", "90 days"), "is not a duration"),
         (("create", "--role", "city", "--expires-at", "tomorrow"), "is not an ISO 8601 time"),
@@ -427,65 +457,244 @@ def test_cli_operator_defaults_to_the_os_user_and_refusals(gateway_db: TestDatab
     assert json.loads(at.stdout)["expires_at"] == "2030-01-01T00:00:00+00:00"
 
 
-def test_cli_with_an_owner_and_a_runtime_role(gateway_db: TestDatabase) -> None:
-    """As deployed: the CLI migrates as the owner role (granting the runtime role), then works as the runtime role,
-    which may add key events but not rewrite them."""
-    prefix = f"kl{uuid.uuid4().hex[:6]}"
-    owner, runtime, database = f"{prefix}_owner", prefix, f"{prefix}_gateway"
-    admin = make_url(gateway_db.admin_url)
-
-    def url(role: str, driver: str = "postgresql+asyncpg") -> str:
-        return str(admin.set(drivername=driver, username=role, password=None, database=database))
-
-    async def as_admin(*statements: str) -> None:
-        connection = await asyncpg.connect(str(admin.set(drivername="postgresql")))
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(
-        as_admin(
-            f'CREATE ROLE "{owner}" LOGIN',
-            f'CREATE ROLE "{runtime}" LOGIN',
-            f'CREATE DATABASE "{database}" OWNER "{owner}"',
-        )
-    )
+def test_the_cli_never_migrates_and_refuses_a_database_not_at_its_head() -> None:
+    database = TestDatabase("gateway_behind", GATEWAY_DIR)
+    database.create()
     try:
-        env = {"GATEWAY_MIGRATION_DATABASE_URL": url(owner)}
-        made = cli(url(runtime), "create", "--role", "city", "--json", "--operator", "ops", extra=env)
-        assert made.returncode == 0, made.stderr
-        key_id = json.loads(made.stdout)["key_id"]
-        rotated = cli(url(runtime), "rotate", key_id, "--grace", "1h", "--json", extra=env)
-        assert rotated.returncode == 0, rotated.stderr
-        revoked = cli(url(runtime), "revoke", json.loads(rotated.stdout)["key_id"], extra=env)
-        assert revoked.returncode == 0, revoked.stderr
-        # Where only the runtime URL is configured (the gateway's own container), the database at head: no DDL.
-        events = json.loads(cli(url(runtime), "events", "--json").stdout)
-        assert [e["event"] for e in events] == ["issued", "issued", "rotated", "revoked"]
+        downgrade(GATEWAY_DIR, database.url, "0001", allow_data_loss=True)
+        for args in (("list",), ("events",), ("create", "--role", "city"), ("revoke", "aaaaaaaaaaaa")):
+            result = cli(database.url, *args)
+            assert result.returncode == 2, (args, result.stderr)
+            assert "is at revision 0001" in result.stderr and "python -m deploy.migrate gateway" in result.stderr
+        empty = cli(database.url.rsplit("/", 1)[0] + "/postgres", "list")  # a database without the gateway's schema
+        assert empty.returncode == 2 and "none (empty)" in empty.stderr, empty.stderr
 
-        async def runtime_cannot_rewrite() -> None:
-            connection = await asyncpg.connect(url(runtime, "postgresql"))
+        async def revision() -> str:
+            connection = await asyncpg.connect(database.url.replace("postgresql+asyncpg", "postgresql"))
             try:
-                for statement in (
-                    "UPDATE key_events SET operator = 'mallory'",
-                    "DELETE FROM key_events",
-                    "TRUNCATE key_events",
-                    "ALTER TABLE key_events DISABLE TRIGGER key_events_append_only",
-                ):
-                    with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.RaiseError)):
-                        await connection.execute(statement)
-                assert await connection.fetchval("SELECT count(*) FROM key_events") == 4
+                return str(await connection.fetchval("SELECT version_num FROM alembic_version"))
             finally:
                 await connection.close()
 
-        asyncio.run(runtime_cannot_rewrite())
+        assert asyncio.run(revision()) == "0001"
     finally:
-        asyncio.run(
-            as_admin(
-                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
-                f'DROP ROLE IF EXISTS "{runtime}"',
-                f'DROP ROLE IF EXISTS "{owner}"',
-            )
+        database.drop()
+
+
+# ---- as deployed: an owner role and a runtime role ------------------------------------------------------------------
+
+
+class Roles:
+    """A gateway database owned by one role and used by another, migrated as `python -m deploy.migrate` does."""
+
+    def __init__(self, admin_url: str) -> None:
+        prefix = f"kl{uuid.uuid4().hex[:6]}"
+        self.owner, self.runtime, self.database = f"{prefix}_owner", prefix, f"{prefix}_gateway"
+        self.admin = make_url(admin_url)
+
+    def url(self, role: str, driver: str = "postgresql+asyncpg") -> str:
+        return str(self.admin.set(drivername=driver, username=role, password=None, database=self.database))
+
+    def admin_run(self, *statements: str) -> None:
+        async def run() -> None:
+            connection = await asyncpg.connect(str(self.admin.set(drivername="postgresql")))
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+
+    @property
+    def owner_env(self) -> dict[str, str]:
+        return {"GATEWAY_MIGRATION_DATABASE_URL": self.url(self.owner)}
+
+
+@pytest.fixture(scope="module")
+def roles(gateway_db: TestDatabase) -> Iterator[Roles]:
+    made = Roles(gateway_db.admin_url)
+    made.admin_run(
+        f'CREATE ROLE "{made.owner}" LOGIN',
+        f'CREATE ROLE "{made.runtime}" LOGIN',
+        f'CREATE DATABASE "{made.database}" OWNER "{made.owner}"',
+        f'REVOKE ALL ON DATABASE "{made.database}" FROM PUBLIC',
+        f'GRANT CONNECT ON DATABASE "{made.database}" TO "{made.runtime}"',
+    )
+    try:
+        migrated = subprocess.run(
+            [sys.executable, "-m", "deploy.migrate", "gateway"],
+            env={**os.environ, "GATEWAY_DATABASE_URL": made.url(made.runtime), **made.owner_env},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
+        assert migrated.returncode == 0, migrated.stderr
+        yield made
+    finally:
+        made.admin_run(
+            f'DROP DATABASE IF EXISTS "{made.database}" WITH (FORCE)',
+            f'DROP ROLE IF EXISTS "{made.runtime}"',
+            f'DROP ROLE IF EXISTS "{made.owner}"',
+        )
+
+
+async def _refused(url: str, statements: Sequence[str], error: type[Exception], match: str) -> None:
+    """Each statement, in its own transaction, fails with `error` matching `match`."""
+    connection = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            with pytest.raises(error, match=match):
+                async with connection.transaction():
+                    await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def test_cli_writes_as_the_owner_and_reads_as_the_runtime_role(roles: Roles) -> None:
+    runtime_only = cli(roles.url(roles.runtime), "create", "--role", "city")
+    assert runtime_only.returncode == 2
+    assert f"role {roles.runtime} may not issue" in runtime_only.stderr
+    assert "GATEWAY_MIGRATION_DATABASE_URL" in runtime_only.stderr
+
+    made = cli(roles.url(roles.runtime), "create", "--role", "city", "--json", "--operator", "ops",
+               extra=roles.owner_env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    key_id = json.loads(made.stdout)["key_id"]
+    rotated = cli(roles.url(roles.runtime), "rotate", key_id, "--grace", "1h", "--json", extra=roles.owner_env)
+    assert rotated.returncode == 0, rotated.stderr
+    revoked = cli(roles.url(roles.runtime), "revoke", json.loads(rotated.stdout)["key_id"], extra=roles.owner_env)
+    assert revoked.returncode == 0, revoked.stderr
+    for command in ("rotate", "revoke"):
+        refused = cli(roles.url(roles.runtime), command, key_id)
+        assert refused.returncode == 2 and "may not issue, rotate or revoke" in refused.stderr, refused.stderr
+    # Reads need only the runtime URL (the gateway's own container); the events name the role that wrote them.
+    events = json.loads(cli(roles.url(roles.runtime), "events", "--json").stdout)
+    assert [(e["event"], e["db_role"]) for e in events] == [
+        ("issued", roles.owner),
+        ("issued", roles.owner),
+        ("rotated", roles.owner),
+        ("revoked", roles.owner),
+    ]
+    assert len(json.loads(cli(roles.url(roles.runtime), "list", "--json").stdout)) == 2
+
+
+def test_the_runtime_role_only_reads_keys_and_notes_their_last_use(roles: Roles) -> None:
+    made = cli(roles.url(roles.runtime), "create", "--role", "city", "--json", extra=roles.owner_env)
+    assert made.returncode == 0, made.stderr
+    key_id = json.loads(made.stdout)["key_id"]
+    runtime = roles.url(roles.runtime, "postgresql")
+    asyncio.run(
+        _refused(
+            runtime,
+            [
+                "INSERT INTO api_keys (key_id, key_hash, role, label, created_at) "
+                "VALUES ('mmmmmmmmmmmm', repeat('0', 64), 'city', '', now())",
+                f"UPDATE api_keys SET key_hash = repeat('1', 64) WHERE key_id = '{key_id}'",
+                f"UPDATE api_keys SET revoked_at = NULL, expires_at = NULL WHERE key_id = '{key_id}'",
+                f"DELETE FROM api_keys WHERE key_id = '{key_id}'",
+                f"INSERT INTO key_events (key_id, event, operator) VALUES ('{key_id}', 'revoked', 'mallory')",
+                "UPDATE key_events SET operator = 'mallory'",
+                "DELETE FROM key_events",
+                "TRUNCATE key_events",
+                "ALTER TABLE key_events DISABLE TRIGGER key_events_append_only",
+                "ALTER TABLE api_keys DISABLE TRIGGER api_keys_guard",
+            ],
+            asyncpg.InsufficientPrivilegeError,
+            "permission denied|must be owner",
+        )
+    )
+
+    async def notes_a_use() -> None:
+        connection = await asyncpg.connect(runtime)
+        try:
+            status = await connection.execute(f"UPDATE api_keys SET last_used_at = now() WHERE key_id = '{key_id}'")
+            assert status == "UPDATE 1"
+            assert await connection.fetchval("SELECT count(*) FROM key_events") >= 1
+        finally:
+            await connection.close()
+
+    asyncio.run(notes_a_use())
+
+
+def test_the_triggers_bind_the_owner_too(roles: Roles) -> None:
+    """What the owner's own connection (the keys CLI's) cannot do to a key or its record."""
+    made = cli(roles.url(roles.runtime), "create", "--role", "district", "--district", "500103", "--json",
+               "--expires-in", "30d", extra=roles.owner_env)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    key_id = json.loads(made.stdout)["key_id"]
+    revoked_made = cli(roles.url(roles.runtime), "create", "--role", "city", "--json", extra=roles.owner_env)
+    revoked_id = json.loads(revoked_made.stdout)["key_id"]
+    assert cli(roles.url(roles.runtime), "revoke", revoked_id, extra=roles.owner_env).returncode == 0
+    owner = roles.url(roles.owner, "postgresql")
+    where = f"WHERE key_id = '{key_id}'"
+    identity = [
+        f"UPDATE api_keys SET key_id = 'nnnnnnnnnnnn' {where}",
+        f"UPDATE api_keys SET key_hash = repeat('1', 64) {where}",
+        f"UPDATE api_keys SET role = 'city', district_code = NULL {where}",
+        f"UPDATE api_keys SET district_code = '500101' {where}",
+        f"UPDATE api_keys SET label = 'someone else' {where}",
+        f"UPDATE api_keys SET created_at = created_at - interval '1 day' {where}",
+        f"UPDATE api_keys SET id = id + 1000 {where}",
+    ]
+    asyncio.run(_refused(owner, identity, asyncpg.RaiseError, "never change"))
+    asyncio.run(
+        _refused(
+            owner,
+            [
+                f"UPDATE api_keys SET expires_at = expires_at + interval '1 second' {where}",
+                f"UPDATE api_keys SET expires_at = NULL {where}",
+            ],
+            asyncpg.RaiseError,
+            "never extended or cleared",
+        )
+    )
+    asyncio.run(
+        _refused(
+            owner,
+            [
+                f"UPDATE api_keys SET revoked_at = NULL WHERE key_id = '{revoked_id}'",
+                f"UPDATE api_keys SET revoked_at = revoked_at + interval '1 day' WHERE key_id = '{revoked_id}'",
+            ],
+            asyncpg.RaiseError,
+            "a revocation is final",
+        )
+    )
+    # A key without its issued event in the same transaction is refused at commit.
+    asyncio.run(
+        _refused(
+            owner,
+            [
+                "INSERT INTO api_keys (key_id, key_hash, role, label, created_at) "
+                "VALUES ('oooooooooooo', repeat('0', 64), 'city', '', now())"
+            ],
+            asyncpg.RaiseError,
+            "issued with its issued event",
+        )
+    )
+
+    async def what_the_owner_may_do() -> None:
+        connection = await asyncpg.connect(owner)
+        try:
+            # Bring an expiry forward, revoke, note a use: allowed.
+            await connection.execute(f"UPDATE api_keys SET expires_at = expires_at - interval '1 day' {where}")
+            await connection.execute(f"UPDATE api_keys SET last_used_at = now(), revoked_at = now() {where}")
+            # A key with its issued event in one transaction; the event's time and role are the server's.
+            async with connection.transaction():
+                await connection.execute(
+                    "INSERT INTO api_keys (key_id, key_hash, role, label, created_at) "
+                    "VALUES ('pppppppppppp', repeat('0', 64), 'city', '', now())"
+                )
+                await connection.execute(
+                    "INSERT INTO key_events (key_id, event, operator, at, db_role) "
+                    "VALUES ('pppppppppppp', 'issued', 'ops', '2000-01-01T00:00:00Z', 'someone')"
+                )
+                now = await connection.fetchval("SELECT now()")
+            stamped = await connection.fetchrow("SELECT at, db_role FROM key_events WHERE key_id = 'pppppppppppp'")
+            assert (stamped["at"], stamped["db_role"]) == (now, roles.owner)
+        finally:
+            await connection.close()
+
+    asyncio.run(what_the_owner_may_do())

@@ -7,7 +7,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import Message
@@ -371,6 +373,22 @@ async def test_the_services_own_documents_are_not_served_through_the_gateway(gw:
             assert "/openapi.json" in response.json()["detail"]
 
 
+async def test_the_services_health_readiness_and_metrics_are_not_served_through_the_gateway(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    for path in ("/healthz", "/readyz", "/metrics", "/metrics/"):
+        for service in SERVICE_NAMES:
+            for headers in ({}, bearer(key)):  # refused before authentication, like the documents
+                response = await client.get(f"/api/v1/{service}{path}", headers=headers)
+                assert response.status_code == 404, (service, path, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert "/healthz, /readyz and /metrics" in response.json()["detail"]
+    assert (await client.get("/api/v1/registry/things/1", headers=bearer(key))).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    for service in SERVICE_NAMES:  # 4 paths, with and without a key
+        assert f'route="/api/v1/{service}/{{operation}}",status="404"}} 8.0' in metrics
+
+
 async def test_bodies_that_trickle_hold_no_upstream_connection_and_end_in_a_408(
     gateway_db: TestDatabase, echo: ServerThread
 ) -> None:
@@ -486,8 +504,9 @@ async def test_the_callers_trace_is_continued_upstream_and_a_bad_one_replaced(gw
     assert response.status_code == 200
     [forwarded] = header_values(response.json(), "traceparent")
     version, forwarded_trace, span, flags = forwarded.split("-")
-    # The same trace and sampling decision, the gateway's own hop as the parent.
-    assert (version, forwarded_trace, flags) == ("00", trace_id, "01")
+    # The same trace, the gateway's own hop as the parent; not the caller's sampling decision: without spans
+    # exported here, the gateway sends on unsampled (an outside caller cannot make every service record).
+    assert (version, forwarded_trace, flags) == ("00", trace_id, "00")
     assert len(span) == 16 and span != parent
     assert header_values(response.json(), "tracestate") == []
     assert "traceparent" not in response.headers  # nothing new for the caller: it has X-Request-ID
@@ -673,3 +692,23 @@ async def test_requests_flow_across_session_renewals(gateway_db: TestDatabase, e
         await asyncio.sleep(0.01)
         assert len({id(session) for session in sessions}) == 4
         assert all(session.closed for session in sessions[:-1])
+
+
+async def test_a_hung_name_resolution_is_bounded_by_the_connect_timeout(
+    gateway_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never_resolves(*_: object, **__: object) -> list[dict[str, Any]]:
+        await asyncio.sleep(60)
+        return []
+
+    monkeypatch.setattr(aiohttp.resolver.DefaultResolver, "resolve", never_resolves)
+    settings = settings_for(gateway_db.url, registry_url="http://registry.invalid:8001", upstream_connect_timeout=0.3)
+    async with running_gateway(settings) as (app, client):
+        key = await make_key(app, "city")
+        started = time.monotonic()
+        response = await client.get("/api/v1/registry/anything", headers=bearer(key))
+        assert response.status_code == 503
+        assert response.json()["detail"] == "The registry service did not accept a connection within 0.3 seconds."
+        assert time.monotonic() - started < 2.0  # not the resolver's own minute
+        metrics = (await client.get("/metrics")).text
+        assert 'gateway_upstream_errors_total{kind="connect_timeout",upstream="registry"} 1.0' in metrics

@@ -130,6 +130,31 @@ async def test_a_hung_redis_is_given_up_on_after_a_few_timeouts_and_tried_again_
         hung.stop()
 
 
+async def test_its_own_pool_running_out_in_a_burst_is_not_taken_for_redis_failing() -> None:
+    fallbacks: list[None] = []
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=5.0)
+    limiter = RedisRateLimiter(
+        REDIS_URL, breaker=breaker, max_connections=1, on_fallback=lambda: fallbacks.append(None)
+    )
+    bucket = f"test:{uuid.uuid4().hex}"
+    try:
+        held = await limiter.redis.connection_pool.get_connection()  # the pool's only connection, busy
+        try:
+            started = time.monotonic()
+            decisions = await asyncio.gather(*(limiter.take(bucket, rate=1.0, burst=10) for _ in range(4)))
+            assert time.monotonic() - started >= REDIS_TIMEOUT_SECONDS - 0.1  # each waited for a free connection
+            assert all(decision.allowed for decision in decisions)
+            assert len(fallbacks) == 4  # decided in process, and counted
+            # Twice the threshold, yet the circuit is closed: nothing was said about Redis.
+            assert breaker.state is CircuitState.CLOSED and breaker.failures == 0
+        finally:
+            await limiter.redis.connection_pool.release(held)
+        shared = await limiter.take(bucket, rate=1.0, burst=10)
+        assert shared.remaining == 9 and len(fallbacks) == 4  # Redis's bucket, untouched by the burst's decisions
+    finally:
+        await limiter.close()
+
+
 async def test_the_gateway_counts_the_decisions_it_makes_without_redis(
     gateway_db: TestDatabase, echo: ServerThread
 ) -> None:
