@@ -8,7 +8,10 @@ still refused; a probe's success closes the circuit, its failure opens it again 
 The state follows the clock, not only the requests: an open circuit past its cool-down reads as half-open whoever
 asks (the readiness loop asks every round, so the gauge and /readyz never show an idle circuit open for hours), and
 a readiness probe that the service answers with a 200 closes a half-open circuit that no probe request is deciding
-(`recovered`), so that a quiet upstream's circuit does not wait for the next caller to close.
+(`recovered`), so that a quiet upstream's circuit does not wait for the next caller to close. Only a probe sent after
+the circuit opened counts, and a readiness probe is believed only until it is shown wrong: when the requests fail
+again right after it closed the circuit (a service whose /readyz answers while its routes hang), the next close
+takes a probe request that got an answer.
 
 An answer the service gave, whatever its status, is a success: a 503 from the service is its own verdict (its
 database, an upstream of its own, its heavy-work admission), already fast and already a problem for the caller, and
@@ -83,6 +86,10 @@ class CircuitBreaker:
         self.failures = 0
         self._opened_at = 0.0
         self._probes = 0
+        # Whether the readiness probes may close the circuit (see the module's docstring), and whether the circuit
+        # was last closed by one, with no request answered since.
+        self._readiness_believed = True
+        self._closed_by_readiness = False
         # A ticket is the epoch it was admitted in; every change of state starts a new one, so that a request
         # admitted before (one of many stuck when the circuit opened, a probe of an earlier half-open) settles
         # nothing about the state it ends in.
@@ -116,25 +123,37 @@ class CircuitBreaker:
         if self._state is CircuitState.CLOSED:
             if outcome is Outcome.SUCCEEDED:
                 self.failures = 0
+                self._closed_by_readiness = False
             elif outcome is Outcome.FAILED:
                 self.failures += 1
                 if self.failures >= self.failure_threshold:
+                    if self._closed_by_readiness:
+                        self._readiness_believed = False
                     self._open()
         elif self._state is CircuitState.HALF_OPEN:
             self._probes -= 1
             if outcome is Outcome.SUCCEEDED:
                 self.failures = 0
+                self._readiness_believed, self._closed_by_readiness = True, False
                 self._move(CircuitState.CLOSED)
             elif outcome is Outcome.FAILED:
                 self._open()
 
-    def recovered(self) -> bool:
-        """The service answered a readiness probe with a 200: a circuit past its cool-down (half-open) with no probe
-        request in flight closes now; an open one within its cool-down, or one a probe request is deciding, stays.
-        Whether the circuit is closed after."""
-        if self.state is CircuitState.HALF_OPEN and self._probes == 0:
+    def recovered(self, probed_at: float | None = None) -> bool:
+        """The service answered a readiness probe, sent at `probed_at` (this clock; now by default), with a 200: a
+        circuit past its cool-down (half-open) with no probe request in flight closes now, if it opened before the
+        probe was sent and the readiness probes have not been shown wrong since; otherwise it stays. Whether the
+        circuit is closed after."""
+        sent = self._clock() if probed_at is None else probed_at
+        if (
+            self.state is CircuitState.HALF_OPEN
+            and self._probes == 0
+            and self._readiness_believed
+            and self._opened_at <= sent
+        ):
             self.failures = 0
             self._move(CircuitState.CLOSED)
+            self._closed_by_readiness = True
         return self._state is CircuitState.CLOSED
 
     def retry_after(self) -> float:

@@ -1,6 +1,7 @@
 """The gateway app: `uvicorn --factory gateway.main:create_app` (port 8000 under `make run`)."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -393,6 +394,8 @@ class ReadinessProbes:
 
     async def probe(self) -> None:
         names = list(self.upstreams)
+        # A 200 closes only a circuit that opened before its probe was sent (gateway/breaker.py).
+        sent = time.monotonic()
         database, store, *upstreams = await asyncio.gather(
             self.key_database(), self._rate_limit_store(), *(self._upstream(name) for name in names)
         )
@@ -403,7 +406,7 @@ class ReadinessProbes:
             breaker = self.upstreams[name].breaker
             # Either call moves an idle circuit past its cool-down on (the gauge follows through its listener).
             if result == "ok":
-                breaker.recovered()
+                breaker.recovered(probed_at=sent)
             else:
                 breaker.state  # noqa: B018 - read for its effect: open past the cool-down becomes half-open
         self.checks = {"rate_limit_store": store, **dict(zip(names, upstreams, strict=True))}

@@ -109,6 +109,23 @@ _OWNED_BY_ROLE = text(
     """
 )
 
+# What would let the role act beyond its grants: attributes, and membership of any role (through SET ROLE, whatever
+# NOINHERIT says: the owner's, or a predefined one such as pg_write_all_data).
+_ROLE_POWERS = text(
+    """
+    SELECT r.rolsuper AS superuser, r.rolcreaterole AS createrole, r.rolbypassrls AS bypassrls,
+           ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                 WHERE m.member = r.oid ORDER BY g.rolname) AS member_of
+    FROM pg_roles r WHERE r.rolname = :role
+    """
+)
+
+
+def _powers_beyond_grants(connection: Connection, role: str) -> list[str]:
+    row = connection.execute(_ROLE_POWERS, {"role": role}).mappings().one()
+    powers = [attribute.upper() for attribute in ("superuser", "createrole", "bypassrls") if row[attribute]]
+    return powers + [f"membership of {member}" for member in row["member_of"]]
+
 
 def refusing_triggers(connection: Connection) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """Per table, the events (UPDATE, DELETE, TRUNCATE) an enabled BEFORE trigger of it refuses; and the tables one
@@ -167,6 +184,13 @@ def grant_runtime_privileges(connection: Connection, component: str, role: str) 
             f"{component}: the runtime role {role} owns {', '.join(owned)}: it must own nothing. Run "
             f"deploy/postgres/init-databases.sh again (it hands the runtime role's objects to the owner role), "
             f"then migrate again"
+        )
+    powers = _powers_beyond_grants(connection, role)
+    if powers:
+        raise PrivilegeError(
+            f"{component}: the runtime role {role} holds {', '.join(powers)}: with it the role could act as another"
+            f" (SET ROLE) or past its grants. Revoke it (REVOKE <role> FROM {role}; ALTER ROLE {role} NOSUPERUSER"
+            f" NOCREATEROLE NOBYPASSRLS), then migrate again"
         )
     quote = connection.dialect.identifier_preparer.quote
     who, schema = quote(role), quote(SCHEMA)

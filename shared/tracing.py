@@ -150,13 +150,15 @@ def edge_sampler(configured: "Sampler") -> "Sampler":
 
     class EdgeSampler(Sampler):
         """The configured sampler, asked as if a remote parent (the caller) were absent: with the default
-        parent-based samplers its root sampler decides, on the caller's trace id. A local parent (the gateway's own
-        server span, for its client spans) is kept, so a trace is recorded whole or not at all."""
+        parent-based samplers its root sampler decides. Not on the caller's trace id, though: the ratio samplers
+        decide from a trace id's low bits, which the caller chose, so it could force every request to be traced
+        (or hide its own); they are asked with a random id instead (the span keeps the caller's). A local parent
+        (the gateway's own server span, for its client spans) is kept, so a trace is recorded whole or not at all."""
 
-        def should_sample(self, parent_context: Any, *args: Any, **kwargs: Any) -> SamplingResult:
+        def should_sample(self, parent_context: Any, trace_id: int, *args: Any, **kwargs: Any) -> SamplingResult:
             if get_current_span(parent_context).get_span_context().is_remote:
-                parent_context = None
-            return configured.should_sample(parent_context, *args, **kwargs)
+                return configured.should_sample(None, secrets.randbits(128) | 1, *args, **kwargs)
+            return configured.should_sample(parent_context, trace_id, *args, **kwargs)
 
         def get_description(self) -> str:
             return f"EdgeSampler{{{configured.get_description()}}}"

@@ -197,31 +197,38 @@ def test_at_the_edge_without_spans_the_callers_trace_is_continued_unsampled() ->
 LOW_TRACE_ID, HIGH_TRACE_ID = "4bf92f3577b34da6" + "0" * 15 + "1", "4bf92f3577b34da6" + "f" * 16
 
 
-@pytest.mark.parametrize(
-    ("trace_id", "flags", "recorded"),
-    [
-        (LOW_TRACE_ID, "00", True),
-        (LOW_TRACE_ID, "01", True),
-        (HIGH_TRACE_ID, "01", False),
-        (HIGH_TRACE_ID, "00", False),
-    ],
-)
-def test_the_edge_sampler_decides_on_the_callers_trace_id_never_on_its_flag(
-    trace_id: str, flags: str, recorded: bool
-) -> None:
+def edge_spans(ratio: float, trace_id: str, flags: str, count: int) -> list[bool]:
+    """Whether each of `count` requests of the caller's trace `trace_id` (sent with `flags`) is recorded at the
+    edge under a parent-based ratio sampler; the gateway's own client span must follow its server span."""
     from opentelemetry import propagate
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
     from opentelemetry.trace import SpanKind, set_span_in_context
 
-    provider = TracerProvider(sampler=edge_sampler(ParentBasedTraceIdRatio(0.5)))
+    provider = TracerProvider(sampler=edge_sampler(ParentBasedTraceIdRatio(ratio)))
     tracer = provider.get_tracer("test")
-    caller = propagate.extract({"traceparent": f"00-{trace_id}-{PARENT_ID}-{flags}"})
-    server = tracer.start_span("GET", context=caller, kind=SpanKind.SERVER)
-    ids = server.get_span_context()
-    assert f"{ids.trace_id:032x}" == trace_id  # the caller's trace, continued
-    assert server.is_recording() is recorded and ids.trace_flags.sampled is recorded
-    # The gateway's own client span follows its server span's decision (a local parent).
-    client = tracer.start_span("GET registry", context=set_span_in_context(server), kind=SpanKind.CLIENT)
-    assert client.is_recording() is recorded
+    recorded = []
+    for _ in range(count):
+        caller = propagate.extract({"traceparent": f"00-{trace_id}-{PARENT_ID}-{flags}"})
+        server = tracer.start_span("GET", context=caller, kind=SpanKind.SERVER)
+        ids = server.get_span_context()
+        assert f"{ids.trace_id:032x}" == trace_id  # the caller's trace, continued
+        assert ids.trace_flags.sampled is server.is_recording()
+        client = tracer.start_span("GET registry", context=set_span_in_context(server), kind=SpanKind.CLIENT)
+        assert client.is_recording() is server.is_recording()
+        recorded.append(server.is_recording())
     provider.shutdown()
+    return recorded
+
+
+@pytest.mark.parametrize("trace_id", [LOW_TRACE_ID, HIGH_TRACE_ID])
+@pytest.mark.parametrize("flags", ["00", "01"])
+def test_the_edge_sampler_never_takes_the_callers_flag(trace_id: str, flags: str) -> None:
+    assert edge_spans(1.0, trace_id, flags, 20) == [True] * 20
+    assert edge_spans(0.0, trace_id, flags, 20) == [False] * 20
+
+
+def test_a_caller_cannot_choose_a_trace_id_the_ratio_sampler_always_takes() -> None:
+    """At 1 %, a trace id with its low bits at 1 would be sampled every time if the caller's id decided: 400
+    sampled requests (expected: 4; fewer than 40 but for a chance below 1e-20)."""
+    assert sum(edge_spans(0.01, LOW_TRACE_ID, "01", 400)) < 40

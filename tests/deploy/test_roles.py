@@ -445,6 +445,34 @@ async def test_production_refuses_one_role_and_a_runtime_role_that_owns_somethin
     assert (await asyncio.to_thread(deployment.migrate, "ranking")).returncode == 0
 
 
+async def test_a_runtime_role_that_could_become_another_is_refused(deployment):
+    """NOINHERIT does not stop SET ROLE: a runtime role that is a member of its owner (or of pg_write_all_data, or
+    holds CREATEROLE) could disable the audit trigger through it, so the migrate step grants nothing to it."""
+    admin = await deployment.admin()
+    runtime, owner = f"{deployment.prefix}registry", f"{deployment.prefix}registry_owner"
+    try:
+        for grant, undo, named in (
+            (f'GRANT "{owner}" TO "{runtime}"', f'REVOKE "{owner}" FROM "{runtime}"', f"membership of {owner}"),
+            (
+                f'GRANT pg_write_all_data TO "{runtime}"',
+                f'REVOKE pg_write_all_data FROM "{runtime}"',
+                "membership of pg_write_all_data",
+            ),
+            (f'ALTER ROLE "{runtime}" CREATEROLE', f'ALTER ROLE "{runtime}" NOCREATEROLE', "CREATEROLE"),
+        ):
+            await admin.execute(grant)
+            try:
+                refused = await asyncio.to_thread(deployment.migrate, "registry")
+            finally:
+                await admin.execute(undo)
+            assert refused.returncode == 2, refused.stderr
+            assert f"the runtime role {runtime} holds {named}" in refused.stderr
+            assert "migrated to head" not in refused.stderr
+    finally:
+        await admin.close()
+    assert (await asyncio.to_thread(deployment.migrate, "registry")).returncode == 0
+
+
 async def test_a_later_migration_s_tables_get_the_same_privileges_and_hand_grants_are_taken_back(deployment):
     owner = await asyncpg.connect(deployment.url("registry", owner=True))
     runtime = f"{deployment.prefix}registry"

@@ -190,11 +190,48 @@ def test_a_ready_upstream_closes_a_circuit_past_its_cool_down_or_half_open_witho
     assert [state for _, state in changes] == [CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
     assert circuit.recovered() is True and len(changes) == 3  # closed stays closed, nothing moves
 
+    circuit.settle(circuit.admit(), Outcome.SUCCEEDED)  # a request answered: the readiness probe was right
     fail(circuit, 3)
     clock.now += 10.0
     assert circuit.state is CircuitState.HALF_OPEN
     assert circuit.recovered() is True  # half-open, no probe request out
     assert circuit.state is CircuitState.CLOSED
+
+
+def test_a_readiness_probe_shown_wrong_no_longer_closes_the_circuit_until_a_request_probe_is_answered() -> None:
+    """A service whose /readyz answers while its routes hang: once the requests fail again right after a readiness
+    probe closed the circuit, only a probe request that gets an answer closes it (not a batch of hung requests
+    every cool-down)."""
+    clock, changes = FakeClock(), []
+    circuit = breaker(clock, changes)
+    fail(circuit, 3)
+    clock.now += 10.0
+    assert circuit.recovered() is True
+    fail(circuit, 3)  # the routes still hang
+    assert circuit.state is CircuitState.OPEN
+    clock.now += 10.0
+    assert circuit.recovered() is False and circuit.state is CircuitState.HALF_OPEN
+    clock.now += 60.0
+    assert circuit.recovered() is False  # however long: it waits for a probe request
+    probe = circuit.admit()
+    circuit.settle(probe, Outcome.SUCCEEDED)
+    assert circuit.state is CircuitState.CLOSED
+    # Proven right by a request, the readiness probes are believed again.
+    fail(circuit, 3)
+    clock.now += 10.0
+    assert circuit.recovered() is True
+
+
+def test_only_a_readiness_probe_sent_after_the_circuit_opened_closes_it() -> None:
+    clock, changes = FakeClock(), []
+    circuit = breaker(clock, changes)
+    sent_before = clock.now
+    clock.now += 1.0
+    fail(circuit, 3)  # opens at 1001
+    clock.now += 10.0
+    assert circuit.recovered(probed_at=sent_before) is False  # its 200 says nothing of the failures after it
+    assert circuit.state is CircuitState.HALF_OPEN
+    assert circuit.recovered(probed_at=clock.now) is True
 
 
 def test_a_probe_request_in_flight_decides_not_the_readiness_probe() -> None:
