@@ -22,6 +22,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "GATEWAY_REDIS_URL": REDIS_URL,
         "GATEWAY_UPSTREAM_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS),
         "GATEWAY_PROBE_TIMEOUT": "1",
+        # The readiness probes run this often, so that a test waiting for the gateway to see a change waits little.
+        "GATEWAY_UPSTREAM_PROBE_INTERVAL": "0.5",
         "GATEWAY_KEY_CACHE_SECONDS": "0",
         "GATEWAY_RATE_LIMIT_PER_SECOND": str(RATE_PER_SECOND),
         "GATEWAY_RATE_LIMIT_BURST": str(RATE_BURST),
