@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -281,59 +282,90 @@ def test_the_dashboard_is_grafana_json_over_one_prometheus_datasource() -> None:
         assert panel["targets"] and all(target["expr"] for target in panel["targets"])
 
 
-def test_prometheus_scrapes_a_service_with_the_token_from_its_file_and_loads_the_rules(tmp_path: Path) -> None:
-    # The real server on the shipped files, only the targets and intervals changed: a registry process with a
-    # METRICS_TOKEN is read with the token file (up 1), the same target with a wrong token is not (up 0).
+METRICS_TOKEN = "the-token"
+
+
+def prometheus_server() -> str:
     server = shutil.which("prometheus")
     if server is None:
         pytest.skip("the prometheus server is not installed (Debian package `prometheus`; .ci/run installs it)")
+    return server
+
+
+@contextmanager
+def registry_read_with_a_token() -> Iterator[str]:
+    """A registry process whose /metrics is read with METRICS_TOKEN: its address (host:port)."""
     database = TestDatabase("registry", REGISTRY_DIR)
     database.create()
     try:
-        env = {"REGISTRY_DATABASE_URL": database.url, "REGISTRY_ENVIRONMENT": "test", "METRICS_TOKEN": "the-token"}
+        env = {"REGISTRY_DATABASE_URL": database.url, "REGISTRY_ENVIRONMENT": "test", "METRICS_TOKEN": METRICS_TOKEN}
         with uvicorn_process("services.registry.main:create_app", env) as (url, _):
-            token, wrong = tmp_path / "metrics_token", tmp_path / "wrong_token"
-            token.write_text("the-token\n")
-            wrong.write_text("not-the-token\n")
-            config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
-            config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
-            (registry,) = [job for job in config["scrape_configs"] if job["job_name"] == "registry"]
-            registry["static_configs"] = [{"targets": [url.removeprefix("http://")]}]
-            registry["authorization"]["credentials_file"] = str(token)
-            impostor = {
-                **registry,
-                "job_name": "wrong-token",
-                "authorization": {"type": "Bearer", "credentials_file": str(wrong)},
-            }
-            config["scrape_configs"] = [registry, impostor]
-            shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
-            (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-            port = free_port()
-            process = subprocess.Popen(
-                [server, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            try:
-                api = f"http://127.0.0.1:{port}/api/v1"
-                up: dict[str, str] = {}
-                deadline = time.monotonic() + 60
-                while len(up) < 2 and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    try:
-                        answer = httpx.get(f"{api}/query", params={"query": "up"}, timeout=5, trust_env=False).json()
-                    except httpx.HTTPError:
-                        continue
-                    up = {item["metric"]["job"]: item["value"][1] for item in answer["data"]["result"]}
-                rules = httpx.get(f"{api}/rules", timeout=5, trust_env=False).json()["data"]["groups"]
-                pool = httpx.get(
-                    f"{api}/query", params={"query": "service_db_pool_size"}, timeout=5, trust_env=False
-                ).json()["data"]["result"]
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
+            yield url.removeprefix("http://")
     finally:
         database.drop()
+
+
+@contextmanager
+def running_prometheus(directory: Path, config: dict[str, Any]) -> Iterator[str]:
+    """The real server on `config` (scraping and evaluating every second, with the shipped rules beside it), in
+    `directory`: its API's base URL."""
+    config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    shutil.copy(PROMETHEUS_DIR / "alerts.yml", directory / "alerts.yml")
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = subprocess.Popen(
+        [prometheus_server(), f"--config.file={directory / 'prometheus.yml'}",
+         f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def query(api: str, expression: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{api}/query", params={"query": expression}, timeout=5, trust_env=False).json()
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def scraped(api: str, targets: int) -> list[dict[str, Any]]:
+    """`up` once `targets` targets have been scraped (or what there is after a minute)."""
+    up: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while len(up) < targets and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            up = query(api, "up")
+        except httpx.HTTPError:
+            continue
+    return up
+
+
+def test_prometheus_scrapes_a_service_with_the_token_from_its_file_and_loads_the_rules(tmp_path: Path) -> None:
+    # The real server on the shipped files, only the targets and intervals changed: a registry process with a
+    # METRICS_TOKEN is read with the token file (up 1), the same target with a wrong token is not (up 0).
+    prometheus_server()
+    token, wrong = tmp_path / "metrics_token", tmp_path / "wrong_token"
+    token.write_text(f"{METRICS_TOKEN}\n")
+    wrong.write_text("not-the-token\n")
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
+    (registry,) = [job for job in config["scrape_configs"] if job["job_name"] == "registry"]
+    registry["authorization"]["credentials_file"] = str(token)
+    impostor = {
+        **registry,
+        "job_name": "wrong-token",
+        "authorization": {"type": "Bearer", "credentials_file": str(wrong)},
+    }
+    config["scrape_configs"] = [registry, impostor]
+    with registry_read_with_a_token() as address:
+        registry["static_configs"] = [{"targets": [address]}]
+        with running_prometheus(tmp_path, config) as api:
+            up = {item["metric"]["job"]: item["value"][1] for item in scraped(api, 2)}
+            rules = httpx.get(f"{api}/rules", timeout=5, trust_env=False).json()["data"]["groups"]
+            pool = query(api, "service_db_pool_size")
     assert up == {"registry": "1", "wrong-token": "0"}
     assert sum(len(group["rules"]) for group in rules) == len(alert_rules())
     assert [item["value"][1] for item in pool if item["metric"]["job"] == "registry"] == ["10"]
@@ -414,53 +446,20 @@ def test_in_kubernetes_each_component_is_its_own_job_scraped_once_per_pod_with_t
     # The real server with the shipped relabelling, fed what pod discovery would find for the shipped Deployments
     # (every one pointed at one registry process, which answers any of them): one target per component pod — its
     # app container's `http` port —, job = the component, instance = the pod; init containers and PgBouncer left out.
-    server = shutil.which("prometheus")
-    if server is None:
-        pytest.skip("the prometheus server is not installed (Debian package `prometheus`; .ci/run installs it)")
-    database = TestDatabase("registry", REGISTRY_DIR)
-    database.create()
-    try:
-        env = {"REGISTRY_DATABASE_URL": database.url, "REGISTRY_ENVIRONMENT": "test", "METRICS_TOKEN": "the-token"}
-        with uvicorn_process("services.registry.main:create_app", env) as (url, _):
-            token = tmp_path / "token"
-            token.write_text("the-token\n")
-            config = kubernetes_config(token)
-            config["global"] |= {"scrape_interval": "1s", "evaluation_interval": "1s"}
-            (job,) = config["scrape_configs"]
-            job.pop("kubernetes_sd_configs")
-            job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
-            targets = discovered_pod_targets(url.removeprefix("http://"))
-            (tmp_path / "pods.json").write_text(json.dumps(targets))
-            shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
-            (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-            port = free_port()
-            process = subprocess.Popen(
-                [server, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            try:
-                api = f"http://127.0.0.1:{port}/api/v1"
-                up: dict[tuple[str, str], str] = {}
-                deadline = time.monotonic() + 60
-                while len(up) < len(COMPONENTS) and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    try:
-                        answer = httpx.get(f"{api}/query", params={"query": "up"}, timeout=5, trust_env=False).json()
-                    except httpx.HTTPError:
-                        continue
-                    up = {
-                        (i["metric"]["job"], i["metric"]["instance"]): i["value"][1] for i in answer["data"]["result"]
-                    }
-                found = httpx.get(f"{api}/targets", timeout=5, trust_env=False).json()["data"]
-                samples = httpx.get(
-                    f"{api}/query", params={"query": "service_db_pool_size"}, timeout=5, trust_env=False
-                ).json()["data"]["result"]
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
-    finally:
-        database.drop()
+    prometheus_server()
+    token = tmp_path / "token"
+    token.write_text(f"{METRICS_TOKEN}\n")
+    config = kubernetes_config(token)
+    (job,) = config["scrape_configs"]
+    job.pop("kubernetes_sd_configs")
+    job["file_sd_configs"] = [{"files": [str(tmp_path / "pods.json")]}]
+    with registry_read_with_a_token() as address:
+        targets = discovered_pod_targets(address)
+        (tmp_path / "pods.json").write_text(json.dumps(targets))
+        with running_prometheus(tmp_path, config) as api:
+            up = {(i["metric"]["job"], i["metric"]["instance"]): i["value"][1] for i in scraped(api, len(COMPONENTS))}
+            found = httpx.get(f"{api}/targets", timeout=5, trust_env=False).json()["data"]
+            samples = query(api, "service_db_pool_size")
     assert up == {(name, f"{name}-5d4f8b7c9-x2x7q"): "1" for name in COMPONENTS}
     active = [target["labels"] for target in found["activeTargets"]]
     assert sorted(labels["job"] for labels in active) == sorted(COMPONENTS)
