@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The npm tools of the contract tests (tests/contract): installed from their lock file, like the venv.
+CONTRACT := tests/contract
+NODE_STAMP := $(CONTRACT)/node_modules/.installed
 
 .PHONY: help venv run test lint fmt bench load fuzz migrate lock clean
 
@@ -23,6 +26,16 @@ $(STAMP): requirements.lock requirements-dev.lock
 	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $(STAMP)
 
+# `--ignore-scripts`: none of the tools needs an install script (the one there is, @scarf/scarf, only reports
+# downloads). Without npm nothing is installed: the contract tests then skip if node is missing too, else fail
+# naming the missing tool (.ci/run installs both).
+$(NODE_STAMP): $(CONTRACT)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(CONTRACT) --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else \
+	  echo "npm not found: the contract tests' tools are not installed (apt-get install nodejs npm)" >&2; \
+	fi
+
 # Regenerate the lock files after changing the dependencies in pyproject.toml (needs uv: pip install uv).
 lock:
 	uv pip compile pyproject.toml --python-version 3.11 --no-header --quiet -o requirements.lock
@@ -38,7 +51,7 @@ migrate: $(STAMP)
 	$(BIN)/python -m deploy.migrate registry eligibility ranking monitoring gateway
 
 # pytest exits 5 when it collects no test: that is a failure here, not a pass.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -67,4 +80,4 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(CONTRACT)/node_modules

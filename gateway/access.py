@@ -110,6 +110,13 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("ranking", r"/rankings/[^/]+(/.*)?", SAFE_METHODS, ANYONE, "published rankings are public"),
     _rule("ranking", r"/methodologies(/.*)?", SAFE_METHODS, ANYONE, "the method is published before the data"),
+    _rule(
+        "ranking",
+        r"/runs(/.*)?",
+        SAFE_METHODS,
+        READERS_OF_EVERYTHING,
+        "runs are the city's drafts and the auditor's to check; districts read the published rankings",
+    ),
     _rule("ranking", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city makes methodologies and runs, and publishes"),
     _rule(
         "monitoring",

@@ -1,16 +1,18 @@
 """The gateway app: `uvicorn --factory gateway.main:create_app` (port 8000 under `make run`)."""
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
@@ -22,19 +24,21 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.authn import KeyAuthenticator
 from gateway.breaker import CircuitBreaker, CircuitState
+from gateway.client import client_of
 from gateway.fairness import BodyBudget, ConcurrencyCap, FailureBlocks
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import ROUTE_KEY, GatewayMiddleware
-from gateway.openapi import SpecCache, merge
+from gateway.openapi import HEAD_TOO_LARGE, SpecCache, merge
 from gateway.proxy import API_PREFIX, GatewayState, proxy
 from gateway.ratelimit import RateLimiter, make_rate_limiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from shared.app import TELEMETRY_OFF, tune_garbage_collector
 from shared.db import make_engine, make_sessionmaker
-from shared.errors import PROBLEM_MEDIA_TYPE, ServiceUnavailable, install_error_handlers
+from shared.errors import PROBLEM_MEDIA_TYPE, Problem, ServiceUnavailable, install_error_handlers, problem_response
 from shared.logging import configure_logging, get_logger
 from shared.metrics import check_metrics_reader
+from shared.openapi import finish_document, problems
 from shared.requestid import current_request_id
 from shared.tracing import configure_tracing
 
@@ -77,17 +81,42 @@ DOCS_CSP = (
 
 
 class Health(BaseModel):
-    status: str
-    service: str
+    status: Literal["ok"] = Field(description="Always `ok`: the process answers.")
+    service: str = Field(description="The process's name.", examples=["gateway"])
+
+
+class ReadinessStatus(StrEnum):
+    """`ready`, or `degraded` while an upstream or the rate-limit store is not: the gateway still serves the rest."""
+
+    READY = "ready"
+    DEGRADED = "degraded"
+
+
+class CircuitStateName(StrEnum):
+    """An upstream's circuit breaker: `closed` (requests go through), `open` (refused at once for a while) or
+    `half_open` (a few probes let through)."""
+
+    CLOSED = CircuitState.CLOSED.label
+    HALF_OPEN = CircuitState.HALF_OPEN.label
+    OPEN = CircuitState.OPEN.label
 
 
 class Readiness(BaseModel):
-    # "ready", or "degraded" while an upstream or the rate-limit store is not: the gateway still serves the rest.
-    status: str
-    # "ok" or what is wrong, for the key database, the rate-limit store and each deployed upstream.
-    checks: dict[str, str]
-    # Each deployed upstream's circuit breaker: closed, half_open or open.
-    circuits: dict[str, str]
+    status: ReadinessStatus
+    checks: dict[str, str] = Field(
+        description="`ok` or what is wrong, for the key `database`, the `rate_limit_store` and each deployed upstream.",
+        examples=[{"database": "ok", "rate_limit_store": "ok", "registry": "ok"}],
+    )
+    circuits: dict[str, CircuitStateName] = Field(
+        description="Each deployed upstream's circuit breaker.", examples=[{"registry": "closed"}]
+    )
+
+
+class GatewayNotReadyProblem(Problem):
+    """The gateway's 503 from /readyz: what it found, as a 200 would report it."""
+
+    checks: dict[str, str] = Field(description="As in `Readiness`: `ok` or what is wrong, for each dependency.")
+    circuits: dict[str, CircuitStateName] = Field(description="As in `Readiness`: each upstream's circuit breaker.")
 
 
 class _Labelled:
@@ -134,6 +163,47 @@ class ProblemCORSMiddleware(CORSMiddleware):
             media_type=PROBLEM_MEDIA_TYPE,
             headers={k: v for k, v in response.headers.items() if k.lower().startswith("access-")},
         )
+
+
+class StaticAssets:
+    """The docs page's files, by GET or HEAD; any other method is a 405 that says so (StaticFiles' own names no
+    `Allow`, and the error handler would name what the mount matches: every method)."""
+
+    ALLOWED = "GET, HEAD"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            response = problem_response(
+                Request(scope),
+                status=405,
+                title="Method Not Allowed",
+                slug="method-not-allowed",
+                detail=f"Method {scope['method']} is not allowed on {scope['path']}; it answers {self.ALLOWED}.",
+                headers={"Allow": self.ALLOWED},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+# A Host header as a browser or client sends it: a name or address, and a port.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def server_url(request: Request) -> str:
+    """The base URL the caller used: its Host and the scheme the gateway identified (a trusted proxy's
+    X-Forwarded-Proto, gateway/client.py), or `/`, the document's own origin, when its Host is missing or odd."""
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        return "/"
+    return f"{client_of(request.scope).scheme}://{host}"
+
+
+# The response headers a browser client reads: CORS hides all but a few unless they are exposed.
+EXPOSED_HEADERS = ["X-Request-ID", "ETag", "Location", "Retry-After", "Content-Disposition", "Idempotent-Replayed"]
 
 
 def _proxied(scope: Scope) -> bool:
@@ -241,6 +311,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Gateway",
         version="1.0.0",
+        contact=settings.api_contact(),
+        license_info=settings.api_license(),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -249,18 +321,49 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    build_document = app.openapi
 
-    @app.get("/healthz", response_model=Health, summary="The gateway process is alive", tags=["gateway"])
+    def document() -> dict[str, Any]:
+        # The gateway's own routes as every service documents its own (shared.openapi), before the merge.
+        if app.openapi_schema is None:
+            app.openapi_schema = finish_document(build_document())
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        operation_id="getGatewayHealth",
+        summary="The gateway process is alive",
+        description="Answers while the gateway process runs, whatever its key database and upstreams do.\n\n"
+        "**Who may call:** anyone, no API key needed (the probe of load balancers and orchestrators).",
+        tags=["gateway"],
+        responses=problems({431: HEAD_TOO_LARGE}),
+    )
     async def healthz() -> Health:
         return Health(status="ok", service=settings.service_name)
 
     @app.get(
         "/readyz",
         response_model=Readiness,
-        summary="The gateway can serve: a 503 only when its key database cannot be reached. The rate-limit store "
-        "and every upstream are reported (from probes every few seconds, with each circuit's state) but do not "
-        "make it unready: a service that is down answers 503 on its own routes, the others are served.",
+        operation_id="getGatewayReadiness",
+        summary="The gateway can serve",
+        description="A 503 only when its key database cannot be reached. The rate-limit store and every upstream "
+        "are reported (from probes every few seconds, with each circuit's state) but do not make it unready: a "
+        "service that is down answers 503 on its own routes, the others are served.\n\n"
+        "**Who may call:** anyone, no API key needed (the probe of load balancers and orchestrators).",
         tags=["gateway"],
+        responses=problems(
+            {
+                431: HEAD_TOO_LARGE,
+                503: (
+                    "The key database cannot be reached: no caller can be authenticated. The checks and circuits "
+                    "are reported as when ready.",
+                    GatewayNotReadyProblem,
+                ),
+            }
+        ),
     )
     async def readyz(request: Request) -> Readiness:
         state: GatewayState = request.app.state.gateway
@@ -269,14 +372,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             database_check(request.app.state.engine, settings.probe_timeout), probes.latest()
         )
         checks = {"database": database, **others}
-        circuits = {name: upstream.breaker.state.label for name, upstream in state.upstreams.items()}
+        circuits = {name: CircuitStateName(upstream.breaker.state.label) for name, upstream in state.upstreams.items()}
         if database != "ok":
             raise ServiceUnavailable(
                 "The gateway's key database cannot be reached: no caller can be authenticated.",
                 checks=checks,
                 circuits=circuits,
             )
-        status = "ready" if all(value == "ok" for value in checks.values()) else "degraded"
+        ready = all(value == "ok" for value in checks.values())
+        status = ReadinessStatus.READY if ready else ReadinessStatus.DEGRADED
         return Readiness(status=status, checks=checks, circuits=circuits)
 
     @app.get("/metrics", include_in_schema=False)
@@ -288,7 +392,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def openapi_document(request: Request) -> JSONResponse:
         state: GatewayState = request.app.state.gateway
         specs, unavailable = await state.specs.current()
-        return JSONResponse(merge(app.openapi(), specs, unavailable))
+        return JSONResponse(merge(app.openapi(), specs, unavailable, server_url=server_url(request)))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -300,14 +404,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app.mount(
         "/docs/assets",
-        _Labelled(StaticFiles(directory=str(swagger_ui_path)), "/docs/assets/{file}"),
+        _Labelled(StaticAssets(StaticFiles(directory=str(swagger_ui_path))), "/docs/assets/{file}"),
         name="docs-assets",
     )
 
     app.add_middleware(ProxyDispatch)
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,
-        "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        # No HEAD: the API's routes answer GET only (a HEAD is a 405 naming GET).
+        "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         "allow_headers": [
             "Authorization",
             "Content-Type",
@@ -316,7 +421,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "Idempotency-Key",
             "X-Request-ID",
         ],
-        "expose_headers": ["X-Request-ID", "ETag", "Location", "Retry-After"],
+        "expose_headers": EXPOSED_HEADERS,
         "max_age": 600,
     }
     if settings.cors_origins:

@@ -31,6 +31,7 @@ ROUTE_KEY = "gateway.route"
 # Set in the scope by the proxy: the caller's role and key id, for the access log (never the key itself).
 CALLER_KEY = "gateway.caller"
 
+_FORWARDED_PREFIX = b"x-forwarded-prefix"
 _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
 
 
@@ -66,10 +67,15 @@ class GatewayMiddleware:
             await self.app(scope, receive, send)
             return
         candidate = None
+        claimed_prefix = False
         for key, value in scope["headers"]:
-            if key == b"x-request-id":
+            if key == b"x-request-id" and candidate is None:
                 candidate = value.decode("latin-1")
-                break
+            claimed_prefix = claimed_prefix or key == _FORWARDED_PREFIX
+        if claimed_prefix:
+            # Only the gateway says under which prefix a path is (gateway/proxy.py): a caller's would otherwise put
+            # itself in front of the `instance` of the gateway's own problems (shared.errors.caller_path).
+            scope["headers"] = [(key, value) for key, value in scope["headers"] if key != _FORWARDED_PREFIX]
         client_request_id = acceptable(candidate)
         request_id = make_request_id()
         echoed = (client_request_id or request_id).encode()

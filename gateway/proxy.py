@@ -3,9 +3,11 @@
 One aiohttp session per upstream (gateway/upstream.py, made in the lifespan) carries the proxied requests and the
 gateway's own (readiness, OpenAPI documents). Response bodies are streamed, request bodies are read whole first (so
 that a caller trickling one holds no upstream connection), hop-by-hop headers are dropped, `Forwarded` and
-`X-Forwarded-For` are set, no cookies are kept and timeouts are explicit. A bodiless safe request is tried once more
-when no connection could be made; aiohttp itself sends an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) once
-more when its connection closes before an answer. A POST or PATCH is never sent twice.
+`X-Forwarded-For` are set (and `X-Forwarded-Prefix`, the `/api/v1/<service>` the service's paths are under for the
+caller, which it puts in front of a problem's `instance`), no cookies are kept and timeouts are explicit. A bodiless
+safe request is tried once more when no connection could be made; aiohttp itself sends an idempotent request (GET,
+HEAD, OPTIONS, PUT, DELETE) once more when its connection closes before an answer. A POST or PATCH is never sent
+twice.
 
 Each upstream's circuit breaker (gateway/breaker.py) counts the exchanges that got no usable answer; while it is open
 the upstream's routes answer a 503 at once (with Retry-After), before any body is read. Every request sent on carries
@@ -47,6 +49,8 @@ from shared.tracing import TRACEPARENT_HEADER, client_span
 logger = get_logger("gateway.proxy")
 
 API_PREFIX = "/api/v1"
+# Where the service's paths are for the caller (shared.errors.caller_path): set by the gateway, never passed on.
+FORWARDED_PREFIX_HEADER = "x-forwarded-prefix"
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -73,6 +77,7 @@ _REQUEST_DROP = frozenset(
         "x-forwarded-for",
         "x-forwarded-host",
         "x-forwarded-proto",
+        FORWARDED_PREFIX_HEADER,
         REQUEST_ID_HEADER.lower(),
         CLIENT_REQUEST_ID_HEADER.lower(),
         # The gateway sends a traceparent of its own hop (below); a caller's tracestate is not carried on, as the
@@ -235,7 +240,7 @@ async def _charge(state: GatewayState, bucket: str, rate: float, burst: int, cal
 
 
 def _upstream_headers(
-    raw_headers: list[tuple[bytes, bytes]], scope: Scope, signed: dict[str, str]
+    raw_headers: list[tuple[bytes, bytes]], scope: Scope, signed: dict[str, str], service: str
 ) -> list[tuple[str, str]]:
     """The headers to send on (names lower case, values as received, decoded as Latin-1 as HTTP headers are)."""
     connection_tokens: set[bytes] = set()
@@ -274,6 +279,7 @@ def _upstream_headers(
     out.append(("x-forwarded-proto", scheme))
     if host:
         out.append(("x-forwarded-host", host_text))
+    out.append((FORWARDED_PREFIX_HEADER, f"{API_PREFIX}/{service}"))
     client_request_id = current_client_request_id()
     if client_request_id is not None:  # the caller's own id; the system's is among the signed headers
         out.append((_CLIENT_REQUEST_ID, client_request_id))
@@ -368,9 +374,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
 
     if method not in ALL_METHODS:
-        raise _Refused(
-            405, "Method Not Allowed", "method-not-allowed", f"Method {method} is not allowed on {scope['path']}."
-        )
+        raise _method_not_allowed(state, service, sub_path, method, scope["path"])
     limit = _body_limit(settings, sub_path)
     length = headers.get("content-length")
     if length is not None:
@@ -387,9 +391,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     principal = await _authenticate(state, headers, scope)
     rule = rule_for(service, method, sub_path)
     if rule is None:  # no rule covers a method in ALL_METHODS only if the table is incomplete
-        raise _Refused(
-            405, "Method Not Allowed", "method-not-allowed", f"Method {method} is not allowed on {scope['path']}."
-        )
+        raise _method_not_allowed(state, service, sub_path, method, scope["path"])
     if principal.role not in rule.roles:
         if principal.role is Role.ANONYMOUS:
             raise _Refused(
@@ -469,7 +471,7 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         body=body or b"",
         request_id=current_request_id() or "",
     )
-    upstream_headers = _upstream_headers(scope["headers"], scope, signed)
+    upstream_headers = _upstream_headers(scope["headers"], scope, signed, service)
     _check_fits_upstream(method, raw_target, upstream_headers)
     # The target is appended to the service's origin as it came, never joined to it: a join would read a target
     # beginning with `//` as another host (and resolve `..`), sending the signed request wherever the caller chose.
@@ -512,6 +514,23 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
     finally:
         if outcome is not None:
             breaker.settle(ticket, outcome)
+
+
+def _method_not_allowed(state: GatewayState, service: str, sub_path: str, method: str, path: str) -> _Refused:
+    """A 405 for a method the gateway never passes on: `Allow` names the methods the service's document has for the
+    path (no `Allow` while that document is not here: the gateway does not guess)."""
+    allowed = state.specs.allowed_methods(service, sub_path)
+    if allowed is None:
+        state.specs.warm(service)
+        return _Refused(405, "Method Not Allowed", "method-not-allowed", f"Method {method} is not allowed on {path}.")
+    answered = ", ".join(allowed)
+    return _Refused(
+        405,
+        "Method Not Allowed",
+        "method-not-allowed",
+        f"Method {method} is not allowed on {path}; it answers {answered or 'no method'}.",
+        {"Allow": answered},
+    )
 
 
 def _circuit_refusal(state: GatewayState, service: str, refusal: CircuitOpen) -> NoReturn:
@@ -590,8 +609,23 @@ def _unreachable(state: GatewayState, service: str, kind: str, error: Exception)
     ) from None
 
 
+# Response headers naming a path of the service, which the caller reaches under the service's prefix.
+_PATH_HEADERS = frozenset({b"location", b"content-location"})
+
+
+def _caller_location(value: bytes, service: str) -> bytes:
+    """A path the service named (`/enterprises/…`) as the caller reaches it (`/api/v1/registry/enterprises/…`), as
+    a reverse proxy rewrites a redirect; an absolute URL, a `//host` one, or a path already under the prefix as it
+    was."""
+    prefix = f"{API_PREFIX}/{service}".encode()
+    if not value.startswith(b"/") or value.startswith(b"//") or value == prefix or value.startswith(prefix + b"/"):
+        return value
+    return prefix + value
+
+
 async def _relay(state: GatewayState, service: str, response: aiohttp.ClientResponse, send: Send) -> None:
-    """The answer to the caller: its status, its headers less the hop-by-hop ones, its body as it arrives."""
+    """The answer to the caller: its status, its headers less the hop-by-hop ones (and the paths they name under the
+    service's prefix), its body as it arrives."""
     connection_tokens = {
         token.strip().lower().encode("latin-1")
         for name, value in response.raw_headers
@@ -600,7 +634,7 @@ async def _relay(state: GatewayState, service: str, response: aiohttp.ClientResp
         if token.strip()
     }
     headers = [
-        (key, value)
+        (key, _caller_location(value, service) if name in _PATH_HEADERS else value)
         for key, value in response.raw_headers
         if (name := key.lower()) not in _RESPONSE_DROP and name not in connection_tokens
     ]

@@ -84,6 +84,15 @@ class GatewaySettings(ServiceSettings):
     # Seconds the merged OpenAPI document is cached.
     openapi_cache_seconds: float = Field(default=30.0, ge=0, le=86_400)
 
+    # Who answers for the API, and on what terms, in the merged document's `info` (`contact`, `license`). The
+    # licence is an SPDX expression (`LicenseRef-…` for terms of one's own) unless the URL of its terms is given.
+    api_contact_name: str = "重庆市发展和改革委员会 (Chongqing Municipal Development and Reform Commission)"
+    api_contact_url: str = "https://fzggw.cq.gov.cn"
+    api_contact_email: str = ""
+    api_license_name: str = "Proprietary: for the systems of the city and its districts"
+    api_license_identifier: str = "LicenseRef-Proprietary"
+    api_license_url: str = ""
+
     # Browser origins allowed by CORS (comma-separated or a JSON list); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -117,3 +126,13 @@ class GatewaySettings(ServiceSettings):
             "monitoring": self.monitoring_url,
         }
         return {name: url for name, url in urls.items() if url}
+
+    def api_contact(self) -> dict[str, str]:
+        contact = {"name": self.api_contact_name, "url": self.api_contact_url, "email": self.api_contact_email}
+        return {key: value for key, value in contact.items() if value}
+
+    def api_license(self) -> dict[str, str]:
+        # OpenAPI 3.1 allows a licence's `url` or its `identifier`, not both.
+        if self.api_license_url:
+            return {"name": self.api_license_name, "url": self.api_license_url}
+        return {"name": self.api_license_name, "identifier": self.api_license_identifier}

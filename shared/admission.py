@@ -14,7 +14,7 @@ nothing of it has started. The budgets are per process: N workers or replicas ad
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import Field, model_validator
@@ -118,12 +118,26 @@ def admission_of(app: Starlette) -> Admission:
     return admission
 
 
+ADMITS_HEAVY_WORK = "admits_heavy_work"
+
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+
+
+def admits_heavy_work(dependency: _Dependency) -> _Dependency:
+    """Marks a dependency that admits its route's heavy work, so that what reads the routes (the latency alerts'
+    test) finds every admitted route, whichever way its cost is weighed."""
+    setattr(dependency, ADMITS_HEAVY_WORK, True)
+    return dependency
+
+
 def heavy_work(cost: Cost) -> Any:
     """A dependency admitting the request at `cost` units, held until the route returns (scope="function": not
     while the answer is sent). It runs before the route parses or validates the body, so a refusal starts none of
     the work (the body's bytes are already in memory: the middleware read them to check the signature, within the
     service's body limit)."""
 
+    @admits_heavy_work
     async def admitted(request: Request, principal: PrincipalDep) -> AsyncIterator[None]:
         with admission_of(request.app).admit(principal, cost(request, principal)):
             yield

@@ -13,11 +13,12 @@ from shared import health
 from shared.admission import Admission, HeavyWorkSettings
 from shared.clock import Clock
 from shared.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from shared.errors import PROBLEM_SCHEMA, install_error_handlers
+from shared.errors import install_error_handlers
 from shared.logging import configure_logging
 from shared.metrics import JobsView, ServiceMetrics, check_metrics_reader
 from shared.middleware import ServiceMiddleware
 from shared.nonces import NonceStore
+from shared.openapi import finish_document
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing
 
@@ -51,10 +52,12 @@ def create_service_app(
     reads_without_transaction: bool = False,
     body_limits: Mapping[str, int] | None = None,
     computations: Sequence[str] = (),
+    tags: Sequence[Mapping[str, str]] = (),
 ) -> FastAPI:
     """`reads_without_transaction`: GET and HEAD never write in this service, so they may skip BEGIN and COMMIT
     (see shared.db.make_read_sessionmaker). `body_limits`: paths whose bodies may be larger (or must be smaller)
-    than `settings.max_body_bytes`. `computations`: POST paths that write nothing (see ServiceMiddleware)."""
+    than `settings.max_body_bytes`. `computations`: POST paths that write nothing (see ServiceMiddleware). `tags`:
+    the routers' tags, each `{"name", "description"}`, as the document declares them."""
     # Here, not in the lifespan: uvicorn calls the factory before it logs that it started, so its lines are JSON too.
     configure_logging(settings.service_name, settings.log_level)
 
@@ -87,11 +90,14 @@ def create_service_app(
         lifespan=lifespan,
         redirect_slashes=False,
         telemetry=TELEMETRY_OFF,
+        # One schema per model, whether read or written: no `Thing-Input`/`Thing-Output` pairs in generated clients.
+        separate_input_output_schemas=False,
+        openapi_tags=[dict(tag) for tag in tags] or None,
     )
     app.state.settings = settings
     app.state.clock = Clock(settings.today)
     app.state.metrics = metrics = _service_metrics(app, settings)
-    _document_problems(app)
+    _finish_document(app)
     install_error_handlers(app)
     app.add_middleware(
         ServiceMiddleware,
@@ -145,27 +151,13 @@ def _service_metrics(app: FastAPI, settings: ServiceSettings) -> ServiceMetrics:
     )
 
 
-def _document_problems(app: FastAPI) -> None:
-    """The OpenAPI document says what the error handler does: every error is `application/problem+json`."""
+def _finish_document(app: FastAPI) -> None:
+    """The OpenAPI document says what the error handler and the middleware do (shared.openapi.finish_document)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = build()
-        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        invalid = {"description": "The request is invalid; `errors` names each field.", "content": problem}
-        for item in document.get("paths", {}).values():
-            for operation in item.values():
-                responses = operation.setdefault("responses", {})
-                if "422" in responses:
-                    responses["422"] = invalid
-                responses["default"] = {"description": "An error, as RFC 9457 problem details.", "content": problem}
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schemas.pop(unused, None)
-        schemas["Problem"] = PROBLEM_SCHEMA
-        app.openapi_schema = document
-        return document
+        if app.openapi_schema is None:
+            app.openapi_schema = finish_document(build())
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.requestid import current_request_id
 
@@ -110,31 +112,43 @@ def database_away(exc: BaseException) -> bool:
     return bool(exc.connection_invalidated) or str(sqlstate).startswith(_CONNECTION_SQLSTATES)
 
 
-# The JSON schema of every error body, for the OpenAPI documents.
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Problem",
-    "description": "RFC 9457 problem details, as every error of this API is answered.",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string", "examples": ["/problems/not-found"]},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "request_id": {"type": ["string", "null"]},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                    "msg": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+class FieldError(BaseModel):
+    """One invalid field of a request: where it is and what is wrong with it."""
+
+    loc: list[str | int] = Field(
+        description="The path to the field: `body`, `query`, `header` or `path`, then names and indexes.",
+        examples=[["body", "facts", "verified_investment_yuan"]],
+    )
+    msg: str = Field(description="What is wrong, in words meant for the caller.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered (`application/problem+json`).
+
+    Problems of some types carry more fields; those types have schemas of their own that extend this one."""
+
+    type: str = Field(
+        description="The kind of problem, a path under `/problems/`; stable, for programs to branch on.",
+        examples=["/problems/not-found"],
+    )
+    title: str = Field(description="The kind of problem in words; the same for every problem of its type.")
+    status: int = Field(description="The HTTP status of the response.", examples=[404])
+    detail: str = Field(description="What went wrong with this request, and how to put it right.")
+    instance: str = Field(
+        description="The path the caller called (through the gateway, `/api/v1/<service>/…`).",
+        examples=["/api/v1/registry/enterprises/91500103MA5U7XXXXH"],
+    )
+    request_id: str | None = Field(description="The request's id, as `X-Request-ID`; quote it when reporting.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For invalid input: each field that is wrong, with why."
+    )
+
+
+def problem_components() -> dict[str, dict[str, Any]]:
+    """The OpenAPI component schemas of `Problem` and what it refers to, by name."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    return {**definitions, "Problem": schema}
 
 
 def field_error(loc: Sequence[str | int], msg: str) -> dict[str, Any]:
@@ -157,7 +171,7 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": caller_path(request),
         "request_id": current_request_id(),
     }
     if errors is not None:
@@ -165,6 +179,31 @@ def problem_response(
     if extensions:
         body.update(extensions)
     return SafeJSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+# The gateway names the prefix it maps onto the service; anything else in the header is not a path of ours.
+_FORWARDED_PREFIX = re.compile(r"/api/v1/[a-z][a-z0-9-]{0,30}")
+
+
+def caller_path(request: Request) -> str:
+    """The path the caller called: behind the gateway, its `/api/v1/<service>` prefix and the service's path."""
+    prefix = request.headers.get("x-forwarded-prefix", "")
+    path = request.url.path
+    return prefix + path if _FORWARDED_PREFIX.fullmatch(prefix) else path
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (Starlette's 405 names only the first
+    route's, when GET and POST of one path are two routes), asked of the routes as routing itself would."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def safe_json(content: Any) -> bytes:
@@ -263,17 +302,12 @@ def install_error_handlers(app: FastAPI) -> None:
         title, slug = _STATUS_SLUGS.get(exc.status_code, ("Error", "http-error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"No resource at {request.url.path}."
+            detail = f"No resource at {caller_path(request)}."
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            detail = f"Method {request.method} is not allowed on {request.url.path}."
-        return problem_response(
-            request,
-            status=exc.status_code,
-            title=title,
-            slug=slug,
-            detail=detail,
-            headers=dict(exc.headers or {}),
-        )
+            headers["Allow"] = ", ".join(allowed_methods(request))
+            detail = f"Method {request.method} is not allowed on {caller_path(request)}; it answers {headers['Allow']}."
+        return problem_response(request, status=exc.status_code, title=title, slug=slug, detail=detail, headers=headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

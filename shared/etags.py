@@ -21,7 +21,8 @@ def _version(tag: str) -> int | None:
 
 async def expected_versions(
     if_match: Annotated[
-        str | None, Header(max_length=1024, description="The record's ETag, sent back to change it safely")
+        str | None,
+        Header(alias="If-Match", max_length=1024, description="The record's ETag, sent back to change it safely"),
     ] = None,
 ) -> frozenset[int] | None:
     """The versions an If-Match header accepts: None when any will do (no header, or `*`). A coroutine, so that

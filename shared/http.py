@@ -12,12 +12,14 @@ service cannot be read the caller gets a 503 problem naming it.
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import Field
+from typing_extensions import TypeAliasType
 
 from shared.auth import Principal, Role, sign_principal
-from shared.errors import ServiceUnavailable
+from shared.errors import Problem, ServiceUnavailable
 from shared.logging import get_logger
 from shared.metrics import current_metrics
 from shared.requestid import (
@@ -34,8 +36,40 @@ SERVICE_PRINCIPAL = Principal(Role.SERVICE)
 _RETRY_STATUSES = frozenset({502, 503, 504})
 
 
+# The services of this system that another one reads (each client's `upstream`, the audience it signs for).
+UpstreamService = TypeAliasType(
+    "UpstreamService",
+    Annotated[
+        Literal["registry", "eligibility", "ranking"],
+        Field(title="UpstreamService", description="A service of this system that another service reads"),
+    ],
+)
+
+
 class UpstreamUnavailable(ServiceUnavailable):
-    """Another service of this system could not be read; rendered as a 503 problem."""
+    """Another service of this system could not be read; rendered as a 503 problem naming it (`upstream`)."""
+
+    def __init__(self, detail: str, *, upstream: str) -> None:
+        super().__init__(detail, upstream=upstream)
+
+
+class UpstreamUnavailableProblem(Problem):
+    """The 503 of a route that reads another service of this system. When that service could not be read (down,
+    failing, or answering what the caller cannot use), `upstream` names it; a 503 for another reason (this
+    service's database, or the gateway's own: see the description) has no `upstream`."""
+
+    upstream: UpstreamService | None = Field(
+        default=None, description="The service that could not be read.", examples=["registry"]
+    )
+
+
+def upstream_unavailable(*upstreams: str) -> tuple[str, type[Problem]]:
+    """The `shared.openapi.problems` entry for the 503 of a route that reads `upstreams` (e.g. "registry")."""
+    names = " or the ".join(upstreams)
+    return (
+        f"The {names} service could not be read (`upstream` names it); nothing was written. Try again later.",
+        UpstreamUnavailableProblem,
+    )
 
 
 def make_http_client(base_url: str, *, timeout_seconds: float, max_connections: int = 20) -> httpx.AsyncClient:

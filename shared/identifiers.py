@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from shared.openapi import named
 from shared.reference import DISTRICT_CODES, MAX_YEAR, MIN_YEAR, SECTOR_CODES
 from shared.uscc import validate_uscc
 
@@ -46,7 +47,7 @@ def _strip(value: object) -> object:
 Uscc = Annotated[
     str,
     BeforeValidator(_strip),
-    Field(min_length=1, max_length=32, examples=["91500103MA5U7XXXX0"]),
+    Field(min_length=1, max_length=32, examples=["91500103MA5U7XXXXH"]),
     AfterValidator(validate_uscc),
 ]
 # 项目代码 of the national 投资项目在线审批监管平台: year, the filing authority's division, industry, type, serial.
@@ -74,8 +75,14 @@ def _project_code(code: str) -> str:
     return code
 
 
-DistrictCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_district), Field(examples=["500103"])]
-SectorCode = Annotated[str, BeforeValidator(_strip), AfterValidator(_known_sector), Field(examples=["software_it"])]
+# Documented as the named enums of shared.openapi (one type each in generated clients); validated here, with messages
+# that say what the codes are rather than pydantic's list of 38 literals.
+DistrictCode = Annotated[
+    str, BeforeValidator(_strip), AfterValidator(_known_district), Field(json_schema_extra=named("DistrictCode"))
+]
+SectorCode = Annotated[
+    str, BeforeValidator(_strip), AfterValidator(_known_sector), Field(json_schema_extra=named("SectorCode"))
+]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)

@@ -67,6 +67,49 @@ _DISTRICT_NAMES = {
     "500243": "彭水苗族土家族自治县",
 }
 
+# The divisions' names in pinyin, as identifiers: the names of the district codes in generated clients' enums (a code
+# starts with a digit, which no identifier may).
+DISTRICT_IDENTIFIERS = {
+    "500101": "WANZHOU",
+    "500102": "FULING",
+    "500103": "YUZHONG",
+    "500104": "DADUKOU",
+    "500105": "JIANGBEI",
+    "500106": "SHAPINGBA",
+    "500107": "JIULONGPO",
+    "500108": "NANAN",
+    "500109": "BEIBEI",
+    "500110": "QIJIANG",
+    "500111": "DAZU",
+    "500112": "YUBEI",
+    "500113": "BANAN",
+    "500114": "QIANJIANG",
+    "500115": "CHANGSHOU",
+    "500116": "JIANGJIN",
+    "500117": "HECHUAN",
+    "500118": "YONGCHUAN",
+    "500119": "NANCHUAN",
+    "500120": "BISHAN",
+    "500151": "TONGLIANG",
+    "500152": "TONGNAN",
+    "500153": "RONGCHANG",
+    "500154": "KAIZHOU",
+    "500155": "LIANGPING",
+    "500156": "WULONG",
+    "500229": "CHENGKOU",
+    "500230": "FENGDU",
+    "500231": "DIANJIANG",
+    "500233": "ZHONGXIAN",
+    "500235": "YUNYANG",
+    "500236": "FENGJIE",
+    "500237": "WUSHAN",
+    "500238": "WUXI",
+    "500240": "SHIZHU",
+    "500241": "XIUSHAN",
+    "500242": "YOUYANG",
+    "500243": "PENGSHUI",
+}
+
 DISTRICTS: tuple[District, ...] = tuple(
     District(code=code, name=name, kind=_kind(code)) for code, name in _DISTRICT_NAMES.items()
 )

@@ -61,6 +61,16 @@ async def fails_at_commit(session: SessionDep) -> dict[str, str]:
     return {"status": "written"}
 
 
+@router.get("/things")
+async def list_things() -> list[str]:
+    return []
+
+
+@router.post("/things")
+async def create_thing() -> str:
+    return "made"
+
+
 @router.get("/integrity")
 async def integrity() -> None:
     raise IntegrityError("INSERT", {}, Exception("duplicate key"))
@@ -176,3 +186,27 @@ async def test_during_a_rotation_both_secrets_verify_and_afterwards_only_the_new
             assert refused.headers["content-type"] == "application/problem+json"
         async with signed_with(during, "neither-of-the-two-secrets-" + "x" * 16) as neither:
             assert (await neither.get("/hello")).status_code == 401
+
+
+async def test_a_405_names_every_method_the_path_answers_and_the_callers_path(app):
+    # GET and POST of /things are two routes; Starlette alone would name only the first one's method.
+    async with asgi_client(app, CITY) as client:
+        response = await client.delete("/things", headers={"X-Forwarded-Prefix": "/api/v1/probe"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    body = response.json()
+    assert body["type"] == "/problems/method-not-allowed"
+    assert body["instance"] == "/api/v1/probe/things"
+    assert body["detail"] == "Method DELETE is not allowed on /api/v1/probe/things; it answers GET, POST."
+
+
+async def test_a_problem_points_at_the_path_the_caller_called_through_the_gateway(app):
+    async with asgi_client(app, CITY) as client:
+        forwarded = await client.get("/conflict", headers={"X-Forwarded-Prefix": "/api/v1/probe"})
+        missing = await client.get("/nope", headers={"X-Forwarded-Prefix": "/api/v1/probe"})
+        # Only the shape the gateway sends is a prefix: anything else is not put into the answer.
+        odd = await client.get("/conflict", headers={"X-Forwarded-Prefix": "https://evil.example/x"})
+    assert forwarded.json()["instance"] == "/api/v1/probe/conflict"
+    assert missing.json()["instance"] == "/api/v1/probe/nope"
+    assert missing.json()["detail"] == "No resource at /api/v1/probe/nope."
+    assert odd.json()["instance"] == "/conflict"

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from pydantic import TypeAdapter, ValidationError
 
 from services.eligibility.awards.ranking import RankingClient
-from services.eligibility.calculations.schemas import CalculationIn
+from services.eligibility.calculations.schemas import CalculationRequest
 from services.eligibility.parameters.definitions import ParameterSet
 from services.eligibility.parameters.store import ParameterStore
 from services.eligibility.registry_client.client import RegistryClient
@@ -69,10 +69,10 @@ RankingDep = Annotated[RankingClient, Depends(get_ranking)]
 BatchWorkDep = Annotated[None, heavy_work(by_body_size(1_000_000))]
 ReachWorkDep = Annotated[None, heavy_work(by_reach)]
 
-_BATCH = TypeAdapter(list[CalculationIn])
+_BATCH = TypeAdapter(list[CalculationRequest])
 
 
-def _parse_batch(raw: bytes) -> list[CalculationIn]:
+def _parse_batch(raw: bytes) -> list[CalculationRequest]:
     try:
         data: Any = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
@@ -87,7 +87,7 @@ def _parse_batch(raw: bytes) -> list[CalculationIn]:
         raise InvalidInput("The batch is invalid: see `errors`; nothing was calculated.", errors=errors) from None
 
 
-async def read_batch(request: Request) -> list[CalculationIn]:
+async def read_batch(request: Request) -> list[CalculationRequest]:
     """A batch of calculations, parsed by pydantic as a FastAPI body would be, but only once the batch has been
     admitted (BatchWorkDep comes first: a refused batch is not read) and in a worker thread with the collector
     paused: 10,000 items are CPU that would otherwise hold the event loop."""
@@ -100,4 +100,4 @@ async def read_batch(request: Request) -> list[CalculationIn]:
     return await asyncio.to_thread(_parse_batch, await request.body())
 
 
-BatchItemsDep = Annotated[list[CalculationIn], Depends(read_batch)]
+BatchItemsDep = Annotated[list[CalculationRequest], Depends(read_batch)]

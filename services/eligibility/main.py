@@ -26,6 +26,50 @@ DESCRIPTION = """渝发改规范〔2024〕7号 as code: the catalogue of the 16 
 citations and the policy's bounds, a calculator that explains every yuan, screening of the registry (免申即享), matching
 of an enterprise to the measures that apply (第三十二条 of 渝府发〔2024〕18号), and what-if simulations."""
 
+# Each router's tag, as the document describes it.
+TAGS = [
+    {"name": "health", "description": "Probes: the process is alive; the service and its database can answer."},
+    {
+        "name": "measures",
+        "description": "The 16 measures of 渝发改规范〔2024〕7号: who may receive what, under which clause.",
+    },
+    {
+        "name": "parameters",
+        "description": "The amounts, rates and caps the rules read, each with its dated values, its citation and the "
+        "bounds the policy sets; the city amends them.",
+    },
+    {
+        "name": "calculate",
+        "description": "The rules applied to facts the caller gives: the amount a measure allows, with every step "
+        "and its citation, or why it allows nothing.",
+    },
+    {
+        "name": "screenings",
+        "description": "免申即享: the registry's verified records of a year run through the rules, the subjects each "
+        "measure would pay and the totals.",
+    },
+    {
+        "name": "matches",
+        "description": "An enterprise of the registry matched to the measures that apply to it (第三十二条 of "
+        "渝府发〔2024〕18号).",
+    },
+    {
+        "name": "simulations",
+        "description": "What-if: a screening run again with parameters overridden, compared with the one in force.",
+    },
+    {
+        "name": "awards",
+        "description": "The award ledger: proposals held to what the rules allow and to 就高不重复, the approval, "
+        "notice (公示), objection and payment steps, and the exports.",
+    },
+    {"name": "policies", "description": "The policies awards are made under, registered by their document number."},
+    {
+        "name": "calendar",
+        "description": "China's official working days, as the notice windows (公示期) count them: the city's records "
+        "of each year's schedule over the calendar library.",
+    },
+]
+
 
 def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
     settings = settings or EligibilitySettings()
@@ -67,4 +111,5 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
         ],
         lifespan_hooks=[parameter_store, service_clients],
         computations=COMPUTATIONS,
+        tags=TAGS,
     )

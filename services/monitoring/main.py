@@ -23,6 +23,30 @@ each year's assessment (progress against the trajectory, status, forecast) as JS
 SVG charts; the map per district and sector; frozen yearly publications."""
 
 
+TAGS = [
+    {
+        "name": "targets",
+        "description": "The 2027 targets of 渝府发〔2024〕18号 and their indicators, as the plan states them, with the "
+        "clause each comes from.",
+    },
+    {
+        "name": "observations",
+        "description": "Figures the registry does not hold (from the statistics bureau and departments), recorded "
+        "by the city with their source; every revision kept.",
+    },
+    {
+        "name": "assessments",
+        "description": "统计监测: each target's progress in a year against its trajectory, with the workbook and "
+        "the charts.",
+    },
+    {"name": "map", "description": "The producer-services map: an indicator per district, as data and as a tile map."},
+    {
+        "name": "publications",
+        "description": "A year's assessment published as a frozen, versioned document (city), read by anyone.",
+    },
+]
+
+
 def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
     settings = settings or MonitoringSettings()
 
@@ -42,4 +66,5 @@ def create_app(settings: MonitoringSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[targets_router, observations_router, assessments_router, map_router, publications_router],
         lifespan_hooks=[upstream_clients],
+        tags=TAGS,
     )

@@ -20,6 +20,29 @@ from the eligibility service's M06 table (5,000,000 for ranks 1–5, 3,000,000 f
 rank-uncertainty analysis; exports for the official notice."""
 
 
+TAGS = [
+    {
+        "name": "methodologies",
+        "description": "The versioned method of the yearly district ranking of 第（六）条: indicator weights, "
+        "normalisation, growth basis, tie break; a version once used is immutable.",
+    },
+    {
+        "name": "runs",
+        "description": "Reproducible ranking runs over the registry's verified district statistics: a draft, its "
+        "inputs and their hash, published once as the year's ranking (city and auditor).",
+    },
+    {
+        "name": "sensitivity",
+        "description": "How sure each rank is: ranks under perturbed weights and other normalisations, seeded.",
+    },
+    {
+        "name": "published rankings",
+        "description": "The year's published ranking, its history and its notice files: public, the awards of "
+        "¥5,000,000 (ranks 1–5) and ¥3,000,000 (ranks 6–10).",
+    },
+]
+
+
 def create_app(settings: RankingSettings | None = None) -> FastAPI:
     settings = settings or RankingSettings()
 
@@ -39,4 +62,5 @@ def create_app(settings: RankingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[methodologies_router, runs_router, sensitivity_router, rankings_router],
         lifespan_hooks=[upstream_clients],
+        tags=TAGS,
     )

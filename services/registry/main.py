@@ -21,6 +21,40 @@ with their yearly figures and above-size status, clusters with their grades and 
 designations, star buildings, and the projects, platforms and events that apply for money under 渝发改规范〔2024〕7号.
 Every write is audited; the facts that decide money carry their verification by the city."""
 
+# Each router's tag, as the document describes it.
+TAGS = [
+    {"name": "health", "description": "Probes: the process is alive; the service and its database can answer."},
+    {"name": "reference", "description": "The 38 districts and the 18 producer-service sectors, with their codes."},
+    {
+        "name": "enterprises",
+        "description": "Enterprises by unified social credit code, their yearly figures and above-size status, the "
+        "bulk import, and the registrations of another district's credit codes that wait for the city.",
+    },
+    {"name": "clusters", "description": "Producer-service clusters (集聚区): tiers, yearly evaluations and revenue."},
+    {"name": "buildings", "description": "Star buildings (星级楼宇) and their yearly figures."},
+    {
+        "name": "projects",
+        "description": "Projects, platforms and events that apply for money under 渝发改规范〔2024〕7号, with the "
+        "facts that decide it.",
+    },
+    {
+        "name": "verification",
+        "description": "The city's verification of the facts that decide money: the queue, and verifying or "
+        "rejecting each record or many at once.",
+    },
+    {
+        "name": "district statistics",
+        "description": "Each district's yearly counts of above-size enterprises and their revenue growth, as the "
+        "ranking reads them.",
+    },
+    {"name": "leading enterprises", "description": "市级领军企业 designations and their revocation."},
+    {
+        "name": "monitoring statistics",
+        "description": "The yearly figures by district and sector that the monitoring of the plan's targets reads.",
+    },
+    {"name": "audit", "description": "Every write to the registry: who, when, and the record before and after."},
+]
+
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
@@ -44,4 +78,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ],
         reads_without_transaction=True,
         body_limits={"/enterprises/import": settings.import_max_bytes},
+        tags=TAGS,
     )

@@ -7,9 +7,10 @@ Formats: `yuan`, `percent`, `date`, `table` (a table's keys and amounts).
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
+from typing_extensions import TypeAliasType
 
 from shared.policy import POLICY_DIR
 from shared.policy.parameters import read_policy_file
@@ -17,19 +18,30 @@ from shared.policy.references import MEASURES_DOCUMENT, Reference
 
 CATALOGUE_FILE = POLICY_DIR / "catalogue.json"
 
-Recipient = Literal[
-    "project_owner",
-    "platform_owner",
-    "cluster_manager",
-    "cluster_residents",
-    "building_operator",
-    "district",
-    "enterprise",
-    "industry_association",
-    "enterprises_and_projects",
-]
-SubjectType = Literal["project", "cluster", "building", "enterprise", "district"]
-Frequency = Literal["one_off", "yearly", "per_event", "not_monetary"]
+# Named types (TypeAliasType): each is one named enum of the OpenAPI documents, wherever it is used.
+MeasureId = TypeAliasType(
+    "MeasureId",
+    Literal[
+        "M01", "M02", "M03", "M04", "M05", "M06", "M07a", "M07b", "M07c",
+        "M08", "M09", "M10", "M11", "M12", "M13", "M14", "M15", "M16",
+    ],
+)  # fmt: skip
+MeasureRecipient = TypeAliasType(
+    "MeasureRecipient",
+    Literal[
+        "project_owner",
+        "platform_owner",
+        "cluster_manager",
+        "cluster_residents",
+        "building_operator",
+        "district",
+        "enterprise",
+        "industry_association",
+        "enterprises_and_projects",
+    ],
+)
+SubjectType = TypeAliasType("SubjectType", Literal["project", "cluster", "building", "enterprise", "district"])
+MeasureFrequency = TypeAliasType("MeasureFrequency", Literal["one_off", "yearly", "per_event", "not_monetary"])
 PlaceholderFormat = Literal["yuan", "percent", "date", "table"]
 PLACEHOLDER = re.compile(r"\{(?P<name>[a-z0-9_.]+)(?:\[(?P<key>[0-9A-Za-z_]+)\])?:(?P<format>[a-z]+)\}")
 _FORMATS: frozenset[str] = frozenset(get_args(PlaceholderFormat))
@@ -45,14 +57,14 @@ class Department(_Strict):
 
 
 class MeasureEntry(_Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^M[0-9]{2}[a-z]?$")]
+    id: MeasureId
     reference: Reference
     title_zh: str
     title_en: str
     computable: bool
-    recipient: Recipient
+    recipient: MeasureRecipient
     subject_type: SubjectType | None
-    frequency: Frequency
+    frequency: MeasureFrequency
     # A key of the catalogue's `departments`: the clause's 牵头单位.
     lead_department: str
     summary_en: str
@@ -81,6 +93,8 @@ class Catalogue(_Strict):
         ids = [measure.id for measure in self.measures]
         if len(set(ids)) != len(ids):
             raise ValueError("a measure id appears twice")
+        if set(ids) != set(get_args(MeasureId.__value__)):
+            raise ValueError("the catalogue must hold every measure of MeasureId, and only those")
         for measure in self.measures:
             if measure.lead_department not in self.departments:
                 raise ValueError(f"{measure.id}: lead_department {measure.lead_department!r} is not a department")

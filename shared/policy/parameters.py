@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from typing_extensions import TypeAliasType
 
 from shared.policy import POLICY_DIR
 from shared.policy.references import Reference
 
-Kind = Literal["ratio", "yuan", "yuan_table", "year", "date"]
+ParameterKind = TypeAliasType("ParameterKind", Literal["ratio", "yuan", "yuan_table", "year", "date"])
 # A number, a date or a four-digit year, written as a string so that no value passes through a float.
 RawValue = str | dict[str, str]
 ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*\.[a-z0-9_]+$", max_length=64)]
@@ -40,7 +41,7 @@ class DatedValueIn(_Strict):
 
 class ParameterIn(_Strict):
     name: ParameterName
-    kind: Kind
+    kind: ParameterKind
     unit: str = Field(min_length=1)
     description_zh: str = Field(min_length=1)
     description_en: str = Field(min_length=1)

@@ -30,7 +30,7 @@ from services.ranking.settings import RankingSettings
 from services.registry import SERVICE_DIR as REGISTRY_DIR
 from services.registry.main import create_app as create_registry
 from services.registry.settings import RegistrySettings
-from shared.admission import heavy_work
+from shared.admission import ADMITS_HEAVY_WORK
 from shared.settings import PROJECT_ROOT
 from tests.gateway.helpers import running_gateway, settings_for
 from tests.support import TestDatabase, uvicorn_process
@@ -112,13 +112,11 @@ def exported_names(exposition: str) -> set[str]:
 
 # ---- the latency alerts leave out exactly the heavy routes ---------------------------------------------------------
 
-# Every dependency heavy_work() makes runs this code (a closure per cost).
-_ADMITTED = heavy_work(lambda request, principal: 1).dependency.__code__
 
-
+# Every dependency that admits heavy work is marked so (shared.admission.admits_heavy_work).
 def takes_heavy_work_admission(dependant: Dependant) -> bool:
     return any(
-        getattr(dependency.call, "__code__", None) is _ADMITTED or takes_heavy_work_admission(dependency)
+        getattr(dependency.call, ADMITS_HEAVY_WORK, False) or takes_heavy_work_admission(dependency)
         for dependency in dependant.dependencies
     )
 

@@ -778,7 +778,7 @@ CASES: list[Case] = [
          stored=_methodology),
     Case("ranking", "GET", "/methodologies/{version}", lambda r: f"/methodologies/{r.methodology}", None, EVERYONE),
     Case("ranking", "POST", "/runs", lambda r: "/runs", lambda r: {"year": RANKED_YEAR}, CITY, stored=_run),
-    # The gateway lets district keys read; the ranking service keeps drafts to city and auditor.
+    # Drafts are city and auditor reading: the gateway refuses district keys, and the service does too.
     Case("ranking", "GET", "/runs", lambda r: "/runs?limit=5", None, CITY_AUDITOR),
     Case("ranking", "GET", "/runs/{run_id}", lambda r: f"/runs/{r.run}", None, CITY_AUDITOR),
     Case("ranking", "POST", "/runs/{run_id}/publish", lambda r: f"/runs/{r.new_run()}/publish",

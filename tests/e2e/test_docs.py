@@ -46,8 +46,10 @@ def test_merged_document_is_valid_and_holds_every_running_service(stack: Stack) 
     assert "/api/v1/registry/enterprises/{uscc}" in registry
     assert "/api/v1/registry/enterprises/import" in registry
     schemas = spec["components"]["schemas"]
-    assert any(name.startswith("Registry_Enterprise") for name in schemas)
-    assert not any(name.startswith("Enterprise") for name in schemas)
+    # The services' names, unprefixed: one name is one schema across the services.
+    assert "EnterpriseOut" in schemas and "Problem" in schemas
+    assert not any("_" in name for name in schemas), [name for name in schemas if "_" in name]
+    assert spec["servers"][0]["url"] == stack.gateway
     for service in present_services():
         assert any(path.startswith(f"/api/v1/{service}/") for path in spec["paths"]), service
     # Every reference in the document resolves inside it.
@@ -59,6 +61,18 @@ def test_merged_document_is_valid_and_holds_every_running_service(stack: Stack) 
     enterprise = spec["paths"]["/api/v1/registry/enterprises/{uscc}"]["get"]
     assert enterprise["security"] == [{"bearer": []}]
     assert enterprise["tags"] == ["registry: enterprises"]
+    assert enterprise["description"].endswith(
+        "**Who may call:** city, district and auditor keys (reading needs an API key); a district key only for its "
+        "own district's records."
+    )
+    # Every tag an operation uses is declared, with a description; the operationIds are the services' own.
+    declared = {tag["name"]: tag.get("description") for tag in spec["tags"]}
+    operations = [op for item in spec["paths"].values() for op in item.values()]
+    for op in operations:
+        assert op["tags"] and all(declared.get(tag) for tag in op["tags"]), op["operationId"]
+    operation_ids = [op["operationId"] for op in operations]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert not any(operation_id.startswith(("registry_", "eligibility_")) for operation_id in operation_ids)
 
 
 def _refs(node: object) -> Iterator[str]:

@@ -9,6 +9,8 @@ each with a healthy caller who must stay served while it runs (a normal read und
 - a fresh X-Forwarded-For per request from an untrusted peer: still one address, its bucket runs dry; from a
   trusted proxy, it does name the client;
 - 300 wrong keys in a row: throttled after 10, and a valid key from another address stays served;
+- what a caller reads back through the front door (issue 14): a service's problem names the path the caller called,
+  a 405 names the methods the path has, and a browser may read the headers it needs (CORS);
 - a request answered before its body, whose body then trickles: the connection is closed after the head timeout;
 - trailer fields after a chunked body, or an endless one: the connection ends, the process does not grow.
 
@@ -39,6 +41,7 @@ MAX_CONCURRENT = 4
 TRUSTED_PROXY = "127.0.0.2"
 HEALTHY_SECONDS = 1.0
 ANONYMOUS_BURST = 20
+BROWSER_ORIGIN = "https://screens.cq.example"
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "GATEWAY_ANONYMOUS_RATE_LIMIT_PER_SECOND": "0.05",
         "GATEWAY_AUTH_FAILURE_BURST": "10",
         "GATEWAY_AUTH_FAILURE_PER_SECOND": "0.1",
+        "GATEWAY_CORS_ORIGINS": BROWSER_ORIGIN,
     }
     with launch_stack(tmp_path_factory.mktemp("front-door-logs"), env, services=["registry"]) as stack:
         yield stack
@@ -380,3 +384,77 @@ def test_wrong_keys_are_throttled_per_address_and_others_stay_served(front: Stac
         assert 1 <= int(refused.headers["retry-after"]) <= 10
         served = other.get("/api/v1/registry/districts", headers={"Authorization": f"Bearer {front.keys['city']}"})
         assert served.status_code == 200
+
+
+def _caller(front: Stack) -> httpx.Client:
+    """A city caller from an address of its own (the attacks above spend other addresses' buckets)."""
+    return httpx.Client(
+        base_url=front.gateway,
+        transport=httpx.HTTPTransport(local_address="127.0.0.9"),
+        headers={"Authorization": f"Bearer {front.keys['city']}"},
+        timeout=10,
+        trust_env=False,
+    )
+
+
+def test_a_services_problem_names_the_path_the_caller_called(front: Stack) -> None:
+    with _caller(front) as client:
+        # The registry's own 404 and 422, for a caller who sent a prefix of its own (not believed).
+        missing = client.get("/api/v1/registry/no-such-thing", headers={"X-Forwarded-Prefix": "/api/v1/elsewhere"})
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+        assert missing.json()["instance"] == "/api/v1/registry/no-such-thing"
+        assert "/api/v1/registry/no-such-thing" in missing.json()["detail"]
+        invalid = client.get("/api/v1/registry/enterprises", params={"limit": "many"})
+        assert invalid.status_code == 422
+        assert invalid.json()["instance"] == "/api/v1/registry/enterprises"
+        # The gateway's own problems name it too.
+        unknown = client.get("/api/v1/nowhere/x")
+        assert unknown.status_code == 404 and unknown.json()["instance"] == "/api/v1/nowhere/x"
+
+
+def test_a_405_names_the_methods_the_document_has_for_the_path(front: Stack) -> None:
+    with _caller(front) as client:
+        spec = client.get("/openapi.json").json()
+        for template, path, method in [
+            ("/api/v1/registry/districts", "/api/v1/registry/districts", "DELETE"),
+            ("/api/v1/registry/enterprises", "/api/v1/registry/enterprises", "PUT"),
+        ]:
+            documented = [name.upper() for name in ("get", "head", "post", "put", "patch", "delete")]
+            expected = [name for name in documented if name.lower() in spec["paths"][template]]
+            refused = client.request(method, path)
+            assert refused.status_code == 405, (path, refused.text)
+            assert refused.headers["allow"] == ", ".join(expected), path
+            assert refused.json()["instance"] == path
+        # A method the gateway never passes on: its own 405, from the same document.
+        traced = client.request("TRACE", "/api/v1/registry/enterprises")
+        assert traced.status_code == 405 and traced.headers["allow"] == "GET, POST"
+        # The gateway's own paths.
+        assert client.post("/healthz").headers["allow"] == "GET"
+        assert client.delete("/docs/assets/swagger-ui.css").headers["allow"] == "GET, HEAD"
+
+
+def test_a_browser_may_read_the_headers_a_client_needs(front: Stack) -> None:
+    wanted = {"x-request-id", "etag", "location", "retry-after", "content-disposition", "idempotent-replayed"}
+    with _caller(front) as client:
+        preflight = client.options(
+            "/api/v1/registry/enterprises",
+            headers={
+                "Origin": BROWSER_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, idempotency-key, x-request-id",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == BROWSER_ORIGIN
+        allowed = {name.strip().lower() for name in preflight.headers["access-control-allow-headers"].split(",")}
+        assert {"authorization", "content-type", "idempotency-key", "x-request-id"} <= allowed
+        answered = client.get("/api/v1/registry/districts", headers={"Origin": BROWSER_ORIGIN})
+        assert answered.status_code == 200
+        assert answered.headers["access-control-allow-origin"] == BROWSER_ORIGIN
+        exposed = {name.strip().lower() for name in answered.headers["access-control-expose-headers"].split(",")}
+        assert wanted <= exposed
+        assert answered.headers["x-request-id"]
+        # A problem is exposed the same way: a browser reads its request id and Retry-After.
+        missing = client.get("/api/v1/registry/no-such-thing", headers={"Origin": BROWSER_ORIGIN})
+        assert missing.status_code == 404 and missing.headers["access-control-allow-origin"] == BROWSER_ORIGIN
+        assert "x-request-id" in missing.headers["access-control-expose-headers"].lower()

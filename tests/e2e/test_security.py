@@ -110,8 +110,8 @@ def operation(spec: dict[str, Any], case: Case) -> dict[str, Any]:
     return dict(spec["paths"][f"{API}/{case.service}{case.template}"][case.method.lower()])
 
 
-def body_properties(spec: dict[str, Any], case: Case) -> dict[str, dict[str, Any]]:
-    """The properties of the JSON body (of an item, for an array body)."""
+def body_properties(spec: dict[str, Any], case: Case, sample: Any) -> dict[str, dict[str, Any]]:
+    """The properties of the JSON body (of an item, for an array body; of the member the sample is, for a union)."""
     content = operation(spec, case).get("requestBody", {}).get("content", {})
     schema = resolve(spec, content.get("application/json", {}).get("schema", {}))
     for alternative in schema.get("anyOf", []):  # an optional body: the object among the alternatives
@@ -119,12 +119,11 @@ def body_properties(spec: dict[str, Any], case: Case) -> dict[str, dict[str, Any
             schema = resolve(spec, alternative)
     if schema.get("type") == "array":
         schema = resolve(spec, schema.get("items", {}))
-    properties = dict(schema.get("properties", {}))
-    if not properties and case.template == "/enterprises/import":
-        # The import's rows are documented as objects; their columns are an enterprise and one year's figures.
-        for name in ("Registry_EnterpriseCreate", "Registry_YearFigures"):
-            properties.update(spec["components"]["schemas"][name]["properties"])
-    return properties
+    discriminator = schema.get("discriminator")
+    if discriminator is not None:  # e.g. a calculation: the request of the sample's measure
+        tag = sample.get(discriminator["propertyName"]) if isinstance(sample, dict) else None
+        schema = resolve(spec, {"$ref": discriminator["mapping"][tag]})
+    return dict(schema.get("properties", {}))
 
 
 # Where a text goes in a body: keys down to the field; an int is a list position; None is "a new key of this map".
@@ -161,7 +160,7 @@ def text_fields(spec: dict[str, Any], case: Case, sample: Any) -> list[FieldPath
             elif takes_text(spec, schema):
                 yield (*prefix, name)
 
-    return sorted(walk(body_properties(spec, case), (), item), key=lambda path: [str(part) for part in path])
+    return sorted(walk(body_properties(spec, case, item), (), item), key=lambda path: [str(part) for part in path])
 
 
 def dotted(path: FieldPath) -> str:
@@ -299,7 +298,7 @@ def malformed_bodies(world: World, case: Case) -> list[tuple[str, bytes, str, tu
     """(what, body, content type, the statuses that are right) for one write route."""
     valid = case.body(world.records) if case.body else {}
     array_route = isinstance(valid, list)
-    properties = body_properties(world.spec, case)
+    properties = body_properties(world.spec, case, valid[0] if array_route and valid else valid)
     json_type = "application/json"
     out: list[tuple[str, bytes, str, tuple[int, ...]]] = [
         ("invalid JSON", b'{"name": "unterminated', json_type, (400,)),

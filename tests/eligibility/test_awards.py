@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from services.eligibility.awards.schemas import AwardNotHigherProblem, AwardStepRefusedProblem
 from shared.uscc import make_uscc
 from tests.eligibility.awards_support import (
     NOTICE_ENDS_ON,
@@ -136,6 +137,8 @@ async def test_a_lower_or_equal_award_is_refused_naming_the_one_that_stands(city
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
+    assert problem["type"] == "/problems/award-not-higher"
+    assert AwardNotHigherProblem.model_validate(problem).standing_award is not None
     assert problem["standing_award"] == {
         "id": standing["id"],
         "measure_id": "M01",
@@ -312,7 +315,9 @@ async def test_the_whole_workflow_records_who_when_and_why(city, registry, clock
         ("pay", "publicised", "paid", PAID_ON),
     ]
     assert paid["events"][0]["reason"] == "screened eligible in 2025"
-    assert all(e["actor_role"] == "city" and e["at"] for e in paid["events"])
+    assert all(e["actor_role"] == "city" and e["occurred_at"] for e in paid["events"])
+    # The old name of the time, deprecated, is sent alongside for one more release.
+    assert all(e["at"] == e["occurred_at"] for e in paid["events"])
 
 
 async def test_a_notice_starts_today_and_cannot_be_backdated(city, registry, clock, eligibility_app):
@@ -391,6 +396,8 @@ async def test_every_illegal_transition_is_a_409_naming_the_status_and_writes_no
         assert response.status_code == 409, (status, action, response.text)
         problem = response.json()
         assert problem["current_status"] == status and problem["allowed_actions"] == ALLOWED.get(status, [])
+        assert AwardStepRefusedProblem.model_validate(problem).allowed_actions == ALLOWED.get(status, [])
+        assert problem["type"] == "/problems/award-step-refused"
         assert status in problem["detail"] and action in problem["detail"]
     assert await written(eligibility_app) == counts
     assert await award(city, award_id) == before
@@ -412,6 +419,9 @@ async def test_the_notice_window(city, registry, clock):
     clock.hold(date(2025, 6, 9))
     response = await city.post(f"/awards/{award_id}/transitions", json={"action": "pay"})
     assert response.status_code == 409 and response.json()["notice_ends_on"] == NOTICE_ENDS_ON
+    refused = AwardStepRefusedProblem.model_validate(response.json())
+    assert (refused.award_id, refused.current_status) == (award_id, "publicised") and refused.notice_ends_on
+    assert refused.type == "/problems/award-step-refused"
     # An objection on the last day of the window sends it back for review.
     back = await step(city, award_id, "object", reason="a competitor disputes the investment")
     assert back["status"] == "proposed" and back["notice_ends_on"] is None

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.eligibility.awards.ranking import RankingClient
+from services.eligibility.awards.schemas import AwardAboveEntitlementProblem
 from services.eligibility.dependencies import get_ranking, get_registry
 from services.eligibility.registry_client.client import RegistryClient
 from services.ranking import SERVICE_DIR as RANKING_DIR
@@ -83,6 +84,12 @@ async def test_a_computable_award_is_capped_by_the_rules_and_keeps_their_trace(
     assert over.status_code == 422, over.text
     problem = over.json()
     assert problem["maximum_yuan"] == maximum and problem["errors"][0]["loc"] == ["body", "amount_yuan"]
+    assert problem["type"] == "/problems/award-above-entitlement"
+    # The subject is named with its kind: "… more than M01 allows project 12 on …".
+    assert f"is more than {measure_id} allows {subject_type} {subject_id} on " in problem["detail"]
+    assert problem["detail"].startswith(f"An award of {Decimal(maximum) + Decimal('0.01'):.2f} yuan")
+    above = AwardAboveEntitlementProblem.model_validate(problem)
+    assert above.maximum_yuan == Decimal(maximum) and above.calculation and above.calculation.measure_id == measure_id
     assert f"at most {maximum}" in problem["errors"][0]["msg"]
     assert await written(eligibility_app) == counts
 

@@ -96,6 +96,10 @@ async def test_numbers_are_accepted_as_exact_json_numbers(client_for):
     [
         ({"measure_id": "M99", "as_of": "2025-01-01", "facts": {}}, ["body", "measure_id"]),
         ({"measure_id": "M04", "as_of": "2025-01-01", "facts": {}}, ["body", "measure_id"]),
+        # Not a string at all (was a 500: an object or a list cannot be looked up among the measures).
+        ({"measure_id": {"$ne": None}, "as_of": "2025-01-01", "facts": {}}, ["body", "measure_id"]),
+        ({"measure_id": [[[]]], "as_of": "2025-01-01", "facts": {}}, ["body", "measure_id"]),
+        ({"measure_id": 13, "as_of": "2025-01-01", "facts": {}}, ["body", "measure_id"]),
         ({"measure_id": "M13", "as_of": "2025-02-30", "facts": {"actual_spend_yuan": "1.00"}}, ["body", "as_of"]),
         ({"measure_id": "M13", "as_of": "yesterday", "facts": {"actual_spend_yuan": "1.00"}}, ["body", "as_of"]),
         ({"measure_id": "M13", "facts": {"actual_spend_yuan": "1.00"}}, ["body", "as_of"]),

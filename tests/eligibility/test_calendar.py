@@ -12,6 +12,7 @@ import chinese_calendar
 import pytest
 from sqlalchemy import text
 
+from services.eligibility.calendar.schemas import CalendarUnknownProblem
 from services.eligibility.calendar.service import (
     LIBRARY_LAST_YEAR,
     CalendarUnknown,
@@ -148,6 +149,8 @@ async def test_a_notice_from_2025_09_30_ends_on_2025_10_14(client_for):
     assert response.json() == {
         "from": "2025-09-30",
         "days": 5,
+        "notice_ends_on": "2025-10-14",
+        # The old name, deprecated, for one more release.
         "notice_end": "2025-10-14",
         "working_days": [day.isoformat() for day in NATIONAL_DAY_2025],
         "sources": {"2025": "library"},
@@ -158,7 +161,7 @@ async def test_spring_festival_notices(client_for):
     client = client_for(ANONYMOUS)
     response = await client.get("/calendar/2025/working-days", params={"from": "2025-01-24", "days": 5})
     assert response.status_code == 200, response.text
-    assert response.json()["notice_end"] == "2025-02-07"
+    assert response.json()["notice_ends_on"] == "2025-02-07"
     assert response.json()["working_days"] == [day.isoformat() for day in SPRING_FESTIVAL_2025]
     # 国办发明电〔2025〕7号: "春节：2月15日（周日）至23日（周一）放假调休，共9天。2月14日（周六）…上班。"
     # 3 working days after Thursday 2026-02-12: 02-13 Fri (1), 02-14 Sat worked (2), 02-15…02-23 off, 02-24 Tue (3).
@@ -175,6 +178,7 @@ async def test_a_window_into_a_year_neither_knows_is_a_503_problem(client_for, e
     problem = response.json()
     assert problem["type"] == "/problems/calendar-unknown"
     assert problem["status"] == 503 and problem["year"] == 2027
+    assert CalendarUnknownProblem.model_validate(problem).year == 2027
     assert "2027" in problem["detail"] and "PUT /calendar/2027" in problem["detail"]
     year = (await client_for(ANONYMOUS).get("/calendar/2027")).json()
     assert (year["source"], year["holidays"], year["make_up_working_days"], year["notice"]) == ("unknown", [], [], None)
@@ -197,7 +201,7 @@ async def test_after_the_city_records_the_year_the_window_is_counted_from_the_re
     assert response.json()["sources"] == {"2026": "library", "2027": "recorded"}
     # 01-05…01-08 (1–4), the recorded make-up Saturday 01-09 (5).
     response = await client_for(ANONYMOUS).get("/calendar/2027/working-days", params={"from": "2027-01-04", "days": 5})
-    assert response.json()["notice_end"] == "2027-01-09"
+    assert response.json()["notice_ends_on"] == "2027-01-09"
     assert await recorded_rows(eligibility_app) == 1
 
 
@@ -253,7 +257,7 @@ async def test_recording_a_year_again_replaces_the_record_and_keeps_the_earlier_
     assert await recorded_rows(eligibility_app) == 2
     # The record in force has no make-up day: after 2027-01-04, 01-05…01-08 (1–4), 01-09 Sat off, 01-11 Mon (5).
     response = await client_for(ANONYMOUS).get("/calendar/2027/working-days", params={"from": "2027-01-04", "days": 5})
-    assert response.json()["notice_end"] == "2027-01-11"
+    assert response.json()["notice_ends_on"] == "2027-01-11"
 
 
 @pytest.mark.parametrize("principal", [district("500103"), AUDITOR], ids=["district", "auditor"])

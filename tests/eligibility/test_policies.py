@@ -17,6 +17,7 @@ from sqlalchemy import text
 from services.eligibility.policies import service
 from services.eligibility.policies.models import Policy
 from services.eligibility.policies.numbers import normalise_document_number
+from services.eligibility.policies.schemas import PolicyAlreadyRegisteredProblem
 from services.eligibility.rules.base import DOCUMENT
 from shared.errors import InvalidInput
 from tests.support import ANONYMOUS, AUDITOR, CITY, district
@@ -352,6 +353,8 @@ async def test_a_registered_number_in_another_spelling_is_a_409_naming_the_exist
         again = await city.post("/policies", json=other_policy("渝经信发 [２０２３] 第0012 號", title="另一个标题"))
     assert again.status_code == 409, again.text
     assert again.json()["existing_policy_id"] == created["id"]
+    assert PolicyAlreadyRegisteredProblem.model_validate(again.json()).existing_policy_id == created["id"]
+    assert again.json()["type"] == "/problems/policy-already-registered"
     assert str(created["id"]) in again.json()["detail"]
     assert await policy_rows(eligibility_app) == 2
 

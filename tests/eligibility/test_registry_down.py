@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from services.eligibility.main import create_app
+from shared.http import UpstreamUnavailableProblem
 from tests.eligibility.conftest import eligibility_settings
 from tests.eligibility.doubles import registry_in_process
 from tests.eligibility.scenario import TOTAL_2025, seed
@@ -45,6 +46,17 @@ async def test_registry_down_is_a_503_problem(orphan_app, method, path, body):
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 503 and "registry" in problem["detail"] and problem["request_id"]
+    assert UpstreamUnavailableProblem.model_validate(problem).upstream == "registry"
+    # …and the route documents its 503 with that model.
+    operation = orphan_app.openapi()["paths"][path.replace("91500103MA5U0RKX48", "{uscc}")][method.lower()]
+    documented = operation["responses"]["503"]["content"]["application/problem+json"]["schema"]
+    assert documented == {"$ref": "#/components/schemas/UpstreamUnavailableProblem"}
+
+
+def test_proposing_an_award_documents_the_503_of_the_services_it_reads(orphan_app):
+    answer = orphan_app.openapi()["paths"]["/awards"]["post"]["responses"]["503"]
+    assert answer["content"]["application/problem+json"]["schema"]["$ref"].endswith("/UpstreamUnavailableProblem")
+    assert "registry" in answer["description"] and "ranking" in answer["description"]
 
 
 async def test_calculate_and_the_catalogue_keep_working_without_the_registry(orphan_app):

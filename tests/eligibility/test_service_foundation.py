@@ -70,4 +70,4 @@ def test_openapi_documents_every_route(eligibility_app):
         "/simulations",
     }
     batch = paths["/calculate/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert batch["items"] == {"$ref": "#/components/schemas/CalculationIn"}
+    assert batch["items"] == {"$ref": "#/components/schemas/CalculationRequest"}

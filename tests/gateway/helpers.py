@@ -81,15 +81,24 @@ def echo_app(secret: str = TEST_SECRET, audience: str = "registry") -> FastAPI:
     async def readyz() -> dict[str, str]:
         return {"status": "ready", "service": "echo"}
 
-    @app.post("/things", status_code=201, tags=["things"], summary="Make a thing")
+    # Each service names its operations (unique across the services: the gateway keeps them as they are).
+    @app.post(
+        "/things",
+        status_code=201,
+        tags=["things"],
+        summary="Make a thing",
+        operation_id=f"make{audience.capitalize()}Thing",
+    )
     async def make_thing(thing: Thing, request: Request) -> dict[str, Any]:
         return {"thing": thing.model_dump(), **(await echo(request))}
 
-    @app.get("/things/{thing_id}", tags=["things"], summary="One thing")
+    @app.get(
+        "/things/{thing_id}", tags=["things"], summary="One thing", operation_id=f"get{audience.capitalize()}Thing"
+    )
     async def one_thing(thing_id: int, request: Request) -> dict[str, Any]:
         return {"thing_id": thing_id, **(await echo(request))}
 
-    @app.get("/stream", tags=["misc"])
+    @app.get("/stream", tags=["misc"], operation_id=f"stream{audience.capitalize()}")
     async def stream(chunks: int = 5, size: int = 1024) -> StreamingResponse:
         async def body() -> AsyncIterator[bytes]:
             for index in range(chunks):
@@ -98,19 +107,19 @@ def echo_app(secret: str = TEST_SECRET, audience: str = "registry") -> FastAPI:
 
         return StreamingResponse(body(), media_type="application/octet-stream")
 
-    @app.get("/cookie", tags=["misc"])
+    @app.get("/cookie", tags=["misc"], operation_id=f"cookie{audience.capitalize()}")
     async def cookie(request: Request, value: str = "") -> JSONResponse:
         response = JSONResponse({"cookie_header": request.headers.get("cookie")})
         if value:
             response.set_cookie("session", value)
         return response
 
-    @app.get("/slow", tags=["misc"])
+    @app.get("/slow", tags=["misc"], operation_id=f"slow{audience.capitalize()}")
     async def slow(seconds: float = 0.0) -> dict[str, float]:
         await asyncio.sleep(seconds)
         return {"slept": seconds}
 
-    @app.get("/hop", tags=["misc"])
+    @app.get("/hop", tags=["misc"], operation_id=f"hop{audience.capitalize()}")
     async def hop() -> Response:
         return Response(
             b"hop",
@@ -122,6 +131,10 @@ def echo_app(secret: str = TEST_SECRET, audience: str = "registry") -> FastAPI:
                 "X-Kept": "yes",
             },
         )
+
+    @app.get("/located", tags=["misc"], operation_id=f"located{audience.capitalize()}")
+    async def located(to: str) -> Response:
+        return Response(status_code=201, headers={"Location": to, "Content-Location": to})
 
     @app.api_route(
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False

@@ -55,8 +55,9 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/ranking/methodologies", (OK, OK, OK, OK)),
     ("POST", "/api/v1/ranking/methodologies", (401, OK, 403, 403)),
     ("POST", "/api/v1/ranking/runs", (401, OK, 403, 403)),
-    ("GET", "/api/v1/ranking/runs/3", (401, OK, OK, OK)),
-    ("GET", "/api/v1/ranking/runs/3/sensitivity?draws=10&seed=1", (401, OK, OK, OK)),
+    ("GET", "/api/v1/ranking/runs?year=2025", (401, OK, 403, OK)),
+    ("GET", "/api/v1/ranking/runs/3", (401, OK, 403, OK)),
+    ("GET", "/api/v1/ranking/runs/3/sensitivity?draws=10&seed=1", (401, OK, 403, OK)),
     ("POST", "/api/v1/ranking/runs/3/publish", (401, OK, 403, 403)),
 ]
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.keys.service import split_key
-from gateway.main import DOCS_HTML
+from gateway.main import DOCS_HTML, EXPOSED_HEADERS, GatewayNotReadyProblem
 from gateway.settings import SERVICE_NAMES, GatewaySettings
 from tests.gateway.helpers import RawServer, ServerThread, bearer, echo_app, make_key, running_gateway, settings_for
 from tests.support import TestDatabase
@@ -93,6 +93,7 @@ async def test_readyz_sees_an_unreachable_database(echo: ServerThread, closed_po
         assert problem["checks"]["registry"] == "ok"
         assert problem["circuits"] == {"registry": "closed"}
         assert "key database" in problem["detail"]
+        assert GatewayNotReadyProblem.model_validate(problem).circuits == {"registry": "closed"}
         assert (await client.get("/healthz")).status_code == 200
         assert "gateway_key_database_up 0.0" in (await client.get("/metrics")).text
 
@@ -175,7 +176,7 @@ async def test_metrics_by_route_template_and_status(gw: Gw) -> None:
     assert "gateway_requests_in_flight" in text
 
 
-async def test_merged_openapi_document_is_valid_and_namespaced(gw: Gw) -> None:
+async def test_merged_openapi_document_is_valid_and_keeps_the_services_names(gw: Gw) -> None:
     _, client = gw
     response = await client.get("/openapi.json")
     assert response.status_code == 200
@@ -183,15 +184,16 @@ async def test_merged_openapi_document_is_valid_and_namespaced(gw: Gw) -> None:
     validate(spec)
     assert spec["openapi"].startswith("3.1")
     paths = spec["paths"]
+    schemas = spec["components"]["schemas"]
     for service in SERVICE_NAMES:
         assert f"/api/v1/{service}/things" in paths
         assert f"/api/v1/{service}/things/{{thing_id}}" in paths
-        prefix = service.capitalize()
-        assert f"{prefix}_Thing" in spec["components"]["schemas"]
         body = paths[f"/api/v1/{service}/things"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        assert body == {"$ref": f"#/components/schemas/{prefix}_Thing"}
-        assert paths[f"/api/v1/{service}/things"]["post"]["operationId"].startswith(f"{service}_")
-    assert "Thing" not in spec["components"]["schemas"]
+        # The four echo services' Thing is one schema, under its own name.
+        assert body == {"$ref": "#/components/schemas/Thing"}
+        assert paths[f"/api/v1/{service}/things"]["post"]["operationId"] == f"make{service.capitalize()}Thing"
+    assert "Thing" in schemas and not any(name.endswith("_Thing") for name in schemas)
+    assert "x-schema-collisions" not in spec
     assert "/healthz" in paths and "/readyz" in paths
     assert "/api/v1/registry/healthz" not in paths
     assert spec["components"]["securitySchemes"]["bearer"] == {
@@ -206,12 +208,36 @@ async def test_merged_openapi_document_is_valid_and_namespaced(gw: Gw) -> None:
         "$ref": "#/components/schemas/Problem"
     }
     assert "429" in secured["responses"] and "504" in secured["responses"]
+    assert secured["description"].startswith("**Who may call:** city, district and auditor keys")
     writes = paths["/api/v1/ranking/things"]["post"]
     assert writes["x-roles"] == ["city"]
     assert "413" in writes["responses"]
     assert paths["/healthz"]["get"]["security"] == []
     operation_ids = [op["operationId"] for item in paths.values() for op in item.values() if "operationId" in op]
     assert len(operation_ids) == len(set(operation_ids))
+    assert paths["/readyz"]["get"]["operationId"] == "getGatewayReadiness"
+    unready = paths["/readyz"]["get"]["responses"]["503"]["content"]["application/problem+json"]["schema"]
+    assert unready == {"$ref": "#/components/schemas/GatewayNotReadyProblem"}
+    assert spec["info"]["contact"]["name"].startswith("重庆市发展和改革委员会")
+    assert spec["info"]["license"] == {"name": spec["info"]["license"]["name"], "identifier": "LicenseRef-Proprietary"}
+    # Served at the URL the caller used.
+    assert spec["servers"] == [{"url": "http://gateway.test", "description": spec["servers"][0]["description"]}]
+
+
+async def test_the_document_names_the_scheme_a_trusted_proxy_forwarded(
+    gateway_db: TestDatabase, echo: ServerThread
+) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "Host": "api.cq.test"}
+    async with running_gateway(settings_for(gateway_db.url, registry_url=echo.url)) as (_, client):
+        untrusted = (await client.get("/openapi.json", headers=forwarded)).json()
+        assert untrusted["servers"][0]["url"] == "http://api.cq.test"
+        odd = (await client.get("/openapi.json", headers={"Host": "api.cq.test/evil?"})).json()
+        assert odd["servers"][0]["url"] == "/"
+    # The test client's address (203.0.113.7) is the trusted proxy.
+    settings = settings_for(gateway_db.url, registry_url=echo.url, trusted_proxies=["203.0.113.0/24"])
+    async with running_gateway(settings) as (_, client):
+        trusted = (await client.get("/openapi.json", headers=forwarded)).json()
+        assert trusted["servers"][0]["url"] == "https://api.cq.test"
 
 
 async def test_openapi_leaves_out_a_service_that_is_down(
@@ -288,13 +314,37 @@ async def test_malformed_json_reaches_the_service_and_comes_back_as_its_problem(
 )
 async def test_gateway_errors_are_problems(gw: Gw, method: str, path: str, status: int) -> None:
     _, client = gw
-    response = await client.request(method, path, headers={"X-Request-ID": "err-1"})
+    # A caller's X-Forwarded-Prefix is not believed: the instance is the path it called.
+    response = await client.request(method, path, headers={"X-Request-ID": "err-1", "X-Forwarded-Prefix": "/api/v1/x"})
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["instance"] == path
     # The caller's id comes back in the header; the body names the system's, the one the logs are searched by.
     assert response.headers["x-request-id"] == "err-1"
     assert len(response.json()["request_id"]) == 32
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/healthz", "GET"),
+        ("DELETE", "/readyz", "GET"),
+        ("PUT", "/openapi.json", "GET"),
+        ("POST", "/docs/assets/swagger-ui.css", "GET, HEAD"),
+    ],
+)
+async def test_a_405_on_the_gateways_own_paths_names_the_methods_they_answer(
+    gw: Gw, method: str, path: str, allowed: str
+) -> None:
+    _, client = gw
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["instance"] == path
+    for answered in allowed.split(", "):
+        assert (await client.request(answered, path)).status_code == 200, answered
 
 
 async def test_cors_allow_list(gateway_db: TestDatabase, echoes: dict[str, ServerThread]) -> None:
@@ -312,9 +362,12 @@ async def test_cors_allow_list(gateway_db: TestDatabase, echoes: dict[str, Serve
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://screens.cq.example"
         assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        assert preflight.headers["access-control-allow-methods"].startswith("GET")
         simple = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://screens.cq.example"})
         assert simple.headers["access-control-allow-origin"] == "https://screens.cq.example"
-        assert "X-Request-ID" in simple.headers["access-control-expose-headers"]
+        exposed = {name.strip().lower() for name in simple.headers["access-control-expose-headers"].split(",")}
+        wanted = {"x-request-id", "etag", "location", "retry-after", "content-disposition", "idempotent-replayed"}
+        assert exposed == wanted == {name.lower() for name in EXPOSED_HEADERS}
         other = await client.get("/api/v1/eligibility/measures", headers={"Origin": "https://evil.example"})
         assert other.status_code == 200
         assert "access-control-allow-origin" not in other.headers

@@ -16,6 +16,7 @@ from starlette.types import Message
 
 from gateway.settings import SERVICE_NAMES
 from gateway.upstream import Upstream
+from shared.errors import NotFound, install_error_handlers
 from tests.gateway.helpers import (
     RawServer,
     ServerThread,
@@ -712,3 +713,86 @@ async def test_a_hung_name_resolution_is_bounded_by_the_connect_timeout(
         assert time.monotonic() - started < 2.0  # not the resolver's own minute
         metrics = (await client.get("/metrics")).text
         assert 'gateway_upstream_errors_total{kind="connect_timeout",upstream="registry"} 1.0' in metrics
+
+
+async def test_the_service_is_told_its_prefix_and_a_callers_claim_is_dropped(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    for service in SERVICE_NAMES:
+        response = await client.get(
+            f"/api/v1/{service}/anything", headers={**bearer(key), "X-Forwarded-Prefix": "/api/v1/elsewhere"}
+        )
+        assert header_values(response.json(), "x-forwarded-prefix") == [f"/api/v1/{service}"]
+
+
+def _items_app() -> FastAPI:
+    """A service with GET and POST of one path as two routes, answering problems as every service does."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/items")
+    async def list_items() -> list[str]:
+        return []
+
+    @app.post("/items")
+    async def create_item() -> dict[str, str]:
+        return {}
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, int]:
+        raise NotFound(f"No item {item_id}.")
+
+    return app
+
+
+async def test_the_services_405_and_its_allow_reach_the_caller_and_problems_name_the_callers_path(
+    gateway_db: TestDatabase,
+) -> None:
+    server = ServerThread(_items_app()).start()
+    try:
+        async with running_gateway(settings_for(gateway_db.url, registry_url=server.url)) as (app, client):
+            key = await make_key(app, "city")
+            refused = await client.delete("/api/v1/registry/items", headers=bearer(key))
+            assert refused.status_code == 405
+            assert refused.headers["allow"] == "GET, POST"
+            assert refused.json()["instance"] == "/api/v1/registry/items"
+            missing = await client.get("/api/v1/registry/items/7", headers=bearer(key))
+            assert missing.status_code == 404
+            assert missing.json()["instance"] == "/api/v1/registry/items/7"
+    finally:
+        server.stop()
+
+
+async def test_a_method_the_gateway_never_passes_on_is_its_405_naming_the_methods_of_the_path(gw: Gw) -> None:
+    app, client = gw
+    key = await make_key(app, "city")
+    assert (await client.get("/openapi.json")).status_code == 200  # the services' documents are here
+    one = await client.request("TRACE", "/api/v1/registry/things/1", headers=bearer(key))
+    assert one.status_code == 405
+    assert one.headers["allow"] == "GET"
+    assert one.json()["instance"] == "/api/v1/registry/things/1"
+    assert one.json()["detail"].endswith("it answers GET.")
+    assert (await client.request("TRACE", "/api/v1/ranking/things", headers=bearer(key))).headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("named", "seen"),
+    [
+        ("/things/7", "/api/v1/registry/things/7"),
+        ("/things/7?x=1", "/api/v1/registry/things/7?x=1"),
+        ("/api/v1/registry/things/7", "/api/v1/registry/things/7"),
+        ("https://elsewhere.example/things/7", "https://elsewhere.example/things/7"),
+        ("//elsewhere.example/x", "//elsewhere.example/x"),
+        ("things/7", "things/7"),
+    ],
+)
+async def test_a_path_the_service_names_in_location_is_the_one_the_caller_reaches(
+    gw: Gw, named: str, seen: str
+) -> None:
+    app, client = gw
+    response = await client.get(
+        "/api/v1/registry/located", params={"to": named}, headers=bearer(await make_key(app, "city"))
+    )
+    assert response.status_code == 201
+    assert response.headers["location"] == seen
+    assert response.headers["content-location"] == seen

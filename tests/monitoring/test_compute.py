@@ -157,9 +157,9 @@ def test_summary_counts_statuses_per_sector():
     assert list(summary) == ["engineering_technical", "modern_logistics"]
     engineering = summary["engineering_technical"]
     assert engineering.targets == 2 and engineering.mean_progress == Decimal("0.4")
-    assert engineering.statuses["at_risk"] == 1 and engineering.statuses["no_data"] == 1
-    assert sum(engineering.statuses.values()) == 2
-    assert summary["modern_logistics"].statuses["on_track"] == 1
+    assert engineering.statuses.at_risk == 1 and engineering.statuses.no_data == 1
+    assert sum(engineering.statuses.model_dump().values()) == 2
+    assert summary["modern_logistics"].statuses.on_track == 1
 
 
 def test_a_target_already_met_is_on_track_and_huge_figures_are_no_error():

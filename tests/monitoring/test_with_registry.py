@@ -126,7 +126,8 @@ async def test_computed_indicators_worked_by_hand(city, registry):
     assert later["T03"]["value"] == "2"
     # The summary counts every target once.
     assert sum(sum(s["statuses"].values()) for s in report["sectors"]) == 45
-    assert report["sectors"][0]["sector"] is None and report["sectors"][0]["targets"] == 3
+    assert report["sectors"][0]["sector"] is None and report["sectors"][0]["target_count"] == 3
+    assert all(s["targets"] == s["target_count"] for s in report["sectors"])  # the deprecated name, one release
 
 
 async def test_the_map_withholds_small_cells_from_other_districts(client_for, city, registry):
@@ -201,6 +202,7 @@ async def test_the_map_withholds_small_cells_from_other_districts(client_for, ci
     # The tile map of the same figures, and a bad indicator refused.
     tiles = await city.get("/map/2025/tiles.svg", params={"indicator": "revenue_yuan"})
     assert tiles.status_code == 200 and tiles.headers["content-type"] == "image/svg+xml"
+    assert tiles.headers["content-disposition"] == 'inline; filename="map-2025-revenue_yuan.svg"'
     ElementTree.fromstring(tiles.content)  # noqa: S314 (our own output)
     refused = await city.get("/map/2025/tiles.svg", params={"indicator": "gdp"})
     assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["query", "indicator"]
@@ -232,8 +234,9 @@ async def test_the_workbook_and_charts_hold_the_assessment(city, registry):
                 assert Decimal(str(row[column])) == Decimal(figure), (target_id, column, row[column], figure)
     assert rows["T04"]["当年值"] == 3 and rows["T33"]["基线值"] == 14.4  # numbers, not text
     for path in ("/assessments/2025/targets/T04/chart.svg", "/assessments/2025/sectors/chart.svg"):
-        chart = await city.get(path)
+        chart = await city.get(path, headers={"Accept": "application/octet-stream"})
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml", path
+        assert chart.headers["content-disposition"].startswith('inline; filename="'), path
         ElementTree.fromstring(chart.content)  # noqa: S314 (our own output)
     assert (await city.get("/assessments/2025/targets/T99/chart.svg")).status_code == 404
     assert (await city.get("/assessments/2028")).status_code == 422

@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.ranking.runs.quality import failures, unreported_share
+from services.ranking.runs.schemas import RunPublishRefusedProblem
 from services.ranking.upstream.schemas import DistrictStatsReportIn
 from shared.reference import DISTRICTS
 from tests.ranking.conftest import count_rows
@@ -147,6 +148,10 @@ async def test_publishing_a_run_where_the_district_code_decided_money_needs_a_re
         assert ["body", "reason"] in [error["loc"] for error in problem["errors"]]
         assert "500242" in problem["detail"] and "500243" in problem["detail"]
         assert [tie["boundary"] for tie in problem["boundary_ties"]] == ["10/11"]
+        # The body is the documented problem, its ties in the API's names.
+        typed = RunPublishRefusedProblem.model_validate(problem)
+        assert typed.boundary_ties is not None and typed.boundary_ties[0].decided_by == "district_code"
+        assert typed.boundary_ties[0].districts and typed.failures is None
     assert (await city.post(f"/runs/{body['run_id']}/publish")).status_code == 422
     assert (await city.get(f"/runs/{body['run_id']}")).json()["status"] == "draft"
     assert (await client_for(None).get("/rankings/2025")).status_code == 401
@@ -263,7 +268,7 @@ async def test_a_missing_yearly_record_is_unreported_not_an_exit_and_the_gate_ho
         "/methodologies",
         json={
             "version": "2025.u",
-            "weights": {"new_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.4"},
+            "weights": {"new_above_scale_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.4"},
             "max_unreported_share": "0.2",
             "description": "tolerant gate",
         },
@@ -304,7 +309,7 @@ async def test_a_districts_unverified_figures_move_neither_its_rank_nor_any_awar
     assert by_code(after)["500243"]["awaiting_verification_count"] == 30
     assert after["total_award_yuan"] == before["total_award_yuan"] == "34000000.00"
     assert after["quality"] == {"passed": True, "failures": []}
-    assert by_code(after)["500243"]["new_count"] == 0
+    assert by_code(after)["500243"]["new_above_scale_count"] == 0
 
     # Verified by the city, they count: 彭水县 new 30, net 30, growth −0.10; new 0 … 30, net −2 … 30, growth −0.10 …
     # 0.20: 0.3·30/30 + 0.3·32/32 + 0 = 0.600000, first; 渝中区 0.3·4/30 + 0.3·6/32 + 0.4·0.20/0.30 = 0.04 + 0.05625 +

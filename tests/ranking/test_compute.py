@@ -133,7 +133,7 @@ async def test_winsorisation_through_a_run(city, registry):
         "/methodologies",
         json={
             "version": "w.1",
-            "weights": {"new_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.4"},
+            "weights": {"new_above_scale_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.4"},
             "winsorise": "0.05",
             "description": "winsorised",
         },
@@ -143,7 +143,8 @@ async def test_winsorisation_through_a_run(city, registry):
     rows = by_code(run)
     # New counts ascending: 32 zeros, 1, 1, 2, 2, 3, 4. The 95% quantile sits at position 37 × 0.95 = 35.15:
     # 2 + 0.15 × (3 − 2) = 2.15. 渝中区 (4) and 渝北区 (3) are clipped to it; the raw counts stay as reported.
-    assert rows["500103"]["indicators"]["new_count"] == "2.150000" and rows["500103"]["new_count"] == 4
-    assert rows["500112"]["indicators"]["new_count"] == "2.150000"
-    assert rows["500103"]["normalised"]["new_count"] == "1.000000"
-    assert rows["500105"]["indicators"]["new_count"] == "2.000000"
+    assert rows["500103"]["indicators"]["new_above_scale_count"] == "2.150000"
+    assert rows["500103"]["new_above_scale_count"] == 4
+    assert rows["500112"]["indicators"]["new_above_scale_count"] == "2.150000"
+    assert rows["500103"]["normalised"]["new_above_scale_count"] == "1.000000"
+    assert rows["500105"]["indicators"]["new_above_scale_count"] == "2.000000"

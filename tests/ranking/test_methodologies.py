@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from services.ranking.vocabulary import api_key, with_both_names
 from shared.policy.ranking import MethodologyVersion, read_methodologies
 from tests.ranking.conftest import count_rows
 from tests.support import ANONYMOUS, AUDITOR, CITY, district
@@ -14,7 +15,7 @@ PUBLISHED = read_methodologies()
 def methodology(**overrides: object) -> dict[str, object]:
     body = {
         "version": "2025.1",
-        "weights": {"new_count": "0.25", "net_increase": "0.25", "revenue_growth": "0.5"},
+        "weights": {"new_above_scale_count": "0.25", "net_increase": "0.25", "revenue_growth": "0.5"},
         "normalisation": "z_score",
         "min_base": 3,
         "winsorise": "0.05",
@@ -31,10 +32,15 @@ async def test_the_default_version_is_seeded_and_readable_by_anyone(client_for, 
     assert response.status_code == 200
     (default,) = response.json()["items"]
     assert default["version"] == "2024.1" and default["is_default"] is True
-    assert default["weights"] == {"new_count": "0.300000", "net_increase": "0.300000", "revenue_growth": "0.400000"}
+    assert default["weights"] == {
+        "new_above_scale_count": "0.300000",
+        "new_count": "0.300000",  # deprecated, the same value
+        "net_increase": "0.300000",
+        "revenue_growth": "0.400000",
+    }
     assert (default["normalisation"], default["growth_basis"], default["min_base"]) == ("min_max", "comparable", 5)
     assert default["winsorise"] is None
-    assert default["tie_break"] == ["revenue_growth", "net_increase", "new_count"]
+    assert default["tie_break"] == ["revenue_growth", "net_increase", "new_above_scale_count"]
     assert "district_code ascending" in default["tie_break_rule"]
     assert "no award place" in default["tie_break_rule"] and "reason" in default["tie_break_rule"]
     # The data-quality gate's threshold, 0.05 for the versions made before it existed (migration 0002).
@@ -51,7 +57,12 @@ async def test_the_city_creates_a_version_and_may_make_it_the_default(city, clie
     created = await city.post("/methodologies", json=methodology())
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["weights"] == {"new_count": "0.250000", "net_increase": "0.250000", "revenue_growth": "0.500000"}
+    assert body["weights"] == {
+        "new_above_scale_count": "0.250000",
+        "new_count": "0.250000",
+        "net_increase": "0.250000",
+        "revenue_growth": "0.500000",
+    }
     assert body["winsorise"] == "0.050000" and body["is_default"] is False and body["created_by"] == "city"
     assert body["tie_break"] == ["net_increase", "revenue_yuan"]
     assert body["max_unreported_share"] == "0.050000"  # the default when none is given
@@ -87,14 +98,29 @@ async def test_a_version_never_changes(city, ranking_app):
 @pytest.mark.parametrize(
     ("overrides", "loc"),
     [
-        ({"weights": {"new_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.3"}}, ["body", "weights"]),
         (
-            {"weights": {"new_count": "-0.1", "net_increase": "0.6", "revenue_growth": "0.5"}},
-            ["body", "weights", "new_count"],
+            {"weights": {"new_above_scale_count": "0.3", "net_increase": "0.3", "revenue_growth": "0.3"}},
+            ["body", "weights"],
         ),
-        ({"weights": {"new_count": "0.5", "net_increase": "0.5"}}, ["body", "weights", "revenue_growth"]),
         (
-            {"weights": {"new_count": 0.3, "net_increase": 0.3, "revenue_growth": 0.4, "jobs": 0}},
+            {
+                "weights": {
+                    "new_above_scale_count": "0.3",
+                    "new_count": "0.3",
+                    "net_increase": "0.3",
+                    "revenue_growth": "0.4",
+                }
+            },
+            ["body", "weights"],
+        ),
+        ({"weights": {"net_increase": "0.6", "revenue_growth": "0.4"}}, ["body", "weights"]),
+        (
+            {"weights": {"new_above_scale_count": "-0.1", "net_increase": "0.6", "revenue_growth": "0.5"}},
+            ["body", "weights", "new_above_scale_count"],
+        ),
+        ({"weights": {"new_above_scale_count": "0.5", "net_increase": "0.5"}}, ["body", "weights", "revenue_growth"]),
+        (
+            {"weights": {"new_above_scale_count": 0.3, "net_increase": 0.3, "revenue_growth": 0.4, "jobs": 0}},
             ["body", "weights", "jobs"],
         ),
         ({"normalisation": "log"}, ["body", "normalisation"]),
@@ -122,7 +148,8 @@ async def test_bad_methodology_is_a_422_problem_and_nothing_is_written(city, ran
 
 async def test_float_weights_that_sum_to_one_are_accepted(city):
     response = await city.post(
-        "/methodologies", json=methodology(weights={"new_count": 0.1, "net_increase": 0.2, "revenue_growth": 0.7})
+        "/methodologies",
+        json=methodology(weights={"new_above_scale_count": 0.1, "net_increase": 0.2, "revenue_growth": 0.7}),
     )
     assert response.status_code == 201, response.text
     assert response.json()["weights"]["revenue_growth"] == "0.700000"
@@ -145,12 +172,13 @@ def six_places(version: MethodologyVersion) -> dict[str, object]:
     """A data-file version as GET /methodologies shows it."""
     return {
         "version": version.version,
-        "weights": {name: f"{weight:.6f}" for name, weight in version.weights.model_dump().items()},
+        # The data file's `new_count` is `new_above_scale_count` in the API (and, deprecated, `new_count` too).
+        "weights": with_both_names({name: f"{weight:.6f}" for name, weight in version.weights.model_dump().items()}),
         "normalisation": version.normalisation,
         "growth_basis": version.growth_basis,
         "min_base": version.min_base,
         "winsorise": None if version.winsorise is None else f"{version.winsorise:.6f}",
-        "tie_break": version.tie_break,
+        "tie_break": [api_key(key) for key in version.tie_break],
         "max_unreported_share": f"{version.max_unreported_share:.6f}",
         "description": version.description,
         "is_default": version.version == PUBLISHED.default_version,
@@ -166,10 +194,34 @@ async def test_the_versions_in_the_database_are_those_of_the_data_file(client_fo
 
 
 async def test_a_new_version_takes_the_published_defaults_it_does_not_set(client_for):
-    body = {"version": "2025.9", "weights": {"new_count": "0.2", "net_increase": "0.3", "revenue_growth": "0.5"}}
+    body = {
+        "version": "2025.9",
+        "weights": {"new_above_scale_count": "0.2", "net_increase": "0.3", "revenue_growth": "0.5"},
+    }
     created = await client_for(CITY).post("/methodologies", json={**body, "description": "Only weights set."})
     assert created.status_code == 201, created.text
     default = six_places(PUBLISHED.default)
     shown = created.json()
     for key in ("normalisation", "growth_basis", "min_base", "winsorise", "tie_break", "max_unreported_share"):
         assert shown[key] == default[key], key
+
+
+async def test_the_old_name_of_the_new_count_is_still_accepted_for_one_release(city, ranking_app):
+    """`new_count` (deprecated) stands for `new_above_scale_count` in weights and tie-break keys; stored as before."""
+    old = methodology(
+        version="2025.old",
+        weights={"new_count": "0.25", "net_increase": "0.25", "revenue_growth": "0.5"},
+        tie_break=["new_count", "revenue_yuan"],
+    )
+    created = await city.post("/methodologies", json=old)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["weights"]["new_above_scale_count"] == body["weights"]["new_count"] == "0.250000"
+    assert body["tie_break"] == ["new_above_scale_count", "revenue_yuan"]
+    async with ranking_app.state.engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                text("SELECT weight_new_count, tie_break FROM methodologies WHERE version = '2025.old'")
+            )
+        ).one()
+    assert str(stored.weight_new_count).startswith("0.25") and list(stored.tie_break) == ["new_count", "revenue_yuan"]

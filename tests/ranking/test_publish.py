@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from services.ranking.runs.quality import failures
+from services.ranking.runs.schemas import RunNotDraftProblem, RunPublishRefusedProblem
 from services.ranking.upstream.schemas import DistrictStatsReportIn
 from tests.ranking.conftest import count_rows
 from tests.ranking.scenario import EXPECTED, TOTAL, by_code, seed
@@ -46,7 +47,9 @@ async def test_publish_makes_the_ranking_public_and_frozen(city, client_for, reg
     # Publishing a draft twice is a conflict, and nothing changes.
     again = await city.post(f"/runs/{run['run_id']}/publish", json={"reason": "again"})
     assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
-    assert again.json()["status"] == 409 and again.json()["run_status"] == "published"
+    assert again.json()["status"] == 409 and again.json()["type"] == "/problems/run-not-draft"
+    assert again.json()["current_status"] == again.json()["run_status"] == "published"  # the old name, deprecated
+    assert RunNotDraftProblem.model_validate(again.json()).current_status == "published"  # the documented problem
     assert (await city.get(f"/runs/{run['run_id']}")).json()["publish_reason"] is None
 
 
@@ -119,7 +122,10 @@ async def test_republishing_under_another_methodology_reports_what_changed(city,
     assert (await city.post(f"/runs/{first['run_id']}/publish")).status_code == 200
     created = await city.post(
         "/methodologies",
-        json={**ZERO_GROWTH_RANK, "weights": {"new_count": "0.5", "net_increase": "0.5", "revenue_growth": "0"}},
+        json={
+            **ZERO_GROWTH_RANK,
+            "weights": {"new_above_scale_count": "0.5", "net_increase": "0.5", "revenue_growth": "0"},
+        },
     )
     assert created.status_code == 201
     second = await draft(city, methodology_version="2025.1")
@@ -152,6 +158,8 @@ async def test_the_data_quality_gate_refuses_a_year_without_base_figures(city, c
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
     problem = refused.json()
     assert problem["failures"][0]["check"] == "base_year_figures" and "2024" in problem["failures"][0]["msg"]
+    typed = RunPublishRefusedProblem.model_validate(problem)  # the documented problem
+    assert typed.failures is not None and typed.failures[0].check == "base_year_figures" and typed.errors
     assert (await city.get(f"/runs/{run['run_id']}")).json()["status"] == "draft"
     assert (await client_for(ANONYMOUS).get("/rankings/2025")).status_code == 404
 
@@ -238,11 +246,15 @@ async def test_exports_for_the_official_notice(city, client_for, registry):
     assert lines[6] == ["6", "500107", "九龙坡区", "0.510000", "3000000.00"]
     assert len(lines) == 39 and sum(Decimal(line[4]) for line in lines[1:]) == Decimal(TOTAL)
 
-    workbook_response = await anonymous.get("/rankings/2025/export.xlsx")
+    # The file's own type whatever the caller accepts: generated clients map it to bytes in their own settings.
+    workbook_response = await anonymous.get(
+        "/rankings/2025/export.xlsx", headers={"Accept": "application/octet-stream"}
+    )
     assert workbook_response.status_code == 200
     assert (
         workbook_response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+    assert workbook_response.headers["content-disposition"] == 'attachment; filename="ranking-2025.xlsx"'
     workbook = load_workbook(io.BytesIO(workbook_response.content))
     sheet = workbook["2025"]
     assert [cell.value for cell in sheet[2]] == ["名次", "区县代码", "区县", "综合得分", "奖励金额（元）"]

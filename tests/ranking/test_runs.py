@@ -7,9 +7,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.ranking import CODE_VERSION
 from services.ranking.main import create_app
+from services.ranking.vocabulary import stored_key
+from shared.http import UpstreamUnavailableProblem
 from tests.ranking.conftest import TODAY, count_rows, ranking_settings
 from tests.ranking.doubles import upstreams_in_process
 from tests.ranking.scenario import EMPTY, EXPECTED, TOTAL, award_for, by_code, seed, total
@@ -35,9 +38,20 @@ async def test_the_scenario_ranks_as_worked_out_by_hand(city, registry):
 
     # 渝中区: new 4/4, net (4 + 2)/6, growth (0.10 + 0.10)/0.30; contributions are weight × normalised value.
     first = rows["500103"]
-    assert first["normalised"] == {"new_count": "1.000000", "net_increase": "1.000000", "revenue_growth": "0.666667"}
-    assert first["contributions"] == {"new_count": "0.300000", "net_increase": "0.300000", "revenue_growth": "0.266667"}
-    assert (first["new_count"], first["exited_count"], first["net_increase"]) == (4, 0, 4)
+    assert first["normalised"] == {
+        "new_above_scale_count": "1.000000",
+        "new_count": "1.000000",  # deprecated, the same value
+        "net_increase": "1.000000",
+        "revenue_growth": "0.666667",
+    }
+    assert first["contributions"] == {
+        "new_above_scale_count": "0.300000",
+        "new_count": "0.300000",
+        "net_increase": "0.300000",
+        "revenue_growth": "0.266667",
+    }
+    assert (first["new_above_scale_count"], first["exited_count"], first["net_increase"]) == (4, 0, 4)
+    assert first["new_count"] == first["new_above_scale_count"]  # the deprecated name, for one release
     assert first["revenue_growth"] == "0.100000" and first["growth_used"] == "0.100000"
     assert first["comparable_count"] == 5 and first["revenue_yuan"] == "210000000.00"  # 110,000,000 + 4 × 25,000,000
 
@@ -95,7 +109,7 @@ async def test_the_scenario_ranks_as_worked_out_by_hand(city, registry):
     assert body["inputs"]["award_table"]["by_rank"]["1"] == "5000000.00"
     assert body["inputs"]["award_table"]["by_rank"]["10"] == "3000000.00"
     assert "第（六）条" in body["inputs"]["award_table"]["citation"]
-    assert body["methodology"]["tie_break"] == ["revenue_growth", "net_increase", "new_count"]
+    assert body["methodology"]["tie_break"] == ["revenue_growth", "net_increase", "new_above_scale_count"]
     assert body["methodology"]["max_unreported_share"] == "0.050000"
     # The policy's force and rewarded years, as the eligibility service gave them, are inputs too.
     assert body["inputs"]["policy"] == {
@@ -117,8 +131,13 @@ async def test_same_inputs_same_hash_and_the_hash_is_of_the_canonical_document(c
     second = (await city.post("/runs", json={"year": 2025, "as_of": AS_OF, "methodology_version": "2024.1"})).json()
     assert first["run_id"] != second["run_id"]
     assert first["input_hash"] == second["input_hash"] and first["rows"] == second["rows"]
-    # The hash covers the methodology's parameters, not the published wording of the tie-break rule.
+    # The hash covers the methodology's parameters, not the published wording of the tie-break rule, and names the
+    # indicator new_above_scale_count by its stored name new_count (the hashes of published runs stay as they were).
     methodology = {key: value for key, value in first["methodology"].items() if key != "tie_break_rule"}
+    methodology["weights"] = {
+        key: value for key, value in methodology["weights"].items() if key != "new_above_scale_count"
+    }
+    methodology["tie_break"] = [stored_key(key) for key in methodology["tie_break"]]
     canonical = json.dumps(
         {"year": 2025, "inputs": first["inputs"], "methodology": methodology},
         sort_keys=True,
@@ -137,7 +156,7 @@ async def test_a_new_default_methodology_is_used_when_none_is_named(city, regist
         "/methodologies",
         json={
             "version": "2025.1",
-            "weights": {"new_count": "0.5", "net_increase": "0.5", "revenue_growth": "0"},
+            "weights": {"new_above_scale_count": "0.5", "net_increase": "0.5", "revenue_growth": "0"},
             "normalisation": "rank",
             "description": "counts only",
             "make_default": True,
@@ -221,6 +240,7 @@ async def test_an_upstream_down_is_a_503_problem_and_nothing_is_written(
         problem = response.json()
         assert response.headers["content-type"] == "application/problem+json"
         assert upstream in problem["detail"] and problem["upstream"] == upstream
+        assert UpstreamUnavailableProblem.model_validate(problem).upstream == upstream
         assert await count_rows(app, "runs") == 0
 
 
@@ -242,3 +262,26 @@ async def test_listing_runs_newest_first_by_year_and_status(city, client_for, re
         assert (await city.get("/runs", params=params)).status_code == 422
     assert (await client_for(district("500103")).get("/runs")).status_code == 403
     assert (await client_for(ANONYMOUS).get("/runs")).status_code == 401
+
+
+async def test_storage_keeps_the_old_name_of_the_new_count_and_the_answer_gives_the_new_one(
+    city, registry, ranking_app
+):
+    """Renaming new_count to new_above_scale_count (the registry's name) changed no stored document or hash."""
+    await seed(registry)
+    body = (await city.post("/runs", json={"year": 2025, "as_of": AS_OF})).json()
+    async with ranking_app.state.engine.connect() as connection:
+        document = (
+            await connection.execute(text("SELECT document FROM runs WHERE id = :id"), {"id": body["run_id"]})
+        ).scalar_one()
+    if isinstance(document, str):
+        document = json.loads(document)
+    row = document["rows"][0]
+    assert "new_count" in row and "new_above_scale_count" not in row
+    assert set(row["indicators"]) == {"new_count", "net_increase", "revenue_growth"}
+    assert set(document["methodology"]["weights"]) == {"new_count", "net_increase", "revenue_growth"}
+    assert "new_count" in document["methodology"]["tie_break"]
+    served = body["rows"][0]
+    assert served["new_above_scale_count"] == served["new_count"] == row["new_count"]
+    assert served["indicators"]["new_above_scale_count"] == row["indicators"]["new_count"]
+    assert body["methodology"]["tie_break"] == ["revenue_growth", "net_increase", "new_above_scale_count"]

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.ranking.main import create_app
+from shared.http import UpstreamUnavailableProblem
 from tests.ranking.conftest import count_rows, ranking_settings
 from tests.ranking.doubles import upstreams_in_process
 from tests.ranking.scenario import EXPECTED, by_code, seed
@@ -205,3 +206,6 @@ async def test_a_published_ranking_is_read_without_the_eligibility_service(
         # A year without a publication needs the policy's years to say 404 or 422: unreadable, a 503.
         missing = await anonymous.get("/rankings/2024")
         assert missing.status_code == 503 and missing.json()["upstream"] == "eligibility"
+        assert UpstreamUnavailableProblem.model_validate(missing.json()).upstream == "eligibility"
+        documented = app.openapi()["paths"]["/rankings/{year}"]["get"]["responses"]["503"]["content"]
+        assert documented["application/problem+json"]["schema"]["$ref"].endswith("/UpstreamUnavailableProblem")

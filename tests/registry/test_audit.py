@@ -28,6 +28,11 @@ async def test_writes_are_audited_with_before_and_after(city, client_for):
     assert year_entry["entity_id"] == f"{body['uscc']}/2024" and year_entry["after"]["revenue_yuan"] == "25000000.00"
     filtered = (await city.get("/audit", params={"entity_type": "enterprise", "entity_id": body["uscc"]})).json()
     assert len(filtered["items"]) == 2
+    by_district = (await city.get("/audit", params={"district_code": "500103"})).json()
+    assert len(by_district["items"]) == 3
+    # The district filter is the DistrictCode enum, as everywhere: a code that is none of the 38 is a 422.
+    unknown = await city.get("/audit", params={"district_code": "500000"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["loc"] == ["query", "district_code"]
 
 
 async def test_failed_writes_leave_no_audit_entry(city):

@@ -27,7 +27,10 @@ async def test_the_row_after_the_limit_stops_a_json_import(city, max_rows):
     assert at_limit.status_code == 200 and at_limit.json()["created"] == max_rows
     over = await city.post("/enterprises/import", json=[{}] * (max_rows + 1))
     assert over.status_code == 422
-    assert over.json()["errors"] == [{"loc": ["body"], "msg": f"more than {max_rows} rows"}]
+    assert over.json()["errors"] == [{"loc": ["body", max_rows + 1], "msg": f"more than {max_rows} rows"}]
+    assert (
+        f"at most {max_rows} rows" in over.json()["detail"] and f"row {max_rows + 1} is past" in over.json()["detail"]
+    )
 
 
 async def test_the_row_after_the_limit_stops_a_csv_import(city, max_rows):
@@ -38,7 +41,7 @@ async def test_the_row_after_the_limit_stops_a_csv_import(city, max_rows):
 
 def test_counting_stops_at_the_row_after_the_limit_without_reading_further():
     body = b"[" + b",".join([b"{}"] * 1000) + b", oops"  # invalid JSON after row 1,000
-    rows = imports.parse_body("application/json", body, 3)
+    rows = imports.parse_body("application/json", body, imports.ImportLimits(max_rows=3, max_bytes=len(body)))
     assert [next(rows) for _ in range(3)] == [{}, {}, {}]
     with pytest.raises(InvalidInput, match="at most 3 rows"):
         next(rows)

@@ -136,19 +136,20 @@ async def test_the_statistics_of_a_small_registry_worked_by_hand(city, client_fo
     # 渝中区 tech_rnd — 2025: F not above size: 0; 2024: F = 1, 8,000,000.00.
     # 江北区 tech_rnd — 2025: G = 1, 14,000,000.00, 55; not new (verified above size in 2023, in 渝中区 then); 2024: 0.
     # 江北区 supply_chain — H never above size: no cell.
+    # (`prior_year_above_scale_count` and `prior_year_revenue_yuan` are the deprecated names, sent for one release.)
     assert stats["cells"] == [
         {"district_code": WANZHOU, "sector": "modern_logistics", "above_scale_count": 1, "revenue_yuan": "25000000.00",
-         "employees": 150, "new_above_scale_since_baseline": 1, "prior_year_above_scale_count": 2,
-         "prior_year_revenue_yuan": "27000000.00"},
+         "employees": 150, "new_above_scale_since_baseline": 1, "prior_above_scale_count": 2,
+         "prior_revenue_yuan": "27000000.00", "prior_year_above_scale_count": 2, "prior_year_revenue_yuan": "27000000.00"},
         {"district_code": YUZHONG, "sector": "software_it", "above_scale_count": 4, "revenue_yuan": "79000000.00",
-         "employees": 480, "new_above_scale_since_baseline": 3, "prior_year_above_scale_count": 2,
-         "prior_year_revenue_yuan": "23000000.00"},
+         "employees": 480, "new_above_scale_since_baseline": 3, "prior_above_scale_count": 2,
+         "prior_revenue_yuan": "23000000.00", "prior_year_above_scale_count": 2, "prior_year_revenue_yuan": "23000000.00"},
         {"district_code": YUZHONG, "sector": "tech_rnd", "above_scale_count": 0, "revenue_yuan": "0.00",
-         "employees": 0, "new_above_scale_since_baseline": 0, "prior_year_above_scale_count": 1,
-         "prior_year_revenue_yuan": "8000000.00"},
+         "employees": 0, "new_above_scale_since_baseline": 0, "prior_above_scale_count": 1,
+         "prior_revenue_yuan": "8000000.00", "prior_year_above_scale_count": 1, "prior_year_revenue_yuan": "8000000.00"},
         {"district_code": JIANGBEI, "sector": "tech_rnd", "above_scale_count": 1, "revenue_yuan": "14000000.00",
-         "employees": 55, "new_above_scale_since_baseline": 0, "prior_year_above_scale_count": 0,
-         "prior_year_revenue_yuan": "0.00"},
+         "employees": 55, "new_above_scale_since_baseline": 0, "prior_above_scale_count": 0,
+         "prior_revenue_yuan": "0.00", "prior_year_above_scale_count": 0, "prior_year_revenue_yuan": "0.00"},
     ]  # fmt: skip
     # Clusters: verified 2025 revenue only — K1 and K3 (K2 waits for the city, K4 was rejected), by id.
     assert stats["clusters"] == [
@@ -181,8 +182,8 @@ async def test_the_statistics_of_a_small_registry_worked_by_hand(city, client_fo
     # 领军企业: A, B (C revoked within 2026), G, and I designated in 2026.
     next_year = (await city.get("/monitoring-stats/2026")).json()
     assert [
-        (c["district_code"], c["sector"], c["above_scale_count"], c["prior_year_above_scale_count"],
-         c["prior_year_revenue_yuan"])
+        (c["district_code"], c["sector"], c["above_scale_count"], c["prior_above_scale_count"],
+         c["prior_revenue_yuan"])
         for c in next_year["cells"]
     ] == [
         (WANZHOU, "modern_logistics", 0, 1, "25000000.00"),
@@ -263,7 +264,8 @@ async def test_one_statement_per_part_however_many_enterprises(city, client_for,
     assert len(await statements()) == 3
     cells = (await city.get("/monitoring-stats/2025")).json()["cells"]
     assert {"district_code": "500106", "sector": "legal_ip", "above_scale_count": 40, "revenue_yuan": "480000000.00",
-            "employees": 4800, "new_above_scale_since_baseline": 40, "prior_year_above_scale_count": 0,
+            "employees": 4800, "new_above_scale_since_baseline": 40, "prior_above_scale_count": 0,
+            "prior_revenue_yuan": "0.00", "prior_year_above_scale_count": 0,
             "prior_year_revenue_yuan": "0.00"} in cells  # fmt: skip
 
 

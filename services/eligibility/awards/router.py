@@ -4,24 +4,30 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from services.eligibility.awards import service
 from services.eligibility.awards.schemas import (
+    AwardAboveEntitlementProblem,
     AwardDetail,
     AwardFilters,
+    AwardGroupKey,
     AwardIn,
+    AwardNotHigherProblem,
     AwardPage,
-    GroupKey,
-    Status,
-    SubjectType,
+    AwardStatus,
+    AwardStepRefusedProblem,
     SummaryOut,
     TransitionIn,
 )
+from services.eligibility.calendar.router import CALENDAR_UNKNOWN
 from services.eligibility.dependencies import ParametersDep, RankingDep, ReachWorkDep, RegistryDep, SettingsDep
 from services.eligibility.screenings.subjects import RecipientKind
 from shared.auth import Principal, Role, require_roles
 from shared.clock import ClockDep
 from shared.db import SessionDep
-from shared.downloads import XLSX, download
+from shared.downloads import CSV, XLSX, download, file_responses
+from shared.http import upstream_unavailable
 from shared.identifiers import DistrictCode, Storable, Year
+from shared.openapi import problems
 from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
+from shared.policy.catalogue import SubjectType
 
 router = APIRouter(prefix="/awards", tags=["awards"])
 
@@ -37,7 +43,7 @@ async def award_filters(
     subject_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
     district_code: DistrictCode | None = None,
     measure_id: Annotated[str | None, Query(min_length=1, max_length=64), Storable] = None,
-    status: Status | None = None,
+    status: AwardStatus | None = None,
     year: Year | None = None,
     policy: Annotated[
         str | None, Query(min_length=1, max_length=100, description="A document number, in any spelling"), Storable
@@ -59,13 +65,40 @@ async def award_filters(
 
 
 FiltersDep = Annotated[AwardFilters, Depends(award_filters)]
+_BAD_FILTERS = "A filter is invalid (e.g. `policy` not a document number); `errors` names it."
+_EXPORT_REFUSED = "A filter is invalid, or the filters select more awards than an export holds; `errors` says which."
+# The gateway documents 403 for a role the route does not admit; these routes also check the district asked for.
+_OTHER_DISTRICT = "A district key named another district in `district_code`: it reads its own district's awards only."
 
 
 @router.post(
     "",
     response_model=AwardDetail,
     status_code=status.HTTP_201_CREATED,
-    summary="Propose an award (city); 就高不重复: a higher one supersedes or tops up, a lower or equal one is a 409",
+    operation_id="createAward",
+    summary="Propose an award",
+    description="Records a proposed award to one subject under a registered policy (default 渝发改规范〔2024〕7号). "
+    "For this policy's computable measures the amount may not exceed what the rules give on the registry's "
+    "verified facts (a 422 carries `maximum_yuan` and the `calculation`); the calculation is stored with the award. "
+    "就高不重复: one award stands per subject (and year, for yearly measures) across policies — a higher one "
+    "supersedes the standing one, or tops up a paid one by the difference; a lower or equal one is a 409 naming "
+    "the `standing_award`, and nothing is written.",
+    responses=problems(
+        {
+            400: "The body is not valid JSON.",
+            409: (
+                "`/problems/award-not-higher`: an award that is not higher stands for the same subject (就高不重复).",
+                AwardNotHigherProblem,
+            ),
+            422: (
+                "`/problems/award-above-entitlement`: the amount is above what the rules give (`maximum_yuan`, "
+                "`calculation`). `/problems/invalid-input`: the body is invalid, the subject or policy is unknown, or "
+                "a fact the rules need is missing or not verified. `errors` names each field.",
+                AwardAboveEntitlementProblem,
+            ),
+            503: upstream_unavailable("registry", "ranking"),
+        }
+    ),
 )
 async def propose(
     session: SessionDep,
@@ -79,7 +112,15 @@ async def propose(
     return await service.propose(session, registry, ranking, parameters, clock, principal, body)
 
 
-@router.get("", response_model=AwardPage, summary="Awards, newest first (a district key: its own district's)")
+@router.get(
+    "",
+    response_model=AwardPage,
+    operation_id="listAwards",
+    summary="List awards",
+    description="The award ledger, newest first, filtered and paginated by `cursor`; a district key sees its own "
+    "district's awards only.",
+    responses=problems({403: _OTHER_DISTRICT, 422: _BAD_FILTERS}),
+)
 async def list_awards(
     session: SessionDep,
     principal: ReaderDep,
@@ -94,14 +135,18 @@ async def list_awards(
 @router.get(
     "/summary",
     response_model=SummaryOut,
-    summary="Budget view: count, Σ amount and Σ payable by measure, year, district and status",
+    operation_id="getAwardsSummary",
+    summary="Summarise awards for the budget",
+    description="Count, Σ amount and Σ payable of the awards the filters select, grouped by `group_by` (default "
+    "measure, year, district and status), with the totals; a district key sums its own district's.",
+    responses=problems({403: _OTHER_DISTRICT, 422: _BAD_FILTERS}),
 )
 async def summary(
     session: SessionDep,
     principal: SummaryReaderDep,
     filters: FiltersDep,
     group_by: Annotated[
-        list[GroupKey] | None,
+        list[AwardGroupKey] | None,
         Query(description="Repeat to group by several; default measure_id, year, district_code, status"),
     ] = None,
 ) -> SummaryOut:
@@ -111,8 +156,13 @@ async def summary(
 @router.get(
     "/export.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
-    summary="The awards the filters select as CSV for the official documents",
+    operation_id="downloadAwardsCsv",
+    summary="Download awards as CSV",
+    description="The awards the filters select, one row each, as UTF-8 CSV for the official documents.",
+    responses={
+        **file_responses(CSV, "The file, to save as `awards.csv`."),
+        **problems({403: _OTHER_DISTRICT, 422: _EXPORT_REFUSED}),
+    },
 )
 async def export_csv(
     session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
@@ -124,8 +174,13 @@ async def export_csv(
 @router.get(
     "/export.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
-    summary="The awards the filters select as an Excel workbook, with totals, for the official documents",
+    operation_id="downloadAwardsXlsx",
+    summary="Download awards as an Excel workbook",
+    description="The awards the filters select as an Excel workbook (.xlsx) with totals, for the official documents.",
+    responses={
+        **file_responses(XLSX, "The file, to save as `awards.xlsx`."),
+        **problems({403: _OTHER_DISTRICT, 422: _EXPORT_REFUSED}),
+    },
 )
 async def export_xlsx(
     session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
@@ -134,7 +189,21 @@ async def export_xlsx(
     return download(body, "awards.xlsx")
 
 
-@router.get("/{award_id}", response_model=AwardDetail, summary="One award with its calculation and history")
+@router.get(
+    "/{award_id}",
+    response_model=AwardDetail,
+    operation_id="getAward",
+    summary="Get one award",
+    description="One award with the calculation stored with it and its history, oldest first; a district key reads "
+    "its own district's awards only (403).",
+    responses=problems(
+        {
+            403: "The award is of another district: a district key reads its own district's awards only.",
+            404: "There is no award of that id.",
+            422: "The id is not a whole number from 1.",
+        }
+    ),
+)
 async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardIdPath, clock: ClockDep) -> AwardDetail:
     return await service.read(session, principal, award_id, clock.today())
 
@@ -142,7 +211,25 @@ async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardI
 @router.post(
     "/{award_id}/transitions",
     response_model=AwardDetail,
-    summary="approve → publicise (公示) → pay; object within the notice window; reject or withdraw (city)",
+    operation_id="transitionAward",
+    summary="Move an award through its workflow",
+    description="approve → publicise (公示, a notice window of official working days) → pay; an objection within "
+    "the window sends the award back to proposed; reject or withdraw from any open status (with a reason). An "
+    "action not allowed from the status, an objection after the window or a payment within it is a 409 naming the "
+    "`current_status` and what is allowed.",
+    responses=problems(
+        {
+            400: "The body is not valid JSON.",
+            404: "There is no award of that id.",
+            409: (
+                "`/problems/award-step-refused`: the action is not allowed from the status, or not on that day.",
+                AwardStepRefusedProblem,
+            ),
+            422: "The body is invalid (no reason where one is required, a date in the future or before the award's "
+            "previous step, a backdated notice); `errors` names it.",
+            503: CALENDAR_UNKNOWN,
+        }
+    ),
 )
 async def transition(
     session: SessionDep,

@@ -20,16 +20,16 @@ from services.eligibility.awards.schemas import (
     AwardDetail,
     AwardEventOut,
     AwardFilters,
+    AwardGroupKey,
     AwardIn,
     AwardOut,
     AwardPage,
-    GroupKey,
     SummaryGroup,
     SummaryOut,
     SummaryTotals,
     TransitionIn,
 )
-from services.eligibility.awards.workflow import STEPS, Action, allowed_actions
+from services.eligibility.awards.workflow import STEPS, AwardAction, allowed_actions
 from services.eligibility.calendar.service import notice_end
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
 from services.eligibility.parameters.definitions import ParameterSet
@@ -50,6 +50,24 @@ from shared.uscc import uscc_problem
 FACTS_YEAR_MEASURES = ("M07a", "M07b")
 
 
+class AwardNotHigher(Conflict):
+    """就高不重复: an award at least as high stands for the key (AwardNotHigherProblem)."""
+
+    slug = "award-not-higher"
+
+
+class AwardAboveEntitlement(InvalidInput):
+    """The amount is above what the rules give (AwardAboveEntitlementProblem)."""
+
+    slug = "award-above-entitlement"
+
+
+class AwardStepRefused(Conflict):
+    """The action is not allowed from the award's status or on that day (AwardStepRefusedProblem)."""
+
+    slug = "award-step-refused"
+
+
 def _yuan(value: Decimal) -> str:
     return f"{value:.2f}"
 
@@ -57,7 +75,7 @@ def _yuan(value: Decimal) -> str:
 # ---- reading ---------------------------------------------------------------------------------------------------
 
 
-def _allowed(award: Award, today: date) -> list[Action]:
+def _allowed(award: Award, today: date) -> list[AwardAction]:
     return allowed_actions(award.status, award.notice_ends_on, today)
 
 
@@ -119,11 +137,11 @@ async def list_page(
     return AwardPage(items=items, next_cursor=next_cursor(rows, limit, lambda award: award.id))
 
 
-DEFAULT_GROUPING: tuple[GroupKey, ...] = ("measure_id", "year", "district_code", "status")
+DEFAULT_GROUPING: tuple[AwardGroupKey, ...] = ("measure_id", "year", "district_code", "status")
 
 
 async def summary(
-    session: AsyncSession, principal: Principal, filters: AwardFilters, group_by: Sequence[GroupKey] | None
+    session: AsyncSession, principal: Principal, filters: AwardFilters, group_by: Sequence[AwardGroupKey] | None
 ) -> SummaryOut:
     """Counts and sums grouped by `group_by` (default: measure, year, district and status)."""
     keys = list(dict.fromkeys(group_by if group_by is not None else DEFAULT_GROUPING))
@@ -236,9 +254,9 @@ def _check_amount(body: AwardIn, entitlement: Entitlement) -> None:
         calculation = entitlement.calculation
         reasons = "; ".join(reason["message"] for reason in calculation["reasons"])
         because = f"not eligible: {reasons}" if reasons else f"the rules give {_yuan(entitlement.maximum)}"
-        raise InvalidInput(
-            f"{_yuan(body.amount_yuan)} yuan is more than {body.measure_id} allows {body.subject_id} on "
-            f"{calculation['as_of']}: at most {_yuan(entitlement.maximum)} ({because}).",
+        raise AwardAboveEntitlement(
+            f"An award of {_yuan(body.amount_yuan)} yuan is more than {body.measure_id} allows {body.subject_type} "
+            f"{body.subject_id} on {calculation['as_of']}: at most {_yuan(entitlement.maximum)} ({because}).",
             errors=[field_error(["body", "amount_yuan"], f"at most {_yuan(entitlement.maximum)} ({because})")],
             maximum_yuan=_yuan(entitlement.maximum),
             calculation=calculation,
@@ -349,7 +367,7 @@ async def propose(
     on = today
     if current is not None:
         if body.amount_yuan <= current.amount_yuan:
-            raise Conflict(
+            raise AwardNotHigher(
                 f"就高不重复: {_describe(current)} ({current.status}) stands for {key}; an award of "
                 f"{_yuan(body.amount_yuan)} yuan is not higher, so it is refused and nothing was written.",
                 standing_award=_standing_json(current),
@@ -379,7 +397,7 @@ async def propose(
         # Only if the lock were bypassed: the database still holds one standing award per key.
         if "stacking_key" not in str(exc.orig):
             raise
-        raise Conflict(
+        raise AwardNotHigher(
             f"就高不重复: another award was made to stand for {key} at the same time; nothing was written. "
             "Read the standing award and retry if this one is higher."
         ) from None
@@ -419,9 +437,9 @@ async def propose(
 # ---- the workflow ----------------------------------------------------------------------------------------------
 
 
-def _illegal(award: Award, action: str, today: date) -> Conflict:
+def _illegal(award: Award, action: str, today: date) -> AwardStepRefused:
     allowed = _allowed(award, today)
-    return Conflict(
+    return AwardStepRefused(
         f"Award {award.id} is {award.status}: {action} is not allowed from it; "
         f"allowed: {', '.join(allowed) if allowed else 'nothing (the award is closed)'}. Nothing was written.",
         award_id=award.id,
@@ -485,7 +503,7 @@ async def transition(
                 errors=[field_error(["body", "on"], f"before the notice began ({award.publicised_on})")],
             )
         if on > award.notice_ends_on:
-            raise Conflict(
+            raise AwardStepRefused(
                 f"The notice window of award {award.id} closed on {award.notice_ends_on}: an objection on {on} is "
                 "outside it. Nothing was written.",
                 award_id=award.id,
@@ -497,7 +515,7 @@ async def transition(
     elif body.action == "pay":
         assert award.notice_ends_on is not None
         if on <= award.notice_ends_on:
-            raise Conflict(
+            raise AwardStepRefused(
                 f"Award {award.id} is in its notice window until {award.notice_ends_on} (公示期): it can be paid "
                 "from the next day. Nothing was written.",
                 award_id=award.id,

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-Action = Literal["approve", "publicise", "object", "pay", "reject", "withdraw"]
-ACTIONS: tuple[Action, ...] = ("approve", "publicise", "object", "pay", "reject", "withdraw")
+from typing_extensions import TypeAliasType
+
+AwardAction = TypeAliasType("AwardAction", Literal["approve", "publicise", "object", "pay", "reject", "withdraw"])
+ACTIONS: tuple[AwardAction, ...] = ("approve", "publicise", "object", "pay", "reject", "withdraw")
 OPEN_STATUSES = ("proposed", "approved", "publicised")
 
 
@@ -21,7 +23,7 @@ class Step:
     reason_required: bool
 
 
-STEPS: dict[Action, Step] = {
+STEPS: dict[AwardAction, Step] = {
     "approve": Step(("proposed",), "approved", False),
     "publicise": Step(("approved",), "publicised", False),
     "object": Step(("publicised",), "proposed", True),
@@ -31,9 +33,9 @@ STEPS: dict[Action, Step] = {
 }
 
 
-def allowed_actions(status: str, notice_ends_on: date | None, today: date) -> list[Action]:
+def allowed_actions(status: str, notice_ends_on: date | None, today: date) -> list[AwardAction]:
     """The actions that would be accepted today: inside the notice window an objection, after it the payment."""
-    allowed: list[Action] = []
+    allowed: list[AwardAction] = []
     for action in ACTIONS:
         if status not in STEPS[action].sources:
             continue

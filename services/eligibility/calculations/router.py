@@ -1,13 +1,15 @@
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
 from services.eligibility.calculations import service
-from services.eligibility.calculations.schemas import BatchOut, CalculationIn, CalculationOut
+from services.eligibility.calculations.schemas import BatchOut, CalculationOut, CalculationRequest
 from services.eligibility.dependencies import BatchItemsDep, BatchWorkDep, ParametersDep, SettingsDep
+from services.eligibility.rules.engine import facts_table
 from shared.errors import SafeJSONResponse
+from shared.openapi import problems
 
 router = APIRouter(tags=["calculate"])
 
@@ -15,31 +17,60 @@ CALCULATE, CALCULATE_BATCH = "/calculate", "/calculate/batch"
 # POSTs only to carry a body: they compute an answer and write nothing, so a replay is harmless (as a read's).
 COMPUTATIONS = (CALCULATE, CALCULATE_BATCH)
 
+_INVALID_REQUEST = (
+    "The request is invalid: `errors` names each field — `measure_id` when it is not a computable measure "
+    "(a measure without a formula is matched, not calculated), `facts.<name>` for a fact missing, ill-typed or not "
+    "one the measure reads."
+)
+
 
 @router.post(
     CALCULATE,
     response_model=CalculationOut,
-    summary="One measure for one set of facts on one date: eligibility, amount, reasons and trace (public)",
+    operation_id="calculateMeasure",
+    summary="Calculate one measure",
+    description="One computable measure for one set of facts on one date: whether the facts are eligible, the "
+    "amount, the reasons when not, the trace of every step with its citation, and the parameters read. The facts "
+    "are those the measure's rule reads (the request is told apart by `measure_id`; `GET /measures` lists each "
+    "measure's facts). A date outside the policy's validity, or a year it does not reward, is an answer (`eligible: "
+    "false` with the reason), not an error. Needs no other service.\n\nThe facts each measure reads:\n\n"
+    + facts_table(),
+    responses=problems({400: "The body is not valid JSON.", 422: _INVALID_REQUEST}),
 )
-async def calculate(parameters: ParametersDep, body: CalculationIn) -> dict[str, Any]:
+async def calculate(parameters: ParametersDep, body: Annotated[CalculationRequest, Body()]) -> dict[str, Any]:
     return service.calculate(parameters, body)
 
 
 @router.post(
     CALCULATE_BATCH,
     response_model=BatchOut,
-    summary="Up to 10,000 calculations, answered in order (public)",
+    operation_id="calculateBatch",
+    summary="Calculate many measures at once",
+    description="Up to 10,000 calculation requests, each as `POST /calculate` takes it, answered in order. Nothing "
+    "is calculated unless every item is valid: a 422 names each bad item by its index (`body`, index, field).",
     openapi_extra={
         "requestBody": {
             "required": True,
             "description": "A JSON array of calculation requests",
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/CalculationIn"}}
+                    "schema": {
+                        "type": "array",
+                        "maxItems": 10_000,
+                        "items": {"$ref": "#/components/schemas/CalculationRequest"},
+                    }
                 }
             },
         }
     },
+    responses=problems(
+        {
+            400: "The body is not valid JSON.",
+            415: "The body is not `application/json`.",
+            422: "An item is invalid, or the batch holds more than 10,000 items: `errors` names each (`body`, the "
+            "item's index, its field); nothing was calculated.",
+        }
+    ),
 )
 async def calculate_batch(
     parameters: ParametersDep,

@@ -1,26 +1,33 @@
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from services.eligibility.calendar import service
-from services.eligibility.calendar.schemas import CalendarYearOut, ScheduleIn, WorkingDaysOut
+from services.eligibility.calendar.schemas import CalendarUnknownProblem, CalendarYearOut, ScheduleIn, WorkingDaysOut
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
+from shared.openapi import problems
 from shared.reference import MAX_YEAR, MIN_YEAR
 
 router = APIRouter(tags=["calendar"])
 
 YearPath = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="The calendar year, e.g. 2025")]
-_UNKNOWN: dict[int | str, dict[str, Any]] = {
-    503: {"description": "A day lies in a year whose official schedule is not known (`calendar-unknown`)"}
-}
+CALENDAR_UNKNOWN = (
+    "`calendar-unknown`: a day lies in a year whose official schedule neither the city has recorded nor the "
+    "calendar library knows; `year` names it (the city records it with PUT /calendar/{year}).",
+    CalendarUnknownProblem,
+)
 
 
 @router.get(
     "/calendar/{year}",
     response_model=CalendarYearOut,
-    summary="A year's official working days: their source (recorded, library, unknown), holidays, 调休 days (public)",
+    operation_id="getCalendarYear",
+    summary="Get a year's official working days",
+    description="Where the year's working days come from (`recorded` by the city, the `library`, or `unknown`), "
+    "its holidays and its 调休 make-up working days, with the records the one in force replaced.",
+    responses=problems({422: "The year is outside 2000–2100."}),
 )
 async def get_year(session: SessionDep, year: YearPath) -> CalendarYearOut:
     return await service.get_year(session, year)
@@ -29,7 +36,18 @@ async def get_year(session: SessionDep, year: YearPath) -> CalendarYearOut:
 @router.put(
     "/calendar/{year}",
     response_model=CalendarYearOut,
-    summary="Record a year's official schedule from the State Council's notice (city); replaces the earlier record",
+    operation_id="setCalendarYear",
+    summary="Record a year's official schedule",
+    description="Records the year's holidays and make-up working days as the State Council's notice (放假安排) sets "
+    "them; replaces the earlier record, which is kept in `earlier_records`. Notice windows counted afterwards use "
+    "it. A schedule that is not consistent (a day outside the year, overlapping holidays, a make-up day that is "
+    "not a weekend day) is a 422 naming each problem.",
+    responses=problems(
+        {
+            400: "The body is not valid JSON.",
+            422: "The schedule is invalid; `errors` names each problem and nothing was recorded.",
+        }
+    ),
 )
 async def record_year(
     session: SessionDep,
@@ -43,8 +61,13 @@ async def record_year(
 @router.get(
     "/calendar/{year}/working-days",
     response_model=WorkingDaysOut,
-    responses=_UNKNOWN,
-    summary="The `days`-th official working day after `from` (not counted): a notice window's end (public)",
+    operation_id="countWorkingDays",
+    summary="Count official working days",
+    description="The `days`-th official working day after `from` (not counted): where a notice window (公示期) of "
+    "that many working days ends, across the year's end if need be.",
+    responses=problems(
+        {422: "`from` is not in `year`, or `days` is outside 1–366; `errors` names it.", 503: CALENDAR_UNKNOWN}
+    ),
 )
 async def working_days(
     session: SessionDep,

@@ -3,8 +3,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
-Source = Literal["recorded", "library", "unknown"]
+from shared.errors import Problem
+
+CalendarSource = TypeAliasType("CalendarSource", Literal["recorded", "library", "unknown"])
 
 
 def _one_line(text: str) -> str:
@@ -55,7 +58,7 @@ class HolidayOut(BaseModel):
     last_day: date
 
 
-class RecordOut(BaseModel):
+class CalendarRecordOut(BaseModel):
     notice: str
     holidays: list[HolidayOut]
     make_up_working_days: list[date]
@@ -63,7 +66,7 @@ class RecordOut(BaseModel):
     recorded_by: str
 
 
-class LibraryOut(BaseModel):
+class CalendarLibraryOut(BaseModel):
     name: str = Field(examples=["chinese-calendar"])
     version: str
     first_year: int = Field(description="The first year the library knows")
@@ -72,7 +75,7 @@ class LibraryOut(BaseModel):
 
 class CalendarYearOut(BaseModel):
     year: int
-    source: Source = Field(
+    source: CalendarSource = Field(
         description="Where the year's working days come from: `recorded` (the official schedule the city recorded), "
         "`library` (the chinese-calendar library) or `unknown` (neither: a notice window reaching into it is a 503)"
     )
@@ -81,13 +84,27 @@ class CalendarYearOut(BaseModel):
     make_up_working_days: list[date] = Field(description="The weekend days that are worked (调休)")
     recorded_at: datetime | None
     recorded_by: str | None
-    earlier_records: list[RecordOut] = Field(description="Records of the year the one in force replaced, newest first")
-    library: LibraryOut
+    earlier_records: list[CalendarRecordOut] = Field(
+        description="Records of the year the one in force replaced, newest first"
+    )
+    library: CalendarLibraryOut
 
 
 class WorkingDaysOut(BaseModel):
-    from_: date = Field(serialization_alias="from", description="The day the count starts after (not counted)")
+    model_config = ConfigDict(validate_by_name=True)
+
+    from_: date = Field(alias="from", description="The day the count starts after (not counted)")
     days: int
-    notice_end: date = Field(description="The `days`-th official working day after `from`")
+    notice_ends_on: date = Field(description="The `days`-th official working day after `from`")
+    notice_end: date = Field(
+        description="Deprecated: the old name of `notice_ends_on` (the same day), sent for one more release",
+        json_schema_extra={"deprecated": True},
+    )
     working_days: list[date] = Field(description="The working days counted, in order")
-    sources: dict[str, Source] = Field(description="Each year the count went through → its source")
+    sources: dict[str, CalendarSource] = Field(description="Each year the count went through → its source")
+
+
+class CalendarUnknownProblem(Problem):
+    """503 `calendar-unknown`: a notice window reaches into a year whose official working days are not known."""
+
+    year: int = Field(description="The year the city should record the official schedule of (PUT /calendar/{year})")

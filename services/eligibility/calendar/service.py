@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.eligibility.calendar import repository
 from services.eligibility.calendar.models import OfficialCalendar
 from services.eligibility.calendar.schemas import (
+    CalendarLibraryOut,
+    CalendarRecordOut,
+    CalendarSource,
     CalendarYearOut,
     HolidayOut,
-    LibraryOut,
-    RecordOut,
     ScheduleIn,
-    Source,
     WorkingDaysOut,
 )
 from shared.auth import Principal
@@ -110,7 +110,7 @@ class RecordedSchedule:
 Recorded = Mapping[int, RecordedSchedule]
 
 
-def year_source(year: int, recorded: Recorded | None = None) -> Source:
+def year_source(year: int, recorded: Recorded | None = None) -> CalendarSource:
     if recorded and year in recorded:
         return "recorded"
     if LIBRARY_FIRST_YEAR <= year <= LIBRARY_LAST_YEAR:
@@ -172,8 +172,8 @@ async def notice_end(session: AsyncSession, start: date, working_days: int) -> d
 # ---- the endpoints -------------------------------------------------------------------------------------------------
 
 
-def _library_out() -> LibraryOut:
-    return LibraryOut(
+def _library_out() -> CalendarLibraryOut:
+    return CalendarLibraryOut(
         name=LIBRARY_NAME, version=LIBRARY_VERSION, first_year=LIBRARY_FIRST_YEAR, last_year=LIBRARY_LAST_YEAR
     )
 
@@ -204,8 +204,8 @@ def _holidays_out(items: Sequence[dict[str, Any]]) -> list[HolidayOut]:
     return [HolidayOut.model_validate(item) for item in items]
 
 
-def _record_out(record: OfficialCalendar) -> RecordOut:
-    return RecordOut(
+def _record_out(record: OfficialCalendar) -> CalendarRecordOut:
+    return CalendarRecordOut(
         notice=record.notice,
         holidays=_holidays_out(record.holidays),
         make_up_working_days=[date.fromisoformat(day) for day in record.make_up_working_days],
@@ -326,7 +326,8 @@ async def count_working_days(session: AsyncSession, year: int, start: date, days
     return WorkingDaysOut(
         from_=start,
         days=days,
-        notice_end=counted[-1],
+        notice_ends_on=counted[-1],
+        notice_end=counted[-1],  # the deprecated name, for one more release
         working_days=counted,
         sources={str(y): year_source(y, recorded) for y in years},
     )

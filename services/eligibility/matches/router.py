@@ -9,7 +9,9 @@ from services.eligibility.matches.schemas import MatchesOut
 from shared.auth import KeyHolderDep
 from shared.clock import ClockDep
 from shared.db import SessionDep
+from shared.http import upstream_unavailable
 from shared.identifiers import Uscc
+from shared.openapi import problems
 from shared.reference import MAX_YEAR, MIN_YEAR
 
 router = APIRouter(tags=["matches"])
@@ -18,7 +20,20 @@ router = APIRouter(tags=["matches"])
 @router.get(
     "/enterprises/{uscc}/matches",
     response_model=MatchesOut,
-    summary="What one enterprise qualifies for, with amounts, and the measures without a formula that apply",
+    operation_id="listEnterpriseMatches",
+    summary="Match an enterprise to the measures that apply",
+    description="第三十二条 of 渝府发〔2024〕18号: what one enterprise qualifies for on its verified facts of `year`, "
+    "with the amounts, what the award ledger already holds for it (就高不重复) and what is still open, and the "
+    "measures without a formula whose conditions the registry shows are met or may be. A district key reads its "
+    "own district's enterprises only (403).",
+    responses=problems(
+        {
+            403: "The enterprise is of another district: a district key matches its own district's enterprises only.",
+            404: "The registry holds no enterprise with that credit code.",
+            422: "The credit code fails the GB 32100 check, or `as_of`/`year` is invalid; `errors` names it.",
+            503: upstream_unavailable("registry"),
+        }
+    ),
 )
 async def matches(
     session: SessionDep,

@@ -2,10 +2,17 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
-from services.eligibility.calculations.schemas import StepOut
+from services.eligibility.awards.schemas import AwardStatus
+from services.eligibility.calculations.schemas import TraceStep
 from services.eligibility.screenings.subjects import RecipientKind
+from shared.identifiers import DistrictCode, SectorCode
 from shared.money import Yuan
+from shared.policy.catalogue import MeasureId, SubjectType
+
+# `applies`: the registry shows the condition is met; `may_apply`: a condition to confirm.
+MatchApplicability = TypeAliasType("MatchApplicability", Literal["applies", "may_apply"])
 
 
 class LedgerHolding(BaseModel):
@@ -13,17 +20,17 @@ class LedgerHolding(BaseModel):
 
     award_id: int
     policy: str
-    measure_id: str
-    status: str
+    measure_id: str = Field(description="The award's measure, under its policy")
+    status: AwardStatus
     amount_yuan: Yuan
 
 
 class MatchedAmount(BaseModel):
-    measure_id: str
+    measure_id: MeasureId
     clause: str
     title_zh: str
     title_en: str
-    subject_type: str
+    subject_type: SubjectType
     subject_id: str
     subject_name: str
     year: int = Field(description="The year the facts are of")
@@ -38,15 +45,15 @@ class MatchedAmount(BaseModel):
     lead_department_zh: str
     lead_department_en: str
     citation: str
-    trace: list[StepOut]
+    trace: list[TraceStep]
 
 
 class MatchedMeasure(BaseModel):
-    measure_id: str
+    measure_id: MeasureId
     clause: str
     title_zh: str
     title_en: str
-    applies: Literal["applies", "may_apply"] = Field(
+    applies: MatchApplicability = Field(
         description="`applies`: the registry shows the condition is met; `may_apply`: a condition to confirm"
     )
     basis: str
@@ -58,8 +65,8 @@ class MatchedMeasure(BaseModel):
 class MatchesOut(BaseModel):
     uscc: str
     name: str
-    district_code: str
-    sector: str
+    district_code: DistrictCode
+    sector: SectorCode
     as_of: date
     year: int
     policy_in_force: bool = Field(description="Whether the policy is in force on as_of and rewards the year")

@@ -11,20 +11,27 @@ from decimal import Decimal
 
 from services.eligibility.parameters.definitions import Params
 from services.eligibility.rules.base import clause
-from shared.policy.catalogue import PLACEHOLDER, Frequency, Recipient, SubjectType, read_catalogue
+from shared.policy.catalogue import (
+    PLACEHOLDER,
+    MeasureFrequency,
+    MeasureId,
+    MeasureRecipient,
+    SubjectType,
+    read_catalogue,
+)
 from shared.policy.references import Reference
 
 
 @dataclass(frozen=True, slots=True)
 class Measure:
-    id: str
+    id: MeasureId
     reference: Reference
     title_zh: str
     title_en: str
     computable: bool
-    recipient: Recipient
+    recipient: MeasureRecipient
     subject_type: SubjectType | None
-    frequency: Frequency
+    frequency: MeasureFrequency
     lead_department_zh: str
     lead_department_en: str
     summary_template_en: str

@@ -2,23 +2,26 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from services.eligibility.parameters.schemas import ParameterKey, ParameterValueOut
+from shared.policy.catalogue import MeasureFrequency, MeasureId, MeasureRecipient, SubjectType
+
 
 class MeasureParameter(BaseModel):
-    name: str
+    name: ParameterKey
     unit: str
-    value: str | dict[str, str] = Field(description="The value in force on `as_of`")
+    value: ParameterValueOut = Field(description="The value in force on `as_of`")
     citation: str
 
 
 class MeasureOut(BaseModel):
-    id: str
+    id: MeasureId
     clause: str
     title_zh: str
     title_en: str
     computable: bool
-    recipient: str
-    subject_type: str | None
-    frequency: str = Field(description="`one_off`, `yearly`, `per_event`, or `not_monetary`")
+    recipient: MeasureRecipient
+    subject_type: SubjectType | None
+    frequency: MeasureFrequency = Field(description="`one_off`, `yearly`, `per_event`, or `not_monetary`")
     lead_department_zh: str
     lead_department_en: str
     summary_en: str

@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 
 from shared.money import FEN, MAX_YUAN
 from shared.policy import POLICY_DIR
-from shared.policy.parameters import BoundsIn, Kind, ParameterIn, PolicyParameters, read_parameter_files
+from shared.policy.parameters import BoundsIn, ParameterIn, ParameterKind, PolicyParameters, read_parameter_files
 from shared.policy.references import Reference
 
 ParamValue = Decimal | Mapping[str, Decimal] | int | date
@@ -116,7 +116,7 @@ def _day(raw: Any) -> date:
 class ParameterDefinition:
     name: str
     measure_id: str
-    kind: Kind
+    kind: ParameterKind
     unit: str
     description_zh: str
     description_en: str

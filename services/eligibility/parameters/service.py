@@ -17,13 +17,13 @@ from services.eligibility.parameters.definitions import (
 )
 from services.eligibility.parameters.models import ParameterAmendment
 from services.eligibility.parameters.schemas import (
-    AmendmentIn,
-    BoundsOut,
-    DatedValueOut,
-    ParameterOut,
-    ParametersOut,
-    PolicyOut,
-    ReferenceOut,
+    ParameterAmendmentIn,
+    ParameterBounds,
+    ParameterDatedValue,
+    PolicyParameterList,
+    PolicyParameterOut,
+    PolicyReference,
+    PolicyValidity,
 )
 from services.eligibility.parameters.store import ParameterStore
 from shared.auth import Principal
@@ -31,14 +31,14 @@ from shared.errors import Conflict, InvalidInput, NotFound, field_error
 from shared.requestid import current_client_request_id, current_request_id
 
 
-def _bounds(bounds: Bounds) -> BoundsOut:
-    return BoundsOut.model_validate(bounds.describe())
+def _bounds(bounds: Bounds) -> ParameterBounds:
+    return ParameterBounds.model_validate(bounds.describe())
 
 
-def parameter_out(definition: ParameterDefinition, as_of: date) -> ParameterOut:
+def parameter_out(definition: ParameterDefinition, as_of: date) -> PolicyParameterOut:
     current = definition.value_at(as_of) or definition.values[0]
     history = [
-        DatedValueOut(
+        ParameterDatedValue(
             effective_from=dated.effective_from,
             effective_to=(
                 definition.values[index + 1].effective_from - timedelta(days=1)
@@ -53,7 +53,7 @@ def parameter_out(definition: ParameterDefinition, as_of: date) -> ParameterOut:
         )
         for index, dated in enumerate(definition.values)
     ]
-    return ParameterOut(
+    return PolicyParameterOut(
         name=definition.name,
         measure_id=definition.measure_id,
         kind=definition.kind,
@@ -61,7 +61,7 @@ def parameter_out(definition: ParameterDefinition, as_of: date) -> ParameterOut:
         description_zh=definition.description_zh,
         description_en=definition.description_en,
         citation=definition.citation,
-        reference=ReferenceOut.model_validate(definition.reference.model_dump()),
+        reference=PolicyReference.model_validate(definition.reference.model_dump()),
         bounds=_bounds(definition.bounds),
         keys=list(definition.keys),
         key_bounds={key: _bounds(b) for key, b in definition.key_bounds.items()},
@@ -72,26 +72,26 @@ def parameter_out(definition: ParameterDefinition, as_of: date) -> ParameterOut:
     )
 
 
-def policy_out(parameters: ParameterSet) -> PolicyOut:
+def policy_validity(parameters: ParameterSet) -> PolicyValidity:
     policy = parameters.policy
-    return PolicyOut(
+    return PolicyValidity(
         document=policy.document,
         title_zh=policy.title_zh,
         title_en=policy.title_en,
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
         citation=policy.citation,
-        reference=ReferenceOut.model_validate(policy.reference.model_dump()),
+        reference=PolicyReference.model_validate(policy.reference.model_dump()),
     )
 
 
-def list_parameters(parameters: ParameterSet, as_of: date, measure_id: str | None) -> ParametersOut:
+def list_parameters(parameters: ParameterSet, as_of: date, measure_id: str | None) -> PolicyParameterList:
     items = [
         parameter_out(definition, as_of)
         for definition in parameters.definitions.values()
         if measure_id is None or definition.measure_id == measure_id
     ]
-    return ParametersOut(as_of=as_of, policy=policy_out(parameters), items=items)
+    return PolicyParameterList(as_of=as_of, policy=policy_validity(parameters), items=items)
 
 
 def get_definition(parameters: ParameterSet, name: str) -> ParameterDefinition:
@@ -102,8 +102,8 @@ def get_definition(parameters: ParameterSet, name: str) -> ParameterDefinition:
 
 
 async def amend(
-    session: AsyncSession, store: ParameterStore, principal: Principal, name: str, body: AmendmentIn
-) -> ParameterOut:
+    session: AsyncSession, store: ParameterStore, principal: Principal, name: str, body: ParameterAmendmentIn
+) -> PolicyParameterOut:
     # Checked against every value recorded so far, by any process.
     await store.reload()
     parameters = store.current
@@ -158,7 +158,7 @@ async def amend(
 
 
 def _amendment(
-    name: str, body: AmendmentIn, value: ParamValue, recorded_at: datetime, principal: Principal
+    name: str, body: ParameterAmendmentIn, value: ParamValue, recorded_at: datetime, principal: Principal
 ) -> ParameterAmendment:
     return ParameterAmendment(
         name=name,

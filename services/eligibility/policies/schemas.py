@@ -1,9 +1,10 @@
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.eligibility.policies.numbers import DOCUMENT_NUMBER_SHAPE, normalise_document_number
+from shared.errors import Problem
 from shared.identifiers import Name, Storable
 
 DocumentNumber = Annotated[
@@ -45,3 +46,10 @@ class PolicyOut(BaseModel):
 class PolicyPage(BaseModel):
     items: list[PolicyOut]
     next_cursor: str | None
+
+
+class PolicyAlreadyRegisteredProblem(Problem):
+    """409 on a registration: the document number, in any spelling, is registered already."""
+
+    type: Literal["/problems/policy-already-registered"] = Field(description="This problem's type.")
+    existing_policy_id: int = Field(description="The policy registered under that number")

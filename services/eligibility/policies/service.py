@@ -109,9 +109,15 @@ async def list_page(session: AsyncSession, q: str | None, after_id: int | None, 
     return PolicyPage(items=items, next_cursor=next_cursor(rows, limit, lambda policy: policy.id))
 
 
-def _conflict(existing: Policy) -> Conflict:
+class PolicyAlreadyRegistered(Conflict):
+    """The document number is registered already (PolicyAlreadyRegisteredProblem)."""
+
+    slug = "policy-already-registered"
+
+
+def _conflict(existing: Policy) -> PolicyAlreadyRegistered:
     message = f"{existing.document_number} is already registered as policy {existing.id}"
-    return Conflict(
+    return PolicyAlreadyRegistered(
         f"{message}: one document, one record. GET /policies/{existing.id} shows it.",
         errors=[field_error(["body", "document_number"], message)],
         existing_policy_id=existing.id,

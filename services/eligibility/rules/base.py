@@ -5,9 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
+from typing_extensions import TypeAliasType
 
 from services.eligibility.parameters.definitions import JSONValue, Params
 from shared.money import round_fen
@@ -46,8 +47,41 @@ class Step(NamedTuple):
     citation: str
 
 
+# Every code a rule (or the engine, for the policy's force and years) gives for nothing: typed, so that a rule cannot
+# give one the enum lacks (mypy), and the enum lists no code a rule does not give (tests/eligibility).
+NotEligibleReasonCode = TypeAliasType(
+    "NotEligibleReasonCode",
+    Annotated[
+        Literal[
+            "policy_not_in_force",
+            "year_not_covered",
+            "no_verified_investment",
+            "platform_domain_not_listed",
+            "investment_not_above_threshold",
+            "grade_not_a",
+            "no_tier",
+            "tier_without_amount",
+            "no_prior_revenue",
+            "growth_not_fast",
+            "rank_not_rewarded",
+            "not_first_time_top500",
+            "not_producer_service",
+            "not_spun_off",
+            "not_newly_established",
+            "revenue_below_threshold",
+            "no_actual_spend",
+        ],
+        Field(
+            title="NotEligibleReasonCode",
+            description="Why a measure gives nothing, a stable code for programs: the policy is not in force on the "
+            "day or does not reward the year, or a condition of the measure's clause is not met",
+        ),
+    ],
+)
+
+
 class Reason(NamedTuple):
-    code: str
+    code: NotEligibleReasonCode
     message: str
 
 
@@ -95,7 +129,7 @@ class Evaluation:
         self.parameters_used[name] = self.params.formatted[name]
         self.trace.append(Step(f"parameter {name}", self.params.shown[name], self.params.citations[name]))
 
-    def refuse(self, code: str, message: str, citation: str) -> None:
+    def refuse(self, code: NotEligibleReasonCode, message: str, citation: str) -> None:
         self.reasons.append(Reason(code, message))
         self.step("not eligible", message, citation)
 

@@ -1,5 +1,6 @@
 """The engine: checks the policy is in force on `as_of`, runs one measure's rule and returns the outcome."""
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -61,12 +62,13 @@ def parse_facts(measure_id: str, raw: Any) -> Any:
         facts = RULES[measure_id].parse(raw)
     except ValidationError as exc:
         raise FactsError(
-            [(tuple(err["loc"]), _message(err["msg"], err["type"])) for err in exc.errors(include_url=False)]
+            [(tuple(err["loc"]), fact_message(err["msg"], err["type"])) for err in exc.errors(include_url=False)]
         ) from None
     return facts
 
 
-def _message(msg: str, kind: str) -> str:
+def fact_message(msg: str, kind: str) -> str:
+    """A fact's validation error in the facts' words."""
     if kind == "missing":
         return "this fact is required"
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):
@@ -115,3 +117,15 @@ def evaluate(
         return Outcome(measure_id, as_of, False, ZERO, ev.reasons, ev.trace, ev.parameters_used)
     ev.step("amount", amount, rule.citation)
     return Outcome(measure_id, as_of, True, amount, (), ev.trace, ev.parameters_used)
+
+
+def facts_table() -> str:
+    """The API guide's table of the facts `POST /calculate` takes per measure, in Markdown, from the rules' facts
+    models (a fact with a default may be left out)."""
+    rows = ["| measure | facts |", "|---|---|"]
+    for measure_id, rule in RULES.items():
+        fields = dataclasses.fields(rule.facts_model)
+        optional = {item.name for item in fields if item.default is not dataclasses.MISSING}
+        facts = ", ".join(f"`{name}`" + (" (optional)" if name in optional else "") for name in rule.facts)
+        rows.append(f"| {measure_id} | {facts} |")
+    return "\n".join(rows)

@@ -9,8 +9,9 @@ Parameters: shared/policy/measures/m01_project_grant.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import StrictBool
+from pydantic import Field, StrictBool
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 from shared.money import Yuan
@@ -22,8 +23,10 @@ CITATION = clause("一")
 class M01Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    verified_investment_yuan: Yuan
-    special_major_approved: StrictBool
+    verified_investment_yuan: Annotated[Yuan, Field(description="The project's verified investment (经核定的投资金额)")]
+    special_major_approved: Annotated[
+        StrictBool, Field(description="Approved by the city government as a special major project (特别重大项目)")
+    ]
 
 
 def evaluate(facts: M01Facts, ev: Evaluation) -> Decimal | None:

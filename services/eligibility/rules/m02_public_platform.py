@@ -9,24 +9,53 @@ Parameters: shared/policy/measures/m02_public_platform.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 from shared.money import Yuan
-from shared.reference import PLATFORM_DOMAINS, PlatformDomain
+from shared.policy.vocabulary import PlatformDomain
+from shared.reference import PLATFORM_DOMAINS
 
 CITATION = clause("二")
 
-# The listed domains, or "other" for a platform outside them (not eligible, with the reason).
-FactsDomain = Literal[PlatformDomain, "other"]
+
+# The listed domains, or "other" for a platform outside them (not eligible, with the reason). A union that refers to
+# the shared enum, rather than a second enum of nine, keeps one `PlatformDomain` type in generated clients; the extra
+# value is a documented constant beside it.
+def _one_refusal(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """The union's refusal as one error at the fact itself, not one per member of the union."""
+    try:
+        return handler(value)
+    except ValidationError:
+        listed = ", ".join(f"'{domain}'" for domain in PLATFORM_DOMAINS)
+        raise PydanticCustomError("literal_error", f"Input should be {listed} or 'other'") from None
+
+
+M02PlatformDomain = TypeAliasType(
+    "M02PlatformDomain",
+    Annotated[
+        PlatformDomain | Literal["other"],
+        WrapValidator(_one_refusal),
+        Field(
+            title="M02PlatformDomain",
+            description="A domain 第（二）条 lists (`PlatformDomain`), or `other` for a platform outside them",
+        ),
+    ],
+)
 
 
 @dataclass(slots=True)
 class M02Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    platform_domain: FactsDomain
-    verified_investment_yuan: Yuan
+    platform_domain: Annotated[
+        M02PlatformDomain, Field(description="The platform's domain, one the clause lists, or `other`")
+    ]
+    verified_investment_yuan: Annotated[Yuan, Field(description="The platform's verified investment (投资额)")]
 
 
 def evaluate(facts: M02Facts, ev: Evaluation) -> Decimal | None:

@@ -11,11 +11,12 @@ Parameters: shared/policy/measures/m03_a_grade_cluster.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import Field, Strict
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
+from shared.policy.vocabulary import ClusterGrade, ClusterTier
 
 CITATION = clause("三")
 
@@ -24,8 +25,11 @@ CITATION = clause("三")
 class M03Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    grade: Literal["A", "B", "C", "D"]
-    tier: Annotated[StrictInt, Field(ge=1, le=9)] | None = None
+    grade: Annotated[ClusterGrade, Field(description="The grade of the cluster's yearly evaluation")]
+    tier: Annotated[
+        Annotated[ClusterTier, Strict()] | None,
+        Field(description="The tier (档次) the evaluation assigns a grade-A cluster; none: no tier amount applies"),
+    ] = None
 
 
 def evaluate(facts: M03Facts, ev: Evaluation) -> Decimal | None:

@@ -9,6 +9,9 @@ Parameters: shared/policy/measures/m05_star_building.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 from shared.money import Yuan
@@ -21,8 +24,8 @@ _SHOWN = Decimal("0.000001")
 class M05Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    revenue_yuan: Yuan
-    prior_revenue_yuan: Yuan
+    revenue_yuan: Annotated[Yuan, Field(description="The building's operating revenue of the year")]
+    prior_revenue_yuan: Annotated[Yuan, Field(description="Its revenue of the year before (growth is derived)")]
 
 
 def evaluate(facts: M05Facts, ev: Evaluation) -> Decimal | None:

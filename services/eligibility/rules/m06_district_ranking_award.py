@@ -22,7 +22,9 @@ CITATION = clause("六")
 class M06Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    rank: Annotated[StrictInt, Field(ge=1, le=38)]
+    rank: Annotated[
+        StrictInt, Field(ge=1, le=38, description="The district's rank in the published yearly composite evaluation")
+    ]
 
 
 def evaluate(facts: M06Facts, ev: Evaluation) -> Decimal | None:

@@ -8,8 +8,9 @@ Parameters: shared/policy/measures/m07a_top500_first_listing.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import StrictBool
+from pydantic import Field, StrictBool
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 
@@ -20,8 +21,10 @@ CITATION = clause("七")
 class M07aFacts:
     __pydantic_config__ = FACTS_CONFIG
 
-    first_time_top500: StrictBool
-    producer_service: StrictBool
+    first_time_top500: Annotated[
+        StrictBool, Field(description="Listed in 中国服务业企业500强 (中企联) that year for the first time")
+    ]
+    producer_service: Annotated[StrictBool, Field(description="A producer-service enterprise")]
 
 
 def evaluate(facts: M07aFacts, ev: Evaluation) -> Decimal | None:

@@ -10,8 +10,9 @@ Parameters: shared/policy/measures/m07b_manufacturer_spin_off.json.
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import StrictBool
+from pydantic import Field, StrictBool
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 from shared.money import Yuan
@@ -23,9 +24,11 @@ CITATION = clause("七")
 class M07bFacts:
     __pydantic_config__ = FACTS_CONFIG
 
-    spun_off_from_manufacturer: StrictBool
-    established_on: date
-    revenue_yuan: Yuan
+    spun_off_from_manufacturer: Annotated[
+        StrictBool, Field(description="Set up by a manufacturer spinning off the business (主辅分离)")
+    ]
+    established_on: Annotated[date, Field(description="The day the enterprise was established")]
+    revenue_yuan: Annotated[Yuan, Field(description="Its yearly operating revenue")]
 
 
 def evaluate(facts: M07bFacts, ev: Evaluation) -> Decimal | None:

@@ -7,6 +7,9 @@ Parameters: shared/policy/measures/m13_event_platform.json.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
 
 from services.eligibility.rules.base import FACTS_CONFIG, Evaluation, Rule, clause
 from shared.money import Yuan
@@ -18,7 +21,7 @@ CITATION = clause("十三")
 class M13Facts:
     __pydantic_config__ = FACTS_CONFIG
 
-    actual_spend_yuan: Yuan
+    actual_spend_yuan: Annotated[Yuan, Field(description="The event platform's actual spend (实际投入)")]
 
 
 def evaluate(facts: M13Facts, ev: Evaluation) -> Decimal | None:

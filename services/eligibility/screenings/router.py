@@ -9,6 +9,8 @@ from services.eligibility.dependencies import ParametersDep, ReachWorkDep, Regis
 from services.eligibility.screenings import service
 from services.eligibility.screenings.schemas import ScreeningIn, ScreeningOut
 from shared.auth import Principal, Role, require_roles
+from shared.http import upstream_unavailable
+from shared.openapi import problems
 from shared.perf import gc_paused
 
 router = APIRouter(tags=["screenings"])
@@ -23,7 +25,21 @@ def rendered(answer: BaseModel) -> Response:
 @router.post(
     "/screenings",
     response_model=ScreeningOut,
-    summary="Screen the registry against every computable measure (免申即享): city and auditor all, a district its own",
+    operation_id="createScreening",
+    summary="Screen the registry against every computable measure",
+    description="免申即享: evaluates every subject of the registry (projects, clusters, star buildings, enterprises) "
+    "of `year`, on its verified facts, against every computable measure on `as_of`, and answers the eligible "
+    "subjects with their amounts and facts (replayable with `POST /calculate`), the reasons others are not "
+    "eligible, and totals per measure and district. Writes nothing. A district key screens its own district only "
+    "(another `district_code` is a 403).",
+    responses=problems(
+        {
+            400: "The body is not valid JSON.",
+            403: "A district key named another district in `district_code`: it screens its own district only.",
+            422: "The body is invalid (a year outside 2000–2100, an unknown district); `errors` names it.",
+            503: upstream_unavailable("registry"),
+        }
+    ),
 )
 async def screen(
     registry: RegistryDep,

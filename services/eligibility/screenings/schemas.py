@@ -1,64 +1,75 @@
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
-from services.eligibility.screenings.subjects import RecipientKind
+from services.eligibility.calculations.schemas import MeasureFacts
+from services.eligibility.rules.base import NotEligibleReasonCode
+from services.eligibility.screenings.subjects import RecipientKind, ScreeningGapCode
+from shared.identifiers import DistrictCode
 from shared.money import Yuan
-from shared.reference import DISTRICT_CODES, MAX_YEAR, MIN_YEAR
+from shared.policy.catalogue import MeasureId, SubjectType
+from shared.reference import MAX_YEAR, MIN_YEAR
 
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="The year whose figures are evaluated")]
 
 
-def check_district(code: str | None) -> str | None:
-    if code is not None and code not in DISTRICT_CODES:
-        raise ValueError(f"{code!r} is not one of the 38 district codes of Chongqing")
-    return code
+# What a screening counts a subject under: the rules' reason for nothing, or the gap that kept it from them.
+ScreeningReasonCode = TypeAliasType(
+    "ScreeningReasonCode",
+    Annotated[
+        NotEligibleReasonCode | ScreeningGapCode,
+        Field(
+            title="ScreeningReasonCode",
+            description="Why screened subjects were not paid: a rule's reason (`NotEligibleReasonCode`) or a "
+            "missing or unverified fact (`ScreeningGapCode`)",
+        ),
+    ],
+)
 
 
 class ScreeningIn(BaseModel):
     as_of: date = Field(description="The date the policy and parameters are applied on")
     year: Year
-    district_code: str | None = Field(default=None, description="One district only (a district key: its own)")
-
-    _district = field_validator("district_code")(check_district)
+    district_code: DistrictCode | None = Field(default=None, description="One district only (a district key: its own)")
 
 
 class ScreenedSubject(BaseModel):
-    measure_id: str
-    subject_type: str
+    measure_id: MeasureId
+    subject_type: SubjectType
     subject_id: str
     subject_name: str
-    district_code: str
+    district_code: DistrictCode
     recipient_kind: RecipientKind = Field(
         description="`enterprise` (a credit code), `district` (a district government, by code) or `city_department` "
         "(a city department or development-zone committee, by name)"
     )
     recipient: str = Field(description="Who receives the money, per recipient_kind")
     amount_yuan: Yuan
-    facts: dict[str, Any] = Field(description="The facts read from the registry; POST /calculate replays them")
+    facts: MeasureFacts = Field(description="The facts read from the registry; POST /calculate replays them")
 
 
 class ReasonCount(BaseModel):
-    measure_id: str
-    code: str
+    measure_id: MeasureId
+    code: ScreeningReasonCode
     count: int
     example: str = Field(description="The message of one such case")
 
 
 class MeasureTotal(BaseModel):
-    measure_id: str
+    measure_id: MeasureId
     count: int
     amount_yuan: Yuan
 
 
 class DistrictTotal(BaseModel):
-    district_code: str
+    district_code: DistrictCode
     count: int
     amount_yuan: Yuan
 
 
-class Totals(BaseModel):
+class ScreeningTotals(BaseModel):
     count: int
     amount_yuan: Yuan
     by_measure: list[MeasureTotal]
@@ -66,7 +77,7 @@ class Totals(BaseModel):
 
 
 class NotScreened(BaseModel):
-    measure_id: str
+    measure_id: MeasureId
     reason: str
 
 
@@ -80,12 +91,12 @@ class SubjectsRead(BaseModel):
 class ScreeningOut(BaseModel):
     as_of: date
     year: int
-    district_code: str | None
+    district_code: DistrictCode | None
     policy_in_force: bool = Field(description="Whether the policy is in force on as_of")
     year_rewarded: bool = Field(description="Whether the policy rewards the year screened (2024–2027 by default)")
     subjects_read: SubjectsRead
     evaluations: int
     eligible: list[ScreenedSubject]
     not_eligible: list[ReasonCount] = Field(description="Subjects evaluated and not eligible, or lacking a fact")
-    totals: Totals
+    totals: ScreeningTotals
     not_screened: list[NotScreened]

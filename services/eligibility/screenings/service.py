@@ -15,7 +15,7 @@ from typing import Any
 from services.eligibility.parameters.definitions import ParameterSet, Params
 from services.eligibility.registry_client.client import RegistryClient, run_all
 from services.eligibility.rules import engine
-from services.eligibility.rules.base import ZERO, facts_json
+from services.eligibility.rules.base import ZERO
 from services.eligibility.rules.engine import Outcome
 from services.eligibility.screenings import subjects
 from services.eligibility.screenings.schemas import (
@@ -26,8 +26,9 @@ from services.eligibility.screenings.schemas import (
     ScreenedSubject,
     ScreeningIn,
     ScreeningOut,
+    ScreeningReasonCode,
+    ScreeningTotals,
     SubjectsRead,
-    Totals,
 )
 from services.eligibility.screenings.subjects import Candidate, Gap
 from shared.auth import Principal
@@ -140,9 +141,9 @@ def evaluate(candidate: Candidate, as_of: date, parameters: ParameterSet, params
 class ReasonTally:
     """Ineligible subjects counted by measure and reason, with the message of the first subject in order."""
 
-    counts: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    counts: dict[tuple[str, ScreeningReasonCode], list[Any]] = field(default_factory=dict)
 
-    def add(self, measure_id: str, code: str, subject_id: str, message: str) -> None:
+    def add(self, measure_id: str, code: ScreeningReasonCode, subject_id: str, message: str) -> None:
         entry = self.counts.get((measure_id, code))
         if entry is None:
             self.counts[(measure_id, code)] = [1, subject_id, message]
@@ -188,7 +189,7 @@ class Screening:
         for gap in gaps:
             self.reasons.add(gap.measure_id, gap.code, gap.subject_id, gap.message)
 
-    def totals(self) -> Totals:
+    def totals(self) -> ScreeningTotals:
         by_measure: dict[str, tuple[int, Decimal]] = defaultdict(lambda: (0, ZERO))
         by_district: dict[str, tuple[int, Decimal]] = defaultdict(lambda: (0, ZERO))
         amount = ZERO
@@ -197,7 +198,7 @@ class Screening:
             for tally, key in ((by_measure, candidate.measure_id), (by_district, candidate.district_code)):
                 count, total = tally[key]
                 tally[key] = (count + 1, total + value)
-        return Totals(
+        return ScreeningTotals(
             count=len(self.eligible),
             amount_yuan=amount,
             by_measure=[
@@ -221,7 +222,7 @@ def subject_out(candidate: Candidate, amount: Decimal) -> ScreenedSubject:
         recipient_kind=candidate.recipient_kind,
         recipient=candidate.recipient,
         amount_yuan=amount,
-        facts=facts_json(candidate.facts),
+        facts=candidate.facts,
     )
 
 

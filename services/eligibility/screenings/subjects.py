@@ -17,7 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from typing_extensions import TypeAliasType
 
 from services.eligibility.rules.m01_project_grant import M01Facts
 from services.eligibility.rules.m02_public_platform import M02Facts
@@ -31,10 +34,32 @@ from shared.reference import PLATFORM_DOMAINS, SECTOR_CODES
 PROJECT_MEASURES = {"investment": "M01", "platform": "M02", "event": "M13"}
 # Who receives the money: an enterprise (credit code), a district government (district code) or a city department
 # or development-zone committee (its name).
-RecipientKind = Literal["enterprise", "district", "city_department"]
+RecipientKind = TypeAliasType("RecipientKind", Literal["enterprise", "district", "city_department"])
 ENTERPRISE: RecipientKind = "enterprise"
 DISTRICT: RecipientKind = "district"
 CITY_DEPARTMENT: RecipientKind = "city_department"
+# Why a subject is not evaluated: the registry lacks a (verified) fact the rules need. Typed, so that a gap cannot
+# carry a code the enum lacks (mypy), and the enum lists no code the gaps do not give (tests/eligibility).
+ScreeningGapCode = TypeAliasType(
+    "ScreeningGapCode",
+    Annotated[
+        Literal[
+            "awaiting_verification",
+            "verification_rejected",
+            "duplicate_project",
+            "fact_missing",
+            "no_evaluation",
+            "no_figures",
+            "parent_not_recorded",
+        ],
+        Field(
+            title="ScreeningGapCode",
+            description="Why a screened subject was not evaluated: its facts wait for the city's verification or "
+            "were rejected, it duplicates another project, or the registry lacks a fact, an evaluation, the year's "
+            "figures or a spin-off's parent",
+        ),
+    ],
+)
 
 
 @dataclass(slots=True)
@@ -60,7 +85,7 @@ class Gap:
     subject_type: str
     subject_id: str
     district_code: str
-    code: str
+    code: ScreeningGapCode
     message: str
 
 
@@ -69,7 +94,7 @@ def _money(raw: Any) -> Decimal:
     return Decimal(raw)
 
 
-def unverified(record: Mapping[str, Any], what: str) -> tuple[str, str] | None:
+def unverified(record: Mapping[str, Any], what: str) -> tuple[ScreeningGapCode, str] | None:
     """(code, message) when `record`'s facts do not count for money yet; None once the city verified them."""
     verification = record.get("verification") or {}
     status = verification.get("status")
@@ -92,7 +117,7 @@ def cluster_recipient(cluster: Mapping[str, Any]) -> tuple[RecipientKind, str]:
     return DISTRICT, str(belongs_to.get("district_code") or cluster["district_code"])
 
 
-def _project_problem(project: Mapping[str, Any], measure_id: str) -> tuple[str, str] | None:
+def _project_problem(project: Mapping[str, Any], measure_id: str) -> tuple[ScreeningGapCode, str] | None:
     """Why a project's facts cannot be evaluated: a duplicate, unverified facts or a missing one."""
     if project.get("duplicate_of_id") is not None:
         return "duplicate_project", f"the registry holds this project already as project {project['duplicate_of_id']}"
@@ -200,7 +225,9 @@ def building_candidates(buildings: Iterable[Mapping[str, Any]], year: int) -> tu
         by_year = {item["year"]: item for item in building.get("years", ())}
         subject_id = str(building["id"])
 
-        def gap(code: str, message: str, building: Mapping[str, Any] = building, subject_id: str = subject_id) -> None:
+        def gap(
+            code: ScreeningGapCode, message: str, building: Mapping[str, Any] = building, subject_id: str = subject_id
+        ) -> None:
             gaps.append(Gap("M05", "building", subject_id, building["district_code"], code, message))
 
         if year not in by_year or year - 1 not in by_year:
@@ -240,13 +267,13 @@ def enterprise_candidates(enterprises: Iterable[Mapping[str, Any]], year: int) -
         uscc = enterprise["uscc"]
         district_code = enterprise["district_code"]
 
-        def gap(code: str, message: str, uscc: str = uscc, district_code: str = district_code) -> None:
+        def gap(code: ScreeningGapCode, message: str, uscc: str = uscc, district_code: str = district_code) -> None:
             for measure_id in ("M07a", "M07b"):
                 gaps.append(Gap(measure_id, "enterprise", uscc, district_code, code, message))
 
         current = None
         listed_before = False
-        listing_pending: tuple[str, str] | None = None
+        listing_pending: tuple[ScreeningGapCode, str] | None = None
         for item in enterprise.get("years", ()):
             if item["year"] == year:
                 current = item

@@ -18,9 +18,9 @@ from services.eligibility.screenings.service import (
 from services.eligibility.screenings.subjects import Candidate, Gap
 from services.eligibility.simulations.schemas import (
     ChangedSubject,
-    Comparison,
     DistrictComparison,
     MeasureComparison,
+    SimulationComparison,
     SimulationIn,
     SimulationOut,
 )
@@ -131,7 +131,7 @@ def _simulation_out(
             parameters_changed=sorted(name for name in body.overrides if reform.values[name] != baseline.values[name]),
             subjects_read=read,
             evaluations=simulation.evaluations,
-            total=Comparison.model_validate(_comparison(simulation.total)),
+            total=SimulationComparison.model_validate(_comparison(simulation.total)),
             by_measure=[
                 MeasureComparison.model_validate({"measure_id": key, **_comparison(entry)})
                 for key, entry in sorted(simulation.by_measure.items(), key=lambda pair: measure_order(pair[0]))

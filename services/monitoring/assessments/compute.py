@@ -20,9 +20,10 @@ from services.monitoring.assessments.schemas import (
     Provenance,
     SectorSummary,
     SeriesPoint,
-    Status,
+    StatusCounts,
     TargetAssessment,
 )
+from services.monitoring.vocabulary import AssessmentStatus as Status
 from shared.policy.targets import AssessmentParameters, Indicator, Target
 from shared.reference import SECTORS
 
@@ -356,8 +357,9 @@ def summarise(assessments: Sequence[TargetAssessment]) -> list[SectorSummary]:
             SectorSummary(
                 sector=sector,
                 sector_name_zh=WHOLE_CITY_ZH if sector is None else _SECTOR_NAMES[sector],
+                target_count=len(mine),
                 targets=len(mine),
-                statuses=counts,
+                statuses=StatusCounts.model_validate(counts),
                 mean_progress=_mean(progress),
             )
         )

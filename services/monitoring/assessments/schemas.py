@@ -2,11 +2,24 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
-from shared.policy.targets import Comparator, Measure, Unit
+from services.monitoring.vocabulary import AssessmentStatus as Status
+from services.monitoring.vocabulary import (
+    IndicatorId,
+    IndicatorUnit,
+    SourceKind,
+    TargetComparator,
+    TargetId,
+    TargetMeasure,
+    deprecated_name_of,
+    with_both_names,
+)
+from services.monitoring.vocabulary import ProvenanceOrigin as Origin
+from shared.identifiers import SectorCode
+from shared.money import Yuan
 
 
 def _plain(value: Decimal) -> str:
@@ -21,11 +34,7 @@ Figure = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["60", "1100.5"]}),
 ]
 
-# on_track / at_risk / behind: before the target year, progress against the trajectory's; met / missed: in the
-# target year; no_data: no value for the year; no_baseline: a value, but nothing to measure progress from.
-Status = Literal["on_track", "at_risk", "behind", "met", "missed", "no_data", "no_baseline"]
 STATUSES: tuple[Status, ...] = ("on_track", "at_risk", "behind", "met", "missed", "no_data", "no_baseline")
-Origin = Literal["observation", "registry"]
 
 
 class Provenance(BaseModel):
@@ -34,7 +43,7 @@ class Provenance(BaseModel):
     year: int
     origin: Origin
     source: str = Field(description="统计局, a department, … or `registry` for a computed figure")
-    source_kind: str | None = Field(description="statistics_bureau / department / other; null for the registry")
+    source_kind: SourceKind | None = Field(description="Who published a recorded value; null for the registry")
     recorded_by: str | None
     recorded_at: datetime | None
     revision: int | None = Field(description="The observation's revision (corrections add one); null: registry")
@@ -46,14 +55,14 @@ class SeriesPoint(BaseModel):
 
 
 class TargetAssessment(BaseModel):
-    target_id: str
-    indicator_id: str
+    target_id: TargetId
+    indicator_id: IndicatorId
     indicator_name_zh: str
-    sector: str | None = Field(description="One of the plan's 18 sectors; null for producer services as a whole")
+    sector: SectorCode | None = Field(description="One of the plan's 18 sectors; null for producer services as a whole")
     sector_name_zh: str | None
-    unit: Unit
-    measure: Measure
-    comparator: Comparator
+    unit: IndicatorUnit
+    measure: TargetMeasure
+    comparator: TargetComparator
     comparator_text: str = Field(description="The words of the text: 超过, 达到, 以上, 左右, 约, 下降至, 年均增长 …")
     approximate: bool = Field(description="约/左右: met within the approximate_tolerance parameter")
     target_value: Figure = Field(description="As the text states it (in percent for the growth measures)")
@@ -87,12 +96,42 @@ class TargetAssessment(BaseModel):
     citation: str
 
 
+class StatusCounts(BaseModel):
+    """How many targets have each status."""
+
+    on_track: int = 0
+    at_risk: int = 0
+    behind: int = 0
+    met: int = 0
+    missed: int = 0
+    no_data: int = 0
+    no_baseline: int = 0
+
+
 class SectorSummary(BaseModel):
-    sector: str | None
+    sector: SectorCode | None = Field(description="Null for producer services as a whole")
     sector_name_zh: str
-    targets: int
-    statuses: dict[Status, int] = Field(description="How many of the sector's targets have each status")
+    target_count: int = Field(description="How many of the plan's targets are the sector's")
+    targets: int = Field(description=deprecated_name_of("target_count"), json_schema_extra={"deprecated": True})
+    statuses: StatusCounts = Field(description="How many of the sector's targets have each status")
     mean_progress: Figure | None = Field(description="Mean progress of the targets with one (6 places)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_names(cls, data: object) -> object:
+        return with_both_names(data, old="targets", new="target_count")
+
+
+class AssessmentParameterValues(BaseModel):
+    """The assessment parameters used (GET /plan describes each), by their names, as exact decimal strings."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    on_track_ratio: str = Field(alias="monitoring.on_track_ratio", examples=["1.00"])
+    at_risk_ratio: str = Field(alias="monitoring.at_risk_ratio", examples=["0.80"])
+    approximate_tolerance: str = Field(alias="monitoring.approximate_tolerance", examples=["0.05"])
+    small_cell_minimum: str = Field(alias="monitoring.small_cell_minimum", examples=["3"])
+    cluster_revenue_threshold_yuan: Yuan = Field(alias="monitoring.cluster_revenue_threshold_yuan")
 
 
 class AssessmentReport(BaseModel):
@@ -100,6 +139,6 @@ class AssessmentReport(BaseModel):
     generated_at: datetime
     input_hash: str = Field(description="SHA-256 of every input (observations, registry figures, parameters)")
     code_version: str
-    parameters: dict[str, str] = Field(description="The assessment parameters used, by name")
+    parameters: AssessmentParameterValues = Field(description="The assessment parameters used, by name")
     targets: list[TargetAssessment]
     sectors: list[SectorSummary]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.monitoring import CODE_VERSION
 from services.monitoring.assessments.compute import Point, assess, summarise
-from services.monitoring.assessments.schemas import AssessmentReport, Provenance
+from services.monitoring.assessments.schemas import AssessmentParameterValues, AssessmentReport, Provenance
 from services.monitoring.observations import repository as observations
 from services.monitoring.upstream.client import Upstreams
 from services.monitoring.upstream.schemas import MonitoringStats
@@ -177,7 +177,7 @@ async def assessment(session: AsyncSession, upstreams: Upstreams, year: int, clo
         generated_at=clock.now(),
         input_hash=input_hash(year, series, parameters),
         code_version=CODE_VERSION,
-        parameters=parameters,
+        parameters=AssessmentParameterValues.model_validate(parameters),
         targets=targets,
         sectors=summarise(targets),
     )

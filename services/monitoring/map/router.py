@@ -9,18 +9,34 @@ from services.monitoring.map.schemas import MapIndicator, MapReport
 from services.monitoring.reports import tilemap
 from shared.auth import KeyHolderDep
 from shared.clock import ClockDep
+from shared.downloads import SVG, download, file_responses
+from shared.http import upstream_unavailable
+from shared.openapi import problems
 
 router = APIRouter(prefix="/map", tags=["map"])
 
-YearPath = Annotated[int, Path(ge=2000, le=2100)]
-SVG = "image/svg+xml"
+YearPath = Annotated[int, Path(ge=2000, le=2100, examples=[2025])]
+WITHHELD = (
+    " A caller who may not read a district (a district key, for the others) sees its counts but not its revenue, "
+    "employees and award amount where the cell is small."
+)
+HEAVY = " Heavy work: a caller already running some is answered 429."
+# The map reads the registry's verified figures and the eligibility service's award ledger.
+UPSTREAM_UNAVAILABLE = upstream_unavailable("registry", "eligibility")
 
 
 @router.get(
     "/{year}",
     response_model=MapReport,
-    summary="Per district × sector: above-size enterprises, revenue, employment, growth, clusters, awards "
-    "(a district key: other districts' small cells withheld)",
+    operation_id="getMap",
+    summary="The producer-services map of a year",
+    description="Per district, per sector and per district × sector: above-size enterprises, revenue, employees, "
+    "growth, clusters, leading enterprises and awards, from the registry's verified figures and the award ledger."
+    + WITHHELD
+    + HEAVY,
+    responses=problems(
+        {422: "The year is not a year of the plan; `errors` names `path.year`.", 503: UPSTREAM_UNAVAILABLE}
+    ),
 )
 async def read_map(
     year: YearPath, upstreams: UpstreamsDep, clock: ClockDep, principal: KeyHolderDep, _: HeavyReadDep
@@ -31,8 +47,19 @@ async def read_map(
 @router.get(
     "/{year}/tiles.svg",
     response_class=Response,
-    responses={200: {"content": {SVG: {}}}},
-    summary="The 38 districts as a tile map coloured by one indicator, with a legend (SVG)",
+    operation_id="getTileMap",
+    summary="The 38 districts as a tile map",
+    description="The districts as tiles grouped by region, coloured by one indicator of the map, with a legend, as "
+    "SVG." + WITHHELD + HEAVY,
+    responses={
+        **file_responses(SVG, "The map (`map-<year>-<indicator>.svg`).", disposition="inline"),
+        **problems(
+            {
+                422: "The year is not a year of the plan, or `indicator` is not one of the map's.",
+                503: UPSTREAM_UNAVAILABLE,
+            }
+        ),
+    },
 )
 async def tile_map(
     year: YearPath,
@@ -45,4 +72,4 @@ async def tile_map(
 ) -> Response:
     report = await service.producer_services_map(upstreams, year, principal.may_read_district, clock.now())
     body = await asyncio.to_thread(tilemap.tile_map_svg, report, indicator=indicator, font_file=settings.cjk_font_file)
-    return Response(body, media_type=SVG)
+    return download(body, f"map-{year}-{indicator}.svg", disposition="inline")

@@ -1,26 +1,16 @@
 """The producer-services map (第（二十三）条): per district and sector, what the registry and the ledger hold."""
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from services.monitoring.assessments.schemas import Figure
+from services.monitoring.vocabulary import MapIndicator, MapRegion
+from shared.identifiers import DistrictCode, SectorCode
 from shared.money import StoredYuan
-from shared.reference import Region
 
-# What a map can be coloured by: each is a field of DistrictTotals.
-MapIndicator = Literal[
-    "above_scale_count",
-    "revenue_yuan",
-    "employees",
-    "revenue_growth",
-    "clusters",
-    "clusters_reaching_10bn",
-    "leading_enterprises",
-    "awards",
-    "award_amount_yuan",
-]
+__all__ = ["MapIndicator"]
+
 MAP_INDICATORS: tuple[MapIndicator, ...] = (
     "above_scale_count",
     "revenue_yuan",
@@ -38,8 +28,8 @@ class MapCell(BaseModel):
     """One district × sector. Its money and people (revenue, employees, growth) are shown only to a caller who may
     read the district (the city, the auditor, the district itself); everyone else sees the counts (`suppressed`)."""
 
-    district_code: str
-    sector: str
+    district_code: DistrictCode
+    sector: SectorCode
     sector_name_zh: str
     above_scale_count: int
     new_above_scale_since_baseline: int
@@ -54,9 +44,9 @@ class DistrictTotals(BaseModel):
     """One district. To a caller who may not read it, its revenue and employees show only over at least
     small_cell_minimum enterprises (its growth only if the year before had as many too), its award amount not."""
 
-    district_code: str
+    district_code: DistrictCode
     district_name: str
-    region: Region = Field(description="一区两群, the tile map's grouping (shared.reference.REGION_NAMES)")
+    region: MapRegion = Field(description="一区两群, the tile map's grouping (shared.reference.REGION_NAMES)")
     region_name_zh: str
     above_scale_count: int
     revenue_yuan: StoredYuan | None
@@ -75,7 +65,7 @@ class SectorTotals(BaseModel):
     the districts the caller may not read number none or at least small_cell_minimum (the total minus the caller's
     own would otherwise single someone out)."""
 
-    sector: str
+    sector: SectorCode
     sector_name_zh: str
     above_scale_count: int
     new_above_scale_since_baseline: int

@@ -57,7 +57,7 @@ def _cell(cell: StatsCell, seen: bool, leading: int) -> MapCell:
         new_above_scale_since_baseline=cell.new_above_scale_since_baseline,
         revenue_yuan=round_fen(cell.revenue_yuan) if seen else None,
         employees=cell.employees if seen else None,
-        revenue_growth=growth(cell.revenue_yuan, cell.prior_year_revenue_yuan) if seen else None,
+        revenue_growth=growth(cell.revenue_yuan, cell.prior_revenue_yuan) if seen else None,
         suppressed=not seen,
         leading_enterprises=leading,
     )
@@ -74,10 +74,10 @@ def _district(
     threshold: Decimal,
 ) -> DistrictTotals:
     count = sum(cell.above_scale_count for cell in cells)
-    prior_count = sum(cell.prior_year_above_scale_count for cell in cells)
+    prior_count = sum(cell.prior_above_scale_count for cell in cells)
     shown = seen or _enough(count, minimum)
     revenue = sum((cell.revenue_yuan for cell in cells), Decimal(0))
-    prior = sum((cell.prior_year_revenue_yuan for cell in cells), Decimal(0))
+    prior = sum((cell.prior_revenue_yuan for cell in cells), Decimal(0))
     clusters = [cluster for cluster in stats.clusters if cluster.district_code == code]
     award_count, award_amount = awards
     name = next(d.name for d in DISTRICTS if d.code == code)
@@ -101,10 +101,10 @@ def _district(
 
 def _sector(sector: str, cells: Sequence[StatsCell], sees: Viewer, leading: int, minimum: int) -> SectorTotals:
     others = sum(cell.above_scale_count for cell in cells if not sees(cell.district_code))
-    others_before = sum(cell.prior_year_above_scale_count for cell in cells if not sees(cell.district_code))
+    others_before = sum(cell.prior_above_scale_count for cell in cells if not sees(cell.district_code))
     shown = _enough(others, minimum)
     revenue = sum((cell.revenue_yuan for cell in cells), Decimal(0))
-    prior = sum((cell.prior_year_revenue_yuan for cell in cells), Decimal(0))
+    prior = sum((cell.prior_revenue_yuan for cell in cells), Decimal(0))
     return SectorTotals(
         sector=sector,
         sector_name_zh=_SECTOR_NAMES[sector],

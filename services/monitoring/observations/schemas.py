@@ -1,15 +1,15 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.monitoring.assessments.schemas import Figure
+from services.monitoring.vocabulary import IndicatorId, Period, SourceKind
+from services.monitoring.vocabulary import IndicatorUnit as Unit
 from shared.identifiers import Storable
-from shared.policy.targets import Unit
 
-SourceKind = Literal["statistics_bureau", "department", "other"]
-Period = Literal["year", "Q1", "Q2", "Q3", "Q4"]
+__all__ = ["Period", "SourceKind"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), Storable]
 # What an observed figure may hold: eighteen digits before the point, six after (the column's numeric(24, 6)).
@@ -38,7 +38,7 @@ class ObservationIn(BaseModel):
 
 
 class ObservationOut(BaseModel):
-    indicator_id: str
+    indicator_id: IndicatorId
     year: int
     period: Period
     revision: int = Field(description="1 for the first value; each correction adds one (also the ETag)")
@@ -58,7 +58,7 @@ class ObservationPage(BaseModel):
 
 
 class ObservationHistory(BaseModel):
-    indicator_id: str
+    indicator_id: IndicatorId
     year: int
     period: Period
     revisions: list[ObservationOut] = Field(description="Every revision, oldest first")

@@ -10,7 +10,7 @@ from shared.identifiers import Storable
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000), Storable]
 
 
-class PublishIn(BaseModel):
+class AssessmentPublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason = Field(description="Why it is published (the meeting, the notice), kept with it")

@@ -17,10 +17,10 @@ from services.monitoring.map.service import producer_services_map
 from services.monitoring.publications import repository
 from services.monitoring.publications.models import Publication
 from services.monitoring.publications.schemas import (
+    AssessmentPublishIn,
     PublicationHistory,
     PublicationOut,
     PublicationSummary,
-    PublishIn,
 )
 from services.monitoring.upstream.client import Upstreams
 from shared.auth import Principal
@@ -54,7 +54,12 @@ def _out(publication: Publication, current_version: int) -> PublicationOut:
 
 
 async def publish(
-    session: AsyncSession, upstreams: Upstreams, clock: Clock, principal: Principal, year: int, body: PublishIn
+    session: AsyncSession,
+    upstreams: Upstreams,
+    clock: Clock,
+    principal: Principal,
+    year: int,
+    body: AssessmentPublishIn,
 ) -> PublicationOut:
     check_plan_year(year, ["path", "year"])
     today = clock.today()

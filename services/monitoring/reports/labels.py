@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.monitoring.assessments.schemas import Status
+from services.monitoring.vocabulary import AssessmentStatus as Status
 from shared.policy.targets import Measure, Unit
 
 STATUS_ZH: dict[Status, str] = {

@@ -220,7 +220,7 @@ def assessment_workbook(report: AssessmentReport) -> bytes:
         _append(sheet, ["目标数", sector.targets, "平均进度", _share(sector.mean_progress)])
         counts: list[Any] = []
         for status in STATUSES:
-            counts += [STATUS_ZH[status], sector.statuses.get(status, 0)]
+            counts += [STATUS_ZH[status], getattr(sector.statuses, status)]
         _append(sheet, counts)
         _append(sheet, [])
         _append(sheet, [header for header, _ in COLUMNS], bold=True)
@@ -255,8 +255,8 @@ def assessment_workbook(report: AssessmentReport) -> bytes:
         _append(provenance, [label, value])
     _append(provenance, [])
     _append(provenance, ["评估参数", "值"], bold=True)
-    for name in sorted(report.parameters):
-        _append(provenance, [name, _parameter_value(report.parameters[name])])
+    for name, value in sorted(report.parameters.model_dump(by_alias=True).items()):
+        _append(provenance, [name, _parameter_value(value)])
     _append(provenance, [])
     _append(provenance, [header for header, _ in PROVENANCE_COLUMNS], bold=True)
     for target in report.targets:

@@ -1,7 +1,17 @@
 from pydantic import BaseModel, Field
 
 from services.monitoring.assessments.schemas import Figure
-from shared.policy.targets import Comparator, ComputedFrom, Measure, Unit
+from services.monitoring.vocabulary import (
+    AssessmentParameterName,
+    IndicatorId,
+    IndicatorUnit,
+    RegistryFigure,
+    TargetComparator,
+    TargetId,
+    TargetMeasure,
+    deprecated_name_of,
+)
+from shared.identifiers import SectorCode
 
 
 class BaselineOut(BaseModel):
@@ -11,11 +21,14 @@ class BaselineOut(BaseModel):
 
 
 class TargetOut(BaseModel):
-    id: str
-    indicator: str
-    sector: str | None
-    measure: Measure
-    comparator: Comparator
+    id: TargetId
+    indicator_id: IndicatorId = Field(description="The indicator the target is set on")
+    indicator: IndicatorId = Field(
+        description=deprecated_name_of("indicator_id"), json_schema_extra={"deprecated": True}
+    )
+    sector: SectorCode | None = Field(description="Null for producer services as a whole")
+    measure: TargetMeasure
+    comparator: TargetComparator
     comparator_text: str = Field(description="The text's words, … where the figure stands (达…以上, 年均增长…左右)")
     approximate: bool
     target_value: Figure
@@ -33,14 +46,17 @@ class TargetList(BaseModel):
 
 
 class IndicatorOut(BaseModel):
-    id: str
+    id: IndicatorId
     name_zh: str
     name_en: str
-    sector: str | None
-    unit: Unit
-    computed_from: ComputedFrom | None = Field(description="The registry figure it is computed from; null: recorded")
+    sector: SectorCode | None = Field(description="Null for producer services as a whole")
+    unit: IndicatorUnit
+    computed_from: RegistryFigure | None = Field(description="The registry figure it is computed from; null: recorded")
     lead_departments: list[str]
-    targets: list[str] = Field(description="The targets set on it")
+    target_ids: list[TargetId] = Field(description="The targets set on it")
+    targets: list[TargetId] = Field(
+        description=deprecated_name_of("target_ids"), json_schema_extra={"deprecated": True}
+    )
 
 
 class IndicatorList(BaseModel):
@@ -48,8 +64,10 @@ class IndicatorList(BaseModel):
     count: int
 
 
-class ParameterOut(BaseModel):
-    name: str
+class PlanParameter(BaseModel):
+    """An assessment parameter of the plan, with its bounds and where the text sets it."""
+
+    name: AssessmentParameterName
     value: Figure
     unit: str
     description_zh: str
@@ -64,4 +82,4 @@ class PlanOut(BaseModel):
     first_year: int
     last_year: int
     baseline_year: int
-    parameters: list[ParameterOut]
+    parameters: list[PlanParameter]

@@ -4,8 +4,8 @@ from services.monitoring.targets.schemas import (
     BaselineOut,
     IndicatorList,
     IndicatorOut,
-    ParameterOut,
     PlanOut,
+    PlanParameter,
     TargetList,
     TargetOut,
 )
@@ -19,6 +19,7 @@ def _target(target: Target) -> TargetOut:
     baseline = target.baseline
     return TargetOut(
         id=target.id,
+        indicator_id=target.indicator,
         indicator=target.indicator,
         sector=plan.indicator(target.indicator).sector,
         measure=target.measure,
@@ -74,6 +75,7 @@ def _indicator(indicator_id: str) -> IndicatorOut:
         unit=indicator.unit,
         computed_from=indicator.computed_from,
         lead_departments=list(indicator.lead_departments),
+        target_ids=[target.id for target in plan.targets_of(indicator.id)],
         targets=[target.id for target in plan.targets_of(indicator.id)],
     )
 
@@ -99,7 +101,7 @@ def plan() -> PlanOut:
         last_year=plan.last_year,
         baseline_year=plan.baseline_year,
         parameters=[
-            ParameterOut(
+            PlanParameter(
                 name=record.name,
                 value=record.value,
                 unit=record.unit,

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shared.money import StoredYuan
 
@@ -18,8 +18,13 @@ class StatsCell(_Upstream):
     revenue_yuan: Decimal = Field(ge=0)
     employees: int = Field(ge=0)
     new_above_scale_since_baseline: int = Field(ge=0)
-    prior_year_above_scale_count: int = Field(ge=0)
-    prior_year_revenue_yuan: Decimal = Field(ge=0)
+    # The registry's cells said `prior_year_…` before issue 14; a registry not yet upgraded is still read.
+    prior_above_scale_count: int = Field(
+        ge=0, validation_alias=AliasChoices("prior_above_scale_count", "prior_year_above_scale_count")
+    )
+    prior_revenue_yuan: Decimal = Field(
+        ge=0, validation_alias=AliasChoices("prior_revenue_yuan", "prior_year_revenue_yuan")
+    )
 
 
 class ClusterRevenue(_Upstream):

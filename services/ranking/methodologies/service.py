@@ -4,7 +4,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ranking.methodologies import repository
 from services.ranking.methodologies.models import Methodology
-from services.ranking.methodologies.schemas import MethodologyCreate, MethodologyList, MethodologyOut, WeightsOut
+from services.ranking.methodologies.schemas import (
+    MethodologyCreate,
+    MethodologyList,
+    MethodologyOut,
+    MethodologyWeights,
+)
+from services.ranking.vocabulary import stored_key
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
 
@@ -12,10 +18,12 @@ from shared.errors import Conflict, InvalidInput, NotFound, field_error
 def to_out(methodology: Methodology) -> MethodologyOut:
     return MethodologyOut(
         version=methodology.version,
-        weights=WeightsOut(
-            new_count=methodology.weight_new_count,
-            net_increase=methodology.weight_net_increase,
-            revenue_growth=methodology.weight_revenue_growth,
+        weights=MethodologyWeights.model_validate(
+            {
+                "new_count": methodology.weight_new_count,
+                "net_increase": methodology.weight_net_increase,
+                "revenue_growth": methodology.weight_revenue_growth,
+            }
         ),
         normalisation=methodology.normalisation,
         growth_basis=methodology.growth_basis,
@@ -58,14 +66,14 @@ async def create(session: AsyncSession, principal: Principal, data: MethodologyC
         await session.flush()
     methodology = Methodology(
         version=data.version,
-        weight_new_count=data.weights.new_count,
+        weight_new_count=data.weights.new_above_scale_count_weight,
         weight_net_increase=data.weights.net_increase,
         weight_revenue_growth=data.weights.revenue_growth,
         normalisation=data.normalisation,
         growth_basis=data.growth_basis,
         min_base=data.min_base,
         winsorise=data.winsorise,
-        tie_break=list(data.tie_break),
+        tie_break=[stored_key(key) for key in data.tie_break],
         max_unreported_share=data.max_unreported_share,
         description=data.description,
         is_default=data.make_default,

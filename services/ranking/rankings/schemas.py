@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from services.ranking.runs.schemas import BoundaryTieOut, Change, MethodologyUsed, RowOut, RunStatus
+from services.ranking.runs.schemas import BoundaryTieOut, MethodologyUsed, RankingChange, RankingRow, RunStatus
 from shared.money import Yuan
 
 
@@ -19,13 +19,13 @@ class RankingOut(BaseModel):
     publish_reason: str | None
     supersedes_run_id: int | None
     total_award_yuan: Yuan
-    rows: list[RowOut] = Field(description="In rank order")
+    rows: list[RankingRow] = Field(description="In rank order")
     boundary_ties: list[BoundaryTieOut] = Field(
         default_factory=list, description="Award boundaries held by districts of equal score, and what decided them"
     )
 
 
-class HistoryItem(BaseModel):
+class RankingPublication(BaseModel):
     run_id: int
     status: RunStatus
     methodology_version: str
@@ -37,9 +37,9 @@ class HistoryItem(BaseModel):
     supersedes_run_id: int | None
     superseded_at: datetime | None
     superseded_by_run_id: int | None
-    changes: list[Change] | None = Field(description="Against the run this one superseded (null for the first)")
+    changes: list[RankingChange] | None = Field(description="Against the run this one superseded (null for the first)")
 
 
 class RankingHistory(BaseModel):
     year: int
-    items: list[HistoryItem] = Field(description="Every publication of the year, oldest first")
+    items: list[RankingPublication] = Field(description="Every publication of the year, oldest first")

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ranking.rankings.schemas import HistoryItem, RankingHistory, RankingOut
+from services.ranking.rankings.schemas import RankingHistory, RankingOut, RankingPublication
 from services.ranking.runs import repository as runs_repository
 from services.ranking.runs.service import check_year, to_out
 from services.ranking.upstream.client import Upstreams
@@ -41,12 +41,12 @@ async def published(session: AsyncSession, upstreams: Upstreams, clock: Clock, y
 
 
 async def history(session: AsyncSession, upstreams: Upstreams, clock: Clock, year: int) -> RankingHistory:
-    items: list[HistoryItem] = []
+    items: list[RankingPublication] = []
     for run in await runs_repository.publication_history(session, year):
         out = to_out(run)
         assert out.published_at is not None and out.published_by is not None  # published or superseded
         items.append(
-            HistoryItem(
+            RankingPublication(
                 run_id=out.run_id,
                 status=out.status,
                 methodology_version=out.methodology_version,

@@ -1,15 +1,30 @@
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from services.ranking.decimals import Six
-from services.ranking.methodologies.schemas import TIE_BREAK_RULE, WeightsOut
-from shared.identifiers import Storable
+from services.ranking.methodologies.schemas import (
+    DEPRECATED_NEW_COUNT,
+    TIE_BREAK_RULE,
+    MethodologyWeights,
+    TieBreakOut,
+)
+from services.ranking.upstream.schemas import RunInputs
+from services.ranking.vocabulary import (
+    BoundaryDecider,
+    GrowthBasis,
+    Normalisation,
+    QualityCheck,
+    RunStatus,
+    api_key,
+    with_both_names,
+)
+from shared.errors import Problem
+from shared.identifiers import DistrictCode, Storable
 from shared.money import Yuan
-from shared.policy.ranking import GrowthBasis, Normalisation, TieBreakKey
 
-RunStatus = Literal["draft", "published", "superseded"]
+__all__ = ["RunStatus"]
 
 
 class RunCreate(BaseModel):
@@ -34,16 +49,25 @@ class RunCreate(BaseModel):
     )
 
 
-class IndicatorValues(BaseModel):
-    new_count: Six
+class RankingIndicatorValues(BaseModel):
+    """One value per indicator of 第（六）条."""
+
+    new_above_scale_count: Six
     net_increase: Six
     revenue_growth: Six
+    new_count: Six = Field(description=DEPRECATED_NEW_COUNT, json_schema_extra={"deprecated": True})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_names(cls, data: object) -> object:
+        return with_both_names(data)
 
 
-class RowOut(BaseModel):
-    district_code: str
+class RankingRow(BaseModel):
+    district_code: DistrictCode
     district_name: str
-    new_count: int = Field(description="New above-size enterprises (raw)")
+    new_above_scale_count: int = Field(description="New above-size enterprises (raw), as the registry counts them")
+    new_count: int = Field(description=DEPRECATED_NEW_COUNT, json_schema_extra={"deprecated": True})
     exited_count: int
     net_increase: int = Field(description="Net increase of above-size enterprises (raw)")
     revenue_yuan: Yuan
@@ -51,9 +75,9 @@ class RowOut(BaseModel):
     revenue_growth: Six | None = Field(description="Comparable revenue growth as the registry reported it")
     growth_used: Six = Field(description="The growth that counts: null as 0, capped below the minimum base")
     growth_capped: bool = Field(description="The minimum-base cap lowered this district's growth")
-    indicators: IndicatorValues = Field(description="The values normalised (after winsorisation, if any)")
-    normalised: IndicatorValues
-    contributions: IndicatorValues = Field(description="weight × normalised value")
+    indicators: RankingIndicatorValues = Field(description="The values normalised (after winsorisation, if any)")
+    normalised: RankingIndicatorValues
+    contributions: RankingIndicatorValues = Field(description="weight × normalised value")
     score: Six
     rank: int
     award_yuan: Yuan
@@ -83,9 +107,14 @@ class RowOut(BaseModel):
     )
     award_ineligible_reason: str | None = Field(default=None, description="Why the district takes no award place")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _both_names(cls, data: object) -> object:
+        return with_both_names(data)
+
 
 class TiedDistrict(BaseModel):
-    district_code: str
+    district_code: DistrictCode
     district_name: str
     rank: int
     award_yuan: Yuan
@@ -95,45 +124,52 @@ class BoundaryTieOut(BaseModel):
     boundary: str = Field(description="The award boundary, e.g. `5/6` or `10/11`", examples=["10/11"])
     last_rank_of_tier: int
     score: Six = Field(description="The score the districts share")
-    decided_by: str = Field(
+    decided_by: Annotated[BoundaryDecider, BeforeValidator(api_key)] = Field(
         description="The tie-break key that put the upper district above the lower one, or `district_code` when no "
         "indicator separates them (then publishing needs a reason)"
     )
     districts: list[TiedDistrict] = Field(description="Every award-eligible district with that score, in rank order")
 
 
-class QualityFailure(BaseModel):
-    check: Literal["base_year_figures", "net_increase", "unreported_share"]
-    district_code: str | None
+class RunQualityFailure(BaseModel):
+    check: QualityCheck
+    district_code: DistrictCode | None
     msg: str
 
 
-class Quality(BaseModel):
+class RunQuality(BaseModel):
     passed: bool
-    failures: list[QualityFailure]
+    failures: list[RunQualityFailure]
 
 
 class MethodologyUsed(BaseModel):
     version: str
-    weights: WeightsOut
+    weights: MethodologyWeights
     normalisation: Normalisation
     growth_basis: GrowthBasis
     min_base: int
     winsorise: Six | None
-    tie_break: list[TieBreakKey]
+    tie_break: TieBreakOut
     tie_break_rule: str = TIE_BREAK_RULE
     max_unreported_share: Six | None = Field(
         default=None, description="The gate's threshold (null in runs made before the gate had one)"
     )
 
 
-class Change(BaseModel):
-    district_code: str
+class RankingChange(BaseModel):
+    district_code: DistrictCode
     district_name: str
     previous_rank: int
     rank: int
     previous_award_yuan: Yuan
     award_yuan: Yuan
+
+
+INPUT_HASH = (
+    "sha256 (hex) of the canonical JSON (keys sorted, no whitespace, UTF-8) of `{year, inputs, methodology}` as "
+    "stored: `methodology` without `tie_break_rule`, and with the indicator `new_above_scale_count` under its stored "
+    "name `new_count` in `weights` (without the deprecated copy) and in `tie_break`"
+)
 
 
 class RunOut(BaseModel):
@@ -144,11 +180,11 @@ class RunOut(BaseModel):
     methodology_version: str
     methodology: MethodologyUsed
     code_version: str
-    input_hash: str = Field(description="sha256 of the canonical JSON of {year, inputs, methodology}")
-    inputs: dict[str, Any] = Field(description="The registry's statistics and the award table, as used")
-    quality: Quality
+    input_hash: str = Field(description=INPUT_HASH)
+    inputs: RunInputs = Field(description="The policy's force, the registry's statistics and the award table, as used")
+    quality: RunQuality
     total_award_yuan: Yuan
-    rows: list[RowOut]
+    rows: list[RankingRow]
     boundary_ties: list[BoundaryTieOut] = Field(
         default_factory=list,
         description="Every award boundary at which two districts have equal scores, and the key that decided it",
@@ -165,10 +201,10 @@ class RunOut(BaseModel):
     supersedes_run_id: int | None
     superseded_at: datetime | None
     superseded_by_run_id: int | None
-    changes: list[Change] | None = Field(description="Against the run this one superseded when published")
+    changes: list[RankingChange] | None = Field(description="Against the run this one superseded when published")
 
 
-class PublishIn(BaseModel):
+class RunPublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Storable] | None = Field(
@@ -178,7 +214,7 @@ class PublishIn(BaseModel):
     )
 
 
-class PublishOut(BaseModel):
+class RunPublishOut(BaseModel):
     run_id: int
     year: int
     status: RunStatus
@@ -186,7 +222,7 @@ class PublishOut(BaseModel):
     published_by: str
     publish_reason: str | None
     supersedes_run_id: int | None
-    changes: list[Change] = Field(description="Districts whose rank or award differs from the superseded run")
+    changes: list[RankingChange] = Field(description="Districts whose rank or award differs from the superseded run")
 
 
 class RunSummary(BaseModel):
@@ -207,3 +243,25 @@ class RunSummary(BaseModel):
 class RunPage(BaseModel):
     items: list[RunSummary] = Field(description="Newest first")
     next_cursor: str | None
+
+
+class RunNotDraftProblem(Problem):
+    """A run that is not a draft cannot be published (again)."""
+
+    type: Literal["/problems/run-not-draft"]
+    current_status: RunStatus = Field(description="The run's status: `published` or `superseded`")
+    run_status: RunStatus = Field(
+        description="Deprecated: `current_status` (the name of every 409's current state), for one release.",
+        json_schema_extra={"deprecated": True},
+    )
+
+
+class RunPublishRefusedProblem(Problem):
+    """Why a draft cannot be published as it is: the data-quality gate, or a reason the publication needs."""
+
+    failures: list[RunQualityFailure] | None = Field(
+        default=None, description="The data-quality gate's failures, when the run fails it"
+    )
+    boundary_ties: list[BoundaryTieOut] | None = Field(
+        default=None, description="The award boundaries district_code decided, when a reason is missing for them"
+    )

@@ -20,17 +20,19 @@ from services.ranking.runs.compute import (
 )
 from services.ranking.runs.models import Run
 from services.ranking.runs.schemas import (
-    Change,
-    PublishIn,
-    PublishOut,
-    RowOut,
+    BoundaryTieOut,
+    RankingChange,
+    RankingRow,
     RunCreate,
     RunOut,
     RunPage,
+    RunPublishIn,
+    RunPublishOut,
     RunSummary,
 )
 from services.ranking.upstream.client import Upstreams
 from services.ranking.upstream.schemas import PolicyValidity
+from services.ranking.vocabulary import API_NEW_COUNT
 from shared.auth import Principal
 from shared.clock import Clock, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
@@ -97,8 +99,15 @@ def award_as_of(validity: PolicyValidity, year: int, given: date | None) -> date
     return given
 
 
-def _row(district: RankedDistrict) -> RowOut:
-    return RowOut.model_validate(
+# A run's rows are stored as before the rename (services.ranking.vocabulary): `new_count` only.
+STORED_ROW_EXCLUDE: dict[str, Any] = {
+    API_NEW_COUNT: True,
+    **{values: {API_NEW_COUNT} for values in ("indicators", "normalised", "contributions")},
+}
+
+
+def _row(district: RankedDistrict) -> RankingRow:
+    return RankingRow.model_validate(
         {
             "district_code": district.district_code,
             "district_name": district.district_name,
@@ -227,7 +236,7 @@ async def create(
         "input_hash": digest,
         "quality": {"passed": not failures, "failures": failures},
         "total_award_yuan": f"{total:.2f}",
-        "rows": [_row(district).model_dump(mode="json") for district in ranked],
+        "rows": [_row(district).model_dump(mode="json", exclude=STORED_ROW_EXCLUDE) for district in ranked],
         "boundary_ties": [_tie(tie) for tie in ties],
     }
     run = Run(
@@ -281,14 +290,14 @@ async def list_page(
     return RunPage(items=items, next_cursor=next_cursor(rows, limit, lambda run: run.id))
 
 
-def changes_between(previous: Run, current: Run) -> list[Change]:
+def changes_between(previous: Run, current: Run) -> list[RankingChange]:
     before = {row["district_code"]: row for row in previous.document["rows"]}
-    found: list[Change] = []
+    found: list[RankingChange] = []
     for row in current.document["rows"]:
         old = before[row["district_code"]]
         if old["rank"] != row["rank"] or Decimal(old["award_yuan"]) != Decimal(row["award_yuan"]):
             found.append(
-                Change(
+                RankingChange(
                     district_code=row["district_code"],
                     district_name=row["district_name"],
                     previous_rank=old["rank"],
@@ -300,12 +309,22 @@ def changes_between(previous: Run, current: Run) -> list[Change]:
     return found
 
 
+class RunNotDraft(Conflict):
+    """Only a draft is published, once."""
+
+    slug = "run-not-draft"
+
+
 async def publish(
-    session: AsyncSession, clock: Clock, principal: Principal, run_id: int, data: PublishIn
-) -> PublishOut:
+    session: AsyncSession, clock: Clock, principal: Principal, run_id: int, data: RunPublishIn
+) -> RunPublishOut:
     run = await load(session, run_id, for_update=True)
     if run.status != "draft":
-        raise Conflict(f"Run {run_id} is {run.status}: only a draft can be published, once.", run_status=run.status)
+        raise RunNotDraft(
+            f"Run {run_id} is {run.status}: only a draft can be published, once.",
+            current_status=run.status,
+            run_status=run.status,
+        )
     check_year_ended(clock, run.year, ["run", "year"], doing="published")
     if not run.quality_passed:
         failures = run.document["quality"]["failures"]
@@ -331,11 +350,11 @@ async def publish(
             f"In run {run_id} no indicator separates districts of equal score at an award boundary ({decided}): "
             "the district code decided money, so publishing needs a reason (METHODOLOGY.md, boundary ties).",
             errors=[field_error(["body", "reason"], "required: district_code decided an award boundary of this run")],
-            boundary_ties=ties,
+            boundary_ties=[BoundaryTieOut.model_validate(tie).model_dump(mode="json") for tie in ties],
         )
     current = await repository.published(session, run.year, for_update=True)
     now = utcnow()
-    changes: list[Change] = []
+    changes: list[RankingChange] = []
     if current is not None:
         if reason is None:
             raise InvalidInput(
@@ -355,7 +374,7 @@ async def publish(
     run.supersedes_run_id = current.id if current is not None else None
     run.changes = [change.model_dump(mode="json") for change in changes] if current is not None else None
     await session.flush()
-    return PublishOut(
+    return RunPublishOut(
         run_id=run.id,
         year=run.year,
         status="published",

@@ -7,6 +7,7 @@ from services.ranking.sensitivity import service
 from services.ranking.sensitivity.schemas import SensitivityOut
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
+from shared.openapi import problems
 
 router = APIRouter(prefix="/runs", tags=["sensitivity"])
 
@@ -14,7 +15,19 @@ router = APIRouter(prefix="/runs", tags=["sensitivity"])
 @router.get(
     "/{run_id}/sensitivity",
     response_model=SensitivityOut,
-    summary="How stable each rank is under perturbed weights and the alternative normalisations (city, auditor)",
+    operation_id="getRunSensitivity",
+    summary="How stable each rank of a run is",
+    description="Monte Carlo over the run's indicators: each draw perturbs the weights (Dirichlet around the "
+    "nominal ones) and picks one of the three normalisations; per district the nominal rank, the median and the "
+    "5th/95th percentile rank, `p_top5`, `p_top10`, the share of draws keeping its award tier, and whether it is "
+    "fragile. The same seed gives the same answer. Heavy work: a caller already running some is answered 429.",
+    responses=problems(
+        {
+            403: "Only city and auditor keys read runs.",
+            404: "No run has this id.",
+            422: "`draws` lies outside 1 … the most one request may ask for, or a parameter is not a number.",
+        }
+    ),
 )
 async def read_sensitivity(
     run_id: Annotated[int, Path(ge=1, le=2**31 - 1)],

@@ -1,10 +1,12 @@
 from pydantic import BaseModel, Field
 
+from services.ranking.vocabulary import Normalisation
+from shared.identifiers import DistrictCode
 from shared.money import Yuan
 
 
 class DistrictSensitivity(BaseModel):
-    district_code: str
+    district_code: DistrictCode
     district_name: str
     nominal_rank: int
     award_yuan: Yuan = Field(description="The award at the nominal rank")
@@ -28,5 +30,5 @@ class SensitivityOut(BaseModel):
     seed: int
     concentration: float = Field(description="Dirichlet concentration around the nominal weights")
     fragile_threshold: float
-    normalisations: list[str] = Field(description="Drawn uniformly for each draw")
+    normalisations: list[Normalisation] = Field(description="Drawn uniformly for each draw")
     districts: list[DistrictSensitivity] = Field(description="In nominal rank order")

@@ -4,9 +4,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from services.ranking.decimals import Six
+from shared.identifiers import DistrictCode
 from shared.money import Yuan
 
 
@@ -83,3 +84,56 @@ class PolicyValidity(BaseModel):
     def clamp(self, day: date) -> date:
         """`day` moved into the force: the first or the last day of it when it lies before or after."""
         return min(max(day, self.effective_from), self.effective_to)
+
+
+class _Verbatim(BaseModel):
+    """Part of a run's frozen inputs: answered as stored, the fields it was stored with and no others, so that the
+    input hash can be checked against the answer (a run stored before a field existed answers without it)."""
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        dumped: dict[str, object] = handler(self)
+        return {name: value for name, value in dumped.items() if name in self.model_fields_set}
+
+
+class RunInputDistrict(DistrictStatsIn, _Verbatim):
+    """One district's statistics as the registry reported them for the run."""
+
+    district_code: DistrictCode
+
+
+class RunInputRegistry(_Verbatim):
+    """The registry's GET /district-stats/{year}, as used."""
+
+    year: int
+    base_year: int
+    enterprise_years_in_year: int
+    enterprise_years_in_base_year: int
+    districts: list[RunInputDistrict]
+
+
+class RunInputPolicy(_Verbatim):
+    """The policy's force and rewarded years, as the eligibility service gave them."""
+
+    effective_from: date
+    effective_to: date
+    first_rewarded_year: int
+    last_rewarded_year: int
+    citation: str
+
+
+class RunInputAwardTable(_Verbatim):
+    """The M06 award per rank (`"1"`, `"2"`, …) as the eligibility service gave it for `as_of`."""
+
+    parameter: str = Field(examples=["m06.award_by_rank_yuan"])
+    citation: str
+    by_rank: dict[str, Yuan] = Field(examples=[{"1": "5000000.00", "6": "3000000.00"}])
+
+
+class RunInputs(_Verbatim):
+    """What a run was computed from, kept verbatim in the run and covered by its input hash."""
+
+    as_of: date = Field(description="The date the award table was read for")
+    policy: RunInputPolicy
+    registry: RunInputRegistry
+    award_table: RunInputAwardTable

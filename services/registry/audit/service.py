@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit import repository
-from services.registry.audit.schemas import AuditPage, EntityType
+from services.registry.audit.schemas import AuditAction, AuditEntityType, AuditPage
 from shared.auth import Principal
 from shared.clock import utcnow
 from shared.pagination import page_of
@@ -16,8 +16,8 @@ from shared.requestid import current_client_request_id, current_request_id
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    action: str  # create, update, upsert, import, verify, reject, hold, confirm, refuse
-    entity_type: EntityType
+    action: AuditAction
+    entity_type: AuditEntityType
     entity_id: str
     district_code: str | None
     before: dict[str, Any] | None

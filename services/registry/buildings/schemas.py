@@ -10,8 +10,8 @@ class BuildingCreate(BaseModel):
 
     name: Name
     district_code: DistrictCode
-    stars: int = Field(ge=1, le=5)
-    operator_uscc: Uscc
+    stars: int = Field(ge=1, le=5, description="The star grade (星级), 1–5")
+    operator_uscc: Uscc = Field(description="The enterprise that operates the building")
 
 
 class BuildingYearIn(BaseModel):
@@ -30,12 +30,12 @@ class BuildingOut(WithVerification):
 
     id: int
     name: str
-    district_code: str
-    stars: int
-    operator_uscc: str
-    years: list[BuildingYearOut]
+    district_code: DistrictCode
+    stars: int = Field(ge=1, le=5)
+    operator_uscc: str = Field(examples=["91500103MA5U7XXXXH"])
+    years: list[BuildingYearOut] = Field(description="By year")
 
 
 class BuildingPage(BaseModel):
     items: list[BuildingOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="The cursor of the next page; null on the last")

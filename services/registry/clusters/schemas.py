@@ -1,16 +1,25 @@
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from typing_extensions import TypeAliasType
 
 from services.registry.verification.schemas import WithVerification
 from shared.identifiers import DistrictCode, Name, Uscc
 from shared.money import StoredYuan, Yuan
+from shared.policy.vocabulary import ClusterGrade, ClusterTier
 
-Score = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
+# An evaluation's score, 0–100 with two places, answered as a string like money.
+Score = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,3}\.\d{2}$", "examples": ["92.50"]}),
+]
 
 
 class BelongsToDistrict(BaseModel):
+    """The cluster belongs to a district government (the M03 money goes to it)."""
+
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["district"]
@@ -18,6 +27,8 @@ class BelongsToDistrict(BaseModel):
 
 
 class BelongsToDepartment(BaseModel):
+    """The cluster belongs to a city department or a development-zone committee (the M03 money goes to it)."""
+
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["city_department"]
@@ -26,7 +37,17 @@ class BelongsToDepartment(BaseModel):
     )
 
 
-BelongsTo = Annotated[BelongsToDistrict | BelongsToDepartment, Field(discriminator="kind")]
+BelongsTo = TypeAliasType(
+    "BelongsTo",
+    Annotated[
+        BelongsToDistrict | BelongsToDepartment,
+        Field(
+            discriminator="kind",
+            title="BelongsTo",
+            description="隶属关系: the body a cluster belongs to, which receives its M03 money; `kind` tells which.",
+        ),
+    ],
+)
 
 
 def nest_belongs_to(data: Any) -> Any:
@@ -83,21 +104,28 @@ class ClusterPatch(BaseModel):
     belongs_to: BelongsTo
 
 
-class Evaluation(BaseModel):
+class ClusterEvaluationIn(BaseModel):
     """The year's evaluation; `tier` picks the M03 amount for an A grade (第（三）条)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    grade: Literal["A", "B", "C", "D"]
-    score: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2)
-    tier: int | None = Field(default=None, ge=1, le=9)
+    grade: ClusterGrade
+    score: Decimal = Field(
+        ge=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        description="0–100, at most two places; a string (or a number)",
+        examples=["92.50"],
+    )
+    tier: ClusterTier | None = None
 
 
-class EvaluationOut(WithVerification):
+class ClusterEvaluationOut(WithVerification):
     year: int
-    grade: str
+    grade: ClusterGrade
     score: Score
-    tier: int | None
+    tier: ClusterTier | None
 
 
 class ClusterOut(BaseModel):
@@ -105,10 +133,10 @@ class ClusterOut(BaseModel):
 
     id: int
     name: str
-    district_code: str
-    manager_uscc: str | None
-    belongs_to: BelongsToDistrict | BelongsToDepartment
-    evaluations: list[EvaluationOut]
+    district_code: DistrictCode
+    manager_uscc: str | None = Field(examples=["91500103MA5U7XXXXH"])
+    belongs_to: BelongsTo
+    evaluations: list[ClusterEvaluationOut] = Field(description="By year")
 
     @model_validator(mode="before")
     @classmethod
@@ -118,7 +146,7 @@ class ClusterOut(BaseModel):
 
 class ClusterPage(BaseModel):
     items: list[ClusterOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="The cursor of the next page; null on the last")
 
 
 class ClusterYearIn(BaseModel):
@@ -136,5 +164,5 @@ class ClusterYearOut(WithVerification):
 
 class ClusterYears(BaseModel):
     cluster_id: int
-    district_code: str
+    district_code: DistrictCode
     years: list[ClusterYearOut] = Field(description="By year")

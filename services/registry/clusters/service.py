@@ -10,14 +10,14 @@ from services.registry.clusters.schemas import (
     BelongsToDepartment,
     BelongsToDistrict,
     ClusterCreate,
+    ClusterEvaluationIn,
+    ClusterEvaluationOut,
     ClusterOut,
     ClusterPage,
     ClusterPatch,
     ClusterYearIn,
     ClusterYearOut,
     ClusterYears,
-    Evaluation,
-    EvaluationOut,
     flat_belongs_to,
 )
 from services.registry.verification.service import apply_written_by, written_by
@@ -111,26 +111,26 @@ async def list_page(
 
 
 async def put_evaluation(
-    session: AsyncSession, principal: Principal, cluster_id: int, year: int, data: Evaluation
-) -> tuple[EvaluationOut, bool]:
+    session: AsyncSession, principal: Principal, cluster_id: int, year: int, data: ClusterEvaluationIn
+) -> tuple[ClusterEvaluationOut, bool]:
     """Record the year's evaluation: verified when the city writes it, submitted when a district does."""
     cluster = await _load(session, cluster_id, for_update=True)
     ensure_writable(principal, cluster.district_code)
     existing = await repository.get_evaluation(session, cluster_id, year)
-    before = EvaluationOut.model_validate(existing).model_dump(mode="json") if existing else None
+    before = ClusterEvaluationOut.model_validate(existing).model_dump(mode="json") if existing else None
     values = data.model_dump()
     now = utcnow()
     if existing is None:
         existing = ClusterEvaluation(cluster_id=cluster_id, year=year, **values, **written_by(principal, now))
         repository.add(session, existing)
     elif all(getattr(existing, name) == value for name, value in values.items()):
-        return EvaluationOut.model_validate(existing), False
+        return ClusterEvaluationOut.model_validate(existing), False
     else:
         for name, value in values.items():
             setattr(existing, name, value)
         apply_written_by(existing, principal, now)
     await session.flush()
-    out = EvaluationOut.model_validate(existing)
+    out = ClusterEvaluationOut.model_validate(existing)
     await record(
         session,
         principal,

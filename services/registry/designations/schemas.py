@@ -1,9 +1,10 @@
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.identifiers import Name, Storable, Uscc, Year
+from shared.errors import Problem
+from shared.identifiers import DistrictCode, Name, SectorCode, Storable, Uscc, Year
 
 
 class DesignationCreate(BaseModel):
@@ -16,7 +17,7 @@ class DesignationCreate(BaseModel):
     )
 
 
-class Revocation(BaseModel):
+class DesignationRevocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, Storable] = Field(min_length=1, max_length=1000, description="Why it is revoked")
@@ -29,7 +30,9 @@ class Revocation(BaseModel):
         return value
 
 
-class RevocationOut(BaseModel):
+class DesignationRevocation(BaseModel):
+    """Who revoked a designation, when, and why."""
+
     revoked_at: datetime
     revoked_by: str
     reason: str
@@ -39,16 +42,16 @@ class DesignationOut(BaseModel):
     """A 市级领军企业 designation, with the enterprise's district and sector as they are now."""
 
     id: int
-    uscc: str
+    uscc: str = Field(examples=["91500103MA5U7XXXXH"])
     enterprise_name: str
-    district_code: str = Field(description="The enterprise's district (now)")
-    sector: str = Field(description="The enterprise's sector (now)")
+    district_code: DistrictCode = Field(description="The enterprise's district (now)")
+    sector: SectorCode = Field(description="The enterprise's sector (now)")
     year: int
-    document: str
-    designated_by: str
+    document: str = Field(examples=["渝发改服务〔2025〕12号"])
+    designated_by: str = Field(examples=["city"])
     designated_at: datetime
     live: bool = Field(description="Not revoked")
-    revocation: RevocationOut | None
+    revocation: DesignationRevocation | None
 
     @model_validator(mode="before")
     @classmethod
@@ -72,4 +75,11 @@ class DesignationOut(BaseModel):
 
 class DesignationPage(BaseModel):
     items: list[DesignationOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="The cursor of the next page; null on the last")
+
+
+class DesignationConflictProblem(Problem):
+    """409: the enterprise already has a live designation."""
+
+    type: Literal["/problems/designation-exists"] = Field(description="This problem's type.")
+    existing_designation_id: int = Field(description="The live designation; revoke it first")

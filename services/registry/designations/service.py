@@ -7,18 +7,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.audit.schemas import EntityType
+from services.registry.audit.schemas import AuditEntityType
 from services.registry.audit.service import Change, record
 from services.registry.designations import repository
 from services.registry.designations.models import LeadingDesignation
 from services.registry.designations.schemas import DesignationCreate, DesignationOut, DesignationPage
+from services.registry.problems import DesignationExists
 from shared.auth import Principal, Role
 from shared.clock import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import page_of
 from shared.scoping import ensure_readable, listing_district
 
-ENTITY: EntityType = "leading_designation"
+ENTITY: AuditEntityType = "leading_designation"
 
 
 def _ensure_city(principal: Principal) -> None:
@@ -53,7 +54,7 @@ async def create(session: AsyncSession, principal: Principal, data: DesignationC
         )
     live = await repository.live_of(session, data.uscc)
     if live is not None:
-        raise Conflict(
+        raise DesignationExists(
             f"The enterprise {data.uscc} already has a live designation ({live}); revoke it first.",
             existing_designation_id=live,
         )

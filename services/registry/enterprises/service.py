@@ -16,13 +16,14 @@ from services.registry.enterprises import repository
 from services.registry.enterprises.models import Enterprise, EnterpriseYear
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
+    EnterpriseImportRow,
     EnterpriseOut,
     EnterprisePage,
     EnterprisePatch,
-    ImportRow,
     YearFigures,
     YearFiguresOut,
 )
+from services.registry.problems import EnterpriseExists, ImportRefused
 from services.registry.registrations import service as registrations
 from services.registry.registrations.schemas import RegistrationOut
 from services.registry.verification.service import apply_written_by, written_by
@@ -93,7 +94,7 @@ async def create(
     if problem is not None:
         raise InvalidInput(f"parent_uscc: {problem}.", errors=[field_error(["body", "parent_uscc"], problem)])
     if await repository.exists(session, data.uscc):
-        raise Conflict(f"An enterprise with credit code {data.uscc} already exists.", uscc=data.uscc)
+        raise EnterpriseExists(f"An enterprise with credit code {data.uscc} already exists.", uscc=data.uscc)
     division = foreign_division(principal, data.uscc)
     if division is not None:
         return await registrations.hold(session, principal, data, division)
@@ -307,7 +308,9 @@ def _error(loc: list[str | int], msg: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg}
 
 
-def _row_problem(principal: Principal, plan: _Plan, row: ImportRow, fields: tuple[Any, ...]) -> dict[str, Any] | None:
+def _row_problem(
+    principal: Principal, plan: _Plan, row: EnterpriseImportRow, fields: tuple[Any, ...]
+) -> dict[str, Any] | None:
     if not principal.may_write_district(row.district_code):
         return _error(["district_code"], f"the {principal.label} principal may not write district {row.district_code}")
     first = plan.enterprises.get(row.uscc)
@@ -326,7 +329,7 @@ def _row_problem(principal: Principal, plan: _Plan, row: ImportRow, fields: tupl
     return None
 
 
-def _add(principal: Principal, plan: _Plan, number: int, row: ImportRow) -> None:
+def _add(principal: Principal, plan: _Plan, number: int, row: EnterpriseImportRow) -> None:
     fields = tuple(getattr(row, name) for name in ENTERPRISE_FIELDS)
     problem = _row_problem(principal, plan, row, fields)
     if problem is not None:
@@ -352,7 +355,7 @@ def _validated_plan(principal: Principal, raw_rows: Iterable[Any], max_errors: i
         for number, raw in enumerate(raw_rows, start=1):
             plan.rows = number
             try:
-                row = ImportRow.model_validate(raw)
+                row = EnterpriseImportRow.model_validate(raw)
             except ValidationError as exc:
                 candidate = raw.get("uscc") if isinstance(raw, dict) else None
                 uscc = storable_text(candidate[:32]) if isinstance(candidate, str) else None
@@ -501,13 +504,13 @@ async def _write(session: AsyncSession, principal: Principal, writes: _Writes) -
 REFUSAL_ERRORS = 1_000
 
 
-def _refusal(plan: _Plan) -> InvalidInput:
+def _refusal(plan: _Plan) -> ImportRefused:
     errors = (
         {"loc": ["body", item["row"], *error["loc"]], "msg": error["msg"]}
         for item in plan.rejected
         for error in item["errors"]
     )
-    return InvalidInput(
+    return ImportRefused(
         f"{len(plan.rejected)} of {plan.rows} rows are invalid; with atomic=true nothing was written.",
         errors=list(itertools.islice(errors, REFUSAL_ERRORS)),
         rejected=plan.rejected,

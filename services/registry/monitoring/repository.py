@@ -38,8 +38,8 @@ _YEAR = bindparam("year", type_=Integer)
 _PRIOR_YEAR = bindparam("prior_year", type_=Integer)
 _BASELINE_YEAR = bindparam("baseline_year", type_=Integer)
 _VERIFIED = "verified"
-_COUNTS = ("above_scale_count", "employees", "new_above_scale_since_baseline", "prior_year_above_scale_count")
-_SUMS = ("revenue_yuan", "prior_year_revenue_yuan")
+_COUNTS = ("above_scale_count", "employees", "new_above_scale_since_baseline", "prior_above_scale_count")
+_SUMS = ("revenue_yuan", "prior_revenue_yuan")
 
 
 def _padded(district: Any, sector: Any, **values: Any) -> list[Any]:
@@ -85,8 +85,8 @@ def _cells_query() -> Any:
             *_padded(
                 prior.district_code,
                 enterprise.c.sector,
-                prior_year_above_scale_count=func.count(),
-                prior_year_revenue_yuan=func.sum(prior.revenue_yuan),
+                prior_above_scale_count=func.count(),
+                prior_revenue_yuan=func.sum(prior.revenue_yuan),
             )
         )
         .select_from(prior)

@@ -5,8 +5,10 @@ from fastapi import APIRouter, Path, Query
 from services.registry.dependencies import MonitoringWorkDep
 from services.registry.monitoring import service
 from services.registry.monitoring.schemas import MonitoringStats
+from services.registry.problems import INVALID
 from shared.auth import KeyHolderDep
 from shared.db import SessionDep
+from shared.openapi import problems
 from shared.reference import MAX_YEAR, MIN_YEAR
 
 router = APIRouter(tags=["monitoring statistics"])
@@ -15,9 +17,19 @@ router = APIRouter(tags=["monitoring statistics"])
 @router.get(
     "/monitoring-stats/{year}",
     response_model=MonitoringStats,
-    summary="What the registry measures for the plan's monitoring (渝府发〔2024〕18号): cells, clusters, 领军企业",
-    description="City, auditor and the system's services only. Verified figures only; 422 when baseline_year is not "
-    "before year.",
+    operation_id="getMonitoringStats",
+    summary="What the registry measures for the plan's monitoring (渝府发〔2024〕18号)",
+    description="Per district and sector the verified above-size enterprises of the year, their revenue and "
+    "employees, how many are new since the baseline year, and the year before; the clusters' verified revenue "
+    "(百亿级集聚区); the 市级领军企业 standing at the end of the year. Verified figures only. A whole-city "
+    "aggregate: a district key is refused (403). 422 when `baseline_year` is not before the year, or a year is "
+    "out of range.",
+    responses=problems(
+        {
+            403: "The statistics are the whole city's: a district key may not read them.",
+            422: INVALID,
+        }
+    ),
 )
 async def read_monitoring_stats(
     year: Annotated[int, Path(ge=MIN_YEAR + 1, le=MAX_YEAR)],

@@ -1,13 +1,25 @@
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypeAliasType
 
 from services.registry.verification.schemas import WithVerification
+from shared.errors import Problem
 from shared.identifiers import DistrictCode, Name, ProjectCode, Uscc, Year
 from shared.money import StoredYuan, Yuan
-from shared.reference import PlatformDomain
+from shared.policy.vocabulary import PlatformDomain
 
-ProjectKind = Literal["investment", "platform", "event"]
+ProjectKind = TypeAliasType(
+    "ProjectKind",
+    Annotated[
+        Literal["investment", "platform", "event"],
+        Field(
+            title="ProjectKind",
+            description="What applies for money: an `investment` project (M01), a public service `platform` (M02) "
+            "or an `event` (M13).",
+        ),
+    ],
+)
 
 
 class ProjectCreate(BaseModel):
@@ -57,13 +69,13 @@ class ProjectOut(WithVerification):
     """A project; its `verification` covers its money facts (verified investment, actual spend, special major)."""
 
     id: int
-    kind: str
-    owner_uscc: str
-    district_code: str
+    kind: ProjectKind
+    owner_uscc: str = Field(examples=["91500103MA5U7XXXXH"])
+    district_code: DistrictCode
     name: str
     year: int
-    project_code: str | None
-    platform_domain: str | None
+    project_code: str | None = Field(examples=["2024-500103-65-03-012345"])
+    platform_domain: PlatformDomain | None
     verified_investment_yuan: StoredYuan | None
     actual_spend_yuan: StoredYuan | None
     special_major_approved: bool
@@ -74,4 +86,31 @@ class ProjectOut(WithVerification):
 
 class ProjectPage(BaseModel):
     items: list[ProjectOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="The cursor of the next page; null on the last")
+
+
+# The problem types a body of this model carries (named, with member names for generated clients).
+ProjectConflictType = TypeAliasType(
+    "ProjectConflictType",
+    Annotated[
+        Literal["/problems/project-duplicate", "/problems/conflict"],
+        Field(
+            title="ProjectConflictType",
+            description="The type of a 409 on a project",
+            json_schema_extra={"x-enum-varnames": ["PROJECT_DUPLICATE", "CONFLICT"]},
+        ),
+    ],
+)
+
+
+class ProjectDuplicateProblem(Problem):
+    """409: the project would duplicate a standing one (the same project code, or the same owner, kind, name and
+    year)."""
+
+    type: ProjectConflictType = Field(
+        description="`/problems/project-duplicate`, or `/problems/conflict` when the database refused a "
+        "simultaneous write"
+    )
+    existing_project_id: int | None = Field(
+        default=None, description="The standing project; absent on `/problems/conflict`"
+    )

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.audit.service import Change, record
 from services.registry.enterprises import repository as enterprises
+from services.registry.problems import ProjectDuplicate
 from services.registry.projects import repository
 from services.registry.projects.models import Project
 from services.registry.projects.schemas import ProjectCreate, ProjectOut, ProjectPage
 from services.registry.verification.service import written_by
 from shared.auth import Principal
 from shared.clock import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound, field_error
+from shared.errors import InvalidInput, NotFound, field_error
 from shared.pagination import page_of
 from shared.scoping import ensure_readable, ensure_writable, listing_district
 
@@ -32,14 +33,14 @@ async def _refuse_duplicate(session: AsyncSession, data: ProjectCreate, key: str
     if data.project_code is not None:
         existing = await repository.same_code(session, data.project_code)
         if existing is not None:
-            raise Conflict(
+            raise ProjectDuplicate(
                 f"Project {existing} already carries the project code {data.project_code}.",
                 existing_project_id=existing,
                 errors=[field_error(["body", "project_code"], f"already the code of project {existing}")],
             )
     existing = await repository.same_identity(session, data.owner_uscc, data.kind, key, data.year)
     if existing is not None:
-        raise Conflict(
+        raise ProjectDuplicate(
             f"Project {existing} is the same {data.kind} of the same owner, name and year.",
             existing_project_id=existing,
             errors=[field_error(["body", "name"], f"the same owner, kind, name and year as project {existing}")],

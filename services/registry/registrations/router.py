@@ -2,28 +2,37 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from services.registry.problems import INVALID, INVALID_QUERY, MALFORMED_JSON
 from services.registry.registrations import service
 from services.registry.registrations.schemas import (
-    Confirmation,
-    Refusal,
+    RegistrationConfirmation,
+    RegistrationConflictProblem,
     RegistrationOut,
     RegistrationPage,
+    RegistrationRefusal,
     RegistrationStatus,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.db import SessionDep
+from shared.openapi import HEADERS, problems
 from shared.pagination import DEFAULT_LIMIT, AfterIntegerId, LimitQuery
 
 router = APIRouter(prefix="/enterprise-registrations", tags=["enterprises"])
 RegistrationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CityPrincipal = Annotated[Principal, require_roles(Role.CITY)]
+NO_REGISTRATION = "No enterprise registration with this id."
 
 
 @router.get(
     "",
     response_model=RegistrationPage,
-    summary="Registrations held for the city's confirmation (their code names another district's division)",
+    operation_id="listEnterpriseRegistrations",
+    summary="Registrations held for the city's confirmation",
+    description="Registrations a district made of a credit code whose division segment names another district, "
+    "in id order, a page at a time; filter by `status` (held, confirmed, refused). 422 for an invalid filter or "
+    "cursor.",
     dependencies=[require_roles(Role.CITY, Role.AUDITOR)],
+    responses=problems({422: INVALID_QUERY}),
 )
 async def list_registrations(
     session: SessionDep,
@@ -38,12 +47,32 @@ async def list_registrations(
     "/{registration_id}/confirm",
     response_model=RegistrationOut,
     status_code=status.HTTP_201_CREATED,
-    summary="Confirm a held registration: the enterprise is created (city; 409 if the code exists by now)",
-    description="Answers the confirmed registration; `Location` names the enterprise created.",
+    operation_id="confirmEnterpriseRegistration",
+    summary="Confirm a held registration: the enterprise is created",
+    description="The city confirms a held registration, with a note if it likes: the enterprise is created as the "
+    "district sent it. Answers the confirmed registration; `Location` names the enterprise created. 409 when the "
+    "registration was decided already (`/problems/registration-decided`, with `current_status`) or an enterprise "
+    "holds the credit code by now (`/problems/enterprise-exists`, with `uscc`; refuse the registration instead).",
+    responses={
+        201: {"headers": {"Location": HEADERS["Location"]}},
+        **problems(
+            {
+                400: MALFORMED_JSON,
+                404: NO_REGISTRATION,
+                409: (
+                    "`/problems/registration-decided`: the registration was decided already (`current_status`); "
+                    "`/problems/enterprise-exists`: its credit code is registered by now (`uscc`); "
+                    "`/problems/conflict`: a simultaneous write got there first (retry).",
+                    RegistrationConflictProblem,
+                ),
+                422: INVALID,
+            }
+        ),
+    },
 )
 async def confirm_registration(
     registration_id: RegistrationId,
-    body: Confirmation,
+    body: RegistrationConfirmation,
     session: SessionDep,
     response: Response,
     principal: CityPrincipal,
@@ -56,11 +85,25 @@ async def confirm_registration(
 @router.post(
     "/{registration_id}/refuse",
     response_model=RegistrationOut,
-    summary="Refuse a held registration, with the reason (city)",
+    operation_id="refuseEnterpriseRegistration",
+    summary="Refuse a held registration, with the reason",
+    description="The city refuses a held registration; nothing is created. 409 when the registration was decided "
+    "already (`/problems/registration-decided`, with `current_status`); 422 without a reason.",
+    responses=problems(
+        {
+            400: MALFORMED_JSON,
+            404: NO_REGISTRATION,
+            409: (
+                "`/problems/registration-decided`: the registration was decided already (`current_status`).",
+                RegistrationConflictProblem,
+            ),
+            422: INVALID,
+        }
+    ),
 )
 async def refuse_registration(
     registration_id: RegistrationId,
-    body: Refusal,
+    body: RegistrationRefusal,
     session: SessionDep,
     principal: CityPrincipal,
 ) -> RegistrationOut:

@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.audit.schemas import AuditAction
 from services.registry.audit.service import Change, record
+from services.registry.problems import EnterpriseExists, RegistrationDecided
 from services.registry.registrations import repository
 from services.registry.registrations.models import EnterpriseRegistration
 from services.registry.registrations.schemas import RegistrationOut, RegistrationPage
 from shared.auth import Principal
 from shared.clock import utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.pagination import page_of
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ async def hold(
 ) -> RegistrationOut:
     pending = await repository.held_for(session, data.uscc)
     if pending is not None:
-        raise Conflict(
+        raise EnterpriseExists(
             f"A registration of {data.uscc} already waits for the city's confirmation (registration {pending.id}).",
             uscc=data.uscc,
             registration_id=pending.id,
@@ -67,8 +69,10 @@ async def _held(session: AsyncSession, registration_id: int) -> EnterpriseRegist
     if registration is None:
         raise NotFound(f"No enterprise registration {registration_id}.")
     if registration.status != "held":
-        raise Conflict(
-            f"Registration {registration_id} was {registration.status} already.", status_now=registration.status
+        raise RegistrationDecided(
+            f"Registration {registration_id} was {registration.status} already.",
+            current_status=registration.status,
+            status_now=registration.status,  # the deprecated name, for one more release
         )
     return registration
 
@@ -83,7 +87,7 @@ async def confirm(
 
     registration = await _held(session, registration_id)
     if await enterprises.exists(session, registration.uscc):
-        raise Conflict(
+        raise EnterpriseExists(
             f"An enterprise with credit code {registration.uscc} exists by now; refuse this registration instead.",
             uscc=registration.uscc,
         )
@@ -115,7 +119,7 @@ async def _decide(
     registration.decided_at = utcnow()
     registration.reason = reason
     await session.flush()
-    action = "confirm" if status == "confirmed" else "refuse"
+    action: AuditAction = "confirm" if status == "confirmed" else "refuse"
     await record(
         session,
         principal,

@@ -1,19 +1,25 @@
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
+from shared.identifiers import DistrictCode
 from shared.money import StoredYuan
 
-Ratio = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.6f}", return_type=str, when_used="json")]
+# A ratio with six places, answered as a string (e.g. revenue growth "0.125000", 12.5 %).
+Ratio = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.6f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{6}$", "examples": ["0.125000"]}),
+]
 
 
 class DistrictStats(BaseModel):
     """One district's above-size producer-service enterprises, from VERIFIED enterprise-years only, each counted in
     the district its yearly record names."""
 
-    district_code: str
-    district_name: str
+    district_code: DistrictCode
+    district_name: str = Field(examples=["渝中区"])
     above_scale_count: int = Field(description="Verified above designated size in the year, in the district")
     prior_above_scale_count: int = Field(
         description="Verified above designated size in the year before, in the district"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.audit.schemas import EntityType
+from services.registry.audit.schemas import AuditEntityType
 from services.registry.audit.service import Change, record
 from services.registry.verification import repository
 from services.registry.verification.schemas import (
@@ -21,9 +21,10 @@ from services.registry.verification.schemas import (
     BulkVerification,
     BulkVerificationReport,
     QueueKey,
-    QueuePage,
-    RecordKind,
+    VerifiableRecordKind,
     VerificationOut,
+    VerificationQueuePage,
+    VerificationVerdict,
     VerifiedRecord,
     nest_verification,
 )
@@ -83,7 +84,7 @@ def _record_id(text: str) -> int:
     return int(text)
 
 
-def parse_id(kind: RecordKind, text: str) -> tuple[Any, ...]:
+def parse_id(kind: VerifiableRecordKind, text: str) -> tuple[Any, ...]:
     """The key of a record from its id as the API writes it ("<uscc>/2025", "12/2025", "12"); ValueError if bad."""
     parts = text.strip().split("/")
     if kind in ("building", "project"):
@@ -91,7 +92,7 @@ def parse_id(kind: RecordKind, text: str) -> tuple[Any, ...]:
             raise ValueError(f"a {kind} id is its number, e.g. 12")
         return (_record_id(parts[0]),)
     if len(parts) != 2:
-        example = "91500103MA5U7XXXX0/2025" if kind == "enterprise_year" else "12/2025"
+        example = "91500103MA5U7XXXXH/2025" if kind == "enterprise_year" else "12/2025"
         raise ValueError(f"a {kind} id is <{'uscc' if kind == 'enterprise_year' else 'id'}>/<year>, e.g. {example}")
     if kind == "enterprise_year":
         uscc = parts[0].upper()
@@ -111,9 +112,9 @@ def id_text(key: Sequence[Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Decision:
-    kind: RecordKind
+    kind: VerifiableRecordKind
     key: tuple[Any, ...]
-    decision: str
+    decision: VerificationVerdict
     reason: str | None
 
 
@@ -147,7 +148,7 @@ async def _apply(
     if unchanged:
         return out, None
     await repository.set_state(session, item.kind, item.key, new_state)
-    entity_type: EntityType = item.kind
+    entity_type: AuditEntityType = item.kind
     change = Change(item.decision, entity_type, entity_id, state["district_code"], _json(state), _json(new_state))
     return out, change
 
@@ -155,9 +156,9 @@ async def _apply(
 async def decide(
     session: AsyncSession,
     principal: Principal,
-    kind: RecordKind,
+    kind: VerifiableRecordKind,
     key: tuple[Any, ...],
-    decision: str,
+    decision: VerificationVerdict,
     reason: str | None,
 ) -> VerifiedRecord:
     """The city verifies or rejects one record (the route lets only the city through)."""
@@ -242,8 +243,8 @@ async def queue(
     district_code: str | None,
     after: QueueKey | None,
     limit: int,
-) -> QueuePage:
+) -> VerificationQueuePage:
     rows = await repository.queue_page(
         session, status=status, record=record_kind, district_code=district_code, after=after, limit=limit + 1
     )
-    return QueuePage.model_validate(page_of(rows, limit, lambda row: (row["record"], row["id"])))
+    return VerificationQueuePage.model_validate(page_of(rows, limit, lambda row: (row["record"], row["id"])))
