@@ -107,4 +107,9 @@ class WorkingDaysOut(BaseModel):
 class CalendarUnknownProblem(Problem):
     """503 `calendar-unknown`: a notice window reaches into a year whose official working days are not known."""
 
-    year: int = Field(description="The year the city should record the official schedule of (PUT /calendar/{year})")
+    # Optional: the gateway's own 503s (and a database that is away) share the status and have no year.
+    year: int | None = Field(
+        default=None,
+        description="For `/problems/calendar-unknown`: the year the city should record the official schedule of "
+        "(PUT /calendar/{year})",
+    )
