@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+CONFIG = Path(__file__).with_name("fuzz.toml")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,8 @@ def test_no_operation_answers_a_server_error_or_breaks_its_schema(fuzzed: Stack,
     result = subprocess.run(
         [
             str(schemathesis),
+            "--config-file",
+            str(CONFIG),
             "run",
             f"{stack.gateway}/openapi.json",
             "--header",
