@@ -1,7 +1,8 @@
 """`python -m tests.contract`: build the merged document in-process and run every contract check over it.
 
-Prints each tool's findings grouped by rule and place, the part that owns the place beside it, and a count per
-part at the end. `--tool redocly` (repeatable) runs only some checks, `--part registry` shows one part's findings,
+Prints each tool's findings grouped by rule and place, the component the place belongs to beside it, and a count per
+component at the end. `--tool redocly` (repeatable) runs only some checks, `--part registry` shows one component's
+findings,
 `--keep DIR` writes the document, the generated clients and the TypeScript build there instead of a temp dir.
 Exit status 0 when there is nothing left.
 """
@@ -28,7 +29,9 @@ TOOLS = ("spec-validator", "structure", "redocly", "spectral", "python-client", 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.contract", description=__doc__.splitlines()[0])
     parser.add_argument("--tool", action="append", choices=TOOLS, help="only these checks (repeatable)")
-    parser.add_argument("--part", help="only the findings of this part (registry, imports, eligibility, ...)")
+    parser.add_argument(
+        "--part", help="only the findings of this component (registry, eligibility, gateway, shared, …)"
+    )
     parser.add_argument("--keep", type=Path, help="write everything to this directory, kept afterwards")
     parser.add_argument("--full", action="store_true", help="every place of every rule, not the first 12")
     arguments = parser.parse_args()
@@ -64,11 +67,13 @@ def main() -> int:
                 print(f"\n== {tool}: NOT RUN: {missing}")
                 per_part["(tools missing)"] += 1
                 continue
-            shown = [f for f in found if arguments.part is None or checks.part_of(f, owners) == arguments.part]
+            shown = [f for f in found if arguments.part is None or checks.component_of(f, owners) == arguments.part]
             for finding in found:
-                per_part[checks.part_of(finding, owners)] += 1
+                per_part[checks.component_of(finding, owners)] += 1
             report(tool, shown, len(found), owners, arguments.full)
-    print("\n== left per part: " + (", ".join(f"{part} {count}" for part, count in per_part.most_common()) or "none"))
+    print(
+        "\n== left per component: " + (", ".join(f"{part} {count}" for part, count in per_part.most_common()) or "none")
+    )
     return 1 if per_part or errors else 0
 
 
@@ -97,7 +102,7 @@ def report(tool: str, found: list[checks.Finding], total: int, owners: dict[str,
         common = next(iter(messages)) if len(messages) == 1 else None
         print(f"  {rule} ({len(items)})" + (f": {common}" if common else ""))
         for item in items if full else items[:12]:
-            line = f"    [{checks.part_of(item, owners)}] {item.where}"
+            line = f"    [{checks.component_of(item, owners)}] {item.where}"
             print(line if common else f"{line}: {item.message}")
         if not full and len(items) > 12:
             print(f"    ... {len(items) - 12} more (--full)")

@@ -649,26 +649,23 @@ def _response(document: dict[str, Any], response: Any) -> dict[str, Any]:
     return response if isinstance(response, dict) else {}
 
 
-# Whose finding it is -------------------------------------------------------------------------------------------------
+# Where a finding belongs ------------------------------------------------------------------------------------------
 
 _SERVICE_PATH = re.compile(r"/api/v1/(\w+)(/\S*)?")
-PART_OF_SERVICE = {"registry": "registry", "eligibility": "eligibility", "ranking": "ranking/monitoring"}
-PART_OF_SERVICE["monitoring"] = "ranking/monitoring"
 
 
-def part_of(finding: Finding, schema_owners: dict[str, set[str]]) -> str:
-    """The part of the team that owns the place of a finding (a guess from the path or the schema's origin)."""
+def component_of(finding: Finding, schema_owners: dict[str, set[str]]) -> str:
+    """The component a finding's place belongs to: a service, the gateway, `shared` (a schema several services
+    define) or `tests/contract` (the TypeScript programs); a guess from the path or the schema's origin."""
     if finding.tool in ("tsc", "casts"):
-        return "checks"
+        return "tests/contract"
     match = _SERVICE_PATH.search(finding.where)
     if match:
-        if match.group(1) == "registry" and (match.group(2) or "").startswith("/enterprises/import"):
-            return "imports"
-        return PART_OF_SERVICE.get(match.group(1), "gateway")
+        return match.group(1)
     schema = re.match(r"schema (\S+)", finding.where)
     if schema:
         owners = schema_owners.get(schema.group(1), set())
         if len(owners) == 1:
-            return PART_OF_SERVICE.get(next(iter(owners)), next(iter(owners)))
-        return "core" if owners else "gateway"
+            return next(iter(owners))
+        return "shared" if owners else "gateway"
     return "gateway"
