@@ -2,7 +2,6 @@
 
 from shared.errors import Conflict, InvalidInput
 
-MALFORMED_JSON = "The body is not valid JSON."
 INVALID = "The request is invalid; `errors` names each field (body, path or query) and what is wrong with it."
 INVALID_QUERY = "A query parameter or the cursor is invalid; `errors` names each."
 INVALID_PATH = "A path parameter is invalid; `errors` names it."

@@ -85,7 +85,6 @@ _OTHER_DISTRICT = "A district key named another district in `district_code`: it 
     "the `standing_award`, and nothing is written.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             409: (
                 "`/problems/award-not-higher`: an award that is not higher stands for the same subject (就高不重复).",
                 AwardNotHigherProblem,
@@ -219,7 +218,6 @@ async def read_award(session: SessionDep, principal: ReaderDep, award_id: AwardI
     "`current_status` and what is allowed.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             404: "There is no award of that id.",
             409: (
                 "`/problems/award-step-refused`: the action is not allowed from the status, or not on that day.",

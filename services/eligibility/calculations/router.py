@@ -35,7 +35,7 @@ _INVALID_REQUEST = (
     "measure's facts). A date outside the policy's validity, or a year it does not reward, is an answer (`eligible: "
     "false` with the reason), not an error. Needs no other service.\n\nThe facts each measure reads:\n\n"
     + facts_table(),
-    responses=problems({400: "The body is not valid JSON.", 422: _INVALID_REQUEST}),
+    responses=problems({422: _INVALID_REQUEST}),
 )
 async def calculate(parameters: ParametersDep, body: Annotated[CalculationRequest, Body()]) -> dict[str, Any]:
     return service.calculate(parameters, body)
@@ -65,7 +65,6 @@ async def calculate(parameters: ParametersDep, body: Annotated[CalculationReques
     },
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             415: "The body is not `application/json`.",
             422: "An item is invalid, or the batch holds more than 10,000 items: `errors` names each (`body`, the "
             "item's index, its field); nothing was calculated.",

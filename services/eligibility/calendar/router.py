@@ -44,7 +44,6 @@ async def get_year(session: SessionDep, year: YearPath) -> CalendarYearOut:
     "not a weekend day) is a 422 naming each problem.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             422: "The schedule is invalid; `errors` names each problem and nothing was recorded.",
         }
     ),

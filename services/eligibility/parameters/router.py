@@ -64,7 +64,6 @@ async def get_parameter(
     "day is a 409.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             404: "There is no parameter of that name.",
             409: "The parameter already has a value in force from that day.",
             422: "The value or the date is refused: `errors` says why (outside the bounds, outside the policy's "

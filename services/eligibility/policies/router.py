@@ -62,7 +62,6 @@ async def read_policy(session: SessionDep, policy_id: PolicyIdPath) -> PolicyOut
     "the policy registered.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             409: ("The document number is registered already.", PolicyAlreadyRegisteredProblem),
             422: "The body is invalid (not a document number, `effective_to` before `effective_from`); `errors` "
             "names each field.",

@@ -34,7 +34,6 @@ def rendered(answer: BaseModel) -> Response:
     "(another `district_code` is a 403).",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             403: "A district key named another district in `district_code`: it screens its own district only.",
             422: "The body is invalid (a year outside 2000–2100, an unknown district); `errors` names it.",
             503: upstream_unavailable("registry"),

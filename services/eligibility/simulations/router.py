@@ -26,7 +26,6 @@ router = APIRouter(tags=["simulations"])
     "policy's bounds (a 422 names the one refused). A district key simulates its own district only.",
     responses=problems(
         {
-            400: "The body is not valid JSON.",
             403: "A district key named another district in `district_code`: it simulates its own district only.",
             422: "The body is invalid, or an override is refused (not a parameter, outside the policy's bounds, "
             "breaking a rule between parameters): `errors` names it at `overrides.<parameter>`.",

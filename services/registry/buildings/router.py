@@ -14,7 +14,6 @@ from services.registry.problems import (
     INVALID,
     INVALID_PATH,
     INVALID_QUERY,
-    MALFORMED_JSON,
     OTHER_DISTRICT,
     OTHER_DISTRICTS_RECORDS,
 )
@@ -40,7 +39,7 @@ NO_BUILDING = "No building with this id."
     "when a district does. `Location` names the building created.",
     responses={
         201: {"headers": {"Location": HEADERS["Location"]}},
-        **problems({400: MALFORMED_JSON, 403: OTHER_DISTRICT, 422: INVALID}),
+        **problems({403: OTHER_DISTRICT, 422: INVALID}),
     },
 )
 async def create_building(
@@ -93,7 +92,7 @@ async def read_building(building_id: BuildingId, session: SessionDep, principal:
     responses={
         200: {"description": "Replaced (or unchanged)"},
         201: {"model": BuildingYearOut, "description": "Created: the year had no record yet"},
-        **problems({400: MALFORMED_JSON, 403: OTHER_DISTRICT, 404: NO_BUILDING, 422: INVALID}),
+        **problems({403: OTHER_DISTRICT, 404: NO_BUILDING, 422: INVALID}),
     },
 )
 async def put_building_year(

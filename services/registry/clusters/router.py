@@ -18,7 +18,6 @@ from services.registry.problems import (
     INVALID,
     INVALID_PATH,
     INVALID_QUERY,
-    MALFORMED_JSON,
     OTHER_DISTRICT,
     OTHER_DISTRICTS_RECORDS,
 )
@@ -53,7 +52,7 @@ WRITTEN_BY = (
     "to. `Location` names the cluster created.",
     responses={
         201: {"headers": {"Location": HEADERS["Location"]}},
-        **problems({400: MALFORMED_JSON, 403: ASSIGNS, 422: INVALID}),
+        **problems({403: ASSIGNS, 422: INVALID}),
     },
 )
 async def create_cluster(
@@ -103,7 +102,7 @@ async def read_cluster(cluster_id: ClusterId, session: SessionDep, principal: Ke
     description="Sets `belongs_to`, the body the M03 money goes to: the cluster's district government, another "
     "district or a city department (incl. a development-zone committee). The cluster's district may name itself; "
     "only the city names a department or another district. Audited when it changes.",
-    responses=problems({400: MALFORMED_JSON, 403: ASSIGNS, 404: NO_CLUSTER, 422: INVALID}),
+    responses=problems({403: ASSIGNS, 404: NO_CLUSTER, 422: INVALID}),
 )
 async def update_cluster(
     cluster_id: ClusterId, patch: ClusterPatch, session: SessionDep, principal: KeyHolderDep
@@ -120,7 +119,7 @@ async def update_cluster(
     responses={
         200: {"description": "Replaced (or unchanged)"},
         201: {"model": ClusterEvaluationOut, "description": "Created: the year had no record yet"},
-        **problems({400: MALFORMED_JSON, 403: OTHER_DISTRICT, 404: NO_CLUSTER, 422: INVALID}),
+        **problems({403: OTHER_DISTRICT, 404: NO_CLUSTER, 422: INVALID}),
     },
 )
 async def put_evaluation(
@@ -146,7 +145,7 @@ async def put_evaluation(
     responses={
         200: {"description": "Replaced (or unchanged)"},
         201: {"model": ClusterYearOut, "description": "Created: the year had no record yet"},
-        **problems({400: MALFORMED_JSON, 403: OTHER_DISTRICT, 404: NO_CLUSTER, 422: INVALID}),
+        **problems({403: OTHER_DISTRICT, 404: NO_CLUSTER, 422: INVALID}),
     },
 )
 async def put_cluster_year(

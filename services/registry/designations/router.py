@@ -14,7 +14,6 @@ from services.registry.problems import (
     INVALID,
     INVALID_PATH,
     INVALID_QUERY,
-    MALFORMED_JSON,
     OTHER_DISTRICT,
     OTHER_DISTRICTS_RECORDS,
 )
@@ -45,7 +44,6 @@ NO_DESIGNATION = "No leading-enterprise designation with this id."
         201: {"headers": {"Location": HEADERS["Location"]}},
         **problems(
             {
-                400: MALFORMED_JSON,
                 409: ("The enterprise already has a live designation.", DesignationConflictProblem),
                 422: INVALID,
             }
@@ -106,9 +104,7 @@ async def read_designation(
     summary="Revoke a 市级领军企业 designation, with the reason",
     description="The city revokes a live designation; the enterprise may then be designated again. 409 when it was "
     "revoked already; 422 without a reason.",
-    responses=problems(
-        {400: MALFORMED_JSON, 404: NO_DESIGNATION, 409: "The designation was revoked already.", 422: INVALID}
-    ),
+    responses=problems({404: NO_DESIGNATION, 409: "The designation was revoked already.", 422: INVALID}),
 )
 async def revoke_designation(
     designation_id: DesignationId, body: DesignationRevocationIn, session: SessionDep, principal: CityPrincipal

@@ -23,7 +23,6 @@ from services.registry.problems import (
     INVALID,
     INVALID_PATH,
     INVALID_QUERY,
-    MALFORMED_JSON,
     OTHER_DISTRICT,
     OTHER_DISTRICTS_RECORDS,
 )
@@ -56,7 +55,6 @@ router = APIRouter(prefix="/enterprises", tags=["enterprises"])
         202: {"model": RegistrationOut, "description": "Held for the city's confirmation"},
         **problems(
             {
-                400: MALFORMED_JSON,
                 403: OTHER_DISTRICT,
                 409: (
                     "`/problems/enterprise-exists`: an enterprise with this credit code exists (`uscc`), or a "
@@ -244,7 +242,6 @@ async def read_enterprise(
         200: {"headers": {"ETag": HEADERS["ETag"]}},
         **problems(
             {
-                400: MALFORMED_JSON,
                 403: OTHER_DISTRICT,
                 404: "No enterprise with this credit code.",
                 412: "The enterprise is not at the version `If-Match` names (or was changed meanwhile); read it "
@@ -286,7 +283,6 @@ async def update_enterprise(
         },
         **problems(
             {
-                400: MALFORMED_JSON,
                 403: OTHER_DISTRICT,
                 404: "No enterprise with this credit code.",
                 412: "The enterprise was changed by another request meanwhile; retry.",

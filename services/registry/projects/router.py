@@ -6,7 +6,6 @@ from services.registry.problems import (
     INVALID,
     INVALID_PATH,
     INVALID_QUERY,
-    MALFORMED_JSON,
     OTHER_DISTRICT,
     OTHER_DISTRICTS_RECORDS,
 )
@@ -44,7 +43,6 @@ router = APIRouter(prefix="/projects", tags=["projects"])
         201: {"headers": {"Location": HEADERS["Location"]}},
         **problems(
             {
-                400: MALFORMED_JSON,
                 403: OTHER_DISTRICT,
                 409: (
                     "`/problems/project-duplicate`: the project duplicates a standing one (`existing_project_id`); "

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from services.registry.problems import INVALID, INVALID_QUERY, MALFORMED_JSON
+from services.registry.problems import INVALID, INVALID_QUERY
 from services.registry.registrations import service
 from services.registry.registrations.schemas import (
     RegistrationConfirmation,
@@ -57,7 +57,6 @@ async def list_registrations(
         201: {"headers": {"Location": HEADERS["Location"]}},
         **problems(
             {
-                400: MALFORMED_JSON,
                 404: NO_REGISTRATION,
                 409: (
                     "`/problems/registration-decided`: the registration was decided already (`current_status`); "
@@ -91,7 +90,6 @@ async def confirm_registration(
     "already (`/problems/registration-decided`, with `current_status`); 422 without a reason.",
     responses=problems(
         {
-            400: MALFORMED_JSON,
             404: NO_REGISTRATION,
             409: (
                 "`/problems/registration-decided`: the registration was decided already (`current_status`).",

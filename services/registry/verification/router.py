@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from services.registry.problems import INVALID, INVALID_QUERY, MALFORMED_JSON
+from services.registry.problems import INVALID, INVALID_QUERY
 from services.registry.verification import service
 from services.registry.verification.schemas import (
     BulkVerification,
@@ -30,7 +30,7 @@ DECISION = (
 
 
 def decision_problems(missing: str) -> dict[int | str, dict[str, Any]]:
-    return problems({400: MALFORMED_JSON, 404: missing, 422: INVALID})
+    return problems({404: missing, 422: INVALID})
 
 
 @router.post(
@@ -135,7 +135,7 @@ async def verify_project(
     "exist, names one twice, has an id of the wrong shape or rejects without a reason; `errors` names each such "
     "item. Audited.",
     dependencies=CITY_ONLY,
-    responses=problems({400: MALFORMED_JSON, 422: INVALID}),
+    responses=problems({422: INVALID}),
 )
 async def verify_many(body: BulkVerification, session: SessionDep, principal: KeyHolderDep) -> BulkVerificationReport:
     return await service.decide_many(session, principal, body)
