@@ -48,7 +48,7 @@ run: $(STAMP)
 
 # Every component's <NAME>_DATABASE_URL must be set (`make run` migrates its own local server's databases itself).
 migrate: $(STAMP)
-	$(BIN)/python -m deploy.migrate registry eligibility ranking monitoring gateway
+	$(BIN)/python -m deploy.migrate registry eligibility ranking monitoring notifications gateway
 
 # pytest exits 5 when it collects no test: that is a failure here, not a pass.
 test: $(STAMP) $(NODE_STAMP)

@@ -24,7 +24,7 @@ from shared.migrations import DataLossRefused, MigrationLockTimeout, downgrade, 
 from shared.privileges import PrivilegeError
 from shared.settings import PROJECT_ROOT, ServiceSettings
 
-COMPONENTS = ("registry", "eligibility", "ranking", "monitoring", "gateway")
+COMPONENTS = ("registry", "eligibility", "ranking", "monitoring", "notifications", "gateway")
 
 
 def component_dir(name: str) -> Path:

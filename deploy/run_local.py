@@ -1,8 +1,10 @@
 """`make run`: the whole stack as local processes, stopped together on Ctrl-C or SIGTERM.
 
 For each service present (a `services/<name>/main.py`): migrate its database to head, start it with uvicorn on
-127.0.0.1:8001 (registry), 8002 (eligibility), 8003 (ranking), 8004 (monitoring), in that order (each after the
-services it reads); then, once all are healthy, the gateway on 8000. On the first start it makes demo keys (city,
+127.0.0.1:8001 (registry), 8002 (eligibility), 8003 (ranking), 8004 (monitoring), 8005 (notifications), in that
+order (each after the services it reads); once all are healthy, each worker present (a `services/<name>/worker.py`:
+`python -m services.<name>.worker`, the job queue's and, for notifications, the events relay's process), then the
+gateway on 8000. Any child that exits stops the rest. On the first start it makes demo keys (city,
 auditor, one per district) and writes them, in plain text, only to `var/demo-keys.json`; it seeds demo data through
 the gateway unless `SEED_DEMO=0` or the registry already holds enterprises.
 
@@ -40,6 +42,17 @@ STARTUP_SECONDS = 60.0
 
 def present_services() -> list[str]:
     return [name for name in SERVICE_NAMES if (PROJECT_ROOT / "services" / name / "main.py").is_file()]
+
+
+def present_workers() -> list[str]:
+    """The services that have a worker process (`services/<name>/worker.py`), in the order of SERVICE_NAMES."""
+    return [name for name in present_services() if (PROJECT_ROOT / "services" / name / "worker.py").is_file()]
+
+
+def worker_command(name: str) -> list[str]:
+    """A service's worker: its queue's jobs (and loops such as the notifications relay), on the service's settings
+    and database; it serves no HTTP."""
+    return [sys.executable, "-m", f"services.{name}.worker"]
 
 
 def uvicorn_command(app: str, host: str, port: int) -> list[str]:
@@ -203,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = not args.no_seed and os.environ.get("SEED_DEMO", "1") != "0"
 
     services = present_services()
+    workers = present_workers()
     ports = {name: args.first_service_port + index for index, name in enumerate(SERVICE_NAMES)}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name in SERVICE_NAMES:
@@ -226,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in services:
             stack.start(name, uvicorn_command(f"services.{name}.main:create_app", args.host, ports[name]), env)
         wait_healthy(stack, {name: f"http://{args.host}:{ports[name]}" for name in services})
+        # After their services (migrated, healthy): a worker reads what its service wrote, and the notifications
+        # relay pulls the producers' outboxes. Stopped before the services (in reverse order), after the gateway.
+        for name in workers:
+            stack.start(f"{name}-worker", worker_command(name), env)
         stack.start("gateway", uvicorn_command("gateway.main:create_app", args.host, args.gateway_port), env)
         gateway_url = f"http://{args.host}:{args.gateway_port}"
         wait_healthy(stack, {"gateway": gateway_url})
@@ -236,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nrun_local: ready. Gateway {gateway_url} (docs {gateway_url}/docs); services: "
             + ", ".join(f"{name} :{ports[name]}" for name in services)
+            + (f"; workers: {', '.join(workers)}" if workers else "")
             + f"\nrun_local: demo keys in {args.keys_file}. Ctrl-C stops everything.\n",
             file=sys.stderr,
             flush=True,

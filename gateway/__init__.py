@@ -1,4 +1,5 @@
-"""The API gateway: one front door for the registry, eligibility, ranking and monitoring services.
+"""The API gateway: one front door for the registry, eligibility, ranking, monitoring and
+notifications services.
 
 `uvicorn --factory gateway.main:create_app`. Keys: `python -m gateway.keys create --role city`.
 """

@@ -19,6 +19,13 @@ KEY_HOLDERS = frozenset({Role.CITY, Role.DISTRICT, Role.AUDITOR})
 WRITERS = frozenset({Role.CITY, Role.DISTRICT})
 CITY_ONLY = frozenset({Role.CITY})
 READERS_OF_EVERYTHING = frozenset({Role.CITY, Role.AUDITOR})
+NOBODY: frozenset[Role] = frozenset()
+# The services whose long work runs as jobs (`202 Accepted`, `Location: /jobs/{id}`: shared/jobs.py).
+JOB_SERVICES = ("registry", "eligibility")
+# Paths below a service that are the system's own, never the API's: the transactional outbox feed each producer
+# serves to the notifications relay (shared/outbox.py, role `service` only). The proxy answers them 404 before it
+# looks at a key (gateway/proxy.py), and the rule below refuses them to every role should anything else ask.
+INTERNAL_PATH = r"/outbox(/.*)?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,20 @@ def _rule(service: str, path: str, methods: frozenset[str], roles: frozenset[Rol
 
 
 RULES: tuple[Rule, ...] = (
+    _rule("*", INTERNAL_PATH, ALL_METHODS, NOBODY, "the outbox feeds are internal to the system"),
+    # A job is its requester's: every key holder may follow, fetch and cancel the jobs it may see (a district key
+    # its own district's, the city and the auditor every one: the service scopes). The auditor's jobs are its
+    # screenings and exports, so it may cancel them too.
+    *(
+        _rule(
+            service,
+            r"/jobs/[^/]+(/result)?/?",
+            SAFE_METHODS | {"DELETE"},
+            KEY_HOLDERS,
+            "a job is followed and cancelled by the callers who may see it",
+        )
+        for service in JOB_SERVICES
+    ),
     _rule("registry", r"/audit/?", SAFE_METHODS, READERS_OF_EVERYTHING, "the audit log is for city and auditor"),
     _rule(
         "registry",
@@ -103,6 +124,13 @@ RULES: tuple[Rule, ...] = (
     _rule("eligibility", r"/policies(/.*)?", WRITE_METHODS, CITY_ONLY, "only the city registers policies"),
     _rule(
         "eligibility",
+        r"/screenings/snapshots/?",
+        frozenset({"POST"}),
+        CITY_ONLY,
+        "only the city takes a year's screening snapshot out of its nightly turn",
+    ),
+    _rule(
+        "eligibility",
         r"/(screenings|simulations)/?",
         frozenset({"POST"}),
         KEY_HOLDERS,
@@ -127,6 +155,15 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("monitoring", r"/publications/.*", SAFE_METHODS, ANYONE, "published assessments are public (定期发布)"),
     _rule("monitoring", r"/.*", WRITE_METHODS, CITY_ONLY, "only the city records observations and publishes"),
+    # Subscriptions are every key holder's, the auditor's included (it watches the whole city); the service keeps a
+    # district key to its own district's events and subscriptions.
+    _rule(
+        "notifications",
+        r"/(subscriptions|deliveries|events)(/.*)?",
+        ALL_METHODS,
+        KEY_HOLDERS,
+        "webhook subscriptions and the event feed are for key holders, each for the events it may see",
+    ),
     _rule("*", r"/.*", SAFE_METHODS, KEY_HOLDERS, "reading needs an API key"),
     _rule("*", r"/.*", WRITE_METHODS, WRITERS, "the auditor role changes nothing"),
 )

@@ -71,7 +71,10 @@ WWW_AUTHENTICATE = {
 DESCRIPTION = """One API for Chongqing's producer-services support under 渝发改规范〔2024〕7号: the **registry**
 (districts, sectors, enterprises, clusters, buildings, projects), **eligibility** (the measures as code,
 calculation, screening, awards), **ranking** (the yearly district ranking) and **monitoring** (统计监测 of the
-action plan 渝府发〔2024〕18号: its 2027 targets, their yearly assessment, the producer-services map).
+action plan 渝府发〔2024〕18号: its 2027 targets, their yearly assessment, the producer-services map) and
+**notifications** (webhook subscriptions: the events of the other services pushed to a district's or the city's
+systems, signed as the Standard Webhooks specification says, and the same events as a pull feed). Long work
+(imports, screenings, exports) may run as a job: `202 Accepted` with the `Location` of `/jobs/{id}`.
 
 Authenticate with `Authorization: Bearer <api key>`. Keys belong to a `city`, `district` or `auditor` caller;
 the measures catalogue, calculation and published rankings need no key. Every error is

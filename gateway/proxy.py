@@ -13,7 +13,7 @@ Each upstream's circuit breaker (gateway/breaker.py) counts the exchanges that g
 the upstream's routes answer a 503 at once (with Retry-After), before any body is read. Every request sent on carries
 a `traceparent` of the gateway's own hop in the caller's trace (or a new one: shared.tracing), as a client span when
 spans are exported. The services' operational paths (/healthz, /readyz, /metrics) and their own documents are not
-served through the gateway: 404.
+served through the gateway: 404, nor are their internal feeds (/outbox/…, the notifications relay's).
 """
 
 import asyncio
@@ -344,6 +344,16 @@ SERVICE_DOCUMENTS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/ope
 # Each service's operational paths: unsigned there (read by probes and Prometheus on the service's own port), so
 # never reached through the gateway, whose own /healthz, /readyz and /metrics are the API's.
 SERVICE_OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The system's own feeds below a service (the transactional outbox the notifications relay pulls, signed as a
+# service): never reached through the gateway, for any key (gateway/access.py's first rule refuses them too).
+SERVICE_INTERNAL = frozenset({"outbox"})
+
+
+def _internal(sub_path: str) -> bool:
+    """Whether a path below a service is one of its internal feeds, however it is spelled (`//outbox`, `/./outbox`,
+    `/Outbox/`): the first segment that is not empty, `.` or `..` decides."""
+    segments = [segment for segment in sub_path.split("/") if segment not in ("", ".", "..")]
+    return bool(segments) and segments[0].lower() in SERVICE_INTERNAL
 
 
 async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -365,6 +375,12 @@ async def _proxy(state: GatewayState, scope: Scope, receive: Receive, send: Send
         raise _not_found(
             "The services' health, readiness and metrics are not served through the API: the gateway's own are "
             "/healthz, /readyz and /metrics."
+        )
+    if _internal(sub_path):
+        scope[ROUTE_KEY] = f"{API_PREFIX}/{service}/{{internal}}"
+        raise _not_found(
+            "The services' internal feeds are not served through the API: subscribe to the events "
+            "with /api/v1/notifications/subscriptions, or read them at /api/v1/notifications/events."
         )
     template = state.specs.template(service, sub_path)
     scope[ROUTE_KEY] = f"{API_PREFIX}/{service}{template or '/{path}'}"

@@ -9,8 +9,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from gateway.client import ForwardedHeader
 from shared.settings import ServiceSettings
 
-# The services the gateway knows, in the order of their default ports (8001, 8002, 8003, 8004).
-SERVICE_NAMES: tuple[str, ...] = ("registry", "eligibility", "ranking", "monitoring")
+# The services the gateway knows, in the order of their default ports (8001, 8002, 8003, 8004, 8005).
+SERVICE_NAMES: tuple[str, ...] = ("registry", "eligibility", "ranking", "monitoring", "notifications")
 
 
 class GatewaySettings(ServiceSettings):
@@ -26,6 +26,7 @@ class GatewaySettings(ServiceSettings):
     eligibility_url: str = "http://127.0.0.1:8002"
     ranking_url: str = "http://127.0.0.1:8003"
     monitoring_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
 
     # Timeouts towards the upstreams, seconds. A hung upstream gives 504 after `upstream_read_timeout`: no data for
     # that long, while the request is sent or the answer awaited or read.
@@ -112,7 +113,7 @@ class GatewaySettings(ServiceSettings):
             raise ValueError("GATEWAY_MAX_BUFFERED_BODY_BYTES must hold at least one body of the largest size allowed")
         return self
 
-    @field_validator("registry_url", "eligibility_url", "ranking_url", "monitoring_url")
+    @field_validator("registry_url", "eligibility_url", "ranking_url", "monitoring_url", "notifications_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.strip().rstrip("/")
@@ -124,6 +125,7 @@ class GatewaySettings(ServiceSettings):
             "eligibility": self.eligibility_url,
             "ranking": self.ranking_url,
             "monitoring": self.monitoring_url,
+            "notifications": self.notifications_url,
         }
         return {name: url for name, url in urls.items() if url}
 

@@ -10,7 +10,7 @@ scrapes, from the objects themselves, so they cost the requests nothing.
 """
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
 
@@ -109,6 +109,24 @@ class _StateCollector:
         yield from (capacity, in_use, admitted, refused)
 
 
+class SampledGauges:
+    """Gauges of state kept in the database (jobs queued, deliveries dead, a relay's lag), set by a sampling task of
+    the app (shared.queue.sampled_metrics) and read at scrape time from its last sample: a scrape never queries."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        self.name, self.documentation, self.labels = name, documentation, list(labels)
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.name, self.documentation, labels=self.labels)]
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, value in sorted(self.values.items()):
+            family.add_metric(list(labels), value)
+        yield family
+
+
 class ServiceMetrics:
     """The metrics of one service app: its requests, its calls to other services, its pool and its heavy work."""
 
@@ -163,7 +181,15 @@ class ServiceMetrics:
         # CPU, memory, open files of the process (Linux /proc; nothing elsewhere).
         ProcessCollector(registry=self.registry)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._sampled: dict[str, SampledGauges] = {}
         self._upstream_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def sampled(self, name: str, documentation: str, labels: Sequence[str]) -> SampledGauges:
+        """A family of gauges set from samples (registered once per name: an app started again reuses it)."""
+        if name not in self._sampled:
+            self._sampled[name] = SampledGauges(name, documentation, labels)
+            self.registry.register(self._sampled[name])
+        return self._sampled[name]
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         # The labelled children, looked up once per (method, route, status): labels() is a locked lookup.

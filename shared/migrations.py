@@ -8,6 +8,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.privileges import grant_runtime_privileges
+from shared.queue import is_queue_object
 from shared.settings import ServiceSettings
 
 # The operator's consent to a downgrade that destroys data: `ALLOW_DATA_LOSS=1`, alembic's `-x allow-data-loss=true`
@@ -141,6 +143,12 @@ def _acquire(connection: Connection, component: str, key: tuple[int, int], wait:
     )
 
 
+def _not_the_queues(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's comparison skips procrastinate's tables (shared/queue.py): its schema is created whole by a
+    migration, not described by any service's metadata."""
+    return not (type_ == "table" and is_queue_object(name))
+
+
 def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] | None = None) -> None:
     """The body of a service's migrations/env.py.
 
@@ -174,7 +182,12 @@ def run_env(target_metadata: MetaData, settings: Callable[[], ServiceSettings] |
         connection.commit()
         failed = True
         try:
-            context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                compare_type=True,
+                include_name=_not_the_queues,
+            )
             with context.begin_transaction():
                 context.run_migrations()
                 if runtime_role:

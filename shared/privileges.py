@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from shared.queue import DELETED_TABLES
+
 SCHEMA = "public"
 VERSION_TABLE = "alembic_version"
 ROW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -43,20 +45,31 @@ class RuntimePrivileges:
 
 
 # Every DELETE the apps run: shared/nonces.py expires `request_nonces` (registry, eligibility, ranking,
-# monitoring); nothing else is deleted (grep services, shared and gateway for `delete(`). Temporary staging tables
-# (shared/bulk.py) are the session's own.
+# monitoring, notifications); the job queue's worker deletes its own registration and periodic bookkeeping
+# (shared/queue.py, DELETED_TABLES) where a service runs one; nothing else is deleted (grep services, shared and
+# gateway for `delete(`). Temporary staging tables (shared/bulk.py) are the session's own. Every producer's
+# `outbox_events` (shared/outbox.py) is append-only: an event, once committed, is what was announced.
+_NONCES = frozenset({"request_nonces"})
+_WITH_QUEUE = _NONCES | DELETED_TABLES
 COMPONENTS: Mapping[str, RuntimePrivileges] = {
-    "registry": RuntimePrivileges(append_only=frozenset({"audit_log"}), deleted=frozenset({"request_nonces"})),
+    "registry": RuntimePrivileges(append_only=frozenset({"audit_log", "outbox_events"}), deleted=_WITH_QUEUE),
+    # The nightly screening keeps a year's newest snapshots and deletes older ones; a policy's expiry notice is
+    # sent once and remembered.
     "eligibility": RuntimePrivileges(
-        append_only=frozenset({"parameter_amendments", "award_events", "official_calendars"}),
+        append_only=frozenset(
+            {"parameter_amendments", "award_events", "official_calendars", "outbox_events", "policy_expiry_notices"}
+        ),
         not_deleted=frozenset({"awards"}),
-        deleted=frozenset({"request_nonces"}),
+        deleted=_WITH_QUEUE | {"screening_snapshots", "screening_snapshot_entries"},
     ),
-    "ranking": RuntimePrivileges(deleted=frozenset({"request_nonces"})),
-    "monitoring": RuntimePrivileges(
-        append_only=frozenset({"observations", "publications"}), deleted=frozenset({"request_nonces"})
+    "ranking": RuntimePrivileges(append_only=frozenset({"outbox_events"}), deleted=_NONCES),
+    "monitoring": RuntimePrivileges(append_only=frozenset({"observations", "publications"}), deleted=_NONCES),
+    # Events received and every delivery attempt are history; subscriptions are deleted softly (the log stays).
+    "notifications": RuntimePrivileges(
+        append_only=frozenset({"events", "delivery_attempts"}),
+        not_deleted=frozenset({"subscriptions", "deliveries"}),
+        deleted=_WITH_QUEUE,
     ),
-    # The gateway reads keys and notes their last use; every key write is the keys CLI's, as the owner role.
     "gateway": RuntimePrivileges(
         append_only=frozenset({"key_events"}),
         exact={"api_keys": ("SELECT", "UPDATE (last_used_at)"), "key_events": ("SELECT",)},

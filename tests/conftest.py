@@ -60,6 +60,8 @@ def registry_process(registry_database: TestDatabase):  # type: ignore[no-untype
         "REGISTRY_DATABASE_URL": registry_database.url,
         "REGISTRY_ENVIRONMENT": "test",
         "REGISTRY_LOG_LEVEL": "WARNING",
+        # Its tests send large imports to see the synchronous path's bounds; tests/jobs sees the job's.
+        "REGISTRY_IMPORT_ASYNC_THRESHOLD_BYTES": "0",
     }
     with uvicorn_process("services.registry.main:create_app", env) as running:
         yield running

@@ -18,7 +18,7 @@ if [ -n "${PGDATA:-}" ] && [ -w "${PGDATA}/pg_hba.conf" ] \
   echo 'host replication postgres all scram-sha-256' >> "${PGDATA}/pg_hba.conf"
 fi
 
-for component in ${COMPONENTS:-registry eligibility ranking monitoring gateway}; do
+for component in ${COMPONENTS:-registry eligibility ranking monitoring notifications gateway}; do
   case "$component" in *[!a-z]* | "") echo "init-databases: bad component name: $component" >&2; exit 2 ;; esac
   name="${DB_PREFIX:-}${component}"
   owner="${name}_owner"

@@ -10,6 +10,7 @@ from services.eligibility.awards.router import router as awards_router
 from services.eligibility.calculations.router import COMPUTATIONS
 from services.eligibility.calculations.router import router as calculations_router
 from services.eligibility.calendar.router import router as calendar_router
+from services.eligibility.jobs.router import router as jobs_router
 from services.eligibility.matches.router import router as matches_router
 from services.eligibility.measures.router import router as measures_router
 from services.eligibility.parameters.definitions import load_parameter_set
@@ -21,6 +22,8 @@ from services.eligibility.screenings.router import router as screenings_router
 from services.eligibility.settings import EligibilitySettings
 from services.eligibility.simulations.router import router as simulations_router
 from shared.app import create_service_app
+from shared.outbox import outbox_router
+from shared.queue import QUEUE_JOBS, sampled_metrics
 
 DESCRIPTION = """渝发改规范〔2024〕7号 as code: the catalogue of the 16 measures, parameters with dated values,
 citations and the policy's bounds, a calculator that explains every yuan, screening of the registry (免申即享), matching
@@ -68,6 +71,11 @@ TAGS = [
         "description": "China's official working days, as the notice windows (公示期) count them: the city's records "
         "of each year's schedule over the calendar library.",
     },
+    {
+        "name": "jobs",
+        "description": "Long work submitted with `Prefer: respond-async` (a screening, an awards export): its status, "
+        "progress and result, and its cancellation.",
+    },
 ]
 
 
@@ -108,8 +116,10 @@ def create_app(settings: EligibilitySettings | None = None) -> FastAPI:
             awards_router,
             policies_router,
             calendar_router,
+            jobs_router,
+            outbox_router("eligibility"),
         ],
-        lifespan_hooks=[parameter_store, service_clients],
+        lifespan_hooks=[parameter_store, service_clients, sampled_metrics(QUEUE_JOBS)],
         computations=COMPUTATIONS,
         tags=TAGS,
     )

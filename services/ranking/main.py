@@ -13,6 +13,7 @@ from services.ranking.sensitivity.router import router as sensitivity_router
 from services.ranking.settings import RankingSettings
 from services.ranking.upstream.client import make_upstreams
 from shared.app import create_service_app
+from shared.outbox import outbox_router
 
 DESCRIPTION = """The yearly composite ranking of the 38 districts under 渝发改规范〔2024〕7号 第（六）条: a published,
 versioned methodology; reproducible runs from the registry's district statistics with their inputs and hash; awards
@@ -60,7 +61,7 @@ def create_app(settings: RankingSettings | None = None) -> FastAPI:
         title="Ranking",
         version=CODE_VERSION.removeprefix("ranking-"),
         description=DESCRIPTION,
-        routers=[methodologies_router, runs_router, sensitivity_router, rankings_router],
+        routers=[methodologies_router, runs_router, sensitivity_router, rankings_router, outbox_router("ranking")],
         lifespan_hooks=[upstream_clients],
         tags=TAGS,
     )

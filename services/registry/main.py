@@ -7,6 +7,7 @@ from services.registry.buildings.router import router as buildings_router
 from services.registry.clusters.router import router as clusters_router
 from services.registry.designations.router import router as designations_router
 from services.registry.enterprises.router import router as enterprises_router
+from services.registry.jobs.router import router as jobs_router
 from services.registry.monitoring.router import router as monitoring_router
 from services.registry.projects.router import router as projects_router
 from services.registry.reference.router import router as reference_router
@@ -15,6 +16,8 @@ from services.registry.settings import RegistrySettings
 from services.registry.stats.router import router as stats_router
 from services.registry.verification.router import router as verification_router
 from shared.app import create_service_app
+from shared.outbox import outbox_router
+from shared.queue import QUEUE_JOBS, sampled_metrics
 
 DESCRIPTION = """The system of record: the 38 districts, the 18 sectors, enterprises by unified social credit code
 with their yearly figures and above-size status, clusters with their grades and yearly revenue, 市级领军企业
@@ -53,6 +56,11 @@ TAGS = [
         "description": "The yearly figures by district and sector that the monitoring of the plan's targets reads.",
     },
     {"name": "audit", "description": "Every write to the registry: who, when, and the record before and after."},
+    {
+        "name": "jobs",
+        "description": "Long work submitted with `Prefer: respond-async` (an import of many rows): its status, "
+        "progress and result, and its cancellation.",
+    },
 ]
 
 
@@ -75,7 +83,10 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             designations_router,
             monitoring_router,
             audit_router,
+            jobs_router,
+            outbox_router("registry"),
         ],
+        lifespan_hooks=[sampled_metrics(QUEUE_JOBS)],
         reads_without_transaction=True,
         body_limits={"/enterprises/import": settings.import_max_bytes},
         tags=TAGS,

@@ -79,6 +79,14 @@ SPECS: tuple[Spec, ...] = (
          "issue 6 (context)"),
     Spec("gateway.proxied_throughput", "gateway: GET /districts proxied, 16 clients", "req/s", HIGHER,
          "issue 6 (context)"),
+    Spec("notifications.events_per_second", "notifications: events delivered to a local receiver", "events/s",
+         HIGHER, "issue 17"),
+    Spec("notifications.latency_p50", "notifications: commit to receipt, p50", "ms", LOWER, "issue 17"),
+    Spec("notifications.latency_p99", "notifications: commit to receipt, p99", "ms", LOWER, "issue 17"),
+    Spec("notifications.import_job_rows_per_second", "registry: import of 100,000 rows as a job", "rows/s", HIGHER,
+         "issue 17"),
+    Spec("notifications.import_job_progress_updates", "registry: import job, progress updates seen (50 ms polls)",
+         "updates", HIGHER, "issue 17"),
 )  # fmt: skip
 SPEC_BY_ID = {spec.id: spec for spec in SPECS}
 

@@ -27,12 +27,23 @@ from shared.requestid import make_request_id
 from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
 from tests.deploy.test_manifests import ENV_VALUES, compose_config
+from tests.deploy.test_manifests import WORKERS as WORKER_READS
 from tests.support import free_port, postgres_admin_url
 
 pytestmark = pytest.mark.e2e
 
-ORDER = ("registry", "eligibility", "ranking", "monitoring", "gateway")
-CONTAINER_PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003, "monitoring": 8004}
+ORDER = ("registry", "eligibility", "ranking", "monitoring", "notifications", "gateway")
+CONTAINER_PORTS = {
+    "gateway": 8000,
+    "registry": 8001,
+    "eligibility": 8002,
+    "ranking": 8003,
+    "monitoring": 8004,
+    "notifications": 8005,
+}
+# The services, then their workers (each after what it reads), then the gateway: as compose's depends_on orders them.
+WORKERS = tuple(f"{name}-worker" for name in ("registry", "eligibility", "notifications"))
+START_ORDER = (*ORDER[:-1], *WORKERS, "gateway")
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin"
 
 
@@ -102,8 +113,11 @@ class Stack:
 
     def environment(self, name: str) -> dict[str, str]:
         service = self.compose["services"][name]
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("REGISTRY_", "GATEWAY_"))}
+        prefixes = ("REGISTRY_", "GATEWAY_", "NOTIFICATIONS_", "WORKER_")
+        env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
         env.update({key: self.localise(str(value)) for key, value in service["environment"].items()})
+        if "WORKER_HEALTH_FILE" in env:  # each worker's own (in its container's tmpfs there; side by side here)
+            env["WORKER_HEALTH_FILE"] = str(self.logs / f"{name}-health")
         if not REDIS:
             env.pop("REDIS_URL", None)
         env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
@@ -133,7 +147,7 @@ class Stack:
         assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
         return done.stderr
 
-    def start(self, name: str, *, port: int, env_overrides: dict[str, str] | None = None) -> None:
+    def start(self, name: str, *, port: int | None, env_overrides: dict[str, str] | None = None) -> None:
         service = self.compose["services"][name]
         for dependency, condition in service.get("depends_on", {}).items():
             if condition["condition"] == "service_completed_successfully":
@@ -199,8 +213,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         if REDIS:
             running.start("redis", port=localise.ports["redis"])
-        for name in ORDER:
-            running.start(name, port=localise.ports[name])
+        for name in START_ORDER:
+            running.start(name, port=localise.ports.get(name))
         yield running
     finally:
         running.stop()
@@ -250,9 +264,21 @@ def test_the_stack_serves_through_the_gateway(stack):
     assert read.json()["name"] == body["name"]
     assert httpx.get(f"{gateway}/api/v1/registry/enterprises", timeout=10).status_code == 401
     # Every service is behind the gateway: its readiness waits for each, and the newest answers through it.
-    assert set(ready.json()["checks"]) >= {"registry", "eligibility", "ranking", "monitoring"}
+    assert set(ready.json()["checks"]) >= {"registry", "eligibility", "ranking", "monitoring", "notifications"}
     targets = httpx.get(f"{gateway}/api/v1/monitoring/targets", headers=headers, timeout=10)
     assert targets.status_code == 200, targets.text
+    subscriptions = httpx.get(f"{gateway}/api/v1/notifications/subscriptions", headers=headers, timeout=10)
+    assert subscriptions.status_code == 200, subscriptions.text
+
+
+def test_the_workers_run_their_compose_commands_and_report_healthy(stack):
+    # Started as compose starts them (after their migrate step and what they read) and healthy by their own
+    # healthcheck (deploy/worker_health.py on the file each touches after every heartbeat); each still runs.
+    assert [process.poll() for process in stack.processes] == [None] * len(stack.processes)
+    assert len(stack.processes) == len(START_ORDER) + (1 if REDIS else 0)
+    for worker in WORKERS:
+        assert (stack.logs / f"{worker}-health").is_file(), worker
+    assert set(WORKERS) == {f"{name}-worker" for name in WORKER_READS}
 
 
 def test_each_role_reaches_only_its_own_database(stack):

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from gateway.settings import GatewaySettings
 from shared.server import HttpServerSettings
 from shared.settings import PROJECT_ROOT, InternalAuthSettings, ServiceSettings
-from tests.deploy.test_manifests import APP_SERVICES, PORTS, READS
+from tests.deploy.test_manifests import APP_SERVICES, PORTS, READS, WORKERS
 
 K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 PGBOUNCER_DIR = K8S_DIR / "pgbouncer"
@@ -34,6 +34,8 @@ MONITORING_DIR = K8S_DIR / "monitoring"
 NAMESPACE = "producer-services"
 APP_IMAGE = "cq-producer-services"
 SERVICES = tuple(name for name in APP_SERVICES if name != "gateway")
+# The worker Deployments (`<service>-worker`: `python -m services.<service>.worker`, no HTTP), by their service.
+WORKER_DEPLOYMENTS = {f"{name}-worker": name for name in WORKERS}
 # The oldest Kubernetes the manifests are for (the namespace enforces its restricted profile) and the newest the
 # validator knows.
 OLDEST_KUBERNETES = "1.30"
@@ -237,7 +239,8 @@ def test_the_namespace_enforces_the_restricted_profile():
 
 def test_every_pod_meets_the_restricted_profile():
     templates = pod_templates(base_documents() + pgbouncer_documents())
-    assert set(templates) == {*APP_SERVICES, "pgbouncer"}
+    assert set(templates) == {*APP_SERVICES, *WORKER_DEPLOYMENTS, "pgbouncer"}
+    assert len(templates) == len(APP_SERVICES) + len(WORKERS) + 1 == 10
     for name, template in templates.items():
         assert pod_security_violations(template) == set(), name
 
@@ -335,6 +338,9 @@ def test_every_deployment_has_its_autoscaler_disruption_budget_spread_and_networ
             # The autoscaler owns the count: a `replicas` here would be reset on every apply.
             assert "replicas" not in spec, name
             assert 2 <= autoscalers[name]["spec"]["minReplicas"] < autoscalers[name]["spec"]["maxReplicas"]
+        elif name in WORKER_DEPLOYMENTS:
+            # Scaled by `replicas`; never more pods than that (the connection budget counts them).
+            assert spec["replicas"] >= 1 and spec["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
         else:
             assert name == "pgbouncer" and spec["replicas"] >= 2
         (budget,) = [d for d in of_kind(documents, "PodDisruptionBudget") if selects(d["spec"]["selector"], labels)]
@@ -362,6 +368,8 @@ def test_every_component_starts_serves_and_stops_gracefully():
     # The longest a request may be in flight: the gateway waits this long for an upstream's answer.
     longest_request = GatewaySettings.model_fields["upstream_read_timeout"].default
     for name, template in pod_templates(documents).items():
+        if name in WORKER_DEPLOYMENTS:
+            continue  # test_every_worker_runs_its_services_queue_and_stops_gracefully
         pod = template["spec"]
         (container,) = pod["containers"]
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -373,6 +381,33 @@ def test_every_component_starts_serves_and_stops_gracefully():
         assert drain >= longest_request
         assert pod["terminationGracePeriodSeconds"] > int(sleep_command[1]) + drain, name
         assert pod["enableServiceLinks"] is False
+
+
+def test_every_worker_runs_its_services_queue_and_stops_gracefully():
+    documents = base_documents()
+    templates = pod_templates(documents)
+    for deployment, name in WORKER_DEPLOYMENTS.items():
+        pod = templates[deployment]["spec"]
+        (migrate,) = pod["initContainers"]
+        assert migrate["command"] == ["python", "-m", "deploy.migrate", name]
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", f"services.{name}.worker"]
+        # No HTTP: no port, no Service, no readiness; alive while it touches its health file after its heartbeats.
+        assert "ports" not in container and "readinessProbe" not in container
+        assert not [d for d in of_kind(documents, "Service") if d["metadata"]["name"] == deployment]
+        probe = ["python", "-m", "deploy.worker_health", "--max-age", "60"]
+        assert container["startupProbe"]["exec"]["command"] == container["livenessProbe"]["exec"]["command"] == probe
+        health_file = {item["name"]: item["value"] for item in container["env"]}["WORKER_HEALTH_FILE"]
+        assert any(health_file.startswith(f"{mount['mountPath']}/") for mount in container["volumeMounts"])
+        # SIGTERM: no new job, the running ones finish within 30 s (shared/queue.py), inside the grace period.
+        assert pod["terminationGracePeriodSeconds"] > 30 and "lifecycle" not in container
+        assert pod["enableServiceLinks"] is False
+        assert pod["serviceAccountName"] == deployment
+        assert find(documents, "ServiceAccount", deployment)["automountServiceAccountToken"] is False
+        labels = templates[deployment]["metadata"]["labels"]
+        assert (
+            labels["app.kubernetes.io/component"] == "worker" and "annotations" not in templates[deployment]["metadata"]
+        )
 
 
 def test_kubernetes_services_are_wired_like_the_compose_file():
@@ -439,7 +474,7 @@ def test_every_image_is_a_version_and_the_release_is_set_once():
         for container in containers_of(template["spec"]):
             image, _, tag = container["image"].rpartition(":")
             assert image and tag and tag != "latest" and "/" not in tag, container["image"]
-            if name in APP_SERVICES:
+            if name in APP_SERVICES or name in WORKER_DEPLOYMENTS:
                 assert container["image"] == f"{APP_IMAGE}:{release['newTag']}"
 
 
@@ -448,7 +483,7 @@ def test_the_image_runs_as_the_user_the_pods_name():
     user = re.search(r"useradd .*--uid (\d+) --gid app", dockerfile)
     group = re.search(r"groupadd .*--gid (\d+) app", dockerfile)
     assert user and group and "\nUSER app\n" in dockerfile
-    for name in APP_SERVICES:
+    for name in (*APP_SERVICES, *WORKER_DEPLOYMENTS):
         context = pod_templates(base_documents())[name]["spec"]["securityContext"]
         assert (context["runAsUser"], context["runAsGroup"]) == (int(user[1]), int(group[1]))
 
@@ -466,8 +501,10 @@ def secret_references(container: Document) -> set[str]:
 
 def test_each_pod_sees_only_its_own_secrets_and_the_owner_role_only_in_its_migration():
     templates = pod_templates(base_documents() + pgbouncer_documents())
-    for name in APP_SERVICES:
-        pod = templates[name]["spec"]
+    # A worker reads its service's Secrets, as its service's pods do.
+    owners = {**{name: name for name in APP_SERVICES}, **WORKER_DEPLOYMENTS}
+    for deployment, name in owners.items():
+        pod = templates[deployment]["spec"]
         (migrate,) = pod["initContainers"]
         (container,) = pod["containers"]
         assert secret_references(migrate) == {f"{name}-runtime", f"{name}-migration"}
@@ -532,6 +569,14 @@ def test_every_configmap_entry_is_a_setting_some_component_reads():
     assert set(config) <= known, set(config) - known
 
 
+def test_every_worker_setting_is_one_its_service_reads():
+    templates = pod_templates(base_documents())
+    for deployment, name in WORKER_DEPLOYMENTS.items():
+        (container,) = templates[deployment]["spec"]["containers"]
+        names = {item["name"] for item in container["env"]} - {"WORKER_HEALTH_FILE"}
+        assert names <= environment_names(settings_class(name)), deployment
+
+
 def test_the_configmap_and_secrets_make_valid_settings_for_every_component(monkeypatch):
     config = find(base_documents(), "ConfigMap", NAMESPACE)["data"]
     secrets = {document["metadata"]["name"]: document["stringData"] for document in example_documents()}
@@ -549,6 +594,21 @@ def test_the_configmap_and_secrets_make_valid_settings_for_every_component(monke
         assert settings.database_pool_size == int(config[f"{name.upper()}_DATABASE_POOL_SIZE"])
         assert settings.database_max_overflow == int(config[f"{name.upper()}_DATABASE_MAX_OVERFLOW"])
         assert make_url(settings.migration_database_url).username == f"{name}_owner"
+    # A worker: the same, with its own container's settings on top.
+    templates = pod_templates(base_documents())
+    for deployment, name in WORKER_DEPLOYMENTS.items():
+        (container,) = templates[deployment]["spec"]["containers"]
+        own = {item["name"]: item["value"] for item in container["env"]}
+        with monkeypatch.context() as patch:
+            for key in list(os.environ):
+                if key.startswith((f"{name.upper()}_", "INTERNAL_", "METRICS_", "REDIS_", "WORKER_")):
+                    patch.delenv(key)
+            for key, value in {**config, **secrets[f"{name}-runtime"], **own}.items():
+                patch.setenv(key, value)
+            patch.setenv("INTERNAL_SECRET", "4f9c2a7e1b8d6035c9e4a1f7b2d8c6e0")
+            settings = settings_class(name)()
+        assert settings.environment == "production", deployment
+        assert settings.worker_concurrency == worker_concurrency(deployment, config)
 
 
 def most_pods(documents: list[Document], name: str) -> int:
@@ -556,6 +616,41 @@ def most_pods(documents: list[Document], name: str) -> int:
     autoscaler = find(documents, "HorizontalPodAutoscaler", name)
     surge = find(documents, "Deployment", name)["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     return int(autoscaler["spec"]["maxReplicas"]) + int(surge)
+
+
+def worker_setting(deployment: str, config: dict[str, str], setting: str) -> str | None:
+    """A worker container's value of its service's `setting` (its own env, else the ConfigMap's), or None."""
+    name = WORKER_DEPLOYMENTS[deployment]
+    (container,) = pod_templates(base_documents())[deployment]["spec"]["containers"]
+    own = {item["name"]: item["value"] for item in container.get("env", [])}
+    key = f"{name.upper()}_{setting}"
+    return own.get(key, config.get(key))
+
+
+def worker_concurrency(deployment: str, config: dict[str, str]) -> int:
+    value = worker_setting(deployment, config, "WORKER_CONCURRENCY")
+    if value is None:
+        default = settings_class(WORKER_DEPLOYMENTS[deployment]).model_fields["worker_concurrency"].default
+        return int(default)
+    return int(value)
+
+
+# The queue's own connections in every worker process: its pool (2, make_queue) and one LISTEN connection.
+QUEUE_CONNECTIONS = 2 + 1
+
+
+def worker_connections(deployment: str, config: dict[str, str]) -> int:
+    """The most connections one worker pod holds, as its main builds its engine (services/<name>/worker.py): the
+    registry's and eligibility's 2 × concurrency + concurrency overflow; the notifications worker's pool (at most
+    concurrency + 2) + overflow; plus the queue's."""
+    concurrency = worker_concurrency(deployment, config)
+    if deployment == "notifications-worker":
+        pool = int(worker_setting(deployment, config, "DATABASE_POOL_SIZE") or 10)
+        overflow = int(worker_setting(deployment, config, "DATABASE_MAX_OVERFLOW") or 10)
+        engine = min(pool, concurrency + 2) + overflow
+    else:
+        engine = 3 * concurrency
+    return engine + QUEUE_CONNECTIONS
 
 
 def test_the_connection_budget_fits_postgresql_defaults():
@@ -566,8 +661,24 @@ def test_the_connection_budget_fits_postgresql_defaults():
         * (int(config[f"{name.upper()}_DATABASE_POOL_SIZE"]) + int(config[f"{name.upper()}_DATABASE_MAX_OVERFLOW"]))
         for name in APP_SERVICES
     }
-    assert budget == {"gateway": 22, "registry": 24, "eligibility": 20, "ranking": 12, "monitoring": 12}
-    assert sum(budget.values()) == 90 <= POSTGRES_CONNECTIONS
+    # Workers never surge (maxSurge 0): at most `replicas` pods.
+    budget |= {
+        deployment: find(documents, "Deployment", deployment)["spec"]["replicas"]
+        * worker_connections(deployment, config)
+        for deployment in WORKER_DEPLOYMENTS
+    }
+    assert budget == {
+        "gateway": 22,
+        "registry": 15,
+        "eligibility": 12,
+        "ranking": 8,
+        "monitoring": 8,
+        "notifications": 8,
+        "registry-worker": 6,
+        "eligibility-worker": 6,
+        "notifications-worker": 12,
+    }
+    assert sum(budget.values()) == 97 <= POSTGRES_CONNECTIONS
 
 
 def test_with_pgbouncer_the_server_sees_its_pools_and_the_migrations():
@@ -584,9 +695,12 @@ def test_with_pgbouncer_the_server_sees_its_pools_and_the_migrations():
     # Never a third replica during an update: the server sees at most `replicas` sets of pools.
     assert deployment["strategy"]["rollingUpdate"]["maxSurge"] == 0
     server_side = deployment["replicas"] * sum(int(pool["pool_size"]) for pool in pools.values())
-    # The migrate init containers connect to the server itself: one connection per pod.
+    # The migrate init containers connect to the server itself: one connection per pod (the workers' too).
     migrations = sum(most_pods(documents, name) for name in APP_SERVICES)
-    assert (server_side, migrations) == (56, 30)
+    migrations += sum(
+        find(documents, "Deployment", deployment)["spec"]["replicas"] for deployment in WORKER_DEPLOYMENTS
+    )
+    assert (server_side, migrations) == (60, 36)
     assert server_side + migrations <= POSTGRES_CONNECTIONS
 
 
@@ -750,7 +864,7 @@ def intended_connections(with_pgbouncer: bool) -> set[tuple[str, str, str]]:
     another, to it; every component to its database, Prometheus to every component; the gateway to Redis; and any pod
     of the namespace (even one that is none of the components) to DNS (kube-dns, or NodeLocal DNSCache), but nowhere
     else."""
-    clients = [*APP_SERVICES, *(["pgbouncer"] if with_pgbouncer else [])]
+    clients = [*APP_SERVICES, *WORKER_DEPLOYMENTS, *(["pgbouncer"] if with_pgbouncer else [])]
     edges = {("ingress-nginx", "gateway", "8000/TCP"), ("gateway", "redis", "6379/TCP")}
     for name in [*clients, "stranger"]:
         for dns in ("kube-dns", "node-local-dns"):
@@ -759,8 +873,13 @@ def intended_connections(with_pgbouncer: bool) -> set[tuple[str, str, str]]:
         edges.add((name, "postgres", "5432/TCP"))
     for name in APP_SERVICES:
         edges.add(("prometheus", name, f"{PORTS[name]}/TCP"))
-        if with_pgbouncer:
-            edges.add((name, "pgbouncer", "6432/TCP"))
+    if with_pgbouncer:
+        edges |= {(name, "pgbouncer", "6432/TCP") for name in (*APP_SERVICES, *WORKER_DEPLOYMENTS)}
+    # Each worker reaches what it reads; nothing reaches a worker. The notifications worker also reaches the
+    # subscribers' endpoints on the internet (https here), and nothing private.
+    for deployment, name in WORKER_DEPLOYMENTS.items():
+        edges |= {(deployment, upstream, f"{PORTS[upstream]}/TCP") for upstream in WORKERS[name]}
+    edges.add(("notifications-worker", "internet", "443/TCP"))
     for name in SERVICES:
         edges.add(("gateway", name, f"{PORTS[name]}/TCP"))
     for reader, upstreams in READS.items():
@@ -813,7 +932,7 @@ def test_the_offered_otlp_policy_lets_every_component_reach_the_collector_and_no
     kubernetes_validate.validate(policy, version, strict=True)
     assert allowed_connections(base_documents()) == intended_connections(with_pgbouncer=False)  # not applied
     assert allowed_connections([*base_documents(), policy]) == intended_connections(with_pgbouncer=False) | {
-        (name, "otel-collector", "4318/TCP") for name in APP_SERVICES
+        (name, "otel-collector", "4318/TCP") for name in (*APP_SERVICES, *WORKER_DEPLOYMENTS)
     }
 
 

@@ -29,7 +29,7 @@ def test_the_launcher_starts_its_server_makes_the_databases_and_sets_the_urls(tm
     try:
         assert server.initialised() and server.port is not None
         assert env["RANKING_DATABASE_URL"] == given  # a URL that is set is kept
-        for name in ("registry", "eligibility", "monitoring", "gateway"):
+        for name in ("registry", "eligibility", "monitoring", "notifications", "gateway"):
             assert (
                 env[f"{name.upper()}_DATABASE_URL"]
                 == f"postgresql+asyncpg://postgres:{server.password}@127.0.0.1:{server.port}/{name}"
@@ -38,7 +38,8 @@ def test_the_launcher_starts_its_server_makes_the_databases_and_sets_the_urls(tm
         assert server.password and (server.password_file.stat().st_mode & 0o777) == 0o600
         with pytest.raises(asyncpg.InvalidPasswordError):
             asyncio.run(_databases(f"postgresql://postgres:wrong@127.0.0.1:{server.port}/postgres"))
-        assert asyncio.run(_databases(server.url())) == {"postgres", "registry", "eligibility", "monitoring", "gateway"}
+        made = {"postgres", "registry", "eligibility", "monitoring", "notifications", "gateway"}
+        assert asyncio.run(_databases(server.url())) == made
         # The next start finds the data and the databases, and adopts the server that is still running.
         again: dict[str, str] = {}
         adopted = start_local_postgres(again, tmp_path / "postgres")

@@ -11,14 +11,28 @@ import yaml
 
 from shared.settings import PROJECT_ROOT
 
-APP_SERVICES = ("registry", "eligibility", "ranking", "monitoring", "gateway")
+APP_SERVICES = ("registry", "eligibility", "ranking", "monitoring", "notifications", "gateway")
 # Which services each one reads (it waits for them, and is told where they are).
 READS = {
     "eligibility": ("registry",),
     "ranking": ("registry", "eligibility"),
     "monitoring": ("registry", "eligibility"),
 }
-PORTS = {"gateway": 8000, "registry": 8001, "eligibility": 8002, "ranking": 8003, "monitoring": 8004}
+PORTS = {
+    "gateway": 8000,
+    "registry": 8001,
+    "eligibility": 8002,
+    "ranking": 8003,
+    "monitoring": 8004,
+    "notifications": 8005,
+}
+# The services with a worker process (`python -m services.<name>.worker`), and which services each worker reads:
+# the eligibility worker screens the registry; the notifications worker pulls the producers' outbox feeds.
+WORKERS = {
+    "registry": (),
+    "eligibility": ("registry",),
+    "notifications": ("registry", "eligibility", "ranking"),
+}
 ENV_VALUES = {
     "POSTGRES_PASSWORD": "pg-secret",
     "REGISTRY_DB_PASSWORD": "r-secret",
@@ -29,6 +43,8 @@ ENV_VALUES = {
     "RANKING_DB_OWNER_PASSWORD": "ko-secret",
     "MONITORING_DB_PASSWORD": "m-secret",
     "MONITORING_DB_OWNER_PASSWORD": "mo-secret",
+    "NOTIFICATIONS_DB_PASSWORD": "n-secret",
+    "NOTIFICATIONS_DB_OWNER_PASSWORD": "no-secret",
     "GATEWAY_DB_PASSWORD": "g-secret",
     "GATEWAY_DB_OWNER_PASSWORD": "go-secret",
     "REDIS_PASSWORD": "redis-secret",
@@ -93,6 +109,7 @@ def test_one_image_non_root_for_all_app_services(compose):
     assert "requirements.lock" in dockerfile
     images = {compose["services"][name]["image"] for name in APP_SERVICES}
     images |= {compose["services"][f"{name}-migrate"]["image"] for name in APP_SERVICES}
+    images |= {compose["services"][f"{name}-worker"]["image"] for name in WORKERS}
     assert images == {IMAGE}
 
 
@@ -167,7 +184,12 @@ def test_every_long_running_container_has_a_healthcheck_and_the_gateway_needs_no
             else:
                 assert condition["condition"] == "service_healthy", (name, dependency)
     gateway_needs = set(compose["services"]["gateway"]["depends_on"])
-    assert gateway_needs == {"gateway-migrate", "postgres", "redis", "registry", "eligibility", "ranking", "monitoring"}
+    assert gateway_needs == {
+        "gateway-migrate",
+        "postgres",
+        "redis",
+        *(name for name in APP_SERVICES if name != "gateway"),
+    }
     redis_url = f"redis://:{ENV_VALUES['REDIS_PASSWORD']}@redis:6379/0"
     assert compose["services"]["gateway"]["environment"]["REDIS_URL"] == redis_url
 
@@ -203,6 +225,59 @@ def test_each_service_waits_for_what_it_reads_and_is_told_where_it_is(compose):
                 service["environment"][f"{name.upper()}_{upstream.upper()}_URL"]
                 == f"http://{upstream}:{PORTS[upstream]}"
             )
+
+
+def test_the_services_and_their_workers_are_exactly_the_expected_containers(compose):
+    expected = {"postgres", "redis", *APP_SERVICES, *(f"{name}-migrate" for name in APP_SERVICES)}
+    expected |= {f"{name}-worker" for name in WORKERS}
+    always = {name for name, service in compose["services"].items() if not service.get("profiles")}
+    assert always == expected  # the optional profiles' prometheus and pgbouncer aside
+    assert len(always) == 2 + 2 * len(APP_SERVICES) + len(WORKERS) == 17
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_each_worker_runs_its_services_queue_on_its_database_as_the_runtime_role(compose, name):
+    worker, service = compose["services"][f"{name}-worker"], compose["services"][name]
+    upper = name.upper()
+    assert worker["command"] == ["python", "-m", f"services.{name}.worker"]
+    assert worker["image"] == service["image"] and worker["read_only"] is True
+    assert worker["restart"] == "unless-stopped"
+    # Migrated first (the same one-shot service as the app), on the same database as the same runtime role; always
+    # straight to PostgreSQL (the worker LISTENs), whatever DATABASE_HOST says.
+    assert worker["depends_on"][f"{name}-migrate"] == {"condition": "service_completed_successfully"}
+    url = f"postgresql+asyncpg://{name}:{ENV_VALUES[upper + '_DB_PASSWORD']}@postgres:5432/{name}"
+    assert worker["environment"][f"{upper}_DATABASE_URL"] == url == service["environment"][f"{upper}_DATABASE_URL"]
+    assert not [key for key in worker["environment"] if "_MIGRATION_" in key]
+    assert worker["environment"][f"{upper}_ENVIRONMENT"] == "production"
+    assert worker["environment"]["INTERNAL_SECRET"] == ENV_VALUES["INTERNAL_SECRET"]
+    assert worker["environment"]["INTERNAL_PREVIOUS_SECRET"] == ""
+    assert "METRICS_TOKEN" not in worker["environment"]  # it serves nothing
+    assert not worker.get("ports") and not worker.get("expose")
+    # It waits for what it reads and is told where it is; nothing else.
+    reads = WORKERS[name]
+    assert set(worker["depends_on"]) == {"postgres", f"{name}-migrate", *reads}
+    told = {key for key in worker["environment"] if key.endswith("_URL") and key != f"{upper}_DATABASE_URL"}
+    assert told == {f"{upper}_{upstream.upper()}_URL" for upstream in reads}
+    for upstream in reads:
+        assert worker["environment"][f"{upper}_{upstream.upper()}_URL"] == f"http://{upstream}:{PORTS[upstream]}"
+    # Health: the file it touches after each heartbeat, read by deploy/worker_health.py (in the tmpfs).
+    health_file = worker["environment"]["WORKER_HEALTH_FILE"]
+    assert any(health_file.startswith(f"{mount}/") for mount in worker["tmpfs"])
+    assert worker["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "deploy.worker_health"]
+    # SIGTERM: no new job, the running ones finish within 30 s; docker stop waits 40 s.
+    assert worker["stop_grace_period"] in ("40s", 40, "40")
+    assert worker["deploy"]["resources"]["limits"]["memory"]
+
+
+def test_the_notifications_guard_and_relay_settings(compose):
+    api, worker = compose["services"]["notifications"], compose["services"]["notifications-worker"]
+    # The SSRF allow-list is the same for the API (on create and PATCH) and the worker (at every delivery).
+    assert (
+        api["environment"]["NOTIFICATIONS_ALLOWED_NETWORKS"]
+        == worker["environment"]["NOTIFICATIONS_ALLOWED_NETWORKS"]
+        == ""
+    )
+    assert set(READS.get("notifications", ())) == set()  # the API reads no other service: the worker does
 
 
 def test_the_image_carries_the_cjk_font_the_monitoring_pictures_need():
@@ -252,6 +327,8 @@ def test_pgbouncer_is_an_optional_profile_the_runtime_connections_go_through(tmp
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     assert services["pgbouncer"]["profiles"] == ["pgbouncer"]
+    for name in WORKERS:  # LISTEN needs a session of its own: never a transaction pool
+        assert f"@postgres:5432/{name}" in services[f"{name}-worker"]["environment"][f"{name.upper()}_DATABASE_URL"]
     for name in APP_SERVICES:
         environment = services[name]["environment"]
         assert f"@pgbouncer:6432/{name}" in environment[f"{name.upper()}_DATABASE_URL"]

@@ -25,6 +25,9 @@ from services.eligibility.main import create_app as create_eligibility
 from services.eligibility.settings import EligibilitySettings
 from services.monitoring.main import create_app as create_monitoring
 from services.monitoring.settings import MonitoringSettings
+from services.notifications import SERVICE_DIR as NOTIFICATIONS_DIR
+from services.notifications.main import create_app as create_notifications
+from services.notifications.settings import NotificationsSettings
 from services.ranking.main import create_app as create_ranking
 from services.ranking.settings import RankingSettings
 from services.registry import SERVICE_DIR as REGISTRY_DIR
@@ -37,7 +40,9 @@ from tests.support import TestDatabase, uvicorn_process
 
 PROMETHEUS_DIR = PROJECT_ROOT / "deploy" / "prometheus"
 K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
-COMPONENTS = ("gateway", "registry", "eligibility", "ranking", "monitoring")
+COMPONENTS = ("gateway", "registry", "eligibility", "ranking", "monitoring", "notifications")
+# The worker Deployments: no HTTP, so no target of theirs is kept (deploy/k8s/<name>-worker.yaml).
+WORKERS = ("registry-worker", "eligibility-worker", "notifications-worker")
 # Series Prometheus makes itself for every target.
 SYNTHETIC = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
 
@@ -122,7 +127,7 @@ def takes_heavy_work_admission(dependant: Dependant) -> bool:
 
 
 def service_routes() -> dict[tuple[str, str, str], bool]:
-    """(service, method, route template) of every route of the four services: whether it takes heavy-work
+    """(service, method, route template) of every route of the five services: whether it takes heavy-work
     admission."""
     url = "postgresql+asyncpg://nobody@127.0.0.1:9/none"  # the apps are only made, never started
     apps: dict[str, FastAPI] = {
@@ -130,6 +135,7 @@ def service_routes() -> dict[tuple[str, str, str], bool]:
         "eligibility": create_eligibility(EligibilitySettings(database_url=url, environment="test")),
         "ranking": create_ranking(RankingSettings(database_url=url, environment="test")),
         "monitoring": create_monitoring(MonitoringSettings(database_url=url, environment="test")),
+        "notifications": create_notifications(NotificationsSettings(database_url=url, environment="test")),
     }
     routes = {}
     for service, app in apps.items():
@@ -176,7 +182,11 @@ def test_the_latency_alerts_and_panel_leave_out_exactly_the_routes_that_take_hea
 
 @pytest.fixture(scope="module")
 def databases() -> Iterator[dict[str, TestDatabase]]:
-    made = {"gateway": TestDatabase("gateway", GATEWAY_DIR), "registry": TestDatabase("registry", REGISTRY_DIR)}
+    made = {
+        "gateway": TestDatabase("gateway", GATEWAY_DIR),
+        "registry": TestDatabase("registry", REGISTRY_DIR),
+        "notifications": TestDatabase("notifications", NOTIFICATIONS_DIR),
+    }
     for database in made.values():
         database.create()
     yield made
@@ -189,13 +199,20 @@ async def live_exposition(databases: dict[str, TestDatabase]) -> str:
     closed = "http://127.0.0.1:9"
     async with running_gateway(settings_for(databases["gateway"].url, registry_url=closed)) as (_, gateway):
         gateway_text = (await gateway.get("/metrics")).text
-    app = create_registry(RegistrySettings(database_url=databases["registry"].url, environment="test"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as client:
-            service = await client.get("/metrics")
-            assert service.status_code == 200, service.text
-    return gateway_text + "\n" + service.text
+    texts = [gateway_text]
+    # A service's own series, and the notifications service's gauges of its deliveries and relay (issue 17).
+    apps = [
+        create_registry(RegistrySettings(database_url=databases["registry"].url, environment="test")),
+        create_notifications(NotificationsSettings(database_url=databases["notifications"].url, environment="test")),
+    ]
+    for app in apps:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
+                service = await client.get("/metrics")
+                assert service.status_code == 200, service.text
+                texts.append(service.text)
+    return "\n".join(texts)
 
 
 async def test_every_series_an_alert_or_a_panel_reads_is_exported(databases: dict[str, TestDatabase]) -> None:
@@ -274,7 +291,7 @@ def test_the_dashboard_is_grafana_json_over_one_prometheus_datasource() -> None:
     (variable,) = dashboard["templating"]["list"]
     assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
     ids = [panel["id"] for panel in dashboard["panels"]]
-    assert len(ids) == len(set(ids)) == 15
+    assert len(ids) == len(set(ids)) == 18  # 15, and the job queues, deliveries and relay of issue 17
     for panel in dashboard["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"] and all(target["expr"] for target in panel["targets"])
@@ -463,6 +480,8 @@ def test_in_kubernetes_each_component_is_its_own_job_scraped_once_per_pod_with_t
     assert sorted(labels["job"] for labels in active) == sorted(COMPONENTS)
     assert {labels["namespace"] for labels in active} == {"producer-services"}
     assert {labels["pod"] for labels in active} == {f"{name}-5d4f8b7c9-x2x7q" for name in COMPONENTS}
-    # Dropped: the five migrate init containers and PgBouncer's pod.
-    assert len(found["droppedTargets"]) == len(targets) - len(COMPONENTS) == len(COMPONENTS) + 1
+    # Dropped: the migrate init containers (one per component pod and per worker pod), the workers' containers (no
+    # port, no scrape annotation) and PgBouncer's pod.
+    dropped = len(COMPONENTS) + 2 * len(WORKERS) + 1
+    assert len(found["droppedTargets"]) == len(targets) - len(COMPONENTS) == dropped == 13
     assert sorted(sample["metric"]["job"] for sample in samples) == sorted(COMPONENTS)

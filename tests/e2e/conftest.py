@@ -34,6 +34,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "GATEWAY_AUTH_FAILURE_BURST": "100000",
         "GATEWAY_AUTH_FAILURE_PER_SECOND": "1000",
         "GATEWAY_CORS_ORIGINS": "https://screens.cq.example",
+        # Webhooks to the tests' receiver on the loopback (tests/receiver.py), retried within seconds, not hours;
+        # the relay and the workers quick to notice; jobs of a killed worker taken up again after 3 s.
+        "NOTIFICATIONS_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "NOTIFICATIONS_RETRY_SCHEDULE_SECONDS": "1,1,2,2,3",
+        "NOTIFICATIONS_RELAY_POLL_SECONDS": "0.2",
+        "NOTIFICATIONS_WORKER_POLL_SECONDS": "0.5",
+        **{
+            f"{service}_WORKER_{setting}": value
+            for service in ("REGISTRY", "ELIGIBILITY", "NOTIFICATIONS")
+            for setting, value in (("HEARTBEAT_SECONDS", "1"), ("STALLED_AFTER_SECONDS", "3"))
+        },
     }
     with launch_stack(tmp_path_factory.mktemp("e2e-logs"), env) as result:
         yield result

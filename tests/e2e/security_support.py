@@ -9,10 +9,12 @@ past it.
 
 import asyncio
 import hashlib
+import http.server
 import itertools
 import json
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -56,7 +58,8 @@ LEAK_MARKERS = re.compile(
     re.IGNORECASE,
 )
 BANNER_WORDS = re.compile(r"uvicorn|gunicorn|hypercorn|starlette|fastapi|python|httpx|h11|httptools", re.IGNORECASE)
-PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "instance", "request_id", "errors"})
+# `job_status`: the job problem's own field (a 409 of the jobs routes says what state the job is in: shared/jobs.py).
+PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "instance", "request_id", "errors", "job_status"})
 
 _rng = random.Random(20241119)
 _counter = itertools.count(1)
@@ -134,6 +137,8 @@ def make_client(base_url: str, keys: list[str] | None = None, *, check: bool = T
 
 def send_json(client: httpx.Client, method: str, path: str, body: Any, **kwargs: Any) -> httpx.Response:
     """JSON written with ASCII escapes, so that a lone surrogate (`"\\ud800"`) travels as the escape it is."""
+    if isinstance(path, FreshPaths):
+        path = path.next()
     if body is None:
         return client.request(method, path, **kwargs)
     content = json.dumps(body, ensure_ascii=True)
@@ -185,6 +190,24 @@ Snapshot = dict[str, tuple[int, str]]
 _DIGEST = "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)), '')) FROM \"{}\" t"
 # What a service records of every signed write it accepts, written even when the write itself is refused.
 _NOT_DATA = frozenset({TABLE_NAME})
+# Tables the workers write in the background, whatever the requests do: the job queue's own (every service with a
+# worker; its heartbeats alone change it every second), the jobs' progress, and what the notifications relay and
+# deliveries record (events pulled from the producers, their deliveries and every attempt, the relay's cursors).
+# A write that lands only there (a ping, a redelivery) is marked `unwatched` in its row of the table.
+_QUEUE_PREFIX = "procrastinate_"
+_BACKGROUND = frozenset(
+    {
+        "registry.jobs",
+        "eligibility.jobs",
+        "notifications.events",
+        "notifications.deliveries",
+        "notifications.delivery_attempts",
+        "notifications.relay_cursors",
+        # The nightly screening's snapshots (eligibility's periodic task, or a snapshot taken early as a job).
+        "eligibility.screening_snapshots",
+        "eligibility.screening_snapshot_entries",
+    }
+)
 
 
 class Tables:
@@ -207,7 +230,12 @@ class Tables:
         for name, engine in self._engines.items():
             async with engine.connect() as connection:
                 tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-                for table in sorted(set(tables) - _NOT_DATA):
+                watched = {
+                    table
+                    for table in set(tables) - _NOT_DATA
+                    if not table.startswith(_QUEUE_PREFIX) and f"{name}.{table}" not in _BACKGROUND
+                }
+                for table in sorted(watched):
                     if connection.dialect.name == "postgresql":
                         count, digest = (await connection.execute(text(_DIGEST.format(table)))).one()
                     else:
@@ -258,7 +286,7 @@ class Segment:
 def service_database_urls(stack: Stack) -> dict[str, str]:
     return {
         name: stack.env[f"{name.upper()}_DATABASE_URL"]
-        for name in ("registry", "eligibility", "ranking", "monitoring")
+        for name in ("registry", "eligibility", "ranking", "monitoring", "notifications")
         if f"{name.upper()}_DATABASE_URL" in stack.env
     }
 
@@ -284,6 +312,10 @@ class Records:
     parameter_value: str = ""
     methodology: str = "2024.1"
     ranked_year: int = RANKED_YEAR
+    receiver: "Receiver | None" = None  # the webhook endpoint of the subscriptions made here
+    subscription: int = 0  # district OWN's
+    registry_job: str = ""  # an import of district OWN's, finished
+    eligibility_job: str = ""  # a screening of district OWN's, finished
 
     def created(self, response: httpx.Response) -> Any:
         assert response.status_code in (200, 201), f"{response.request.url}: {response.status_code} {response.text}"
@@ -317,6 +349,46 @@ class Records:
         path = f"{API}/monitoring/indicators/{OBSERVED}/observations/{MONITORED_YEAR}"
         self.created(send_json(self.api, "PUT", path, observation_body(self)))
         return f"/publications/{MONITORED_YEAR}"
+
+    def new_subscription(self) -> int:
+        """A fresh subscription of district OWN (made with its key, so it is the district's own) to the receiver."""
+        assert self.own_api is not None
+        body = subscription_body(self)
+        return int(self.created(send_json(self.own_api, "POST", f"{API}/notifications/subscriptions", body))["id"])
+
+    def new_delivery(self) -> int:
+        """A ping of OWN's subscription: its delivery, once finished (the receiver answers 204), may be redelivered."""
+        response = send_json(self.api, "POST", f"{API}/notifications/subscriptions/{self.subscription}/ping", None)
+        assert response.status_code == 202, f"{response.request.url}: {response.status_code} {response.text}"
+        return int(response.json()["id"])
+
+    def finished_deliveries(self, count: int) -> list[int]:
+        made = [self.new_delivery() for _ in range(count)]
+        wait_until(
+            lambda: all(
+                item["status"] in ("succeeded", "dead")
+                for item in _pages(self, f"/notifications/subscriptions/{self.subscription}/deliveries")
+                if item["id"] in made
+            ),
+            "the pings delivered",
+        )
+        return made
+
+    def new_job(self, service: str, path: str, body: Any) -> str:
+        """A job of district OWN (`Prefer: respond-async`), waited for until it has finished."""
+        assert self.own_api is not None
+        response = send_json(self.own_api, "POST", f"{API}/{service}{path}", body, headers={"Prefer": "respond-async"})
+        assert response.status_code == 202, f"{response.request.url}: {response.status_code} {response.text}"
+        job = str(response.json()["id"])
+        status: dict[str, Any] = {}
+
+        def finished() -> bool:
+            status.update(_get(self, f"/{service}/jobs/{job}"))
+            return status["status"] in ("succeeded", "failed", "cancelled")
+
+        wait_until(finished, f"the {service} job {job} finished")
+        assert status["status"] == "succeeded", status
+        return job
 
     def amendment_date(self) -> str:
         """A day late in the policy's term that no other amendment of this test run uses."""
@@ -369,6 +441,72 @@ def award_body(r: Records, district: str = OWN) -> dict[str, Any]:
     }
 
 
+class Receiver(http.server.ThreadingHTTPServer):
+    """A webhook endpoint on the loopback (the e2e stack allows 127.0.0.0/8): 204 to every delivery."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.received = 0
+        self.thread = threading.Thread(target=self.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hooks/security"
+
+    def start(self) -> "Receiver":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received += 1
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
+        time.sleep(0.2)
+
+
+def _pages(r: Records, path: str) -> list[dict[str, Any]]:
+    """Every item of a cursor listing, read as the city."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = r.api.get(API + path, params={"limit": 500, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json().get("next_cursor")
+        if not cursor or not page.json()["items"]:
+            return items
+
+
+def subscription_body(r: Records) -> dict[str, Any]:
+    """A subscription to a rare event type (the matrix's own writes do not make deliveries to it)."""
+    assert r.receiver is not None
+    return {
+        "url": r.receiver.url,
+        "event_types": ["policy.expiring"],
+        "description": f"安全矩阵订阅{serial()}",
+    }
+
+
 def make_records(api: httpx.Client, own_api: httpx.Client | None = None) -> Records:
     r = Records(api=api, mark=f"机密{uuid.uuid4().hex[:8]}", own_api=own_api)
     registered = send_json(api, "POST", f"{API}/eligibility/policies", OTHER_POLICY)
@@ -410,6 +548,13 @@ def make_records(api: httpx.Client, own_api: httpx.Client | None = None) -> Reco
     r.created(published)
     parameter = r.created(api.get(f"{API}/eligibility/parameters/{r.parameter}", params={"as_of": "2027-12-31"}))
     r.parameter_value = parameter["value"]
+    # Issue 17: a subscription of district OWN with an endpoint that answers, and a finished job of each service.
+    r.receiver = Receiver().start()
+    r.subscription = r.new_subscription()
+    r.registry_job = r.new_job("registry", "/enterprises/import", import_rows(r))
+    r.eligibility_job = r.new_job(
+        "eligibility", "/screenings", {"as_of": "2026-06-30", "year": 2025, "district_code": OWN}
+    )
     return r
 
 
@@ -431,10 +576,16 @@ class Case:
     # Where what a write stored is read back: the body's fields → the stored values (None: the answer itself).
     stored: Callable[[Records, str, Any, httpx.Response], dict[str, Any]] | None = None
     computes: bool = False  # a POST that computes and stores nothing
+    # A write whose rows land only in tables the workers also write in the background (the delivery log), which the
+    # watch leaves out (`_BACKGROUND`): its refusals are still proven to write nothing anywhere else.
+    unwatched: bool = False
+    # A body with no text field at all (a year): left out of the body tests, which inject text into every field.
+    textless: bool = False
 
     @property
     def changes_state(self) -> bool:
-        return self.writes and not self.computes
+        # No caller allowed (every one refused, e.g. cancelling a finished job): nothing may change.
+        return self.writes and not self.computes and not self.unwatched and bool(self.allowed)
 
     @property
     def id(self) -> str:
@@ -456,6 +607,32 @@ class Case:
         if caller == "none":
             return 401  # the route needs a key
         return dict(self.refused).get(caller, 403)
+
+
+@dataclass(frozen=True)
+class OneShotCase(Case):
+    """A write that works once on its record (a DELETE, a redelivery): `url` makes a fresh record for every caller
+    of the matrix (before the watch starts) and `send_json` sends each request to the next one."""
+
+    # Makes all the records at once (e.g. pings delivered together), each one's path; else `path`, once per caller.
+    paths: Callable[[Records, int], list[str]] | None = None
+
+    def url(self, r: Records) -> str:
+        paths = self.paths(r, len(CALLERS)) if self.paths else [self.path(r) for _ in CALLERS]
+        return FreshPaths([f"{API}/{self.service}{path}" for path in paths])
+
+
+class FreshPaths(str):
+    """A request path that is a new record's each time it is sent (`send_json`); as a string, the first one."""
+
+    def __new__(cls, paths: list[str]) -> "FreshPaths":
+        made = super().__new__(cls, paths[0])
+        made._paths = list(paths)  # type: ignore[attr-defined]
+        return made
+
+    def next(self) -> str:
+        paths: list[str] = self._paths  # type: ignore[attr-defined]
+        return paths.pop(0) if len(paths) > 1 else paths[0]
 
 
 def callers(*names: str) -> frozenset[str]:
@@ -563,6 +740,11 @@ def _monitoring_publication(r: Records, path: str, body: Any, response: httpx.Re
     return dict(_get(r, f"/monitoring/publications/{MONITORED_YEAR}/versions/{version}"))
 
 
+def _subscription(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
+    """A subscription as read back by the city (the secret is shown once, in the 201, never again)."""
+    return dict(_get(r, f"/notifications/subscriptions/{response.json()['id']}"))
+
+
 def _decision(r: Records, path: str, body: Any, response: httpx.Response) -> dict[str, Any]:
     """A verification decision as its answer records it (the reason inside `verification`)."""
     return {"decision": body["decision"], "reason": response.json()["verification"]["reason"]}
@@ -634,6 +816,23 @@ CALCULATION = {
     "as_of": "2025-06-30",
     "facts": {"verified_investment_yuan": "30000000.00", "special_major_approved": False},
 }
+
+
+def _job_cases(service: str) -> list[Case]:
+    """The jobs routes of a service, on its finished job of district OWN (`Records.<service>_job`)."""
+
+    def job(r: Records) -> str:
+        return str(getattr(r, f"{service}_job"))
+
+    return [
+        Case(service, "GET", "/jobs/{id}", lambda r: f"/jobs/{job(r)}", None, OWN_READERS, refused=(("foreign", 404),)),
+        Case(service, "GET", "/jobs/{id}/result", lambda r: f"/jobs/{job(r)}/result", None, OWN_READERS,
+             refused=(("foreign", 404),)),
+        # The job has succeeded: there is nothing to cancel (409) for those who may cancel; nothing is written.
+        Case(service, "DELETE", "/jobs/{id}", lambda r: f"/jobs/{job(r)}", None, callers(),
+             refused=(("foreign", 404), ("auditor", 403), ("own", 409), ("city", 409))),
+    ]  # fmt: skip
+
 
 # fmt: off
 CASES: list[Case] = [
@@ -743,6 +942,10 @@ CASES: list[Case] = [
     # Screening and simulation compute for any key holder; a district key only over its own district.
     Case("eligibility", "POST", "/screenings", lambda r: "/screenings",
          lambda r: {"as_of": "2026-06-30", "year": 2025, "district_code": OWN}, OWN_READERS, computes=True),
+    # A year's snapshot taken now, as a job (the city only): of 2000, a year no measure covers, so that the job the
+    # worker runs in the background is quick and records no events (its rows are the snapshots', _BACKGROUND).
+    Case("eligibility", "POST", "/screenings/snapshots", lambda r: "/screenings/snapshots", lambda r: {"year": 2000},
+         CITY, unwatched=True, textless=True),
     Case("eligibility", "GET", "/enterprises/{uscc}/matches", lambda r: f"/enterprises/{r.enterprise}/matches",
          None, OWN_READERS),
     Case("eligibility", "POST", "/simulations", lambda r: "/simulations",
@@ -822,9 +1025,39 @@ CASES: list[Case] = [
          None, EVERYONE),
     Case("monitoring", "GET", "/publications/{year}/versions/{version}",
          lambda r: f"/publications/{MONITORED_YEAR}/versions/1", None, EVERYONE),
+
+    # ---- jobs (issue 17): any key holder may ask; the service shows a district key its own district's only (another
+    # district's job is a 404, not told apart from none); the auditor reads every job and cancels none ----
+    *_job_cases("registry"),
+    *_job_cases("eligibility"),
+
+    # ---- notifications (issue 17): every key holder subscribes (a district key to its own district's events); a
+    # subscription is managed by its district, the city and the auditor; another district is refused ----
+    Case("notifications", "POST", "/subscriptions", lambda r: "/subscriptions", subscription_body, EVERY_KEY,
+         stored=_subscription),
+    Case("notifications", "GET", "/subscriptions", lambda r: "/subscriptions", None, EVERY_KEY),
+    Case("notifications", "GET", "/subscriptions/{subscription_id}", lambda r: f"/subscriptions/{r.subscription}",
+         None, OWN_READERS),
+    Case("notifications", "PATCH", "/subscriptions/{subscription_id}", lambda r: f"/subscriptions/{r.subscription}",
+         lambda r: {"description": f"安全矩阵改名{serial()}"}, OWN_READERS, stored=_subscription),
+    OneShotCase("notifications", "DELETE", "/subscriptions/{subscription_id}",
+                lambda r: f"/subscriptions/{r.new_subscription()}", None, OWN_READERS),
+    # A ping and a redelivery write to the delivery log only (_BACKGROUND).
+    Case("notifications", "POST", "/subscriptions/{subscription_id}/ping",
+         lambda r: f"/subscriptions/{r.subscription}/ping", None, OWN_READERS, unwatched=True),
+    Case("notifications", "GET", "/subscriptions/{subscription_id}/deliveries",
+         lambda r: f"/subscriptions/{r.subscription}/deliveries", None, OWN_READERS),
+    OneShotCase("notifications", "POST", "/deliveries/{delivery_id}/redeliver",
+                lambda r: f"/deliveries/{r.new_delivery()}/redeliver", None, OWN_READERS, unwatched=True,
+                paths=lambda r, count: [f"/deliveries/{d}/redeliver" for d in r.finished_deliveries(count)]),
+    # The pull feed: every key holder, a district key its own district's events (and those of no district).
+    Case("notifications", "GET", "/events", lambda r: "/events?limit=50", None, EVERY_KEY),
 ]
 # fmt: on
-WRITE_CASES = [case for case in CASES if case.writes]
+# The writes that take a body, for the body tests (oversized, malformed, injected): a DELETE, a ping or a redelivery
+# takes none (and never reads one sent), so a malformed body there is no request of another kind; a body of a year
+# only (`textless`) has no field to inject text into.
+WRITE_CASES = [case for case in CASES if case.writes and case.body is not None and not case.textless]
 
 
 def served_routes(spec: dict[str, Any]) -> set[tuple[str, str]]:
@@ -860,6 +1093,7 @@ def world(stack: Stack) -> Iterator[World]:
     keys = make_caller_keys(stack)
     clients = {caller: make_client(stack.gateway, keys.get(caller)) for caller in CALLERS}
     tables = Tables(service_database_urls(stack))
+    records: Records | None = None
     try:
         records = make_records(clients["city"], clients["own"])
         spec = clients["none"].get("/openapi.json").json()
@@ -869,3 +1103,5 @@ def world(stack: Stack) -> Iterator[World]:
         for client in clients.values():
             client.close()
         tables.close()
+        if records is not None and records.receiver is not None:
+            records.receiver.stop()

@@ -37,7 +37,7 @@ __all__ = ["world"]  # the module-scoped fixture
 def test_the_matrix_covers_every_route_of_every_service(world: World) -> None:
     served = served_routes(world.spec)
     services = {path.split("/")[3] for _, path in served}
-    assert services == {"registry", "eligibility", "ranking", "monitoring"}, services
+    assert services == {"registry", "eligibility", "ranking", "monitoring", "notifications"}, services
     named = named_routes()
     assert served - named == set(), f"routes without a row in the matrix: {sorted(served - named)}"
     assert named - served == set(), f"rows for routes the API does not serve: {sorted(named - served)}"

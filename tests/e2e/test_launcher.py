@@ -1,5 +1,5 @@
-"""`make run` itself: `python -m deploy.run_local` migrates, starts every present service and the gateway, makes the
-demo keys, seeds demo data through the API, and stops everything together on SIGTERM."""
+"""`make run` itself: `python -m deploy.run_local` migrates, starts every present service, every present worker and
+the gateway, makes the demo keys, seeds demo data through the API, and stops everything together on SIGTERM."""
 
 import json
 import os
@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.run_local import present_services
+from deploy.run_local import present_services, present_workers
 from deploy.seed_demo import seed_if_empty
 from gateway import GATEWAY_DIR
+from gateway.settings import SERVICE_NAMES
 from shared.reference import DISTRICT_CODES
 from shared.settings import PROJECT_ROOT
 from tests.support import TestDatabase
@@ -42,13 +43,33 @@ def listening(port: int) -> bool:
 
 
 def free_run() -> int:
-    """A base port b with b..b+4 free: the gateway on b, the services on b+1..b+4."""
+    """A base port b with b..b+n free: the gateway on b, the n services on b+1..b+n (in the order of SERVICE_NAMES)."""
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20000, 40000)
-        if all(port_free(base + offset) for offset in range(5)):
+        if all(port_free(base + offset) for offset in range(1 + len(SERVICE_NAMES))):
             return base
-    raise RuntimeError("no five consecutive free ports")
+    raise RuntimeError(f"no {1 + len(SERVICE_NAMES)} consecutive free ports")
+
+
+def workers_of(keys_file: Path) -> dict[int, str]:
+    """The worker processes of this run (pid → the module it runs), found by the run's own DEMO_KEYS_FILE in their
+    environment: no other process on the machine is counted."""
+    found: dict[int, str] = {}
+    marker = f"DEMO_KEYS_FILE={keys_file}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if marker in environment and b"-m" in command:
+            module = command[command.index(b"-m") + 1].decode()
+            if module.startswith("services.") and module.endswith(".worker"):
+                found[int(entry.name)] = module
+    return found
 
 
 @pytest.fixture
@@ -91,6 +112,11 @@ def test_run_local_starts_seeds_and_stops_everything(databases: dict[str, TestDa
             time.sleep(0.3)
         output = (tmp_path / "run.log").read_text(errors="replace")
         assert "demo data seeded" in output
+        # One worker process per present worker module, each started by the launcher, all running.
+        workers = present_workers()
+        for name in workers:
+            assert f"run_local: starting {name}-worker: services.{name}.worker" in output
+        assert sorted(workers_of(keys_file).values()) == sorted(f"services.{name}.worker" for name in workers)
 
         keys = json.loads(keys_file.read_text())
         assert set(keys) == {"city", "auditor", "districts"}
@@ -127,6 +153,9 @@ def test_run_local_starts_seeds_and_stops_everything(databases: dict[str, TestDa
             assert assessment.status_code == 200, assessment.text
             values = {row["target_id"]: row["value"] for row in assessment.json()["targets"]}
             assert values["T33"] is not None and values["T02"] is not None and values["T04"] is not None
+            if "notifications" in present_services():
+                subscriptions = client.get("/api/v1/notifications/subscriptions", headers=yuzhong)
+                assert subscriptions.status_code == 200, subscriptions.text
             # The registry is no longer empty: seeding again does nothing.
             assert "nothing seeded" in seed_if_empty(gateway, keys["city"])
     finally:
@@ -134,7 +163,11 @@ def test_run_local_starts_seeds_and_stops_everything(databases: dict[str, TestDa
         code = launcher.wait(timeout=30)
         log.close()
     assert code == 0
-    assert "stopping gateway" in (tmp_path / "run.log").read_text()
-    # Every process is gone: nothing listens on the gateway's or the services' ports.
+    output = (tmp_path / "run.log").read_text()
+    assert "stopping gateway" in output
+    for name in present_workers():
+        assert f"stopping {name}-worker" in output
+    # Every process is gone: nothing listens on the gateway's or the services' ports, and no worker is left.
     time.sleep(0.2)
-    assert not any(listening(base + offset) for offset in range(1 + len(present_services())))
+    assert not any(listening(base + offset) for offset in range(1 + len(SERVICE_NAMES)))
+    assert workers_of(keys_file) == {}

@@ -565,8 +565,8 @@ def test_every_way_of_starting_a_server_turns_the_banner_off() -> None:
             if "uvicorn" in line and ("CMD" in line or "command" in line):
                 commands += 1
                 assert "--no-server-header" in line, f"{launcher.name}: {line.strip()}"
-    # The Dockerfile's, docker-compose's five and the five Kubernetes manifests'.
-    assert commands == 11, f"{commands} uvicorn commands found in {[p.name for p in LAUNCHERS]}"
+    # The Dockerfile's, docker-compose's six and the six Kubernetes manifests' (the workers serve no HTTP).
+    assert commands == 13, f"{commands} uvicorn commands found in {[p.name for p in LAUNCHERS]}"
 
 
 def test_the_answer_check_catches_a_banner_and_a_bare_error() -> None:

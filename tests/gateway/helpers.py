@@ -229,6 +229,7 @@ def settings_for(database_url: str, **overrides: Any) -> GatewaySettings:
         "eligibility_url": "",
         "ranking_url": "",
         "monitoring_url": "",
+        "notifications_url": "",
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -4,6 +4,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.access import rule_for
+from gateway.proxy import _internal
 from tests.gateway.helpers import bearer, make_key, revoke
 
 Gw = tuple[FastAPI, httpx.AsyncClient]
@@ -42,6 +44,7 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int]]] = [
     ("PUT", "/api/v1/eligibility/parameters/m01_ratio", (401, OK, 403, 403)),
     ("POST", "/api/v1/eligibility/screenings", (401, OK, OK, OK)),
     ("POST", "/api/v1/eligibility/simulations", (401, OK, OK, OK)),
+    ("POST", "/api/v1/eligibility/screenings/snapshots", (401, OK, 403, 403)),
     ("GET", "/api/v1/eligibility/awards?district_code=500103", (401, OK, OK, OK)),
     ("POST", "/api/v1/eligibility/awards", (401, OK, 403, 403)),
     ("POST", "/api/v1/eligibility/awards/7/transitions", (401, OK, 403, 403)),
@@ -59,6 +62,23 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int]]] = [
     ("GET", "/api/v1/ranking/runs/3", (401, OK, 403, OK)),
     ("GET", "/api/v1/ranking/runs/3/sensitivity?draws=10&seed=1", (401, OK, 403, OK)),
     ("POST", "/api/v1/ranking/runs/3/publish", (401, OK, 403, 403)),
+    # Jobs (issue 17): every key holder follows, fetches and cancels the jobs it may see; the service scopes.
+    ("GET", "/api/v1/registry/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10", (401, OK, OK, OK)),
+    ("GET", "/api/v1/registry/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10/result", (401, OK, OK, OK)),
+    ("DELETE", "/api/v1/registry/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10", (401, OK, OK, OK)),
+    ("GET", "/api/v1/eligibility/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10", (401, OK, OK, OK)),
+    ("GET", "/api/v1/eligibility/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10/result", (401, OK, OK, OK)),
+    ("DELETE", "/api/v1/eligibility/jobs/0b7e4a52-2f7c-4d7e-9a61-3c7f1b2f9e10", (401, OK, OK, OK)),
+    # Notifications: the auditor subscribes too (it watches the whole city); nothing without a key.
+    ("POST", "/api/v1/notifications/subscriptions", (401, OK, OK, OK)),
+    ("GET", "/api/v1/notifications/subscriptions", (401, OK, OK, OK)),
+    ("GET", "/api/v1/notifications/subscriptions/5", (401, OK, OK, OK)),
+    ("PATCH", "/api/v1/notifications/subscriptions/5", (401, OK, OK, OK)),
+    ("DELETE", "/api/v1/notifications/subscriptions/5", (401, OK, OK, OK)),
+    ("POST", "/api/v1/notifications/subscriptions/5/ping", (401, OK, OK, OK)),
+    ("GET", "/api/v1/notifications/subscriptions/5/deliveries", (401, OK, OK, OK)),
+    ("POST", "/api/v1/notifications/deliveries/9/redeliver", (401, OK, OK, OK)),
+    ("GET", "/api/v1/notifications/events?cursor=abc", (401, OK, OK, OK)),
 ]
 
 
@@ -135,6 +155,50 @@ async def test_a_revoked_key_is_refused(gw: Gw) -> None:
     response = await client.get("/api/v1/registry/districts", headers=bearer(key))
     assert response.status_code == 401
     assert response.json()["detail"] == "The API key is not valid or has been revoked."
+
+
+INTERNAL_PATHS = [
+    "/outbox/events",
+    "/outbox/events?after=MTIzLjQ1&limit=1000",
+    "/outbox",
+    "/outbox/",
+    "//outbox/events",
+    "/OutBox/events",
+    "/%6Futbox/events",
+]
+
+
+@pytest.mark.parametrize("service", ["registry", "eligibility", "ranking", "monitoring", "notifications"])
+async def test_the_outbox_feeds_are_never_routed_for_any_key(gw: Gw, keys: dict[str, str | None], service: str) -> None:
+    # The outbox is the system's own feed (signed as a service, for the notifications relay): 404 for every caller,
+    # before the key is even looked at, and nothing reaches the service.
+    _, client = gw
+    for path in INTERNAL_PATHS:
+        for caller in (*CALLERS, "malformed"):
+            key = keys.get(caller) if caller != "malformed" else "nonsense"
+            for method in ("GET", "POST", "DELETE"):
+                response = await client.request(method, f"/api/v1/{service}{path}", headers=bearer(key) if key else {})
+                assert response.status_code == 404, (service, path, caller, method, response.text[:300])
+                assert response.headers["content-type"] == "application/problem+json"
+                assert "internal feeds" in response.json()["detail"]
+                assert "principal" not in response.json()  # the echo service was never reached
+    # A path that merely contains the word is the service's to answer.
+    city = bearer(str(keys["city"]))
+    response = await client.get(f"/api/v1/{service}/enterprises/outbox", headers=city)
+    assert response.status_code == 200 and response.json()["principal"]["role"] == "city"
+
+
+def test_dot_segments_do_not_hide_the_outbox() -> None:
+    # Clients resolve `.` and `..` themselves (httpx does), but a raw request line need not.
+    assert all(_internal(path) for path in ("/./outbox/events", "/../outbox", "//./outbox/", "/OUTBOX"))
+    assert not any(_internal(path) for path in ("/things/outbox", "/outboxes", "/", "", "/events"))
+
+
+def test_the_access_rules_refuse_the_outbox_to_every_role() -> None:
+    for service in ("registry", "eligibility", "ranking", "notifications"):
+        for method in ("GET", "HEAD", "POST", "DELETE"):
+            rule = rule_for(service, method, "/outbox/events")
+            assert rule is not None and rule.roles == frozenset(), (service, method)
 
 
 @pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])

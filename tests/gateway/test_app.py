@@ -38,6 +38,7 @@ async def test_healthz_and_readyz(gw: Gw) -> None:
             "eligibility": "ok",
             "ranking": "ok",
             "monitoring": "ok",
+            "notifications": "ok",
         },
         "circuits": {name: "closed" for name in SERVICE_NAMES},
     }
@@ -45,13 +46,15 @@ async def test_healthz_and_readyz(gw: Gw) -> None:
 
 def test_every_service_has_an_upstream_setting_on_its_own_default_port(gateway_db: TestDatabase) -> None:
     # run_local gives the services ports 8001… in the order of SERVICE_NAMES; the gateway's defaults must agree.
-    assert SERVICE_NAMES == ("registry", "eligibility", "ranking", "monitoring")
+    assert SERVICE_NAMES == ("registry", "eligibility", "ranking", "monitoring", "notifications")
     defaults = [GatewaySettings.model_fields[f"{name}_url"].default for name in SERVICE_NAMES]
     assert defaults == [f"http://127.0.0.1:{8001 + index}" for index in range(len(SERVICE_NAMES))]
     urls = {f"{name}_url": f" http://{name}:{8001 + index}/ " for index, name in enumerate(SERVICE_NAMES)}
     deployed = settings_for(gateway_db.url, **urls).upstream_urls()
     assert deployed == {name: f"http://{name}:{8001 + index}" for index, name in enumerate(SERVICE_NAMES)}
     assert list(settings_for(gateway_db.url, monitoring_url="http://monitoring:8004").upstream_urls()) == ["monitoring"]
+    only = settings_for(gateway_db.url, notifications_url="http://notifications:8005").upstream_urls()
+    assert only == {"notifications": "http://notifications:8005"}
 
 
 async def test_an_upstream_or_redis_down_leaves_the_gateway_ready_and_is_reported(
@@ -71,7 +74,7 @@ async def test_an_upstream_or_redis_down_leaves_the_gateway_ready_and_is_reporte
                 "rate_limit_store": "unreachable: ConnectionError",
                 "registry": "ok",
                 "eligibility": "unreachable: ClientConnectorError",
-            },  # ranking and monitoring are not deployed, so not probed
+            },  # ranking, monitoring and notifications are not deployed, so not probed
             "circuits": {"registry": "closed", "eligibility": "closed"},
         }
         metrics = (await client.get("/metrics")).text

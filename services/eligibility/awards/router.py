@@ -1,8 +1,8 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from services.eligibility.awards import service
+from services.eligibility.awards import export_jobs, service
 from services.eligibility.awards.schemas import (
     AwardAboveEntitlementProblem,
     AwardDetail,
@@ -18,6 +18,7 @@ from services.eligibility.awards.schemas import (
 )
 from services.eligibility.calendar.router import CALENDAR_UNKNOWN
 from services.eligibility.dependencies import ParametersDep, RankingDep, ReachWorkDep, RegistryDep, SettingsDep
+from services.eligibility.jobs.router import accepted_job
 from services.eligibility.screenings.subjects import RecipientKind
 from shared.auth import Principal, Role, require_roles
 from shared.clock import ClockDep
@@ -25,6 +26,7 @@ from shared.db import SessionDep
 from shared.downloads import CSV, XLSX, download, file_responses
 from shared.http import upstream_unavailable
 from shared.identifiers import DistrictCode, Storable, Year
+from shared.jobs import ACCEPTED_RESPONSE, PreferAsyncDep
 from shared.openapi import problems
 from shared.pagination import DEFAULT_LIMIT, AfterId, LimitQuery
 from shared.policy.catalogue import SubjectType
@@ -157,15 +159,27 @@ async def summary(
     response_class=Response,
     operation_id="downloadAwardsCsv",
     summary="Download awards as CSV",
-    description="The awards the filters select, one row each, as UTF-8 CSV for the official documents.",
+    description="The awards the filters select, one row each, as UTF-8 CSV for the official documents. With "
+    "`Prefer: respond-async` the file is written by a job: a 202 with `Location: /jobs/{id}`, the job's result the "
+    "same file (bad filters are refused first, no job written).",
     responses={
         **file_responses(CSV, "The file, to save as `awards.csv`."),
+        **ACCEPTED_RESPONSE,
         **problems({403: _OTHER_DISTRICT, 422: _EXPORT_REFUSED}),
     },
 )
 async def export_csv(
-    session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
+    session: SessionDep,
+    principal: ReaderDep,
+    _: ReachWorkDep,
+    filters: FiltersDep,
+    settings: SettingsDep,
+    prefer_async: PreferAsyncDep,
+    request: Request,
 ) -> Response:
+    if prefer_async:
+        job = await export_jobs.submit(session, principal, filters, "csv", settings.award_export_max_rows)
+        return accepted_job(request, job)
     body = await service.export_csv(session, principal, filters, settings.award_export_max_rows)
     return download(body, "awards.csv")
 
@@ -175,15 +189,27 @@ async def export_csv(
     response_class=Response,
     operation_id="downloadAwardsXlsx",
     summary="Download awards as an Excel workbook",
-    description="The awards the filters select as an Excel workbook (.xlsx) with totals, for the official documents.",
+    description="The awards the filters select as an Excel workbook (.xlsx) with totals, for the official documents. "
+    "With `Prefer: respond-async` the workbook is written by a job: a 202 with `Location: /jobs/{id}`, the job's "
+    "result the same file (bad filters are refused first, no job written).",
     responses={
         **file_responses(XLSX, "The file, to save as `awards.xlsx`."),
+        **ACCEPTED_RESPONSE,
         **problems({403: _OTHER_DISTRICT, 422: _EXPORT_REFUSED}),
     },
 )
 async def export_xlsx(
-    session: SessionDep, principal: ReaderDep, _: ReachWorkDep, filters: FiltersDep, settings: SettingsDep
+    session: SessionDep,
+    principal: ReaderDep,
+    _: ReachWorkDep,
+    filters: FiltersDep,
+    settings: SettingsDep,
+    prefer_async: PreferAsyncDep,
+    request: Request,
 ) -> Response:
+    if prefer_async:
+        job = await export_jobs.submit(session, principal, filters, "xlsx", settings.award_export_max_rows)
+        return accepted_job(request, job)
     body = await service.export_xlsx(session, principal, filters, settings.award_export_max_rows)
     return download(body, "awards.xlsx")
 

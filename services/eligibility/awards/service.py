@@ -29,7 +29,7 @@ from services.eligibility.awards.schemas import (
     SummaryTotals,
     TransitionIn,
 )
-from services.eligibility.awards.workflow import STEPS, AwardAction, allowed_actions
+from services.eligibility.awards.workflow import ACTION_EVENTS, STEPS, AwardAction, allowed_actions
 from services.eligibility.calendar.service import notice_end
 from services.eligibility.measures.catalogue import MEASURES_BY_ID
 from services.eligibility.parameters.definitions import ParameterSet
@@ -41,6 +41,8 @@ from services.eligibility.rules.engine import RULES
 from shared.auth import Principal
 from shared.clock import Clock, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from shared.events import EventType, event_data, public_path
+from shared.outbox import NewEvent, record_events
 from shared.pagination import next_cursor
 from shared.requestid import current_client_request_id, current_request_id
 from shared.scoping import listing_district
@@ -70,6 +72,10 @@ class AwardStepRefused(Conflict):
 
 def _yuan(value: Decimal) -> str:
     return f"{value:.2f}"
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------
@@ -280,6 +286,36 @@ def _event(
     )
 
 
+def award_event(
+    award: Award, type: EventType, from_status: str | None, on: date, reason: str | None, **fields: Any
+) -> NewEvent:
+    """The domain event of one step of `award` (its status already the step's target), for its district."""
+    return NewEvent(
+        type=type,
+        district_code=award.district_code,
+        subject=f"award:{award.id}",
+        data=event_data(
+            public_path("eligibility", "awards", award.id),
+            measure_id=award.measure_id,
+            subject_type=award.subject_type,
+            year=award.year,
+            award_id=award.id,
+            policy=award.policy,
+            subject_id=award.subject_id,
+            subject_name=award.subject_name,
+            recipient_kind=award.recipient_kind,
+            recipient=award.recipient,
+            from_status=from_status,
+            status=award.status,
+            amount_yuan=_yuan(award.amount_yuan),
+            payable_yuan=_yuan(award.payable_yuan),
+            effective_on=on.isoformat(),
+            reason=reason,
+            **fields,
+        ),
+    )
+
+
 def _describe(award: Award) -> str:
     return f"award {award.id} of {_yuan(award.amount_yuan)} yuan under {award.policy}"
 
@@ -405,9 +441,30 @@ async def propose(
     proposed = _event(award.id, "propose", None, "proposed", on, reason, principal)
     await repository.add_event(session, proposed)
     await session.flush()
+    events = [
+        award_event(
+            award,
+            EventType.AWARD_PROPOSED,
+            None,
+            on,
+            reason,
+            supersedes_award_id=current.id if current is not None and current.status == "superseded" else None,
+            tops_up_award_id=award.tops_up_award_id,
+        )
+    ]
     if current is not None and previous_status is not None:
         if current.status == "superseded":
             current.superseded_by_id = award.id
+            events.append(
+                award_event(
+                    current,
+                    EventType.AWARD_SUPERSEDED,
+                    previous_status,
+                    on,
+                    f"superseded by award {award.id} (就高不重复)",
+                    superseded_by_award_id=award.id,
+                )
+            )
             event = _event(
                 current.id,
                 "supersede",
@@ -430,6 +487,7 @@ async def propose(
             )
         await repository.add_event(session, event)
         await session.flush()
+    await record_events(session, events)
     # A new award's history is the one event just written.
     return await detail(session, award, today, [proposed])
 
@@ -534,6 +592,14 @@ async def transition(
         session, _event(award.id, body.action, from_status, award.status, on, body.reason, principal)
     )
     await session.flush()
+    step_fields: dict[str, Any] = {}
+    if body.action == "publicise":
+        step_fields = {"publicised_on": on.isoformat(), "notice_ends_on": _iso(award.notice_ends_on)}
+    elif body.action == "pay":
+        step_fields = {"paid_on": on.isoformat()}
+    await record_events(
+        session, [award_event(award, ACTION_EVENTS[body.action], from_status, on, body.reason, **step_fields)]
+    )
     if resumes is not None:
         resumes.is_standing = True
         await session.flush()

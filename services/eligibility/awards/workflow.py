@@ -11,6 +11,8 @@ from typing import Literal
 
 from typing_extensions import TypeAliasType
 
+from shared.events import EventType
+
 AwardAction = TypeAliasType("AwardAction", Literal["approve", "publicise", "object", "pay", "reject", "withdraw"])
 ACTIONS: tuple[AwardAction, ...] = ("approve", "publicise", "object", "pay", "reject", "withdraw")
 OPEN_STATUSES = ("proposed", "approved", "publicised")
@@ -30,6 +32,17 @@ STEPS: dict[AwardAction, Step] = {
     "pay": Step(("publicised",), "paid", False),
     "reject": Step(OPEN_STATUSES, "rejected", True),
     "withdraw": Step(OPEN_STATUSES, "withdrawn", True),
+}
+
+# The domain event each action records (shared.events); a proposal records award.proposed, and the award it
+# supersedes award.superseded.
+ACTION_EVENTS: dict[AwardAction, EventType] = {
+    "approve": EventType.AWARD_APPROVED,
+    "publicise": EventType.AWARD_PUBLICISED,
+    "object": EventType.AWARD_OBJECTED,
+    "pay": EventType.AWARD_PAID,
+    "reject": EventType.AWARD_REJECTED,
+    "withdraw": EventType.AWARD_WITHDRAWN,
 }
 
 

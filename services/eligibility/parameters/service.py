@@ -28,6 +28,8 @@ from services.eligibility.parameters.schemas import (
 from services.eligibility.parameters.store import ParameterStore
 from shared.auth import Principal
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
+from shared.events import EventType, event_data, public_path
+from shared.outbox import record_event
 from shared.requestid import current_client_request_id, current_request_id
 
 
@@ -151,6 +153,25 @@ async def amend(
     except IntegrityError:
         # Another request recorded a value for the same day between the check above and this insert.
         raise Conflict(f"{name} already has a value in force from {body.effective_from}.") from None
+    previous = definition.value_at(body.effective_from)
+    await record_event(
+        session,
+        type=EventType.PARAMETER_AMENDED,
+        district_code=None,
+        subject=f"parameter:{name}",
+        data=event_data(
+            public_path("eligibility", "parameters", name),
+            measure_id=definition.measure_id,
+            name=name,
+            effective_from=body.effective_from.isoformat(),
+            value=format_value(value),
+            previous_value=format_value(previous.value) if previous is not None else None,
+            unit=definition.unit,
+            reason=body.reason,
+            recorded_by=principal.label,
+        ),
+        occurred_at=recorded_at,
+    )
     # The next request of this process re-reads the amendments (after this one commits); other processes
     # within their refresh interval.
     store.invalidate()

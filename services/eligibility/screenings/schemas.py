@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 from services.eligibility.calculations.schemas import MeasureFacts
@@ -33,6 +33,26 @@ class ScreeningIn(BaseModel):
     as_of: date = Field(description="The date the policy and parameters are applied on")
     year: Year
     district_code: DistrictCode | None = Field(default=None, description="One district only (a district key: its own)")
+
+
+class SnapshotIn(BaseModel):
+    """A year whose nightly snapshot is taken now (after a correction the districts should hear of before night)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: Year
+
+
+class SnapshotOut(BaseModel):
+    """A snapshot taken: the year's eligible pairs stored, and the events of its difference with the previous one."""
+
+    snapshot_id: int
+    year: int
+    as_of: date = Field(description="The day (China) the screening applied the policy on")
+    baseline: bool = Field(description="The year's first snapshot: nothing to compare with, so no events")
+    eligible: int = Field(description="Eligible subject–measure pairs stored")
+    newly_eligible: int = Field(description="`enterprise.newly_eligible` events recorded")
+    no_longer_eligible: int = Field(description="`enterprise.no_longer_eligible` events recorded")
 
 
 class ScreenedSubject(BaseModel):

@@ -1,6 +1,6 @@
 """Runs: compute a year's ranking from the registry and the award table, freeze it, and publish it."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,8 @@ from services.ranking.vocabulary import API_NEW_COUNT
 from shared.auth import Principal
 from shared.clock import Clock, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, field_error
+from shared.events import EventSubjectType, EventType, event_data, public_path, yuan
+from shared.outbox import NewEvent, record_events
 from shared.pagination import next_cursor
 
 
@@ -309,6 +311,57 @@ def changes_between(previous: Run, current: Run) -> list[RankingChange]:
     return found
 
 
+# The measure the ranking's awards are paid under (第六条: the top ten districts), the events' `measure_id`.
+RANKING_MEASURE = "M06"
+
+
+def publication_events(run: Run, previous: Run | None, now: datetime) -> list[NewEvent]:
+    """One event per ranked district, with its own rank and award (and, on a republication, the ones before).
+
+    Per district rather than one for the ranking as a whole: a district's subscription sees the events of its own
+    district only, and every district (not only the ten that are awarded) is ranked and learns its place; the
+    city's and the auditor's subscriptions get every district's. All share the subject `ranking:<year>`."""
+    event_type = EventType.RANKING_PUBLISHED if previous is None else EventType.RANKING_REPUBLISHED
+    before = {row["district_code"]: row for row in previous.document["rows"]} if previous is not None else {}
+    events: list[NewEvent] = []
+    for row in run.document["rows"]:
+        old = before.get(row["district_code"])
+        fields: dict[str, Any] = {
+            "run_id": run.id,
+            "district_name": row["district_name"],
+            "rank": row["rank"],
+            "award_yuan": yuan(Decimal(row["award_yuan"])),
+            "award_eligible": row.get("award_eligible"),
+            "published_at": now.isoformat(),
+            "publish_reason": run.publish_reason,
+        }
+        if previous is not None:
+            fields |= {
+                "previous_run_id": previous.id,
+                "previous_rank": old["rank"] if old is not None else None,
+                "previous_award_yuan": yuan(Decimal(old["award_yuan"])) if old is not None else None,
+                "changed": old is None
+                or old["rank"] != row["rank"]
+                or Decimal(old["award_yuan"]) != Decimal(row["award_yuan"]),
+            }
+        events.append(
+            NewEvent(
+                type=event_type,
+                district_code=row["district_code"],
+                subject=f"ranking:{run.year}",
+                data=event_data(
+                    public_path("ranking", "rankings", run.year),
+                    measure_id=RANKING_MEASURE,
+                    subject_type=EventSubjectType.DISTRICT.value,
+                    year=run.year,
+                    **fields,
+                ),
+                occurred_at=now,
+            )
+        )
+    return events
+
+
 class RunNotDraft(Conflict):
     """Only a draft is published, once."""
 
@@ -374,6 +427,7 @@ async def publish(
     run.supersedes_run_id = current.id if current is not None else None
     run.changes = [change.model_dump(mode="json") for change in changes] if current is not None else None
     await session.flush()
+    await record_events(session, publication_events(run, current, now))
     return RunPublishOut(
         run_id=run.id,
         year=run.year,

@@ -1,12 +1,13 @@
 import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from services.registry.dependencies import IdempotencyDep, ImportBodyDep, ImportWorkDep, SettingsDep
-from services.registry.enterprises import imports, service
+from services.registry.enterprises import imports, service, tasks
 from services.registry.enterprises.schemas import (
     EnterpriseConflictProblem,
     EnterpriseCreate,
@@ -32,6 +33,7 @@ from shared.db import SessionDep
 from shared.errors import SafeJSONResponse, safe_json
 from shared.etags import IfMatchDep, etag
 from shared.identifiers import DistrictCode, SectorCode, Storable, Uscc, Year
+from shared.jobs import ACCEPTED_RESPONSE, PreferAsyncDep, accepted_response
 from shared.openapi import HEADERS, problems
 from shared.pagination import DEFAULT_LIMIT, AfterText, LimitQuery
 
@@ -125,6 +127,7 @@ async def list_enterprises(
     description=imports.DESCRIPTION,
     responses={
         200: {"headers": {"Idempotent-Replayed": HEADERS["Idempotent-Replayed"]}},
+        **ACCEPTED_RESPONSE,
         **problems(
             {
                 400: "The body cannot be read as its Content-Type says: CSV bytes that are neither UTF-8 nor "
@@ -186,6 +189,8 @@ async def import_enterprises(
     idempotency: IdempotencyDep,
     _: ImportWorkDep,
     body: ImportBodyDep,
+    request: Request,
+    respond_async: PreferAsyncDep,
     atomic: Annotated[bool, Query(description="Write nothing unless every row is valid")] = False,
     # Documented with the request body (JSON, CSV or XLSX) above.
     content_type: Annotated[str, Header(include_in_schema=False)] = "",
@@ -199,8 +204,24 @@ async def import_enterprises(
         )
         return status.HTTP_200_OK, report
 
-    outcome = await idempotency.run(request_fingerprint(content_type, str(atomic), body), run)
+    async def submit() -> tuple[int, dict[str, object]]:
+        # A Content-Type no import takes is refused now (415), not by the job; the rest is the job's to find.
+        limits = imports.ImportLimits(max_rows=settings.import_max_rows, max_bytes=settings.import_max_bytes)
+        imports.parse_body(content_type, body, limits)
+        job = await tasks.submit_import(
+            session, principal, body=body, content_type=content_type, atomic=atomic, idempotency_key=idempotency.key
+        )
+        return status.HTTP_202_ACCEPTED, {"job_id": str(job.id)}
+
+    # As a job (202, shared/jobs.py) when asked (`Prefer: respond-async`) or when the body is large. The same
+    # Idempotency-Key again answers the first answer: the report, or the same job as it is now.
+    threshold = settings.import_async_threshold_bytes
+    as_job = respond_async or 0 < threshold < len(body)
+    outcome = await idempotency.run(request_fingerprint(content_type, str(atomic), body), submit if as_job else run)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    if outcome.status_code == status.HTTP_202_ACCEPTED:
+        job = await tasks.read_job(session, principal, uuid.UUID(str(outcome.body["job_id"])))
+        return accepted_response(request, job, headers=headers)
     rejected = outcome.body.get("rejected")
     if outcome.status_code == status.HTTP_200_OK and isinstance(rejected, list) and len(rejected) > _ROWS_PER_PIECE:
         return StreamingResponse(_report_pieces(outcome.body, rejected), headers=headers, media_type=JSON)

@@ -31,6 +31,8 @@ from services.registry.verification.schemas import (
 from shared.auth import Principal, Role
 from shared.clock import utcnow
 from shared.errors import InvalidInput, NotFound, field_error
+from shared.events import EventType, event_data, public_path
+from shared.outbox import NewEvent, record_events
 from shared.pagination import page_of
 from shared.reference import MAX_YEAR, MIN_YEAR
 from shared.uscc import uscc_problem
@@ -118,6 +120,46 @@ class _Decision:
     reason: str | None
 
 
+# The events of decisions: one `figures.verified` per yearly figures row verified.
+
+# The yearly figures among the verified records: kind → (the subject's type, its public path's collection).
+_YEARLY_FIGURES: dict[str, tuple[str, str]] = {
+    "enterprise_year": ("enterprise", "enterprises"),
+    "cluster_year": ("cluster", "clusters"),
+    "building_year": ("building", "buildings"),
+}
+
+
+def figures_verified(kind: VerifiableRecordKind, key: tuple[Any, ...], district_code: str, at: datetime) -> NewEvent:
+    """`figures.verified` of one yearly figures row (`key` = (uscc or id, year)) the city has just verified."""
+    subject_type, collection = _YEARLY_FIGURES[kind]
+    subject_id, year = key
+    return NewEvent(
+        type=EventType.FIGURES_VERIFIED,
+        district_code=district_code,
+        subject=f"{subject_type}:{subject_id}",
+        data=event_data(
+            public_path("registry", collection, subject_id, "years", year),
+            subject_type=subject_type,
+            year=year,
+            record=kind,
+            record_id=id_text(key),
+            subject_id=str(subject_id),
+            verified_at=at.isoformat(),
+        ),
+        occurred_at=at,
+    )
+
+
+def _events_of(changes: Sequence[tuple[_Decision, dict[str, Any]]], at: datetime) -> list[NewEvent]:
+    """One `figures.verified` per yearly figures row a decision verified (a rejection, or any other kind, none)."""
+    return [
+        figures_verified(item.kind, item.key, state["district_code"], at)
+        for item, state in changes
+        if item.decision == "verify" and item.kind in _YEARLY_FIGURES
+    ]
+
+
 def _reason(decision: str, reason: str | None) -> str | None:
     """The reason as sent (kept exactly); None when a rejection has none worth the name."""
     if decision == "reject" and not (reason and reason.strip()):
@@ -170,9 +212,12 @@ async def decide(
     state = await repository.lock_state(session, kind, key)
     if state is None:
         raise NotFound(f"No {kind.replace('_', ' ')} {id_text(key)}.")
-    out, change = await _apply(session, principal, _Decision(kind, key, decision, reason), state, utcnow())
+    now = utcnow()
+    item = _Decision(kind, key, decision, reason)
+    out, change = await _apply(session, principal, item, state, now)
     if change is not None:
         await record(session, principal, [change])
+        await record_events(session, _events_of([(item, state)], now))
     return out
 
 
@@ -217,6 +262,7 @@ async def decide_many(session: AsyncSession, principal: Principal, body: BulkVer
     now = utcnow()
     items: list[VerifiedRecord] = []
     changes: list[Change] = []
+    decided: list[tuple[_Decision, dict[str, Any]]] = []
     counts = {"verify": 0, "reject": 0, "unchanged": 0}
     for index, decision in planned:
         out, change = await _apply(session, principal, decision, states[index], now)
@@ -226,7 +272,9 @@ async def decide_many(session: AsyncSession, principal: Principal, body: BulkVer
         else:
             counts[decision.decision] += 1
             changes.append(change)
+            decided.append((decision, states[index]))
     await record(session, principal, changes)
+    await record_events(session, _events_of(decided, now))
     return BulkVerificationReport(
         verified=counts["verify"], rejected=counts["reject"], unchanged=counts["unchanged"], items=items
     )
