@@ -44,6 +44,11 @@ def make_engine(
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
     _, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    # A session of ours left idle inside a transaction is ended by the server: an open transaction holds back
+    # vacuum and every producer's outbox feed (shared/outbox.py: the feed waits for the oldest running one).
+    server_settings = dict(connect_kwargs.pop("server_settings", None) or {})
+    server_settings.setdefault("idle_in_transaction_session_timeout", str(IDLE_IN_TRANSACTION_MS))
+    connect_kwargs["server_settings"] = server_settings
 
     async def connect() -> Any:
         # asyncpg raises the socket's own error when the server is down (SQLAlchemy does not wrap it), and its own
@@ -65,6 +70,11 @@ def make_engine(
     _check_on_checkout(engine)
     return engine
 
+
+# How long the server lets a session of ours sit idle inside a transaction (no statement running) before it ends
+# it: far above any pause of the code between two statements of one transaction (an upstream read with its
+# retries), far below what would stall the outbox feeds for long.
+IDLE_IN_TRANSACTION_MS = 60_000
 
 # A pooled connection unused for longer than this is pinged before it is handed out.
 PING_AFTER_IDLE_SECONDS = 10.0

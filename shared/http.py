@@ -79,6 +79,8 @@ def make_http_client(base_url: str, *, timeout_seconds: float, max_connections: 
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 3.0)),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         cookies=None,
+        # Between the services, always direct: a proxy of the environment (HTTP_PROXY) would see signed requests.
+        trust_env=False,
     )
 
 
@@ -97,7 +99,7 @@ def service_client(
     http = (
         make_http_client(base_url, timeout_seconds=timeout_seconds)
         if transport is None
-        else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_seconds)
+        else httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_seconds, trust_env=False)
     )
     return ServiceClient(http, upstream=upstream, secret=secret, retries=retries, backoff_seconds=backoff_seconds)
 

@@ -14,13 +14,15 @@ District keys see their own district's jobs only (another's is a 404: a job's id
 the city and the auditor see every job; the city and the job's own district may cancel it.
 """
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
+import procrastinate
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -37,6 +39,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    delete,
     func,
     select,
     text,
@@ -49,8 +52,8 @@ from shared.auth import KeyHolderDep, Principal, Role
 from shared.clock import utcnow
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, NotFound, Problem, ProblemError, SafeJSONResponse, caller_path
-from shared.openapi import HEADERS, problems
-from shared.queue import enqueue, request_abort
+from shared.openapi import HEADERS, problems, schema_ref
+from shared.queue import enqueue, request_abort, worker_resources
 
 TABLE_NAME = "jobs"
 # A job's input is kept with it until the job is deleted; the service bounds what it accepts (an import body is at
@@ -68,6 +71,7 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+logger = logging.getLogger(__name__)
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
@@ -147,6 +151,31 @@ class JobStateConflict(Conflict):
     slug = "job-state"
 
 
+class TooManyJobs(ProblemError):
+    """The caller has as many jobs waiting or running as one caller may: its next waits for one of them to end."""
+
+    status, title, slug = 429, "Too Many Requests", "too-many-jobs"
+
+
+# Jobs one caller (the city, the auditor, a district's keys together) may have queued or running at once: each holds
+# its input in the database and a place in the workers' queue, so that one caller cannot fill either.
+MAX_UNFINISHED_PER_REQUESTER = 10
+
+
+def add_pruning(blueprint: procrastinate.Blueprint, store: "JobStore", *, cron: str, retention_days: int) -> None:
+    """A periodic task on a worker's `blueprint` deleting the jobs finished more than `retention_days` ago (their
+    results are held for that long: `result_url` answers 404 after)."""
+
+    async def prune_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
+        async with worker_resources(context).sessions.begin() as session:
+            pruned = await store.prune(session, finished_before=utcnow() - timedelta(days=retention_days))
+        logger.info("pruned %d jobs finished more than %d days ago", pruned, retention_days)
+        return pruned
+
+    task = blueprint.task(name="prune_jobs", pass_context=True)(prune_jobs)
+    blueprint.periodic(cron=cron, periodic_id="prune")(task)
+
+
 # ---- Prefer: respond-async -------------------------------------------------------------------------------------
 
 
@@ -212,6 +241,11 @@ def _visible(principal: Principal, row: Row[Any]) -> bool:
     return principal.role is Role.DISTRICT and row.requester_district == principal.district_code
 
 
+def _submitted_by(principal: Principal, row: Row[Any]) -> bool:
+    """The principal is the job's requester (a district: any key of its district; the auditor: the auditor)."""
+    return bool(row.requester_role == principal.role.value and row.requester_district == principal.district_code)
+
+
 @dataclass(frozen=True)
 class JobStore:
     """The jobs of one service (its `jobs_table`)."""
@@ -234,7 +268,26 @@ class JobStore:
         queue: str = "default",
     ) -> Row[Any]:
         """Store a job and queue its `task` (args `{"job_id": …}`) in the session's transaction: both commit with
-        the request, or neither. The job's row."""
+        the request, or neither. The job's row. 429 while the caller has MAX_UNFINISHED_PER_REQUESTER jobs queued
+        or running (two requests at once may both pass the count: the bound is approximate by one or two)."""
+        t = self.table
+        unfinished = (
+            await session.execute(
+                select(func.count())
+                .select_from(t)
+                .where(
+                    t.c.requester_role == principal.role.value,
+                    t.c.requester_district.is_not_distinct_from(principal.district_code),
+                    t.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+                )
+            )
+        ).scalar_one()
+        if unfinished >= MAX_UNFINISHED_PER_REQUESTER:
+            raise TooManyJobs(
+                f"{unfinished} jobs of {principal.label} are queued or running, as many as one caller may have: "
+                "wait for one to finish (GET /jobs/{id}) or cancel one (DELETE /jobs/{id}).",
+                headers={"Retry-After": "30"},
+            )
         job_id = uuid.uuid4()
         await session.execute(
             self.table.insert().values(
@@ -264,6 +317,15 @@ class JobStore:
     def _public_columns(self) -> list[Column[Any]]:
         # Everything but the input and the result's bytes, which may be large.
         return [column for column in self.table.c if column.name not in ("input", "result_file", "result")]
+
+    async def prune(self, session: AsyncSession, *, finished_before: datetime) -> int:
+        """Delete the jobs that finished (succeeded, failed, cancelled) before `finished_before`, with their inputs
+        and results (an export's file among them): how many. Queued and running jobs are never touched."""
+        t = self.table
+        result = await session.execute(
+            delete(t).where(t.c.status.in_(sorted(FINISHED)), t.c.finished_at < finished_before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def get(self, session: AsyncSession, job_id: uuid.UUID) -> Row[Any] | None:
         return (await session.execute(select(*self._public_columns()).where(self.table.c.id == job_id))).one_or_none()
@@ -303,8 +365,8 @@ class JobStore:
         ).one_or_none()
         if job is None or not _visible(principal, job):
             raise NotFound(f"No job {job_id}.")
-        if not (principal.role is Role.CITY or principal.role is Role.DISTRICT):
-            raise Forbidden(f"The {principal.label} principal may not cancel jobs.")
+        if not (principal.role is Role.CITY or _submitted_by(principal, job)):
+            raise Forbidden("A job is cancelled by the city or by whoever submitted it.")
         if job.status == JobStatus.CANCELLED:
             return job, False
         if job.status in FINISHED:
@@ -524,11 +586,17 @@ def job_out(request: Request, row: Row[Any]) -> JobOut:
     )
 
 
+def _applied(request: Request) -> dict[str, str]:
+    """`Preference-Applied` only where the caller asked for `respond-async` (RFC 7240 §3): a job made because the
+    request was too large, or a route that always answers with one, applied no preference."""
+    return PREFERENCE_APPLIED if prefers_async(request.headers.getlist("prefer")) else {}
+
+
 def accepted(request: Request, response: Response, row: Row[Any]) -> JobOut:
-    """Set a 202's headers (`Location` of the job, `Preference-Applied`) and answer the job."""
+    """Set a 202's headers (`Location` of the job, `Preference-Applied` if asked for) and answer the job."""
     response.status_code = status.HTTP_202_ACCEPTED
     response.headers["Location"] = job_location(row.id)
-    response.headers.update(PREFERENCE_APPLIED)
+    response.headers.update(_applied(request))
     return job_out(request, row)
 
 
@@ -537,7 +605,7 @@ def accepted_response(request: Request, row: Row[Any], *, headers: Mapping[str, 
     return SafeJSONResponse(
         job_out(request, row).model_dump(mode="json"),
         status_code=status.HTTP_202_ACCEPTED,
-        headers={"Location": job_location(row.id), **PREFERENCE_APPLIED, **(headers or {})},
+        headers={"Location": job_location(row.id), **_applied(request), **(headers or {})},
     )
 
 
@@ -549,11 +617,17 @@ ACCEPTED_RESPONSE: dict[int | str, dict[str, Any]] = {
         "headers": {
             "Location": HEADERS["Location"],
             "Preference-Applied": {
-                "description": "`respond-async` when the request was answered with a job (RFC 7240).",
+                "description": "`respond-async` when the caller asked for it with `Prefer` (RFC 7240).",
                 "schema": {"type": "string", "enum": ["respond-async"]},
             },
         },
-    }
+    },
+    **problems(
+        {
+            429: f"The caller has {MAX_UNFINISHED_PER_REQUESTER} jobs queued or running already (`too-many-jobs`): "
+            "wait for one to finish, or cancel one."
+        }
+    ),
 }
 
 JobId = Annotated[uuid.UUID, Path(alias="id", description="The job's id, as `Location` named it.")]
@@ -561,7 +635,25 @@ _NOT_FOUND = "No job with this id that the caller may see (a district key sees i
 _INVALID_ID = "The id is not a UUID."
 
 
-def jobs_router(store: JobStore, *, operation_prefix: str, tag: str = "jobs") -> APIRouter:
+def _result_content(results: Sequence[type[BaseModel]], files: Sequence[str]) -> dict[str, Any]:
+    """The result's documented content: the JSON models the service's jobs answer (one of them), and its files."""
+    content: dict[str, Any] = {}
+    if results:
+        refs = [schema_ref(model) for model in results]
+        content["application/json"] = {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}
+    for media_type in files:
+        content[media_type] = {"schema": {"type": "string", "format": "binary"}}
+    return content
+
+
+def jobs_router(
+    store: JobStore,
+    *,
+    operation_prefix: str,
+    results: Sequence[type[BaseModel]] = (),
+    files: Sequence[str] = (),
+    tag: str = "jobs",
+) -> APIRouter:
     """`GET /jobs/{id}`, `GET /jobs/{id}/result`, `DELETE /jobs/{id}` over `store`, their operation ids
     `get<Prefix>Job`, `get<Prefix>JobResult`, `cancel<Prefix>Job` (unique in the gateway's merged document)."""
     router = APIRouter(prefix="/jobs", tags=[tag])
@@ -588,11 +680,8 @@ def jobs_router(store: JobStore, *, operation_prefix: str, tag: str = "jobs") ->
         "(`job_status` says where it is).",
         responses={
             200: {
-                "description": "The result: JSON, or a file",
-                "content": {
-                    "application/json": {"schema": {"type": "object", "additionalProperties": True}},
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                },
+                "description": "The result: the JSON of one of the service's kinds of job, or a file",
+                "content": _result_content(results, files),
                 "headers": {"Content-Disposition": HEADERS["Content-Disposition"]},
             },
             **problems(

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.privileges import grant_runtime_privileges
-from shared.queue import is_queue_object
+from shared.queue_tables import is_queue_object
 from shared.settings import ServiceSettings
 
 # The operator's consent to a downgrade that destroys data: `ALLOW_DATA_LOSS=1`, alembic's `-x allow-data-loss=true`

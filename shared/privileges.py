@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from shared.queue import DELETED_TABLES
+from shared.queue_tables import DELETED_TABLES
 
 SCHEMA = "public"
 VERSION_TABLE = "alembic_version"
@@ -48,11 +48,14 @@ class RuntimePrivileges:
 # monitoring, notifications); the job queue's worker deletes its own registration and periodic bookkeeping
 # (shared/queue.py, DELETED_TABLES) where a service runs one; nothing else is deleted (grep services, shared and
 # gateway for `delete(`). Temporary staging tables (shared/bulk.py) are the session's own. Every producer's
-# `outbox_events` (shared/outbox.py) is append-only: an event, once committed, is what was announced.
+# `outbox_events` (shared/outbox.py) is append-only: an event, once committed, is what was announced. Finished jobs
+# are deleted after their retention (shared.jobs.add_pruning).
 _NONCES = frozenset({"request_nonces"})
 _WITH_QUEUE = _NONCES | DELETED_TABLES
 COMPONENTS: Mapping[str, RuntimePrivileges] = {
-    "registry": RuntimePrivileges(append_only=frozenset({"audit_log", "outbox_events"}), deleted=_WITH_QUEUE),
+    "registry": RuntimePrivileges(
+        append_only=frozenset({"audit_log", "outbox_events"}), deleted=_WITH_QUEUE | {"jobs"}
+    ),
     # The nightly screening keeps a year's newest snapshots and deletes older ones; a policy's expiry notice is
     # sent once and remembered.
     "eligibility": RuntimePrivileges(
@@ -60,7 +63,7 @@ COMPONENTS: Mapping[str, RuntimePrivileges] = {
             {"parameter_amendments", "award_events", "official_calendars", "outbox_events", "policy_expiry_notices"}
         ),
         not_deleted=frozenset({"awards"}),
-        deleted=_WITH_QUEUE | {"screening_snapshots", "screening_snapshot_entries"},
+        deleted=_WITH_QUEUE | {"screening_snapshots", "screening_snapshot_entries", "jobs"},
     ),
     "ranking": RuntimePrivileges(append_only=frozenset({"outbox_events"}), deleted=_NONCES),
     "monitoring": RuntimePrivileges(append_only=frozenset({"observations", "publications"}), deleted=_NONCES),
@@ -91,6 +94,8 @@ _REFUSING_TRIGGERS = text(
     JOIN pg_class c ON c.oid = t.tgrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & :before <> 0 AND n.nspname = :schema
+      -- The job queue's own triggers (shared/queue.py) keep its bookkeeping; none of them refuses a change.
+      AND t.tgname NOT LIKE 'procrastinate\\_%'
     GROUP BY c.relname
     """
 ).bindparams(before=_BEFORE, delete=_DELETE, update=_UPDATE, truncate=_TRUNCATE, schema=SCHEMA)

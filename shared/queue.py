@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import procrastinate
+from procrastinate.app import WorkerOptions
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import text
@@ -35,18 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only
 
+from shared.queue_tables import QUEUE_TABLES
+
 logger = logging.getLogger(__name__)
 
 # The procrastinate release whose schema the migrations create (`create_queue_schema`): an upgrade of the library
 # comes with a migration applying its sql/migrations files, and this constant moves with it.
 QUEUE_VERSION = "3.10.0"
-TABLE_PREFIX = "procrastinate_"
-# The tables the worker deletes rows from: its own registration (unregister, pruning of stalled workers) and the
-# periodic tasks' bookkeeping (`procrastinate_defer_periodic_job_v2` deletes the previous defer of a task).
-DELETED_TABLES = frozenset({"procrastinate_workers", "procrastinate_periodic_defers"})
-QUEUE_TABLES = frozenset(
-    {"procrastinate_jobs", "procrastinate_events", "procrastinate_workers", "procrastinate_periodic_defers"}
-)
 _TYPES = ("procrastinate_job_to_defer_v1", "procrastinate_job_event_type", "procrastinate_job_status")
 
 _DEFER = text(
@@ -178,15 +174,20 @@ async def run_worker(
     concurrency: int = 4,
     heartbeat_seconds: float = 10.0,
     stalled_after_seconds: float = 30.0,
-    shutdown_grace_seconds: float = 30.0,
+    shutdown_grace_seconds: float | None = None,
     loops: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     install_signal_handlers: bool = True,
     health_file: Path | None = None,
 ) -> None:
     """A service's worker process: procrastinate's worker on every queue, beside it the recovery of stalled workers'
     jobs (at start and every `stalled_after_seconds`) and `loops` (long-running coroutines such as the
-    notifications relay). Returns after SIGTERM or SIGINT once the running jobs finished (at most
-    `shutdown_grace_seconds`; a job cut off then is retried by the recovery of another worker).
+    notifications relay). Returns after SIGTERM or SIGINT once the running jobs have finished.
+
+    `shutdown_grace_seconds`: None (the default) waits for them however long they take. A bound would make
+    procrastinate cancel the jobs still running at its end and record them `aborted`, for good (its retry strategy
+    is asked about a CancelledError, which no strategy retries): an import cut off so would stay `running`
+    forever. The orchestrator's own bound (Kubernetes' terminationGracePeriodSeconds, compose's stop_grace_period)
+    ends in SIGKILL instead, and the jobs of a killed worker are queued again by the recovery of the others.
 
     `health_file` (WORKER_HEALTH_FILE in the worker mains): touched every `heartbeat_seconds` after a query on the
     queue's database succeeded, so that an exec probe (`python -m deploy.worker_health`) can tell a live worker
@@ -216,16 +217,19 @@ async def run_worker(
         if health_file is not None:
             helpers.append(asyncio.create_task(beat(), name="health-file"))
         helpers += [asyncio.create_task(loop(), name=f"loop-{index}") for index, loop in enumerate(loops)]
+        options: WorkerOptions = {
+            "name": name,
+            "concurrency": concurrency,
+            "additional_context": {_RESOURCES: resources},
+            "install_signal_handlers": install_signal_handlers,
+            "update_heartbeat_interval": heartbeat_seconds,
+            "stalled_worker_timeout": stalled_after_seconds,
+            "delete_jobs": "successful",
+        }
+        if shutdown_grace_seconds is not None:  # procrastinate's own default: wait for the running jobs
+            options["shutdown_graceful_timeout"] = shutdown_grace_seconds
         try:
-            await app.run_worker_async(
-                name=name,
-                concurrency=concurrency,
-                additional_context={_RESOURCES: resources},
-                install_signal_handlers=install_signal_handlers,
-                update_heartbeat_interval=heartbeat_seconds,
-                stalled_worker_timeout=stalled_after_seconds,
-                shutdown_graceful_timeout=shutdown_grace_seconds,
-            )
+            await app.run_worker_async(**options)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -339,8 +343,3 @@ def drop_queue_schema(op: Any) -> None:
         """
     )
     op.execute("DROP TYPE IF EXISTS " + ", ".join(_TYPES) + " CASCADE")
-
-
-def is_queue_object(name: str | None) -> bool:
-    """Procrastinate's own objects, which no service's SQLAlchemy metadata describes (Alembic leaves them alone)."""
-    return bool(name) and str(name).startswith(TABLE_PREFIX)

@@ -171,6 +171,9 @@ async def test_a_job_exists_only_if_its_transaction_commits(
         assert health_file.stat().st_mtime > touched
     finally:
         await worker.stop()
+    # A job that succeeded leaves no row in the queue (its record is the caller's own).
+    async with sessions() as session:
+        assert await queue_depth(session) == {"due": 0}
 
 
 async def test_jobs_of_one_lock_run_in_order_while_one_waits_for_its_retry(

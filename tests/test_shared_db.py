@@ -139,3 +139,10 @@ async def test_a_pool_busy_past_its_timeout_counts_as_the_database_away(registry
         assert database_away(waited.value)
     finally:
         await engine.dispose()
+
+
+async def test_a_session_left_idle_in_a_transaction_is_ended_by_the_server(registry_app: FastAPI) -> None:
+    # An open transaction holds back every producer's outbox feed (shared/outbox.py): ours end after a minute idle.
+    async with registry_app.state.engine.connect() as connection:
+        shown = (await connection.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar_one()
+    assert shown == "1min"

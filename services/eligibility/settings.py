@@ -62,4 +62,8 @@ class EligibilitySettings(ServiceSettings):
     # before a policy's effective_to the one event is recorded — an operational setting, not a policy parameter
     # (services.eligibility.reminders.service says why).
     policy_expiry_cron: Cron = "0 0 * * *"
+    # Finished jobs (their results: screenings, export files) are kept this many days, then deleted by the worker
+    # at the cron's time (UTC; 19:45 UTC is 03:45 in China).
+    job_retention_days: int = Field(default=30, ge=1, le=3650)
+    job_prune_cron: Cron = "45 19 * * *"
     policy_expiry_notice_days: int = Field(default=30, ge=1, le=366)

@@ -26,7 +26,7 @@ from services.eligibility.screenings import jobs as screening_jobs
 from services.eligibility.screenings import snapshots
 from services.eligibility.settings import EligibilitySettings
 from shared.clock import Clock
-from shared.jobs import job_location, job_problem
+from shared.jobs import add_pruning, job_location, job_problem
 from shared.queue import ScheduleRetry, WorkerResources, enqueue, worker_resources
 
 logger = logging.getLogger(__name__)
@@ -170,4 +170,5 @@ def make_tasks(settings: EligibilitySettings) -> procrastinate.Blueprint:
     blueprint.periodic(cron=settings.snapshot_cron, periodic_id="nightly")(nightly)
     daily = blueprint.task(name="remind_expiring_policies", pass_context=True)(remind_expiring_policies)
     blueprint.periodic(cron=settings.policy_expiry_cron, periodic_id="daily")(daily)
+    add_pruning(blueprint, JOBS, cron=settings.job_prune_cron, retention_days=settings.job_retention_days)
     return blueprint

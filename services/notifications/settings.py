@@ -31,8 +31,12 @@ class NotificationsSettings(ServiceSettings):
     # The SSRF guard: a subscription's URL must resolve to public addresses only, unless inside one of these
     # networks (CIDRs, e.g. a district's intranet `10.20.0.0/16`). Comma-separated or a JSON list.
     allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
-    # One delivery's HTTP request: connected within `delivery_connect_seconds`, answered within
-    # `delivery_timeout_seconds`.
+    # Outside those networks a URL's port must be one of these (comma-separated or a JSON list): the service is no
+    # port scanner of the Internet. Inside an allowed network any port is reached.
+    allowed_ports: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [80, 443], min_length=1)
+    # One try of a delivery: connected within `delivery_connect_seconds`, and the whole try (the address check and
+    # its DNS lookup, connect, send, the answer's status line and headers) within `delivery_timeout_seconds`, a total
+    # deadline: an endpoint trickling its answer a byte at a time is cut off there (a failed try: "timeout").
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     delivery_connect_seconds: float = Field(default=5.0, gt=0, le=60)
     # The waits between the tries of a delivery (seconds); after the last try the delivery is dead.
@@ -42,7 +46,13 @@ class NotificationsSettings(ServiceSettings):
     # Live subscriptions one owner may hold (a district's keys together; the city's; the auditor's): each event is
     # sent once per subscription, so the bound keeps one owner from multiplying the work of every event.
     max_subscriptions_per_owner: int = Field(default=50, ge=1, le=10_000)
-    # An endpoint whose deliveries died this many times in a row is paused (`paused_reason: failing`).
+    # The breaker: an endpoint whose tries failed this many times in a row (over all its deliveries, pings excluded;
+    # a success resets the count) is paused (`paused_reason: failing`): its later deliveries and those waiting for a
+    # retry are held until its owner resumes it (PATCH status active). This is the breaker that acts within minutes;
+    # the default (10) is above a few failures an endpoint restarting may have.
+    pause_after_failed_tries: int = Field(default=10, ge=1, le=10_000)
+    # Kept beside it: an endpoint whose deliveries died this many times in a row is paused too (for an endpoint
+    # that fails now and then, whose failed tries never come in a long row but whose deliveries still die).
     pause_after_dead: int = Field(default=5, ge=1, le=1000)
     # Jobs the worker runs at once (deliveries in flight per worker process).
     worker_concurrency: int = Field(default=10, ge=1, le=200)
@@ -64,6 +74,18 @@ class NotificationsSettings(ServiceSettings):
             value = _split(value)
         if isinstance(value, list | tuple):
             return [ip_network(item, strict=False) if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("allowed_ports", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        return [int(item) for item in _split(value)] if isinstance(value, str) else value
+
+    @field_validator("allowed_ports")
+    @classmethod
+    def _valid_ports(cls, value: list[int]) -> list[int]:
+        if any(not 0 < port < 65536 for port in value):
+            raise ValueError("a port is between 1 and 65535")
         return value
 
     @field_validator("retry_schedule_seconds", mode="before")

@@ -4,21 +4,24 @@ A webhook URL makes this service send requests on a caller's behalf; without a g
 reach what only the service can (the database, the cluster's internal services, a cloud's metadata endpoint at
 169.254.169.254). A URL is accepted when it is http(s), carries no userinfo, and its host resolves to public
 addresses only; loopback, private, shared (100.64/10), link-local, multicast, reserved and unspecified addresses are
-refused unless inside one of `NOTIFICATIONS_ALLOWED_NETWORKS` (a district's intranet). Every address a name resolves
-to must pass, and a delivery connects to the address that was checked (no second lookup a DNS rebinding could
-answer differently); redirects are never followed.
+refused unless inside one of `NOTIFICATIONS_ALLOWED_NETWORKS` (a district's intranet), and so are IPv6 forms that
+embed such an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4 2002::/16, Teredo, NAT64 64:ff9b::/96). Outside the
+allowed networks only the ports of `NOTIFICATIONS_ALLOWED_PORTS` (80 and 443) are reached: the service is no port
+scanner of the Internet. Every address a name resolves to must pass, and a delivery connects to the address that
+was checked (no second lookup a DNS rebinding could answer differently); redirects are never followed.
 """
 
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2000
+DEFAULT_PORTS: tuple[int, ...] = (80, 443)
 
 
 class UrlRefused(ValueError):
@@ -43,10 +46,34 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, 6to4, Teredo, NAT64): each is checked too."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in _NAT64) or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return tuple(found)
+
+
 def address_refusal(address: IPAddress, allowed: Sequence[Network]) -> str | None:
     """What kind of address this is, when it may not be delivered to (None: it may), e.g. "a loopback address"."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        else:
+            for inner in embedded_ipv4(address):
+                kind = address_refusal(inner, allowed)
+                if kind is not None:
+                    return f"an IPv6 address embedding {inner}, {kind}"
     if any(address in network for network in allowed if network.version == address.version):
         return None
     if address.is_loopback:
@@ -91,8 +118,21 @@ def parse(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-async def check(url: str, allowed: Sequence[Network], *, resolve_timeout: float = 5.0) -> Endpoint:
-    """The endpoint if `url` may receive webhooks now, resolving its host; UrlRefused (with why) otherwise."""
+def _inside(address: IPAddress, allowed: Sequence[Network]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed if network.version == address.version)
+
+
+async def check(
+    url: str,
+    allowed: Sequence[Network],
+    *,
+    resolve_timeout: float = 5.0,
+    ports: Collection[int] = DEFAULT_PORTS,
+) -> Endpoint:
+    """The endpoint if `url` may receive webhooks now, resolving its host; UrlRefused (with why) otherwise. Outside
+    the allowed networks only `ports` are reached."""
     scheme, host, port = parse(url)
     literal = _literal(host)
     if literal is not None:
@@ -111,4 +151,7 @@ async def check(url: str, allowed: Sequence[Network], *, resolve_timeout: float 
         if kind is not None:
             where = f"{address} is" if literal is not None else f"{host} resolves to {address}, which is"
             raise UrlRefused(f"{where} {kind}: not delivered to (outside NOTIFICATIONS_ALLOWED_NETWORKS)")
+        if port not in ports and not _inside(address, allowed):
+            allowed_ports = ", ".join(str(item) for item in sorted(ports))
+            raise UrlRefused(f"port {port} is not one of {allowed_ports} (outside NOTIFICATIONS_ALLOWED_NETWORKS)")
     return Endpoint(url=url, scheme=scheme, host=host, port=port, addresses=addresses)

@@ -22,6 +22,10 @@ class RegistrySettings(ServiceSettings):
     # The worker process (`python -m services.registry.worker`): jobs run at once, and the seconds after which a
     # worker whose heartbeat stopped is taken for dead and its jobs retried by another (shared/queue.py).
     worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # Finished jobs (their input, their report) are kept this many days, then deleted by the worker at the cron's
+    # time (UTC; 19:45 UTC is 03:45 in China).
+    job_retention_days: int = Field(default=30, ge=1, le=3650)
+    job_prune_cron: str = "45 19 * * *"
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
     worker_stalled_after_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Heavy work admitted at once, in all and per caller (shared/admission.py; HEAVY_* variables).

@@ -12,8 +12,10 @@ import socket
 from pathlib import Path
 
 from services.registry.enterprises.tasks import blueprint
+from services.registry.jobs import store
 from services.registry.settings import RegistrySettings
 from shared.db import make_engine, make_sessionmaker
+from shared.jobs import add_pruning
 from shared.logging import configure_logging
 from shared.queue import WorkerResources, make_queue, run_worker
 
@@ -35,6 +37,7 @@ async def main(settings: RegistrySettings | None = None) -> None:
     )
     health_file = os.environ.get("WORKER_HEALTH_FILE")
     try:
+        add_pruning(blueprint, store, cron=settings.job_prune_cron, retention_days=settings.job_retention_days)
         app = make_queue(settings.database_url, blueprint, namespace="registry", pool_size=2)
         resources = WorkerResources(sessions=make_sessionmaker(engine), settings=settings)
         await run_worker(

@@ -116,6 +116,11 @@ export async function importRows(api: Api): Promise<number> {
   if (response.headers.get(replayed) === "true") {
     console.log("a retry: the first answer, replayed");
   }
+  // A large body (or `Prefer: respond-async`) is answered with a job (202): its report is the job's result.
+  if (!("rejected" in data)) {
+    console.log(`imported by job ${data.id}: ${data.status}, ${data.progress.done} rows so far`);
+    return 0;
+  }
   for (const rejected of data.rejected) {
     console.log(`row ${rejected.row}: ${rejected.errors.map((field) => field.msg).join("; ")}`);
   }

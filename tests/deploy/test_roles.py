@@ -48,9 +48,12 @@ APPEND_ONLY = {
 NOT_DELETED = {"eligibility": {"awards"}, "notifications": {"subscriptions", "deliveries"}}
 # The only tables the apps delete rows from: shared/nonces.py expires the nonces; a job queue's worker deletes its
 # own registration and periodic bookkeeping (shared/queue.py); the nightly screening keeps a year's newest snapshots.
-QUEUE_DELETED = {"procrastinate_workers", "procrastinate_periodic_defers"}
-DELETED = {"registry": {"request_nonces", *QUEUE_DELETED},
-           "eligibility": {"request_nonces", *QUEUE_DELETED, "screening_snapshots", "screening_snapshot_entries"},
+# The queue's worker deletes its registration, its periodic bookkeeping and the jobs that succeeded.
+QUEUE_DELETED = {"procrastinate_workers", "procrastinate_periodic_defers", "procrastinate_jobs"}
+# Finished jobs go after their retention (shared.jobs.add_pruning).
+DELETED = {"registry": {"request_nonces", *QUEUE_DELETED, "jobs"},
+           "eligibility": {"request_nonces", *QUEUE_DELETED, "screening_snapshots", "screening_snapshot_entries",
+                           "jobs"},
            "ranking": {"request_nonces"}, "monitoring": {"request_nonces"},
            "notifications": {"request_nonces", *QUEUE_DELETED}, "gateway": set()}  # fmt: skip
 # The gateway reads keys and notes their last use; the keys CLI writes as the owner role.
@@ -309,8 +312,8 @@ async def test_the_runtime_role_owns_nothing_and_holds_only_row_privileges(deplo
         await connection.close()
     append_only = APPEND_ONLY[component]
     not_deleted = NOT_DELETED.get(component, set())
-    # The job queue's own DELETE trigger on procrastinate_jobs is its bookkeeping (what a deleted job leaves in its
-    # events), not a refusal; the app may not delete jobs anyway (no DELETE granted below).
+    # The job queue's own DELETE trigger on procrastinate_jobs is its bookkeeping (it unlinks a deleted job's
+    # periodic record), not a refusal: the worker deletes the jobs that succeeded.
     assert {table for table in refusing if not table.startswith("procrastinate_")} == append_only | not_deleted
     # The code's declaration (shared/privileges.py) says the same, and names only tables that exist at head.
     declared = DECLARED[component]

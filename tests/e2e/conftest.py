@@ -37,6 +37,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Webhooks to the tests' receiver on the loopback (tests/receiver.py), retried within seconds, not hours;
         # the relay and the workers quick to notice; jobs of a killed worker taken up again after 3 s.
         "NOTIFICATIONS_ALLOWED_NETWORKS": "127.0.0.0/8",
+        # Large imports stay synchronous here unless they ask (their bounds and faults are what these tests see);
+        # tests/jobs and test_notifications see the jobs.
+        "REGISTRY_IMPORT_ASYNC_THRESHOLD_BYTES": "0",
         "NOTIFICATIONS_RETRY_SCHEDULE_SECONDS": "1,1,2,2,3",
         "NOTIFICATIONS_RELAY_POLL_SECONDS": "0.2",
         "NOTIFICATIONS_WORKER_POLL_SECONDS": "0.5",

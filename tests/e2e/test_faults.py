@@ -67,6 +67,8 @@ def stack(cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) ->
         "GATEWAY_RATE_LIMIT_BURST": "10000",
         "ELIGIBILITY_REGISTRY_TIMEOUT_SECONDS": str(REGISTRY_TIMEOUT_SECONDS),
         "ELIGIBILITY_REGISTRY_RETRIES": "1",
+        # The atomic import below is answered at once (a large body would otherwise be a job: tests/jobs).
+        "REGISTRY_IMPORT_ASYNC_THRESHOLD_BYTES": "0",
     }
     with launch_stack(tmp_path_factory.mktemp("fault-logs"), env, admin_url=cluster.admin_url) as result:
         seed(result.gateway, result.keys["city"], enterprise_count=120)

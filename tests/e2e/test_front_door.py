@@ -79,8 +79,8 @@ def test_every_way_of_starting_a_server_bounds_heads_and_leaves_forwarding_to_th
                 commands += 1
                 assert BOUNDED in line and "--no-proxy-headers" in line, f"{launcher.name}: {line.strip()}"
                 assert "--proxy-headers" not in line.replace("--no-proxy-headers", "")
-    # The Dockerfile's, docker-compose's five and the five Kubernetes manifests'.
-    assert commands == 11, f"{commands} uvicorn commands found in {[p.name for p in LAUNCHERS]}"
+    # The Dockerfile's, docker-compose's six and the six Kubernetes manifests' (the workers serve no HTTP).
+    assert commands == 13, f"{commands} uvicorn commands found in {[p.name for p in LAUNCHERS]}"
 
 
 def _address(stack: Stack, name: str) -> tuple[str, int]:

@@ -30,6 +30,7 @@ from shared.settings import PROJECT_ROOT
 from shared.uscc import make_uscc
 from tests.e2e.conftest import Stack
 from tests.e2e.security_support import OTHER_POLICY
+from tests.stack import launch_stack
 from tests.support import stop_process, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -313,7 +314,19 @@ def test_a_ranking_publication_reaches_each_districts_endpoint_with_its_own_rank
     assert of_run(northern)[0]["event"]["data"]["rank"] == north_rank
 
 
-def test_the_import_worker_killed_mid_import_resumes_without_duplicates(stack: Stack, city: httpx.Client) -> None:
+@pytest.fixture(scope="module")
+def import_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own (the registry, its worker, the gateway): the 30,000 enterprises imported below would
+    otherwise weigh on every later test of the session's stack (its screenings, its ranking's quality gate)."""
+    env = {
+        f"REGISTRY_WORKER_{name}": value for name, value in (("HEARTBEAT_SECONDS", "1"), ("STALLED_AFTER_SECONDS", "3"))
+    }
+    with launch_stack(tmp_path_factory.mktemp("import-logs"), env, services=["registry"], workers=["registry"]) as made:
+        yield made
+
+
+def test_the_import_worker_killed_mid_import_resumes_without_duplicates(import_stack: Stack) -> None:
+    stack = import_stack
     rows = 30_000
     mark = uuid.uuid4().hex[:6]
     header = "uscc,name,district_code,sector,established_on,year,revenue_yuan,employees,above_scale"
@@ -324,26 +337,27 @@ def test_the_import_worker_killed_mid_import_resumes_without_duplicates(stack: S
         for n in range(rows)
     ]
     body = ("\n".join(lines) + "\n").encode()
-    response = city.post(
-        f"{API}/registry/enterprises/import",
-        content=body,
-        headers={"content-type": "text/csv", "prefer": "respond-async", "idempotency-key": f"e2e-{mark}"},
-    )
-    assert response.status_code == 202, response.text
-    location = response.headers["location"]
-    assert location.startswith(f"{API}/registry/jobs/")
+    with stack.client(stack.keys["city"]) as city:
+        response = city.post(
+            f"{API}/registry/enterprises/import",
+            content=body,
+            headers={"content-type": "text/csv", "prefer": "respond-async", "idempotency-key": f"e2e-{mark}"},
+        )
+        assert response.status_code == 202, response.text
+        location = response.headers["location"]
+        assert location.startswith(f"{API}/registry/jobs/")
 
-    def job() -> dict[str, Any]:
-        return ok(city.get(location))
+        def job() -> dict[str, Any]:
+            return ok(city.get(location))
 
-    until(lambda: job()["status"] == "running" and job()["progress"]["done"] > 0, seconds=60)
-    stack.kill("registry-worker")
-    stack.start("registry-worker")
-    until(lambda: job()["status"] in ("succeeded", "failed"), seconds=180)
-    finished = job()
-    assert finished["status"] == "succeeded", finished
-    assert finished["progress"] == {"done": rows, "total": rows}
-    report = ok(city.get(finished["result_url"]))
+        until(lambda: job()["status"] == "running" and job()["progress"]["done"] > 0, seconds=60)
+        stack.kill("registry-worker")
+        stack.start("registry-worker")
+        until(lambda: job()["status"] in ("succeeded", "failed"), seconds=180)
+        finished = job()
+        assert finished["status"] == "succeeded", finished
+        assert finished["progress"] == {"done": rows, "total": rows}
+        report = ok(city.get(finished["result_url"]))
     assert (report["rows"], report["created"], report["rejected"]) == (rows, rows, [])
     # Counted in the registry's own database: every row once, none twice.
     assert _count(stack, "SELECT count(*) FROM enterprises WHERE name LIKE $1", f"推送导入{mark}%") == rows

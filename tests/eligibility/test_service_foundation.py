@@ -66,6 +66,7 @@ def test_openapi_documents_every_route(eligibility_app):
         "/calculate",
         "/calculate/batch",
         "/screenings",
+        "/screenings/snapshots",
         "/enterprises/{uscc}/matches",
         "/simulations",
     }

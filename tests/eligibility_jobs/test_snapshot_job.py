@@ -12,9 +12,19 @@ from fastapi import FastAPI
 
 from shared.clock import Clock
 from tests.eligibility_jobs.support import outbox, rows
-from tests.eligibility_jobs.test_jobs import accepted, finished
+from tests.eligibility_jobs.test_jobs import finished
 from tests.eligibility_jobs.test_snapshots import TODAY, change, seed
 from tests.support import AUDITOR, CITY, district
+
+
+def accepted(response: httpx.Response) -> str:
+    """The snapshot's 202: always a job, so no preference was applied (none was asked for)."""
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert (job["kind"], job["status"]) == ("screening-snapshot", "queued")
+    assert response.headers["location"] == f"/jobs/{job['id']}"
+    assert "preference-applied" not in response.headers
+    return str(response.headers["location"])
 
 
 async def test_a_snapshot_taken_now_records_the_difference_with_the_previous_one(
@@ -23,7 +33,7 @@ async def test_a_snapshot_taken_now_records_the_difference_with_the_previous_one
     clock.hold(TODAY)
     s = await seed(registry)
     city = client_for(CITY)
-    first = accepted(await city.post("/screenings/snapshots", json={"year": 2025}), "screening-snapshot")
+    first = accepted(await city.post("/screenings/snapshots", json={"year": 2025}))
     async with worker():
         baseline = await finished(city, first)
         assert baseline["status"] == "succeeded", baseline
@@ -33,7 +43,7 @@ async def test_a_snapshot_taken_now_records_the_difference_with_the_previous_one
         assert await outbox(eligibility_app) == []
 
         await change(registry, s)
-        second = accepted(await city.post("/screenings/snapshots", json={"year": 2025}), "screening-snapshot")
+        second = accepted(await city.post("/screenings/snapshots", json={"year": 2025}))
         job = await finished(city, second)
     assert job["status"] == "succeeded", job
     result = (await city.get(job["result_url"])).json()
@@ -56,7 +66,8 @@ async def test_only_the_city_takes_a_snapshot_and_a_bad_body_writes_nothing(
     for principal in (district("500103"), AUDITOR):
         refused = await client_for(principal).post("/screenings/snapshots", json={"year": 2025})
         assert refused.status_code == 403, refused.text
-    for body in ({"year": 1999}, {"year": 2025, "district_code": "500103"}, {}):
+    # 2030: a year the policy (in force to 2027-12-31) does not reward: a snapshot of it would find nothing eligible.
+    for body in ({"year": 1999}, {"year": 2030}, {"year": 2025, "district_code": "500103"}, {}):
         refused = await client_for(CITY).post("/screenings/snapshots", json=body)
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"

@@ -1,14 +1,17 @@
 """Every producer records its events with the change, exactly once per change, and none when the change is refused:
 registry `figures.verified`, eligibility `award.*` and `parameter.amended`, ranking `ranking.(re)published`."""
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.events import Event
+from gateway.access import rule_for
+from shared.auth import Role
+from shared.events import PUBLIC_PREFIX, Event, EventType
 from tests.eligibility.awards_support import (
     OTHER_POLICY,
     TODAY,
@@ -78,6 +81,60 @@ async def submitted_figures(city: httpx.AsyncClient, registry_app: FastAPI) -> d
     return ids
 
 
+# Where the registry's events link to, by event type and record: a route of the registry's own app (the gateway serves
+# it under /api/v1/registry) that answers GET with the subject's yearly figures, each year with its verification. A
+# yearly figures row has no GET of its own (`…/years/{year}` is PUT only): the link is the subject's record.
+REGISTRY_EVENT_LINKS: dict[EventType, dict[str, str]] = {
+    EventType.FIGURES_VERIFIED: {
+        "enterprise_year": "/enterprises/{uscc}",  # getEnterprise: the enterprise with its `years`
+        "cluster_year": "/clusters/{cluster_id}/years",  # listClusterYears: `years`
+        "building_year": "/buildings/{building_id}",  # getBuilding: the building with its `years`
+    },
+}
+REGISTRY_PUBLIC_PREFIX = f"{PUBLIC_PREFIX}/registry"
+
+
+def test_every_registry_event_links_to_a_route_that_answers_get(registry_app: FastAPI):
+    paths = registry_app.openapi()["paths"]
+    for event_type, routes in REGISTRY_EVENT_LINKS.items():
+        for record, route in routes.items():
+            assert "get" in paths.get(route, {}), (event_type, record, route, sorted(paths.get(route, {})))
+            rule = rule_for("registry", "GET", route)  # the gateway lets the event's readers in
+            assert rule is not None and {Role.DISTRICT, Role.CITY, Role.AUDITOR} <= rule.roles, route
+
+
+def link_route(event: dict[str, Any]) -> str:
+    """The app path `links.self` names, checked to be the route of its event type and record."""
+    link = str(event["data"]["links"]["self"])
+    assert link.startswith(f"{REGISTRY_PUBLIC_PREFIX}/"), link
+    path = link.removeprefix(REGISTRY_PUBLIC_PREFIX)
+    route = REGISTRY_EVENT_LINKS[EventType(event["type"])][event["data"]["record"]]
+    assert re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route), path), (path, route)
+    return path
+
+
+async def the_year_behind_the_link(registry_app: FastAPI, event: dict[str, Any]) -> dict[str, Any]:
+    """GET `links.self` as the event's district reads it (and the city): the year the event concerns, as shown."""
+    path = link_route(event)
+    for principal in (district(event["district_code"]), CITY):
+        response = await asgi_client(registry_app, principal).get(path)
+        assert response.status_code == 200, (path, response.text)
+    (year,) = [item for item in response.json()["years"] if item["year"] == event["data"]["year"]]
+    return dict(year)
+
+
+async def assert_the_link_shows_the_verified_figures(registry_app: FastAPI, event: dict[str, Any]) -> None:
+    data = event["data"]
+    year = await the_year_behind_the_link(registry_app, event)
+    verification = year.pop("verification")
+    assert verification["status"] == "verified"
+    assert (data["verified_by"], data["submitted_by"]) == (verification["verified_by"], verification["submitted_by"])
+    at = datetime.fromisoformat(data["verified_at"])
+    assert at == datetime.fromisoformat(verification["verified_at"]) == Event.model_validate(event).occurred_at
+    year.pop("district_code", None)  # an enterprise's year names its district: the event's `district_code`
+    assert {name: data[name] for name in year} == year  # every figure the record shows, as it shows it
+
+
 async def test_verifying_yearly_figures_records_one_event_per_row(registry_app, registry_city):
     city = registry_city
     ids = await submitted_figures(city, registry_app)
@@ -101,7 +158,7 @@ async def test_verifying_yearly_figures_records_one_event_per_row(registry_app, 
     events = await served(registry_app, 1)
     assert summary(events) == [("figures.verified", YUZHONG, f"enterprise:{uscc}")]
     data = events[0]["data"]
-    assert data["links"] == {"self": f"/api/v1/registry/enterprises/{uscc}/years/2025"}
+    assert data["links"] == {"self": f"/api/v1/registry/enterprises/{uscc}"}
     assert (data["subject_type"], data["year"], data["record"], data["record_id"]) == (
         "enterprise",
         2025,
@@ -109,6 +166,14 @@ async def test_verifying_yearly_figures_records_one_event_per_row(registry_app, 
         ids["enterprise_year"],
     )
     assert data["measure_id"] is None
+    # The verified figures, typed as the record writes them, and who verified them when.
+    figures = year_figures()
+    assert {name: data[name] for name in ("revenue_yuan", "employees", "above_scale", "top500_service")} == figures
+    assert (data["submitted_by"], data["verified_by"]) == (f"district:{YUZHONG}", "city")
+    assert datetime.fromisoformat(data["verified_at"]) == datetime.fromisoformat(
+        single.json()["verification"]["verified_at"]
+    )
+    await assert_the_link_shows_the_verified_figures(registry_app, events[0])
 
     # A bulk decision that fails writes nothing, events included.
     items = [
@@ -138,10 +203,16 @@ async def test_verifying_yearly_figures_records_one_event_per_row(registry_app, 
     )
     links = {event["data"]["links"]["self"] for event in events[1:]}
     assert links == {
-        f"/api/v1/registry/enterprises/{uscc_2}/years/2025",
-        f"/api/v1/registry/clusters/{cluster}/years/2025",
-        f"/api/v1/registry/buildings/{building}/years/2025",
+        f"/api/v1/registry/enterprises/{uscc_2}",
+        f"/api/v1/registry/clusters/{cluster}/years",
+        f"/api/v1/registry/buildings/{building}",
     }
+    revenues = {event["data"]["record"]: event["data"]["revenue_yuan"] for event in events[1:]}
+    assert revenues == {"enterprise_year": "25000000.00", "cluster_year": "8000000.00", "building_year": "9000000.00"}
+    for event in events:  # every link answers GET with the year, verified, and the figures the event carries
+        await assert_the_link_shows_the_verified_figures(registry_app, event)
+    # Every event type the registry recorded has its link route named above.
+    assert {EventType(event["type"]) for event in events} <= set(REGISTRY_EVENT_LINKS)
     assert len({event["id"] for event in events}) == 4
     # One transaction: the bulk's events share it.
     rows = await outbox(registry_app)

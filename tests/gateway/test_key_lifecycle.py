@@ -376,14 +376,16 @@ def test_cli_create_with_expiry_rotate_list_events_revoke(gateway_db: TestDataba
     assert abs(expires - (datetime.now(UTC) + timedelta(days=90))) < timedelta(minutes=1)
     assert first["last_used_at"] is None
 
-    rotated = cli(gateway_db.url, "rotate", first["key_id"], "--grace", "2s", "--json", user="bob")
+    # A grace longer than a CLI call takes to start (about 2 s here): the second rotation below must find the old key
+    # rotated, not expired.
+    rotated = cli(gateway_db.url, "rotate", first["key_id"], "--grace", "10s", "--json", user="bob")
     assert rotated.returncode == 0, rotated.stderr
     second = json.loads(rotated.stdout)
     assert second["key"].startswith("cqk_") and second["key"] != first["key"]
     assert (second["role"], second["label"]) == ("city", "财政局")
     assert second["replaces"]["key_id"] == first["key_id"]
     old_ends = datetime.fromisoformat(second["replaces"]["expires_at"])
-    assert abs(old_ends - (datetime.now(UTC) + timedelta(seconds=2))) < timedelta(seconds=30)
+    assert abs(old_ends - (datetime.now(UTC) + timedelta(seconds=10))) < timedelta(seconds=30)
     # The successor's lifetime is the old key's: 90 days from the rotation.
     assert abs(datetime.fromisoformat(second["expires_at"]) - (datetime.now(UTC) + timedelta(days=90))) < timedelta(
         minutes=1

@@ -145,3 +145,28 @@ async def test_a_worker_killed_mid_import_leaves_the_job_to_another_with_no_dupl
     assert await scalar(registry_app, "SELECT count(*) FROM audit_log") == rows
     assert await scalar(registry_app, "SELECT attempts FROM jobs") == 2
     assert await scalar(registry_app, "SELECT count(*) FROM jobs WHERE input IS NULL") == 1  # cleared once done
+
+
+async def test_a_worker_stopped_mid_import_finishes_it_before_it_exits(city, registry_app, worker_process):
+    """SIGTERM (a rolling update, a scale-down): the worker takes no new job and finishes the running one, however
+    long it takes (shared.queue.run_worker waits without bound: a bounded wait would leave the job aborted for
+    good); the orchestrator's SIGKILL after its own grace period is the other test's case."""
+    rows = 20_000
+    submitted = await city.post("/enterprises/import", content=import_csv(rows), headers=ASYNC)
+    assert submitted.status_code == 202
+    location = submitted.headers["location"]
+    worker = worker_process()
+    deadline = time.monotonic() + 120
+    while True:
+        job = (await city.get(location)).json()
+        if 0 < job["progress"]["done"] < rows:
+            break
+        assert job["status"] not in FINISHED, f"the import finished before the worker could be stopped: {job}"
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.01)
+    os.kill(worker.pid, signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 180) == 0
+    job = (await city.get(location)).json()
+    assert (job["status"], job["progress"]) == ("succeeded", {"done": rows, "total": rows}), job
+    assert await scalar(registry_app, "SELECT count(*) FROM enterprises") == rows
+    assert await scalar(registry_app, "SELECT attempts FROM jobs") == 1

@@ -1,12 +1,15 @@
 """The job resources (shared/jobs.py) as the registry serves them: submit, status, result, cancel, scoping."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text, update
 
 from services.registry.dependencies import get_settings
+from services.registry.jobs import store
 from services.registry.models import jobs
+from shared.clock import utcnow
 from shared.jobs import prefers_async
 from tests.jobs.conftest import scalar
 from tests.jobs.support import ASYNC, CSV, import_csv
@@ -199,3 +202,39 @@ async def test_a_failed_job_names_its_problems_at_the_caller_s_path(city, regist
     assert job["status"] == "failed" and job["result_url"] is None
     assert job["errors"] == [{**problem, "instance": f"/api/v1/registry/jobs/{job_id}"}]
     assert (await city.delete(location)).status_code == 409
+
+
+async def test_a_caller_has_at_most_ten_jobs_waiting_and_the_eleventh_is_a_429(client_for, registry_app):
+    """Each job holds its input in the database and a place in the queue: a district's keys together may have
+    MAX_UNFINISHED_PER_REQUESTER (10) queued or running; another district, or the city, is not held back by them."""
+    own = client_for(district("500103"))
+    for _ in range(10):
+        await submit(own, import_csv(1, "500103"))
+    refused = await own.post("/enterprises/import", content=import_csv(1, "500103"), headers=ASYNC)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/too-many-jobs"
+    assert refused.headers["retry-after"] == "30"
+    assert await scalar(registry_app, "SELECT count(*) FROM jobs") == 10
+    await submit(client_for(district("500105")), import_csv(1, "500105"))
+    # One ends (cancelled): the district may submit again.
+    async with registry_app.state.engine.connect() as connection:
+        job_id = (
+            await connection.execute(text("SELECT id FROM jobs WHERE requester_district = '500103' LIMIT 1"))
+        ).scalar_one()
+    assert (await own.delete(f"/jobs/{job_id}")).status_code == 200
+    await submit(own, import_csv(1, "500103"))
+    assert await scalar(registry_app, "SELECT count(*) FROM jobs") == 12
+
+
+async def test_finished_jobs_are_pruned_after_their_retention_and_no_other(city, registry_app):
+    ids = [(await submit(city)).json()["id"] for _ in range(4)]
+    now = utcnow()
+    # Succeeded 40 days ago, failed 40 days ago, cancelled yesterday; the fourth still queued (created long ago).
+    await set_job(registry_app, ids[0], status="succeeded", finished_at=now - timedelta(days=40))
+    await set_job(registry_app, ids[1], status="failed", finished_at=now - timedelta(days=40))
+    await set_job(registry_app, ids[2], status="cancelled", finished_at=now - timedelta(days=1))
+    await set_job(registry_app, ids[3], created_at=now - timedelta(days=90))
+    async with registry_app.state.sessionmaker.begin() as session:
+        assert await store.prune(session, finished_before=now - timedelta(days=30)) == 2
+    assert [(await city.get(f"/jobs/{job_id}")).status_code for job_id in ids] == [404, 404, 200, 200]

@@ -127,7 +127,8 @@ async def test_the_real_registry_feed_reaches_the_right_district(
         event = Webhook(yuzhong["secret"]).verify(received.body, received.headers)
         assert event["type"] == "figures.verified" and event["source"] == "registry"
         assert event["district_code"] == "500103" and event["subject"] == f"enterprise:{body['uscc']}"
-        assert event["data"]["links"]["self"] == f"/api/v1/registry/enterprises/{body['uscc']}/years/2025"
+        # The link is the enterprise, whose GET shows the year's figures and their verification.
+        assert event["data"]["links"]["self"] == f"/api/v1/registry/enterprises/{body['uscc']}"
         assert receiver.at("dadukou") == []
         # The pull feed shows the same event.
         feed = (await client_for(district("500103")).get("/events")).json()

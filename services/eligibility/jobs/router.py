@@ -6,9 +6,12 @@ from typing import Any
 from fastapi import Request, Response
 
 from services.eligibility.jobs import JOBS
+from services.eligibility.screenings.schemas import ScreeningOut, SnapshotOut
+from shared.downloads import CSV, XLSX
 from shared.jobs import accepted, jobs_router
 
-router = jobs_router(JOBS, operation_prefix="Eligibility")
+# A screening's result is the synchronous screening's JSON, a snapshot's its outcome; an export's the file.
+router = jobs_router(JOBS, operation_prefix="Eligibility", results=[ScreeningOut, SnapshotOut], files=[CSV, XLSX])
 
 
 def accepted_job(request: Request, job: Any) -> Response:

@@ -9,6 +9,7 @@ its job, so a retried one simply screens again.
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.eligibility.registry_client.client import RegistryClient
 from services.eligibility.screenings import service, snapshots
 from services.eligibility.screenings.schemas import ScreeningIn, SnapshotIn, SnapshotOut
 from shared.auth import Principal
-from shared.errors import ProblemError
+from shared.errors import InvalidInput, ProblemError, field_error
 from shared.jobs import JobCancelled, job_location, job_problem
 from shared.scoping import listing_district
 
@@ -70,8 +71,19 @@ async def run(
         logger.info("screening job %s failed: %s", job_id, error.detail)
 
 
-async def submit_snapshot(session: AsyncSession, principal: Principal, body: SnapshotIn) -> Row[Any]:
-    """Queue the year's snapshot as a job (the city's: the nightly task's work, taken now); the job's row."""
+async def submit_snapshot(
+    session: AsyncSession, principal: Principal, body: SnapshotIn, years_in_force: Sequence[int]
+) -> Row[Any]:
+    """Queue the year's snapshot as a job (the city's: the nightly task's work, taken now); the job's row. Only a
+    year the nightly screening covers today (`snapshots.years_in_force`): a snapshot of another (a year the policy
+    does not reward, or any year once it has ended) would find nothing eligible and announce every enterprise as no
+    longer eligible, which no later night would correct. 422, nothing written."""
+    if body.year not in years_in_force:
+        covered = ", ".join(map(str, years_in_force)) or "none: the policy is not in force today"
+        raise InvalidInput(
+            f"{body.year} is not a year the nightly screening covers today ({covered}).",
+            errors=[field_error(["body", "year"], f"one of the years screened nightly today: {covered}")],
+        )
     return await JOBS.submit(
         session,
         principal,

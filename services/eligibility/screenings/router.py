@@ -7,9 +7,10 @@ from pydantic import BaseModel
 
 from services.eligibility.dependencies import ParametersDep, ReachWorkDep, RegistryDep
 from services.eligibility.jobs.router import accepted_job
-from services.eligibility.screenings import jobs, service
+from services.eligibility.screenings import jobs, service, snapshots
 from services.eligibility.screenings.schemas import ScreeningIn, ScreeningOut, SnapshotIn
 from shared.auth import Principal, Role, require_roles
+from shared.clock import ClockDep
 from shared.db import SessionDep
 from shared.http import upstream_unavailable
 from shared.jobs import ACCEPTED_RESPONSE, JobOut, PreferAsyncDep
@@ -73,12 +74,20 @@ async def screen(
     "events (a year's first snapshot is its baseline: no events). Always a job: 202 with `Location: /jobs/{id}`; "
     "its result says how many events were recorded. The city only.",
     responses=ACCEPTED_RESPONSE
-    | problems({422: "The body is invalid (a year outside 2000–2100, an unknown field); `errors` names it."}),
+    | problems(
+        {
+            422: "The body is invalid (an unknown field), or `year` is not one the nightly screening covers today "
+            "(a year the policy rewards, up to the current one, while the policy is in force); `errors` names it."
+        }
+    ),
 )
 async def take_snapshot(
     body: SnapshotIn,
     principal: Annotated[Principal, require_roles(Role.CITY)],
     session: SessionDep,
+    parameters: ParametersDep,
+    clock: ClockDep,
     request: Request,
 ) -> Response:
-    return accepted_job(request, await jobs.submit_snapshot(session, principal, body))
+    years = snapshots.years_in_force(parameters, clock.today())
+    return accepted_job(request, await jobs.submit_snapshot(session, principal, body, years))

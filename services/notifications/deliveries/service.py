@@ -25,20 +25,41 @@ NO_DELIVERY = "No delivery with this id."
 FINISHED = frozenset({"succeeded", "dead", "cancelled"})
 
 
-def may_manage(principal: Principal, subscription: Subscription) -> bool:
-    """District keys manage their own district's subscriptions; the city and the auditor every one."""
-    if principal.role.value in ("city", "auditor"):
-        return True
-    return (
-        principal.role.value == "district"
-        and subscription.owner_role == "district"
-        and subscription.owner_district == principal.district_code
+def _own(principal: Principal, subscription: Subscription) -> bool:
+    return principal.role.value == "district" and (
+        subscription.owner_role == "district" and subscription.owner_district == principal.district_code
     )
 
 
+def may_read(principal: Principal, subscription: Subscription) -> bool:
+    """District keys read their own district's subscriptions (and deliveries); the city and the auditor every one."""
+    return principal.role.value in ("city", "auditor") or _own(principal, subscription)
+
+
+def may_manage(principal: Principal, subscription: Subscription) -> bool:
+    """Who may change, pause, delete, ping a subscription and redeliver its deliveries: the city every one; a
+    district key its own district's; the auditor — read-only everywhere — only the subscriptions it created itself."""
+    if principal.role.value == "city":
+        return True
+    if principal.role.value == "auditor":
+        return subscription.owner_role == "auditor"
+    return _own(principal, subscription)
+
+
+def ensure_reads(principal: Principal, subscription: Subscription) -> None:
+    if not may_read(principal, subscription):
+        raise Forbidden(f"The {principal.label} principal may read only its own district's subscriptions.")
+
+
 def ensure_manages(principal: Principal, subscription: Subscription) -> None:
-    if not may_manage(principal, subscription):
-        raise Forbidden(f"The {principal.label} principal may manage only its own district's subscriptions.")
+    if may_manage(principal, subscription):
+        return
+    if principal.role.value == "auditor":
+        raise Forbidden(
+            "The auditor principal is read-only: it may change only the subscriptions it created itself, not the "
+            "city's or a district's."
+        )
+    raise Forbidden(f"The {principal.label} principal may manage only its own district's subscriptions.")
 
 
 def lock_of(subscription_id: int, subject: str) -> str:
@@ -89,6 +110,9 @@ async def release_held(session: AsyncSession, subscription_id: int) -> int:
     found = await events.by_ids(session, [delivery.event_id for delivery in held])
     now = utcnow()
     for delivery in held:
+        if delivery.attempts:  # held between two tries: it starts a new chain of tries
+            delivery.chain += 1
+            delivery.attempts = 0
         delivery.status = "pending"
         delivery.updated_at = now
         await queue(session, delivery, found[delivery.event_id].subject)
@@ -125,11 +149,11 @@ async def _outs(session: AsyncSession, rows: Sequence[Delivery]) -> list[Deliver
     ]
 
 
-async def _managed_subscription(session: AsyncSession, principal: Principal, subscription_id: int) -> Subscription:
+async def _readable_subscription(session: AsyncSession, principal: Principal, subscription_id: int) -> Subscription:
     subscription = await subscriptions.live(session, subscription_id)
     if subscription is None:
         raise NotFound("No subscription with this id.")
-    ensure_manages(principal, subscription)
+    ensure_reads(principal, subscription)
     return subscription
 
 
@@ -141,7 +165,7 @@ async def list_page(
     after_id: int | None,
     limit: int,
 ) -> DeliveryPage:
-    await _managed_subscription(session, principal, subscription_id)
+    await _readable_subscription(session, principal, subscription_id)
     rows = await repository.page(session, subscription_id, status, after_id, limit)
     return DeliveryPage(
         items=await _outs(session, rows[:limit]), next_cursor=next_cursor(rows, limit, lambda row: row.id)

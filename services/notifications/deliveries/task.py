@@ -5,10 +5,14 @@ guard: a name may resolve elsewhere now), signs the event as the Standard Webhoo
 to the address just checked, without following redirects, within the timeouts; then logs the try. A 2xx is a
 success; anything else is retried on the schedule (`NOTIFICATIONS_RETRY_SCHEDULE_SECONDS`) by raising, so that the
 job — and with it the later deliveries of the same subject to the same endpoint, which share its lock — waits for
-the retry. After the last try the delivery is dead, and an endpoint whose deliveries died
-`NOTIFICATIONS_PAUSE_AFTER_DEAD` times in a row is paused (`failing`) until its owner resumes it.
+the retry. After the last try the delivery is dead. An endpoint whose tries failed
+`NOTIFICATIONS_PAUSE_AFTER_FAILED_TRIES` times in a row, or whose deliveries died `NOTIFICATIONS_PAUSE_AFTER_DEAD`
+times in a row, is paused (`failing`) until its owner resumes it: its later deliveries and those waiting for a retry
+are held. A ping is tried once (no schedule) and never counted by these breakers.
 """
 
+import asyncio
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -129,20 +133,53 @@ async def _send(client: httpx.AsyncClient, endpoint: urls.Endpoint, prepared: Pr
     return response.status_code
 
 
+def error_class(error: httpx.HTTPError) -> str:
+    """The caller-visible words for a failed request: a class, never the details (an address, a TLS message, a
+    server's banner), which go to the worker's log only — the delivery log is no probe of other networks."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        causes: list[BaseException] = []
+        cause: BaseException | None = error
+        while cause is not None and len(causes) < 10:
+            causes.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        if any(isinstance(item, ConnectionRefusedError) for item in causes) or "refused" in str(error).lower():
+            return "connection refused"
+        if any(isinstance(item, ssl.SSLError) for item in causes):
+            return "tls error"
+        return "connection failed"
+    if isinstance(error, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return "protocol error"
+    return "request failed"
+
+
+async def _attempt(
+    client: httpx.AsyncClient, settings: NotificationsSettings, prepared: Prepared
+) -> tuple[int | None, str | None]:
+    try:
+        endpoint = await urls.check(prepared.url, settings.allowed_networks, ports=settings.allowed_ports)
+    except urls.UrlRefused as refused:
+        logger.info("delivery not sent: the address guard refused it", url=prepared.url, why=str(refused))
+        return None, "not sent: address not allowed"
+    try:
+        return await _send(client, endpoint, prepared), None
+    except httpx.HTTPError as error:
+        logger.info("delivery failed", url=prepared.url, error=f"{type(error).__name__}: {error}"[:MAX_ERROR])
+        return None, error_class(error)
+
+
 async def _try(
     client: httpx.AsyncClient, settings: NotificationsSettings, prepared: Prepared
 ) -> tuple[int | None, str | None]:
-    """One try: the endpoint's status, or why there was none."""
+    """One try: the endpoint's status, or why there was none. The whole try — the address check and its DNS
+    lookup, connect, send, the answer's status line and headers — has one deadline (`delivery_timeout_seconds`):
+    httpx's own timeouts are per read, so an endpoint dripping bytes would otherwise hold a slot for hours."""
     try:
-        endpoint = await urls.check(prepared.url, settings.allowed_networks)
-    except urls.UrlRefused as refused:
-        return None, f"not sent: {refused}"
-    try:
-        return await _send(client, endpoint, prepared), None
-    except httpx.TimeoutException as error:
-        return None, f"timed out ({type(error).__name__})"
-    except httpx.HTTPError as error:
-        return None, f"{type(error).__name__}: {error}"[:MAX_ERROR]
+        async with asyncio.timeout(settings.delivery_timeout_seconds):
+            return await _attempt(client, settings, prepared)
+    except TimeoutError:
+        return None, "timeout"
 
 
 async def _record(
@@ -184,24 +221,36 @@ async def _record(
     ping = event.type == EventType.WEBHOOK_PING.value
     if succeeded:
         delivery.status, delivery.next_attempt_at = "succeeded", None
-        if not ping and subscription.consecutive_dead:
-            subscription.consecutive_dead = 0
-    elif attempt >= settings.tries:
-        delivery.status, delivery.next_attempt_at = "dead", None
         if not ping:
-            subscription.consecutive_dead += 1
-            if subscription.consecutive_dead >= settings.pause_after_dead and subscription.status == "active":
-                subscription.status, subscription.paused_reason = "paused", "failing"
-                subscription.version += 1
-                subscription.updated_at = now
-                logger.warning(
-                    "subscription paused: its deliveries keep failing",
-                    subscription_id=subscription.id,
-                    consecutive_dead=subscription.consecutive_dead,
-                )
+            subscription.consecutive_dead = 0
+            subscription.consecutive_failures = 0
+        return delivery.status
+    if ping:  # one try only, never counted by the breakers
+        delivery.status, delivery.next_attempt_at = "dead", None
+        return delivery.status
+    subscription.consecutive_failures += 1
+    if attempt >= settings.tries:
+        delivery.status, delivery.next_attempt_at = "dead", None
+        subscription.consecutive_dead += 1
     else:
         delivery.status = "retrying"
         delivery.next_attempt_at = now + timedelta(seconds=settings.retry_schedule_seconds[attempt - 1])
+    if subscription.status == "active" and (
+        subscription.consecutive_failures >= settings.pause_after_failed_tries
+        or subscription.consecutive_dead >= settings.pause_after_dead
+    ):
+        subscription.status, subscription.paused_reason = "paused", "failing"
+        subscription.version += 1
+        subscription.updated_at = now
+        logger.warning(
+            "subscription paused: its tries keep failing",
+            subscription_id=subscription.id,
+            consecutive_failures=subscription.consecutive_failures,
+            consecutive_dead=subscription.consecutive_dead,
+        )
+    if delivery.status == "retrying" and subscription.status == "paused":
+        # Held, not retried: it goes again (a new chain of tries) when the subscription is resumed.
+        delivery.status, delivery.next_attempt_at = "held", None
     return delivery.status
 
 

@@ -12,7 +12,8 @@ PAUSED_REASONS = ("manual", "failing")
 
 class Subscription(Base):
     """A webhook endpoint and the events it wants. Never deleted (the delivery log stays readable): DELETE sets
-    `deleted_at`. `version` is its ETag; `consecutive_dead` counts the deliveries that died in a row."""
+    `deleted_at`. `version` is its ETag; `consecutive_dead` counts the deliveries that died in a row,
+    `consecutive_failures` the tries that failed in a row."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -37,6 +38,8 @@ class Subscription(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     paused_reason: Mapped[str | None] = mapped_column(String(16))
     consecutive_dead: Mapped[int] = mapped_column(Integer, default=0)
+    # Tries that failed in a row (pings excluded): the breaker (`NOTIFICATIONS_PAUSE_AFTER_FAILED_TRIES`).
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,8 @@ async def live(session: AsyncSession, subscription_id: int, *, lock: bool = Fals
     """The subscription unless deleted; `lock`: FOR UPDATE, for a change."""
     statement = select(Subscription).where(Subscription.id == subscription_id, Subscription.deleted_at.is_(None))
     if lock:
-        statement = statement.with_for_update()
+        # The row as it is now (locked), not as an earlier read of this session left it.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(statement)).first()
 
 

@@ -24,6 +24,11 @@ ManagerDep = Annotated[Principal, require_roles(*service.MANAGERS)]
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NO_SUBSCRIPTION = "No subscription with this id (or it was deleted)."
 NOT_YOURS = "A district key asked for another district's subscription; services may not manage subscriptions."
+# What a change (PATCH, DELETE, ping) may be refused for besides: the auditor is read-only on others' subscriptions.
+NOT_YOURS_TO_CHANGE = (
+    NOT_YOURS + " Or the auditor asked to change, pause, delete or ping a subscription it did not create (the "
+    "city's or a district's: it reads them only); nothing is written."
+)
 INVALID = (
     "The body is invalid: a URL that is not http(s), carries a user name, or points at a loopback, private, "
     "link-local or reserved address (the SSRF guard); an unknown or unsubscribable event type; an unknown measure, "
@@ -64,7 +69,12 @@ async def create_subscription(
     response: Response,
 ) -> SubscriptionCreated:
     created = await service.create(
-        session, principal, data, settings.allowed_networks, settings.max_subscriptions_per_owner
+        session,
+        principal,
+        data,
+        settings.allowed_networks,
+        settings.max_subscriptions_per_owner,
+        settings.allowed_ports,
     )
     response.headers["Location"] = f"/subscriptions/{created.id}"
     response.headers["ETag"] = etag(created.version)
@@ -112,13 +122,14 @@ async def get_subscription(
     summary="Change, pause or resume a subscription",
     description="Only the fields sent change (`null` clears a filter). `status: paused` holds its deliveries; "
     "`status: active` resumes it, paused by hand or for failing, and queues the held deliveries again in the "
-    "order their events arrived. A new `url` passes the SSRF guard. With `If-Match` (the `ETag` of a read) the "
-    "change is made only if the subscription is still at that version.",
+    "order their events arrived (one held between two tries starts a new chain of tries). A new `url` passes the "
+    "SSRF guard. With `If-Match` (the `ETag` of a read) the change is made only if the subscription is still at "
+    "that version. The auditor changes only the subscriptions it created.",
     responses={
         200: {"headers": {"ETag": HEADERS["ETag"]}},
         **problems(
             {
-                403: NOT_YOURS + " Or a district key named another district.",
+                403: NOT_YOURS_TO_CHANGE + " Or a district key named another district.",
                 404: NO_SUBSCRIPTION,
                 412: PRECONDITION,
                 422: INVALID + " Also: a field that cannot be null sent as null, or a district's subscription "
@@ -136,7 +147,9 @@ async def update_subscription(
     expected: IfMatchDep,
     response: Response,
 ) -> SubscriptionOut:
-    subscription = await service.update(session, principal, subscription_id, patch, expected, settings.allowed_networks)
+    subscription = await service.update(
+        session, principal, subscription_id, patch, expected, settings.allowed_networks, settings.allowed_ports
+    )
     response.headers["ETag"] = etag(subscription.version)
     return subscription
 
@@ -150,7 +163,7 @@ async def update_subscription(
     "leaves the listings; its delivery log is kept. With `If-Match`, only if it is still at that version.",
     responses={
         204: {"description": "Deleted"},
-        **problems({403: NOT_YOURS, 404: NO_SUBSCRIPTION, 412: PRECONDITION, 422: "The id is invalid."}),
+        **problems({403: NOT_YOURS_TO_CHANGE, 404: NO_SUBSCRIPTION, 412: PRECONDITION, 422: "The id is invalid."}),
     },
 )
 async def delete_subscription(
@@ -167,11 +180,12 @@ async def delete_subscription(
     operation_id="pingSubscription",
     summary="Send a test event to the endpoint",
     description="Queues a `webhook.ping` event for this subscription only, signed like every delivery, even while "
-    "it is paused (to check an endpoint before resuming it). The answer is the delivery: follow it in "
-    "`GET /subscriptions/{id}/deliveries`.",
+    "it is paused (to check an endpoint before resuming it). A ping is tried once, with no retry schedule: its "
+    "delivery is `succeeded` or `dead` after that one try, and it never counts towards pausing a failing "
+    "endpoint. The answer is the delivery: follow it in `GET /subscriptions/{id}/deliveries`.",
     responses={
         202: {"headers": {"Location": HEADERS["Location"]}},
-        **problems({403: NOT_YOURS, 404: NO_SUBSCRIPTION, 422: "The id is invalid."}),
+        **problems({403: NOT_YOURS_TO_CHANGE, 404: NO_SUBSCRIPTION, 422: "The id is invalid."}),
     },
 )
 async def ping_subscription(

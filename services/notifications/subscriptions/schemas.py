@@ -31,9 +31,11 @@ Url = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
     Storable,
     Field(
-        description="The endpoint: `https://` (or `http://` inside a district's network), no user name or password, "
-        "a host that resolves to public addresses only (or to the networks this deployment allows). Redirects are "
-        "not followed.",
+        description="The endpoint: an `https://` or `http://` URL (both schemes are accepted for any address that "
+        "passes the guard; use `https://` on the Internet: the events carry names, codes and amounts), no user name "
+        "or password, no fragment, a host that resolves to public addresses only (or to the networks this deployment "
+        "allows, `NOTIFICATIONS_ALLOWED_NETWORKS`), on port 443 or 80 (`NOTIFICATIONS_ALLOWED_PORTS`; any port "
+        "inside an allowed network). Checked when written and again before every try. Redirects are not followed.",
         examples=["https://it.example.gov.cn/hooks/producer-services"],
     ),
 ]
@@ -66,8 +68,9 @@ MeasureFilter = Annotated[
     Field(
         min_length=1,
         max_length=40,
-        description="Only events about these measures (`data.measure_id`); absent or null: any, including events "
-        "that concern no measure",
+        description="Only events about these measures (`data.measure_id`); set, it drops every event that has no "
+        "`data.measure_id` (`figures.verified`, `policy.expiring`, a general `parameter.amended`); absent or null: "
+        "any, including events that concern no measure",
     ),
     AfterValidator(_distinct),
 ]
@@ -76,12 +79,14 @@ SubjectTypeFilter = Annotated[
     Field(
         min_length=1,
         max_length=len(EventSubjectType),
-        description="Only events about these kinds of subject (`data.subject_type`); absent or null: any",
+        description="Only events about these kinds of subject (`data.subject_type`); set, it drops every event that "
+        "has no `data.subject_type` (`parameter.amended`, `policy.expiring`); absent or null: any",
     ),
     AfterValidator(_distinct),
 ]
 DISTRICT_FILTER = (
-    "Only events of this district (and those that concern no one district, such as a parameter). A district key's "
+    "Only events of this district (and those that concern no one district: `parameter.amended` and "
+    "`policy.expiring`, which reach every district's subscription). A district key's "
     "subscription is always its own district's (set for it when absent); the city and the auditor may leave it "
     "out for every district's events."
 )
@@ -125,9 +130,14 @@ class SubscriptionOut(BaseModel):
     description: str | None
     status: SubscriptionStatus
     paused_reason: PausedReason | None = Field(
-        description="Why it is paused: `manual` (a PATCH) or `failing` (its deliveries kept dying); null when active"
+        description="Why it is paused: `manual` (a PATCH) or `failing` (its tries kept failing, or its deliveries "
+        "kept dying); null when active"
     )
     consecutive_dead: int = Field(description="Deliveries that died in a row (reset by a success or a resume)")
+    consecutive_failures: int = Field(
+        description="Tries that failed in a row, pings excluded (reset by a success or a resume); at "
+        "`NOTIFICATIONS_PAUSE_AFTER_FAILED_TRIES` the subscription is paused (`failing`)"
+    )
     version: int = Field(description="Raised by every change; also the `ETag`")
     created_by: str = Field(description="The principal that created it, e.g. `district:500103`")
     created_at: datetime

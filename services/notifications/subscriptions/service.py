@@ -1,11 +1,12 @@
 """Subscriptions: who wants which events where. District keys manage their own district's subscriptions, which only
-ever receive that district's events (and those of no district); the city and the auditor manage every one and may
-subscribe to every district's events. The signing secret is shown once, in the answer that creates it."""
+ever receive that district's events (and those of no district); the city manages every one; the auditor reads every
+one but, read-only, manages only those it created itself. The city and the auditor may subscribe to every
+district's events. The signing secret is shown once, in the answer that creates it."""
 
 import base64
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,9 +45,9 @@ def out(subscription: Subscription) -> SubscriptionOut:
     return SubscriptionOut.model_validate(subscription, from_attributes=True)
 
 
-async def checked_url(url: str, allowed: Sequence[urls.Network]) -> str:
+async def checked_url(url: str, allowed: Sequence[urls.Network], ports: Collection[int] = urls.DEFAULT_PORTS) -> str:
     try:
-        await urls.check(url, allowed)
+        await urls.check(url, allowed, ports=ports)
     except urls.UrlRefused as refused:
         raise InvalidInput(
             f"The URL cannot receive webhooks: {refused}.", errors=[field_error(["body", "url"], str(refused))]
@@ -70,9 +71,10 @@ async def create(
     data: SubscriptionCreate,
     allowed: Sequence[urls.Network],
     max_per_owner: int,
+    ports: Collection[int] = urls.DEFAULT_PORTS,
 ) -> SubscriptionCreated:
     district_code = _district_filter(principal, data.district_code)
-    url = await checked_url(data.url, allowed)
+    url = await checked_url(data.url, allowed, ports)
     owner_district = principal.district_code if principal.role is Role.DISTRICT else None
     # Counted under a lock of the owner's own: two creations at once cannot both take the last place.
     await repository.lock_owner(session, principal.role.value, owner_district)
@@ -95,6 +97,7 @@ async def create(
         status="active",
         paused_reason=None,
         consecutive_dead=0,
+        consecutive_failures=0,
         version=1,
         created_by=principal.label,
         created_at=now,
@@ -116,7 +119,11 @@ async def managed(
 
 
 async def read(session: AsyncSession, principal: Principal, subscription_id: int) -> SubscriptionOut:
-    return out(await managed(session, principal, subscription_id))
+    subscription = await repository.live(session, subscription_id)
+    if subscription is None:
+        raise NotFound(NO_SUBSCRIPTION)
+    delivering.ensure_reads(principal, subscription)
+    return out(subscription)
 
 
 async def list_page(session: AsyncSession, principal: Principal, after_id: int | None, limit: int) -> SubscriptionPage:
@@ -144,6 +151,7 @@ async def update(
     patch: SubscriptionPatch,
     expected: frozenset[int] | None,
     allowed: Sequence[urls.Network],
+    ports: Collection[int] = urls.DEFAULT_PORTS,
 ) -> SubscriptionOut:
     sent = patch.model_fields_set
     for name in _NOT_NULL:
@@ -151,11 +159,17 @@ async def update(
             raise InvalidInput(f"`{name}` cannot be null.", errors=[field_error(["body", name], "may not be null")])
     if "district_code" in sent:
         district_code = _district_filter(principal, patch.district_code)
+    # The new URL is checked (its DNS lookup may take seconds) before the subscription is locked: a slow-resolving
+    # name never keeps the relay, which reads the subscription, waiting on the row lock.
+    current = await managed(session, principal, subscription_id)
+    new_url = None
+    if patch.url is not None and patch.url != current.url:
+        new_url = await checked_url(patch.url, allowed, ports)
     subscription = await managed(session, principal, subscription_id, lock=True)
     _check_version(subscription, expected)
     changes: dict[str, object] = {}
     if patch.url is not None and patch.url != subscription.url:
-        changes["url"] = await checked_url(patch.url, allowed)
+        changes["url"] = new_url if new_url == patch.url else await checked_url(patch.url, allowed, ports)
     if patch.event_types is not None:
         changes["event_types"] = [event_type.value for event_type in patch.event_types]
     if "measure_ids" in sent:
@@ -176,7 +190,7 @@ async def update(
     if patch.status == "paused" and subscription.status == "active":
         changes.update(status="paused", paused_reason="manual")
     elif resuming:
-        changes.update(status="active", paused_reason=None, consecutive_dead=0)
+        changes.update(status="active", paused_reason=None, consecutive_dead=0, consecutive_failures=0)
     changes = {name: value for name, value in changes.items() if getattr(subscription, name) != value}
     if not changes:
         return out(subscription)

@@ -29,13 +29,15 @@ from shared.repository import read_dicts
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of verified record: its table, its key columns, where its district is, and its id as text."""
+    """One kind of verified record: its table, its key columns, where its district is, its id as text, and (for
+    yearly figures) the figures its verification covers, which a decision's state carries for the event."""
 
     table: Table
     keys: tuple[str, ...]
     source: FromClause
     district: ColumnElement[Any]
     id_text: ColumnElement[Any]
+    figures: tuple[str, ...] = ()
 
 
 def _table(model: type) -> Table:
@@ -49,7 +51,12 @@ _CY = _table(ClusterYear)
 
 KINDS: dict[str, Kind] = {
     "enterprise_year": Kind(
-        _EY, ("uscc", "year"), _EY, _EY.c.district_code, _EY.c.uscc + _SLASH + _EY.c.year.cast(String)
+        _EY,
+        ("uscc", "year"),
+        _EY,
+        _EY.c.district_code,
+        _EY.c.uscc + _SLASH + _EY.c.year.cast(String),
+        ("revenue_yuan", "employees", "above_scale", "top500_service"),
     ),
     "cluster_evaluation": Kind(
         _CE,
@@ -64,6 +71,7 @@ KINDS: dict[str, Kind] = {
         _CY.join(_C, _C.c.id == _CY.c.cluster_id),
         _C.c.district_code,
         _CY.c.cluster_id.cast(String) + _SLASH + _CY.c.year.cast(String),
+        ("revenue_yuan",),
     ),
     "building": Kind(_B, ("id",), _B, _B.c.district_code, _B.c.id.cast(String)),
     "building_year": Kind(
@@ -72,6 +80,7 @@ KINDS: dict[str, Kind] = {
         _BY.join(_B, _B.c.id == _BY.c.building_id),
         _B.c.district_code,
         _BY.c.building_id.cast(String) + _SLASH + _BY.c.year.cast(String),
+        ("revenue_yuan",),
     ),
     "project": Kind(_P, ("id",), _P, _P.c.district_code, _P.c.id.cast(String)),
 }
@@ -85,7 +94,11 @@ def _key_clause(kind: Kind) -> ColumnElement[bool]:
 
 
 _STATE = {
-    name: select(kind.district.label("district_code"), *(kind.table.c[flat] for flat in FLAT_KEYS))
+    name: select(
+        kind.district.label("district_code"),
+        *(kind.table.c[flat] for flat in FLAT_KEYS),
+        *(kind.table.c[figure] for figure in kind.figures),
+    )
     .select_from(kind.source)
     .where(_key_clause(kind))
     .with_for_update(of=kind.table)
@@ -107,7 +120,8 @@ def _key_parameters(key: Sequence[Any]) -> dict[str, Any]:
 
 
 async def lock_state(session: AsyncSession, kind: str, key: Sequence[Any]) -> dict[str, Any] | None:
-    """The record's district and verification columns, locked for the transaction; None if there is no record."""
+    """The record's district, verification columns and figures (yearly figures only), locked for the transaction;
+    None if there is no record."""
     row = (await session.execute(_STATE[kind], _key_parameters(key))).mappings().first()
     return dict(row) if row is not None else None
 

@@ -6,9 +6,10 @@ the city; a district write that changes a verified record makes it submitted aga
 nothing. Only the city verifies or rejects, singly or in bulk (all or nothing), and every decision is audited.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ from services.registry.verification.schemas import (
 from shared.auth import Principal, Role
 from shared.clock import utcnow
 from shared.errors import InvalidInput, NotFound, field_error
-from shared.events import EventType, event_data, public_path
+from shared.events import EventType, EventValue, event_data, public_path, yuan
 from shared.outbox import NewEvent, record_events
 from shared.pagination import page_of
 from shared.reference import MAX_YEAR, MIN_YEAR
@@ -122,39 +123,71 @@ class _Decision:
 
 # The events of decisions: one `figures.verified` per yearly figures row verified.
 
-# The yearly figures among the verified records: kind → (the subject's type, its public path's collection).
-_YEARLY_FIGURES: dict[str, tuple[str, str]] = {
-    "enterprise_year": ("enterprise", "enterprises"),
-    "cluster_year": ("cluster", "clusters"),
-    "building_year": ("building", "buildings"),
+# The yearly figures among the verified records: kind → the subject's type and the path (under the registry's public
+# prefix) of the resource that answers GET with the subject's yearly figures, each year with its verification:
+# `GET /enterprises/{uscc}` (the enterprise with its `years`), `GET /clusters/{cluster_id}/years`,
+# `GET /buildings/{building_id}` (the building with its `years`). No yearly figures row has a GET of its own.
+_YEARLY_FIGURES: dict[str, tuple[str, Callable[[Any], tuple[object, ...]]]] = {
+    "enterprise_year": ("enterprise", lambda uscc: ("enterprises", uscc)),
+    "cluster_year": ("cluster", lambda cluster_id: ("clusters", cluster_id, "years")),
+    "building_year": ("building", lambda building_id: ("buildings", building_id)),
 }
 
 
-def figures_verified(kind: VerifiableRecordKind, key: tuple[Any, ...], district_code: str, at: datetime) -> NewEvent:
-    """`figures.verified` of one yearly figures row (`key` = (uscc or id, year)) the city has just verified."""
-    subject_type, collection = _YEARLY_FIGURES[kind]
+def _figure(value: Any) -> EventValue:
+    """A figure as an event writes it: money as a string with two places (`…_yuan`), counts and flags as they are."""
+    if isinstance(value, Decimal):
+        return yuan(value)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    raise TypeError(f"a yearly figure of type {type(value).__name__}")
+
+
+def figures_verified(
+    kind: VerifiableRecordKind,
+    key: tuple[Any, ...],
+    *,
+    district_code: str,
+    figures: Mapping[str, Any],
+    submitted_by: str,
+    verified_by: str,
+    verified_at: datetime,
+) -> NewEvent:
+    """`figures.verified` of one yearly figures row (`key` = (uscc or id, year)) the city has just verified: its link
+    (the subject's record, which shows the year with its verification), the verified figures and who verified them."""
+    subject_type, path = _YEARLY_FIGURES[kind]
     subject_id, year = key
+    fields: dict[str, EventValue] = {
+        "record": kind,
+        "record_id": id_text(key),
+        "subject_id": str(subject_id),
+        **{name: _figure(value) for name, value in figures.items()},
+        "submitted_by": submitted_by,
+        "verified_by": verified_by,
+        "verified_at": verified_at.isoformat(),
+    }
     return NewEvent(
         type=EventType.FIGURES_VERIFIED,
         district_code=district_code,
         subject=f"{subject_type}:{subject_id}",
-        data=event_data(
-            public_path("registry", collection, subject_id, "years", year),
-            subject_type=subject_type,
-            year=year,
-            record=kind,
-            record_id=id_text(key),
-            subject_id=str(subject_id),
-            verified_at=at.isoformat(),
-        ),
-        occurred_at=at,
+        data=event_data(public_path("registry", *path(subject_id)), subject_type=subject_type, year=year) | fields,
+        occurred_at=verified_at,
     )
 
 
 def _events_of(changes: Sequence[tuple[_Decision, dict[str, Any]]], at: datetime) -> list[NewEvent]:
-    """One `figures.verified` per yearly figures row a decision verified (a rejection, or any other kind, none)."""
+    """One `figures.verified` per yearly figures row a decision verified (a rejection, or any other kind, none);
+    `state` is the row as locked before the decision (a decision changes its verification, never its figures)."""
     return [
-        figures_verified(item.kind, item.key, state["district_code"], at)
+        figures_verified(
+            item.kind,
+            item.key,
+            district_code=state["district_code"],
+            figures={name: state[name] for name in repository.KINDS[item.kind].figures},
+            submitted_by=state["submitted_by"],
+            verified_by=CITY,
+            verified_at=at,
+        )
         for item, state in changes
         if item.decision == "verify" and item.kind in _YEARLY_FIGURES
     ]
