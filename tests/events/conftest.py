@@ -44,6 +44,9 @@ async def ranking_app(
 
 @pytest.fixture(autouse=True)
 async def _isolated(request: pytest.FixtureRequest, registry_app: FastAPI) -> AsyncIterator[None]:
+    # Before as well as after: the registry app is the whole session's, and earlier tests of other packages verify
+    # figures (their events stay in its outbox).
+    await truncate(registry_app, (*REGISTRY_TABLES, TABLE_NAME))
     yield
     await truncate(registry_app, (*REGISTRY_TABLES, TABLE_NAME))
     if "eligibility_app" in request.fixturenames:
